@@ -1,0 +1,149 @@
+"""What a check file uses: the @check decorator, the expect helpers and the Submission handle.
+
+A check is a function `f(sub)` that raises CheckFailed (through the expect helpers) with a message written for
+the student; returning normally means full points. Expected values never come from the reference solutions:
+they come from PyTorch, closed-form math or training thresholds.
+"""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+TIERS = ("quick", "train", "full")
+REGISTRY: dict[str, list["Check"]] = {}
+
+
+class CheckFailed(AssertionError):
+    """The submission gave a wrong answer; the message tells the student what and where."""
+
+
+class SubmissionError(Exception):
+    """The submission could not be used at all (missing file, import error); the message says why."""
+
+
+@dataclass(frozen=True)
+class Check:
+    assignment: str
+    name: str
+    points: float
+    tier: str
+    timeout: float
+    func: Callable = field(repr=False, compare=False)
+    description: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.assignment}/{self.name}"
+
+
+def check(name: str, points: float = 1, tier: str = "quick", timeout: float = 30, description: str = ""):
+    """Register `f(sub)` as a check of the assignment whose check module defines it."""
+    if tier not in TIERS:
+        raise ValueError(f"tier must be one of {TIERS}")
+
+    def register(func):
+        assignment = func.__module__.rsplit(".", 1)[-1]
+        doc = description or (func.__doc__ or "").strip().splitlines()[0] if (description or func.__doc__) else ""
+        item = Check(assignment, name, float(points), tier, float(timeout), func, doc)
+        checks = REGISTRY.setdefault(assignment, [])
+        if any(c.name == name for c in checks):
+            raise ValueError(f"duplicate check name {item.id}")
+        checks.append(item)
+        return func
+
+    return register
+
+
+class Submission:
+    """One assignment folder of a submission; `module(name)` imports the student's `name.py` from it."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder).resolve()
+        self._modules = {}
+
+    def module(self, name: str):
+        if name in self._modules:
+            return self._modules[name]
+        path = self.folder / f"{name}.py"
+        if not path.is_file():
+            raise SubmissionError(f"{name}.py not found in {self.folder}")
+        if str(self.folder) not in sys.path:
+            sys.path.insert(0, str(self.folder))  # lets the student's modules import each other
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        try:
+            spec.loader.exec_module(mod)
+        except NotImplementedError:
+            raise
+        except SyntaxError as err:
+            raise SubmissionError(f"{name}.py has a syntax error at line {err.lineno}: {err.msg}") from None
+        except BaseException as err:  # SystemExit too: an import must not end the check silently
+            raise SubmissionError(f"importing {name}.py raised {type(err).__name__}: {err}") from None
+        self._modules[name] = mod
+        return mod
+
+    def function(self, module: str, name: str):
+        obj = getattr(self.module(module), name, None)
+        if obj is None:
+            raise SubmissionError(f"{module}.py defines no {name}")
+        return obj
+
+
+# ---------------------------------------------------------------- expectations
+def expect(condition, message: str):
+    if not condition:
+        raise CheckFailed(message)
+
+
+def _is_tensor(x):
+    import torch
+
+    return isinstance(x, torch.Tensor)
+
+
+def expect_tensor(x, what: str):
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        raise CheckFailed(f"{what} should be a torch.Tensor, got {type(x).__name__}")
+    return x
+
+
+def expect_shape(x, shape, what: str):
+    expect_tensor(x, what)
+    if tuple(x.shape) != tuple(shape):
+        raise CheckFailed(f"{what} has shape {tuple(x.shape)}, expected {tuple(shape)}")
+    return x
+
+
+def expect_finite(x, what: str):
+    import torch
+
+    expect_tensor(x, what)
+    if x.is_floating_point() and not torch.isfinite(x).all():
+        raise CheckFailed(f"{what} contains NaN or inf")
+
+
+def expect_close(actual, expected, what: str, rtol: float = 1e-5, atol: float = 1e-7, hint: str = ""):
+    """Compare a student's tensor with an oracle's; the message names the worst element."""
+    import torch
+
+    expected = torch.as_tensor(expected)
+    expect_shape(actual, expected.shape, what)
+    expect_finite(actual, what)
+    a = actual.detach().to(torch.float64)
+    e = expected.detach().to(torch.float64)
+    err = (a - e).abs()
+    bad = err > atol + rtol * e.abs()
+    if bad.any():
+        rel = err / e.abs().clamp_min(atol if atol > 0 else 1e-12)
+        flat = int(torch.argmax(torch.where(bad, rel, torch.zeros_like(rel))))
+        idx = list(torch.unravel_index(torch.tensor(flat), e.shape)) if e.dim() else []
+        where = f" at {[int(i) for i in idx]}" if idx else ""
+        msg = (f"{what} differs from the expected value: max rel. error {float(rel[bad].max()):.3g}{where} "
+               f"(got {float(a.flatten()[flat]):.6g}, expected {float(e.flatten()[flat]):.6g})")
+        raise CheckFailed(msg + (f"; {hint}" if hint else ""))

@@ -1,0 +1,122 @@
+"""One results model, four renderings: terminal table, JSON, Gradescope results.json, JUnit XML."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from xml.etree import ElementTree as ET
+
+STATUS_LABEL = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT",
+                "not_implemented": "TODO"}
+
+
+@dataclass
+class CheckResult:
+    assignment: str
+    name: str
+    tier: str
+    score: float
+    max_score: float
+    status: str  # passed | failed | error | timeout | not_implemented
+    message: str
+    output: str
+    duration: float
+
+    @property
+    def id(self) -> str:
+        return f"{self.assignment}/{self.name}"
+
+
+def totals(results):
+    return sum(r.score for r in results), sum(r.max_score for r in results)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def render_table(results, submission: str = "") -> str:
+    lines = []
+    if submission:
+        lines.append(f"Submission: {submission}")
+    width = max([len(r.id) for r in results] + [10])
+    for assignment in dict.fromkeys(r.assignment for r in results):
+        rows = [r for r in results if r.assignment == assignment]
+        got, out_of = totals(rows)
+        lines.append("")
+        lines.append(f"{assignment}: {_fmt(got)} / {_fmt(out_of)}")
+        for r in rows:
+            lines.append(f"  {STATUS_LABEL.get(r.status, r.status):<7} {r.name:<{width - len(assignment)}} "
+                         f"{_fmt(r.score):>4} / {_fmt(r.max_score):<3} {r.tier:<5} {r.duration:5.1f}s")
+            if r.message:
+                lines.append(f"          -> {r.message}")
+    got, out_of = totals(results)
+    lines.append("")
+    lines.append(f"TOTAL: {_fmt(got)} / {_fmt(out_of)} points "
+                 f"({sum(r.status == 'passed' for r in results)} of {len(results)} checks passed)")
+    return "\n".join(lines)
+
+
+def _test_output(r: CheckResult) -> str:
+    text = r.message or "passed"
+    if r.output.strip():
+        text += "\n--- output ---\n" + r.output
+    return text
+
+
+def to_gradescope(results) -> dict:
+    """Gradescope's results.json: score, max_score and one entry per check."""
+    got, out_of = totals(results)
+    return {
+        "score": got,
+        "max_score": out_of,
+        "visibility": "visible",
+        "tests": [{"name": r.id, "score": r.score, "max_score": r.max_score,
+                   "status": "passed" if r.status == "passed" else "failed",
+                   "output": _test_output(r)} for r in results],
+    }
+
+
+def to_json(results, submission: str = "") -> dict:
+    """Gradescope's fields plus the kit's own (status detail, tier, duration) for course staff."""
+    data = to_gradescope(results)
+    data["submission"] = submission
+    data["assignments"] = {a: dict(zip(("score", "max_score"), totals([r for r in results if r.assignment == a])))
+                           for a in dict.fromkeys(r.assignment for r in results)}
+    for test, r in zip(data["tests"], results):
+        test.update(kit_status=r.status, tier=r.tier, duration=round(r.duration, 3), message=r.message)
+    return data
+
+
+def to_junit(results, submission: str = "") -> str:
+    suites = ET.Element("testsuites", name=submission or "submission")
+    for assignment in dict.fromkeys(r.assignment for r in results):
+        rows = [r for r in results if r.assignment == assignment]
+        suite = ET.SubElement(suites, "testsuite", name=assignment, tests=str(len(rows)),
+                              failures=str(sum(r.status in ("failed", "not_implemented") for r in rows)),
+                              errors=str(sum(r.status in ("error", "timeout") for r in rows)),
+                              time=f"{sum(r.duration for r in rows):.3f}")
+        for r in rows:
+            case = ET.SubElement(suite, "testcase", classname=assignment, name=r.name, time=f"{r.duration:.3f}")
+            if r.status in ("failed", "not_implemented"):
+                ET.SubElement(case, "failure", message=r.message).text = r.message
+            elif r.status in ("error", "timeout"):
+                ET.SubElement(case, "error", message=r.message, type=r.status).text = r.message
+            if r.output:
+                ET.SubElement(case, "system-out").text = r.output
+    return ET.tostring(suites, encoding="unicode")
+
+
+def render(results, fmt: str, submission: str = "") -> str:
+    if fmt == "table":
+        return render_table(results, submission)
+    if fmt == "json":
+        return json.dumps(to_json(results, submission), indent=2)
+    if fmt == "gradescope":
+        return json.dumps(to_gradescope(results), indent=2)
+    if fmt == "junit":
+        return to_junit(results, submission)
+    raise ValueError(f"unknown format {fmt}")
+
+
+def result_dicts(results):
+    return [asdict(r) for r in results]

@@ -1,0 +1,294 @@
+"""Runs each check in its own child process, with a time limit, a memory limit and captured output.
+
+Nothing the student's code does in the child (exceptions, sys.exit, os._exit, endless loops, huge prints,
+patching torch or the grader) can stop the grader or earn points the check did not award.
+"""
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+import traceback
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .api import REGISTRY, TIERS, Check, CheckFailed, Submission, SubmissionError
+from .report import CheckResult
+
+ASSIGNMENTS = ("a1_intro_nn", "a2_cnn", "a3_transformers", "a4_gaussian_fit")
+OUTPUT_LIMIT = 2000  # characters of a check's captured output kept in the report
+FILE_LIMIT = 64 << 20  # bytes a check may print or write before writes fail
+DEFAULT_MEMORY_MB = 6144
+# Imported before the tamper snapshot: some of them legitimately wrap torch functions when first imported
+# (torch._dynamo wraps torch.manual_seed), which must not count as the student's doing.
+PRELOAD = ("numpy", "torch", "torch.optim", "torch._dynamo", "torchvision", "sklearn.svm", "data_scripts", "kit.loops")
+
+
+def resolve_assignment(name: str) -> str:
+    """'a1', 'a1_intro_nn' -> 'a1_intro_nn'."""
+    for full in ASSIGNMENTS:
+        if name == full or full.split("_", 1)[0] == name:
+            return full
+    raise ValueError(f"unknown assignment {name!r}; known: {', '.join(ASSIGNMENTS)}")
+
+
+def load_checks(assignment: str) -> list[Check]:
+    module = f"autograder.checks.{assignment}"
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name == module:
+            return []
+        raise
+    return list(REGISTRY.get(assignment, []))
+
+
+def select(assignment: str, tier: str) -> list[Check]:
+    """The checks of `assignment` up to and including `tier` (quick < train < full)."""
+    upto = TIERS[: TIERS.index(tier) + 1]
+    return [c for c in load_checks(assignment) if c.tier in upto]
+
+
+def check_seed(check_id: str) -> int:
+    return zlib.crc32(check_id.encode()) & 0x7FFFFFFF
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ---------------------------------------------------------------- tamper detection
+def _watched():
+    """Functions the oracles rely on: a submission that replaces any of them cannot be trusted."""
+    import numpy
+    import torch
+    import torch.nn.functional as F
+
+    from . import api
+
+    modules = [torch, F, torch.nn, torch.autograd, torch.linalg, numpy, api, importlib, os]
+    return [(m, n) for m in modules for n in dir(m) if not n.startswith("_")] + \
+           [(torch.Tensor, n) for n in dir(torch.Tensor) if not n.startswith("__")]
+
+
+def _snapshot(pairs):
+    return {(id(m), n): getattr(m, n, None) for m, n in pairs}
+
+
+def _tampered(pairs, before) -> list[str]:
+    changed = []
+    for m, n in pairs:
+        if getattr(m, n, None) is not before[(id(m), n)]:
+            changed.append(f"{getattr(m, '__name__', m)}.{n}")
+    return changed
+
+
+def _student_frame(exc: BaseException, folder: Path) -> str:
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if Path(frame.filename).resolve().parent == folder:
+            return f" ({Path(frame.filename).name}, line {frame.lineno})"
+    return ""
+
+
+def execute(chk: Check, folder: Path) -> tuple[str, str]:
+    """Run one check in this process; returns (status, message). Used by the child and by notebook cells."""
+    sub = Submission(folder)
+    for name in PRELOAD:
+        importlib.import_module(name)
+    pairs = _watched()
+    before = _snapshot(pairs)
+    try:
+        chk.func(sub)
+        status, message = "passed", ""
+    except NotImplementedError:
+        status, message = "not_implemented", "not implemented yet"
+    except CheckFailed as err:
+        status, message = "failed", str(err)
+    except SubmissionError as err:
+        status, message = "error", str(err)
+    except MemoryError:
+        status, message = "error", "ran out of memory (the check's memory limit)"
+    except RecursionError:
+        status, message = "error", "maximum recursion depth exceeded"
+    except BaseException as err:  # SystemExit and KeyboardInterrupt from student code too
+        status, message = "error", f"{type(err).__name__}: {err}".rstrip(": ") + _student_frame(err, sub.folder)
+    changed = _tampered(pairs, before)
+    if changed:
+        status = "failed"
+        message = (f"the submission replaced {', '.join(changed[:3])}; the grader cannot trust results computed "
+                   f"after that (do not modify torch, numpy or the autograder)")
+    return status, message
+
+
+def _child_main(conn, check_module: str, check_name: str, folder: str, out_path: str, threads: int,
+                memory_mb: int) -> None:
+    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")
+    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")
+    sys.stdin = open(os.devnull)
+    try:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-long output makes writes fail, not the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
+        if memory_mb:
+            with open("/proc/self/statm") as f:
+                current = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            limit = current + memory_mb * (1 << 20)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, OSError, ValueError):
+        pass  # not on Linux: time limit still applies
+    workdir = tempfile.mkdtemp(prefix="grade-")
+    os.chdir(workdir)  # relative writes of the student's code land in a throw-away folder
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    importlib.import_module(check_module)
+    chk = next(c for c in REGISTRY[check_module.rsplit(".", 1)[-1]] if c.name == check_name)
+    seed_everything(check_seed(chk.id))
+    result = execute(chk, Path(folder))
+    try:
+        conn.send(result)
+    finally:
+        conn.close()
+        sys.stdout.flush()
+        os._exit(0)  # skip atexit handlers the student's code may have registered
+
+
+_CONTEXT = None
+
+
+def context():
+    global _CONTEXT
+    if _CONTEXT is None:
+        methods = multiprocessing.get_all_start_methods()
+        if "forkserver" in methods:
+            _CONTEXT = multiprocessing.get_context("forkserver")
+            # the fork server imports these once; each check's child starts as a cheap fork of it
+            _CONTEXT.set_forkserver_preload(list(PRELOAD) + ["autograder.api"] +
+                                            [f"autograder.checks.{a}" for a in ASSIGNMENTS])
+        else:
+            _CONTEXT = multiprocessing.get_context("spawn")
+    return _CONTEXT
+
+
+def _read_output(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(OUTPUT_LIMIT + 1)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return ""
+    text = data[:OUTPUT_LIMIT].decode("utf-8", "replace")
+    if size > OUTPUT_LIMIT:
+        text += f"\n... [output truncated: {size} bytes in all]"
+    return text
+
+
+def run_isolated(chk: Check, folder: Path, threads: int = 1, memory_mb: int = DEFAULT_MEMORY_MB,
+                 timeout_scale: float = 1.0) -> CheckResult:
+    """Run one check in a child process and turn whatever happens into a CheckResult."""
+    ctx = context()
+    timeout = chk.timeout * timeout_scale
+    with tempfile.TemporaryDirectory(prefix="check-") as tmp:
+        out_path = os.path.join(tmp, "output.txt")
+        receiver, sender = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_child_main, daemon=True,
+                           args=(sender, f"autograder.checks.{chk.assignment}", chk.name, str(folder), out_path,
+                                 threads, memory_mb))
+        start = time.monotonic()
+        proc.start()
+        sender.close()
+        status, message = None, ""
+        try:
+            if receiver.poll(timeout):
+                status, message = receiver.recv()
+        except (EOFError, OSError):
+            pass
+        except Exception as err:  # an unpicklable object smuggled into the pipe
+            status, message = "error", f"the check's result could not be read ({type(err).__name__})"
+        elapsed = time.monotonic() - start
+        if status is None:
+            if proc.is_alive() and elapsed >= timeout:
+                status, message = "timeout", f"took longer than the time limit of {timeout:.0f} s (endless loop, or far too slow?)"
+            else:
+                proc.join(5)
+                code = proc.exitcode
+                if code is not None and code < 0 and -code == signal.SIGKILL:
+                    message = "the process was killed (out of memory?)"
+                else:
+                    message = f"the submission ended the grading process (exit code {code}); do not call sys.exit or os._exit"
+                status = "error"
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+        receiver.close()
+        output = _read_output(out_path)
+    points = chk.points if status == "passed" else 0.0
+    return CheckResult(chk.assignment, chk.name, chk.tier, points, chk.points, status, message, output, elapsed)
+
+
+def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: int = 1,
+          progress=None, **kwargs) -> list[CheckResult]:
+    """Grade the given assignments of a submission folder; never raises for anything the submission does."""
+    submission = Path(submission).resolve()
+    os.environ["DATA_DIR"] = str(_data_dir())  # children run in a temp folder
+    todo, results = [], {}
+    for assignment in assignments:
+        folder = submission / assignment
+        for chk in select(assignment, tier):
+            if not folder.is_dir():
+                results[chk.id] = CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points, "error",
+                                              f"folder {assignment}/ not found in {submission}", "", 0.0)
+            else:
+                todo.append((chk, folder))
+    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+    def one(item):
+        chk, folder = item
+        try:
+            res = run_isolated(chk, folder, threads=threads, **kwargs)
+        except Exception as err:  # the grader itself failed: still a result, never a crash
+            res = CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points, "error",
+                              f"grader error: {type(err).__name__}: {err}", "", 0.0)
+        if progress:
+            progress(res)
+        return res
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for res in pool.map(one, todo):
+            results[f"{res.assignment}/{res.name}"] = res
+    order = [c.id for a in assignments for c in select(a, tier)]
+    return [results[i] for i in order]
+
+
+def _data_dir():
+    from data_scripts.datasets import data_dir
+
+    return data_dir()
+
+
+def run_check(check_id: str, folder: str | Path = ".") -> None:
+    """Run one check in this process (nbgrader test cells); raises AssertionError with the feedback."""
+    assignment, name = check_id.split("/", 1)
+    chk = next((c for c in load_checks(assignment) if c.name == name), None)
+    if chk is None:
+        raise KeyError(f"no check named {check_id}")
+    seed_everything(check_seed(chk.id))
+    status, message = execute(chk, Path(folder).resolve())
+    if status != "passed":
+        raise AssertionError(f"{check_id}: {message}")
+    print(f"{check_id}: passed ({chk.points:g} points)")

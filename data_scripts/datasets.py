@@ -1,0 +1,232 @@
+"""MNIST, Fashion-MNIST and CIFAR-10: fetched online through torchvision or from an offline mirror.
+
+Every loader returns uint8 images and int64 labels as tensors: MNIST-like (N, 28, 28), CIFAR-10 (N, 32, 32, 3).
+Failures raise DataError with one line that says what is wrong and the command that fixes it.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import shutil
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# sha256 of the mirror's files (shared/datasets/SHA256SUMS), pinned here so a corrupt mirror is caught too.
+MIRROR_SHA256 = {
+    "MNIST/train-images-idx3-ubyte.gz": "0b367032e93c5d0cea0925647cfdb18614af8ee15f83e6f2fc2ad904a6835971",
+    "MNIST/train-labels-idx1-ubyte.gz": "1787548bbe0bff1ec2ecdc0ef292b02df999e2d1a6002d27500982c652b17203",
+    "MNIST/t10k-images-idx3-ubyte.gz": "1a1a05eab793c14bb050b398624a11b0ffd1a2953baed553b1b9bd079e2a20be",
+    "MNIST/t10k-labels-idx1-ubyte.gz": "b91679a0acfe4ba0e50a2437a903084cba1f5f92592b016a25a7dfd00455798b",
+    "FashionMNIST/train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+    "FashionMNIST/train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+    "FashionMNIST/t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+    "FashionMNIST/t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+    "CIFAR10/cifar10-jpeg-q75.tar.gz": "58c58e3af3ec7ed2054f439f35ad3c83dc1ab019f4af6037f60612ea098c8fa1",
+}
+# Byte sizes of the un-gzipped IDX files: a cheap check that an extracted copy is whole.
+IDX_SIZES = {
+    "train-images-idx3-ubyte": 47040016,
+    "train-labels-idx1-ubyte": 60008,
+    "t10k-images-idx3-ubyte": 7840016,
+    "t10k-labels-idx1-ubyte": 10008,
+}
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+# kit name -> torchvision folder name
+DATASETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+FETCH_HINT = "python -m data_scripts fetch {name}  (offline: set DATA_MIRROR to a mirror like shared/datasets)"
+
+
+class DataError(RuntimeError):
+    """A data set is missing, corrupt or cannot be fetched; the message says how to fix it."""
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("DATA_DIR") or REPO_ROOT / "data").resolve()
+
+
+def mirror_dir() -> Path | None:
+    value = os.environ.get("DATA_MIRROR", "").strip()
+    return Path(value).resolve() if value else None
+
+
+def _canonical(name: str) -> str:
+    key = name.lower().replace("-", "_")
+    if key not in DATASETS:
+        raise DataError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    return key
+
+
+def _progress(iterable, **kwargs):
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, disable=os.environ.get("KIT_NO_PROGRESS") == "1", **kwargs)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verified_mirror_file(mirror: Path, rel: str, name: str) -> Path:
+    path = mirror / rel
+    if not path.is_file():
+        raise DataError(f"{path} is missing from DATA_MIRROR={mirror}; fix the mirror or unset DATA_MIRROR to download")
+    if sha256(path) != MIRROR_SHA256[rel]:
+        raise DataError(
+            f"{path} is corrupt (sha256 mismatch); replace it with a good copy, or unset DATA_MIRROR and run "
+            f"'python -m data_scripts fetch {name}' online"
+        )
+    return path
+
+
+# ---------------------------------------------------------------- MNIST and Fashion-MNIST
+def _raw_dir(name: str) -> Path:
+    return data_dir() / DATASETS[name] / "raw"
+
+
+def _idx_complete(raw: Path) -> bool:
+    return all((raw / f).is_file() and (raw / f).stat().st_size == size for f, size in IDX_SIZES.items())
+
+
+def _prepare_idx(name: str) -> Path:
+    raw = _raw_dir(name)
+    if _idx_complete(raw):
+        return raw
+    mirror = mirror_dir()
+    if mirror is not None:
+        raw.mkdir(parents=True, exist_ok=True)
+        for stem in _progress(IDX_SIZES, desc=f"{DATASETS[name]} from mirror", unit="file"):
+            src = _verified_mirror_file(mirror, f"{DATASETS[name]}/{stem}.gz", name)
+            tmp = raw / (stem + ".part")
+            try:
+                with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
+                    shutil.copyfileobj(fin, fout)
+            except (OSError, EOFError) as err:
+                tmp.unlink(missing_ok=True)
+                raise DataError(f"{src} cannot be un-gzipped ({err}); replace it with a good copy") from None
+            tmp.replace(raw / stem)
+    else:
+        _torchvision_download(name)
+    if not _idx_complete(raw):
+        raise DataError(f"{raw} is incomplete or corrupt; delete it and run {FETCH_HINT.format(name=name)}")
+    return raw
+
+
+def _torchvision_download(name: str) -> None:
+    import torchvision
+
+    cls = {"mnist": torchvision.datasets.MNIST, "fashion_mnist": torchvision.datasets.FashionMNIST,
+           "cifar10": torchvision.datasets.CIFAR10}[name]
+    try:
+        for train in (True, False):
+            cls(str(data_dir()), train=train, download=True)
+    except Exception as err:  # network errors come in many types; all mean the same to the user
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(
+            f"could not download {DATASETS[name]} through torchvision ({first}); offline, set DATA_MIRROR to a "
+            f"mirror like shared/datasets and run 'python -m data_scripts fetch {name}'"
+        ) from None
+
+
+def _load_idx(name: str, train: bool):
+    import torchvision
+
+    cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.FashionMNIST
+    try:
+        ds = cls(str(data_dir()), train=train, download=False)
+    except Exception as err:
+        raise DataError(f"{_raw_dir(name)} cannot be read ({err}); delete it and run {FETCH_HINT.format(name=name)}") from None
+    return ds.data.clone(), ds.targets.clone().long()
+
+
+# ---------------------------------------------------------------- CIFAR-10
+def _cifar_cache() -> Path:
+    return data_dir() / "CIFAR10" / "cifar10_uint8.npz"
+
+
+def _decode_jpeg_tar(tar_path: Path):
+    from PIL import Image
+
+    out = {split: ([], []) for split in ("train", "test")}
+    try:
+        with tarfile.open(tar_path, "r:gz") as tar:
+            members = [m for m in tar.getmembers() if m.isfile() and m.name.lower().endswith(".jpg")]
+            members.sort(key=lambda m: m.name)
+            for m in _progress(members, desc="CIFAR10 decode JPEG", unit="img", mininterval=1.0):
+                parts = Path(m.name).parts
+                split, cls = parts[-3], parts[-2]
+                img = Image.open(io.BytesIO(tar.extractfile(m).read())).convert("RGB")
+                out[split][0].append(np.asarray(img, dtype=np.uint8))
+                out[split][1].append(CIFAR10_CLASSES.index(cls))
+    except (tarfile.TarError, OSError, EOFError, KeyError, ValueError, IndexError) as err:
+        raise DataError(f"{tar_path} cannot be decoded ({err}); replace it with a good copy") from None
+    arrays = {}
+    for split, (images, labels) in out.items():
+        arrays[f"x_{split}"] = np.stack(images)
+        arrays[f"y_{split}"] = np.asarray(labels, dtype=np.int64)
+    return arrays
+
+
+def _prepare_cifar10() -> Path:
+    cache = _cifar_cache()
+    if cache.is_file():
+        return cache
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    mirror = mirror_dir()
+    if mirror is not None:
+        arrays = _decode_jpeg_tar(_verified_mirror_file(mirror, "CIFAR10/cifar10-jpeg-q75.tar.gz", "cifar10"))
+    else:
+        import torchvision
+
+        _torchvision_download("cifar10")
+        arrays = {}
+        for split, train in (("train", True), ("test", False)):
+            ds = torchvision.datasets.CIFAR10(str(data_dir()), train=train, download=False)
+            arrays[f"x_{split}"], arrays[f"y_{split}"] = ds.data, np.asarray(ds.targets, dtype=np.int64)
+    if arrays["x_train"].shape != (50000, 32, 32, 3) or arrays["x_test"].shape != (10000, 32, 32, 3):
+        raise DataError(f"CIFAR-10 source has the wrong size {arrays['x_train'].shape}; replace it with a good copy")
+    tmp = cache.with_suffix(".part.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(cache)
+    return cache
+
+
+def _load_cifar10(train: bool):
+    import torch
+
+    cache = _cifar_cache()
+    split = "train" if train else "test"
+    try:
+        with np.load(cache) as z:
+            x, y = z[f"x_{split}"], z[f"y_{split}"]
+    except Exception as err:
+        raise DataError(f"{cache} cannot be read ({err}); delete it and run {FETCH_HINT.format(name='cifar10')}") from None
+    return torch.from_numpy(x), torch.from_numpy(y).long()
+
+
+# ---------------------------------------------------------------- public API
+def prepare(name: str) -> Path:
+    """Make `name` available under data_dir(), from DATA_MIRROR or torchvision; returns its folder or cache."""
+    key = _canonical(name)
+    return _prepare_cifar10() if key == "cifar10" else _prepare_idx(key)
+
+
+def load(name: str, train: bool = True):
+    """Images and labels of one split, preparing the data set first if needed.
+
+    Returns (images, labels): uint8 tensor (N, 28, 28) for MNIST / Fashion-MNIST, (N, 32, 32, 3) for CIFAR-10;
+    int64 tensor (N,) of class indices.
+    """
+    key = _canonical(name)
+    prepare(key)
+    return _load_cifar10(train) if key == "cifar10" else _load_idx(key, train)

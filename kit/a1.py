@@ -1,0 +1,98 @@
+"""Assignment 1 runs: the student's MLP variants trained on circles and MNIST with the shared loops.
+
+Each function takes the student's modules, so the notebook and the autograder train exactly the same way.
+"""
+from __future__ import annotations
+
+import torch
+
+from .loops import History, fit, fit_module, seed_everything
+
+# The course's defaults for the circles MLP.
+NH, ETA, BATCH_SIZE, EPOCHS = 10, 0.03, 10, 150
+
+
+def train_manual(mlp, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS, seed=0):
+    """Manual forward/backward/sgd from mlp.py; returns (params, History)."""
+    seed_everything(seed)
+    params = mlp.init_params(data.Xtrain.shape[1], nh, data.Ytrain.shape[1])
+
+    def step(X, Y):
+        _, outputs = mlp.forward(params, X)
+        grads = mlp.backward(params, outputs, Y)
+        params.update(mlp.sgd(params, grads, eta))
+
+    def evaluate(X, Y):
+        yhat, _ = mlp.forward(params, X)
+        L, acc = mlp.loss_accuracy(yhat, Y)
+        return float(L), float(acc)
+
+    hist = fit(step, evaluate, data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs, batch_size, seed)
+    return params, hist
+
+
+def train_autograd(mlp, mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS, seed=0):
+    """Forward by hand, gradients by torch.autograd; returns (params, History)."""
+    seed_everything(seed)
+    params = mlp_torch.init_params_autograd(data.Xtrain.shape[1], nh, data.Ytrain.shape[1])
+
+    def step(X, Y):
+        yhat, _ = mlp.forward(params, X)
+        L, _ = mlp.loss_accuracy(yhat, Y)
+        L.backward()
+        mlp_torch.sgd_autograd(params, eta)
+
+    @torch.no_grad()
+    def evaluate(X, Y):
+        yhat, _ = mlp.forward(params, X)
+        L, acc = mlp.loss_accuracy(yhat, Y)
+        return float(L), float(acc)
+
+    hist = fit(step, evaluate, data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs, batch_size, seed)
+    return params, hist
+
+
+def train_nn(mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS, seed=0, use_optim=False):
+    """torch.nn model, updated by the student's sgd_nn or (use_optim) by torch.optim; returns (model, History)."""
+    seed_everything(seed)
+    nx, ny = data.Xtrain.shape[1], data.Ytrain.shape[1]
+    if use_optim:
+        model, loss, optimizer = mlp_torch.init_model_optim(nx, nh, ny, eta)
+    else:
+        model, loss = mlp_torch.init_model_nn(nx, nh, ny)
+
+    def step(X, Y):
+        L, _ = mlp_torch.loss_accuracy_nn(loss, model(X), Y)
+        if use_optim:
+            optimizer.zero_grad()
+            L.backward()
+            optimizer.step()
+        else:
+            L.backward()
+            mlp_torch.sgd_nn(model, eta)
+
+    @torch.no_grad()
+    def evaluate(X, Y):
+        L, acc = mlp_torch.loss_accuracy_nn(loss, model(X), Y)
+        return float(L), float(acc)
+
+    hist = fit(step, evaluate, data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs, batch_size, seed)
+    return model, hist
+
+
+# MNIST: a 784-512-10 tanh MLP, SGD + momentum (measured: see README).
+MNIST_EPOCHS, MNIST_BATCH, MNIST_LR = 10, 64, 0.05
+
+
+def train_mnist(mnist_mlp, epochs=MNIST_EPOCHS, batch_size=MNIST_BATCH, lr=MNIST_LR, seed=0, device="auto",
+                progress=False, limit_train=None):
+    """Train the student's MNIST MLP with their optimizer; returns (model, History)."""
+    from .data import image_tensors
+
+    seed_everything(seed)
+    Xtrain, ytrain, Xtest, ytest = image_tensors("mnist", limit_train=limit_train)
+    model = mnist_mlp.make_mnist_mlp()
+    optimizer = mnist_mlp.make_optimizer(model, lr=lr)
+    hist = fit_module(model, torch.nn.CrossEntropyLoss(), optimizer, Xtrain, ytrain, Xtest, ytest, epochs,
+                      batch_size, seed=seed, device=device, progress=progress)
+    return model, hist

@@ -1,0 +1,128 @@
+"""Training loops shared by every assignment: mini-batches, histories, evaluation, device choice."""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class History:
+    """Per-epoch learning curves; `seconds` is the cumulative training time at the end of each epoch."""
+
+    train_loss: list = field(default_factory=list)
+    train_acc: list = field(default_factory=list)
+    test_loss: list = field(default_factory=list)
+    test_acc: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+
+    def add(self, train, test, seconds):
+        self.train_loss.append(float(train[0]))
+        self.train_acc.append(float(train[1]))
+        self.test_loss.append(float(test[0]))
+        self.test_acc.append(float(test[1]))
+        self.seconds.append(float(seconds))
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def minibatches(n: int, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = True):
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+def _progress(iterable, enabled, **kw):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, **kw)
+
+
+def fit(step: Callable, evaluate: Callable, Xtrain, Ytrain, Xtest, Ytest, epochs: int, batch_size: int,
+        seed: int = 0, progress: bool = False) -> History:
+    """Generic mini-batch loop: step(Xb, Yb) updates the model, evaluate(X, Y) -> (loss, acc) measures it."""
+    gen = torch.Generator().manual_seed(seed)
+    hist = History()
+    elapsed = 0.0
+    for _ in _progress(range(epochs), progress, desc="epochs"):
+        start = time.perf_counter()
+        for idx in minibatches(len(Xtrain), batch_size, gen):
+            step(Xtrain[idx], Ytrain[idx])
+        elapsed += time.perf_counter() - start
+        hist.add(evaluate(Xtrain, Ytrain), evaluate(Xtest, Ytest), elapsed)
+    return hist
+
+
+@torch.no_grad()
+def evaluate_module(model, loss_fn, X, y, batch_size: int = 1000, device=None):
+    """Mean loss and accuracy of `model` on tensors X, y (class indices), in eval mode."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(X), batch_size):
+        xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+        if device is not None:
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        out = model(xb)
+        total_loss += float(loss_fn(out, yb)) * len(xb)
+        correct += int((out.argmax(dim=1) == yb).sum())
+    model.train(was_training)
+    return total_loss / len(X), correct / len(X)
+
+
+def fit_module(model, loss_fn, optimizer, Xtrain, ytrain, Xtest, ytest, epochs: int, batch_size: int,
+               seed: int = 0, scheduler=None, device: str = "auto", progress: bool = False,
+               transform: Callable | None = None) -> History:
+    """Train an nn.Module on in-memory tensors (class-index labels); tensors move to the device once."""
+    dev = pick_device(device)
+    model.to(dev)
+    Xtrain, ytrain = Xtrain.to(dev), ytrain.to(dev)
+    gen = torch.Generator().manual_seed(seed)
+    hist = History()
+    elapsed = 0.0
+    for _ in _progress(range(epochs), progress, desc="epochs"):
+        model.train()
+        start = time.perf_counter()
+        for idx in minibatches(len(Xtrain), batch_size, gen):
+            xb, yb = Xtrain[idx.to(dev)], ytrain[idx.to(dev)]
+            if transform is not None:
+                xb = transform(xb)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        elapsed += time.perf_counter() - start
+        hist.add(evaluate_module(model, loss_fn, Xtrain, ytrain, device=dev),
+                 evaluate_module(model, loss_fn, Xtest, ytest, device=dev), elapsed)
+    return hist
+
+
+def save_run(name: str, metrics: dict, root: str | Path = "runs") -> Path:
+    """Write runs/<name>/metrics.json and return the run folder (plots go beside it)."""
+    folder = Path(root) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return folder

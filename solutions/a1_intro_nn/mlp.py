@@ -1,0 +1,122 @@
+"""A two-layer perceptron written by hand: forward pass, loss, backward pass and SGD.
+
+Network: X -> htilde = X Wh^T + bh -> h = tanh(htilde) -> ytilde = h Wy^T + by -> yhat = softmax(ytilde).
+Shapes: N examples in a batch, nx inputs, nh hidden units, ny classes.
+
+Convention for the whole assignment: the loss L is the MEAN cross-entropy over the batch, so every gradient
+below is the gradient of that mean (it must match what torch.autograd gives for the same L).
+"""
+import torch
+
+
+def init_params(nx, nh, ny):
+    """Draw the weights of the network.
+
+    Args:
+        nx, nh, ny: sizes of the input, hidden and output layers.
+    Returns:
+        dict with float32 tensors, every entry drawn from a normal law of mean 0 and standard deviation 0.3:
+        "Wh": (nh, nx), "bh": (nh,), "Wy": (ny, nh), "by": (ny,).
+    """
+    ### BEGIN SOLUTION
+    return {
+        "Wh": torch.randn(nh, nx) * 0.3,
+        "bh": torch.randn(nh) * 0.3,
+        "Wy": torch.randn(ny, nh) * 0.3,
+        "by": torch.randn(ny) * 0.3,
+    }
+    ### END SOLUTION
+
+
+def softmax(ytilde):
+    """Row-wise softmax that stays finite for large logits (subtract each row's maximum first).
+
+    Args:
+        ytilde: (N, ny) float tensor of logits.
+    Returns:
+        (N, ny) tensor of probabilities, each row summing to 1.
+    """
+    ### BEGIN SOLUTION
+    shifted = ytilde - ytilde.max(dim=1, keepdim=True).values
+    e = torch.exp(shifted)
+    return e / e.sum(dim=1, keepdim=True)
+    ### END SOLUTION
+
+
+def forward(params, X):
+    """Forward pass of the network.
+
+    Args:
+        params: dict from init_params.
+        X: (N, nx) float tensor, one example per row.
+    Returns:
+        yhat: (N, ny) class probabilities (softmax of ytilde).
+        outputs: dict with the intermediate values "X" (N, nx), "htilde" (N, nh), "h" (N, nh),
+            "ytilde" (N, ny) and "yhat" (N, ny), kept for the backward pass.
+    """
+    ### BEGIN SOLUTION
+    htilde = X @ params["Wh"].T + params["bh"]
+    h = torch.tanh(htilde)
+    ytilde = h @ params["Wy"].T + params["by"]
+    yhat = softmax(ytilde)
+    outputs = {"X": X, "htilde": htilde, "h": h, "ytilde": ytilde, "yhat": yhat}
+    return yhat, outputs
+    ### END SOLUTION
+
+
+def loss_accuracy(Yhat, Y):
+    """Mean cross-entropy and accuracy of a batch.
+
+    Args:
+        Yhat: (N, ny) predicted probabilities.
+        Y: (N, ny) one-hot labels.
+    Returns:
+        L: scalar tensor, mean over the batch of -sum_k Y[i, k] log Yhat[i, k].
+        acc: float in [0, 1], fraction of rows whose argmax of Yhat is the true class.
+    """
+    ### BEGIN SOLUTION
+    L = -(Y * torch.log(Yhat.clamp_min(1e-30))).sum(dim=1).mean()
+    acc = (Yhat.argmax(dim=1) == Y.argmax(dim=1)).float().mean().item()
+    return L, acc
+    ### END SOLUTION
+
+
+def backward(params, outputs, Y):
+    """Gradients of the mean loss with respect to every parameter, computed by hand (no autograd).
+
+    Args:
+        params: dict from init_params.
+        outputs: dict from forward.
+        Y: (N, ny) one-hot labels.
+    Returns:
+        dict "Wy": (ny, nh), "Wh": (nh, nx), "by": (ny,), "bh": (nh,): the gradient of L (mean over the
+        batch) for each parameter, with the parameter's shape.
+    """
+    ### BEGIN SOLUTION
+    N = Y.shape[0]
+    # softmax + cross-entropy: dL/dytilde simplifies to (yhat - y), divided by N for the mean
+    d_ytilde = (outputs["yhat"] - Y) / N
+    d_h = d_ytilde @ params["Wy"]
+    d_htilde = d_h * (1 - outputs["h"] ** 2)
+    return {
+        "Wy": d_ytilde.T @ outputs["h"],
+        "by": d_ytilde.sum(dim=0),
+        "Wh": d_htilde.T @ outputs["X"],
+        "bh": d_htilde.sum(dim=0),
+    }
+    ### END SOLUTION
+
+
+def sgd(params, grads, eta):
+    """One step of gradient descent: p <- p - eta * grad for every parameter.
+
+    Args:
+        params: dict of tensors; grads: dict with the same keys and shapes; eta: learning rate.
+    Returns:
+        the updated params dict.
+    """
+    ### BEGIN SOLUTION
+    for name in params:
+        params[name] = params[name] - eta * grads[name]
+    return params
+    ### END SOLUTION

@@ -1,0 +1,30 @@
+"""Support vector machines on the circles data, with scikit-learn's SVC."""
+from sklearn.svm import SVC
+
+KERNELS = ("linear", "poly", "rbf", "sigmoid")
+C_VALUES = (0.01, 0.1, 1.0, 10.0, 100.0)
+
+
+def make_svm(kernel, C):
+    """An (unfitted) sklearn SVC with the given kernel and regularization C; other settings at their defaults."""
+    ### BEGIN SOLUTION
+    return SVC(kernel=kernel, C=C)
+    ### END SOLUTION
+
+
+def svm_accuracies(Xtrain, ytrain, Xtest, ytest, kernels=KERNELS, C_values=C_VALUES):
+    """Fit one SVM per (kernel, C) pair on the training set and measure it.
+
+    Args:
+        Xtrain: (N, 2) array; ytrain: (N,) class indices; same for the test set.
+    Returns:
+        dict mapping (kernel, C) to (train accuracy, test accuracy), floats in [0, 1].
+    """
+    ### BEGIN SOLUTION
+    results = {}
+    for kernel in kernels:
+        for C in C_values:
+            clf = make_svm(kernel, C).fit(Xtrain, ytrain)
+            results[(kernel, C)] = (clf.score(Xtrain, ytrain), clf.score(Xtest, ytest))
+    return results
+    ### END SOLUTION
