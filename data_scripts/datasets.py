@@ -157,19 +157,23 @@ def _cifar_cache() -> Path:
 def _decode_jpeg_tar(tar_path: Path):
     from PIL import Image
 
-    out = {split: ([], []) for split in ("train", "test")}
+    found = {"train": [], "test": []}
     try:
-        with tarfile.open(tar_path, "r:gz") as tar:
-            members = [m for m in tar.getmembers() if m.isfile() and m.name.lower().endswith(".jpg")]
-            members.sort(key=lambda m: m.name)
-            for m in _progress(members, desc="CIFAR10 decode JPEG", unit="img", mininterval=1.0):
+        # stream the archive once, in order: random access into a .tar.gz re-decompresses from the start
+        with tarfile.open(tar_path, "r|gz") as tar:
+            for m in _progress(tar, desc="CIFAR10 decode JPEG", unit="img", mininterval=1.0, total=60000):
+                if not (m.isfile() and m.name.lower().endswith(".jpg")):
+                    continue
                 parts = Path(m.name).parts
                 split, cls = parts[-3], parts[-2]
                 img = Image.open(io.BytesIO(tar.extractfile(m).read())).convert("RGB")
-                out[split][0].append(np.asarray(img, dtype=np.uint8))
-                out[split][1].append(CIFAR10_CLASSES.index(cls))
+                found[split].append((m.name, np.asarray(img, dtype=np.uint8), CIFAR10_CLASSES.index(cls)))
     except (tarfile.TarError, OSError, EOFError, KeyError, ValueError, IndexError) as err:
         raise DataError(f"{tar_path} cannot be decoded ({err}); replace it with a good copy") from None
+    out = {}
+    for split, items in found.items():
+        items.sort(key=lambda t: t[0])  # a fixed order, whatever the archive's
+        out[split] = ([t[1] for t in items], [t[2] for t in items])
     arrays = {}
     for split, (images, labels) in out.items():
         arrays[f"x_{split}"] = np.stack(images)

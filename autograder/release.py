@@ -1,0 +1,79 @@
+"""make release: derive the student workspace assignments/ from the instructor source solutions/.
+
+Notebooks go through nbgrader's own `generate_assignment`; the .py modules it copies are then cleared with
+nbgrader's own ClearSolutions preprocessor, so modules and notebooks follow exactly the same rules.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from traitlets.config import Config, PyFileConfigLoader
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "solutions"
+BEGIN = "### BEGIN SOLUTION"
+
+
+def course_config() -> Config:
+    return PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+
+
+def assignment_ids() -> list[str]:
+    return sorted(p.name for p in SOURCE.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def clear_module(text: str, config: Config) -> str:
+    """A .py module with its solution regions replaced by nbgrader's stub (nbgrader's own code does it)."""
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+    if BEGIN not in text:
+        return text
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"language": "python", "name": "python3"}})
+    cell = nbformat.v4.new_code_cell(text)
+    cell.metadata["nbgrader"] = {"solution": True, "grade": False, "locked": False, "grade_id": "module",
+                                 "schema_version": 3}
+    nb.cells.append(cell)
+    for pre in (ClearSolutions(config=config), ClearHiddenTests(config=config)):
+        nb, _ = pre.preprocess(nb, {})
+    return nb.cells[0].source
+
+
+def build(out_dir: Path, assignments: list[str] | None = None) -> None:
+    """Write the student release of every assignment (or of `assignments`) to out_dir/<assignment>/."""
+    config = course_config()
+    out_dir = Path(out_dir)
+    with tempfile.TemporaryDirectory(prefix="release-") as tmp:
+        for aid in assignments or assignment_ids():
+            cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", aid, "--force", "--log-level=WARN",
+                   f"--CourseDirectory.release_directory={tmp}/release",
+                   f"--CourseDirectory.db_url=sqlite:///{tmp}/gradebook.db"]
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise SystemExit(f"nbgrader generate_assignment {aid} failed:\n{proc.stdout}{proc.stderr}")
+            released = Path(tmp) / "release" / aid
+            for py in sorted(released.rglob("*.py")):
+                py.write_text(clear_module(py.read_text(), config))
+            target = out_dir / aid
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(released, target)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.release", description=__doc__)
+    parser.add_argument("--out", default=str(ROOT / "assignments"), help="where to write (default: assignments/)")
+    parser.add_argument("assignments", nargs="*", help="assignment folders (default: all in solutions/)")
+    args = parser.parse_args(argv)
+    build(Path(args.out), args.assignments or None)
+    print(f"released {', '.join(args.assignments or assignment_ids())} to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
