@@ -23,6 +23,7 @@ def _parser():
     g.add_argument("--format", default="table", choices=FORMATS)
     g.add_argument("--output", help="write the report to this file (default: standard output)")
     g.add_argument("--jobs", type=int, default=1, help="checks run at once (default 1)")
+    g.add_argument("--time-scale", type=float, default=1.0, help="multiply every check's time limit (slow machines)")
     g.add_argument("--quiet", action="store_true", help="no per-check progress lines on stderr")
     return parser
 
@@ -43,7 +44,8 @@ def main(argv=None) -> int:
         if not args.quiet:
             print(f"  [{res.status:^15}] {res.assignment}/{res.name} ({res.duration:.1f}s)", file=sys.stderr, flush=True)
 
-    results = grade(submission, assignments, tier=args.tier, jobs=args.jobs, progress=progress)
+    results = grade(submission, assignments, tier=args.tier, jobs=args.jobs, progress=progress,
+                    timeout_scale=args.time_scale)
     text = render(results, args.format, str(submission))
     if args.output:
         out = Path(args.output)

@@ -6,6 +6,7 @@ nbgrader's own ClearSolutions preprocessor, so modules and notebooks follow exac
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -34,7 +35,7 @@ def clear_module(text: str, config: Config) -> str:
 
     if BEGIN not in text:
         return text
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"language": "python", "name": "python3"}})
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}})
     cell = nbformat.v4.new_code_cell(text)
     cell.metadata["nbgrader"] = {"solution": True, "grade": False, "locked": False, "grade_id": "module",
                                  "schema_version": 3}
@@ -53,7 +54,9 @@ def build(out_dir: Path, assignments: list[str] | None = None) -> None:
             cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", aid, "--force", "--log-level=WARN",
                    f"--CourseDirectory.release_directory={tmp}/release",
                    f"--CourseDirectory.db_url=sqlite:///{tmp}/gradebook.db"]
-            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            # nbgrader's gradebook runs `alembic` from PATH: the venv's bin must be there even when not activated
+            env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
             if proc.returncode != 0:
                 raise SystemExit(f"nbgrader generate_assignment {aid} failed:\n{proc.stdout}{proc.stderr}")
             released = Path(tmp) / "release" / aid

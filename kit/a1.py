@@ -93,6 +93,58 @@ def train_mnist(mnist_mlp, epochs=MNIST_EPOCHS, batch_size=MNIST_BATCH, lr=MNIST
     Xtrain, ytrain, Xtest, ytest = image_tensors("mnist", limit_train=limit_train)
     model = mnist_mlp.make_mnist_mlp()
     optimizer = mnist_mlp.make_optimizer(model, lr=lr)
+    # cosine decay of the learning rate: the last epochs settle in a minimum instead of bouncing around it
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     hist = fit_module(model, torch.nn.CrossEntropyLoss(), optimizer, Xtrain, ytrain, Xtest, ytest, epochs,
-                      batch_size, seed=seed, device=device, progress=progress)
+                      batch_size, seed=seed, scheduler=scheduler, device=device, progress=progress)
     return model, hist
+
+
+# ---------------------------------------------------------------- command line
+def _import_student(folder):
+    import importlib
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(folder).resolve()))
+    return {name: importlib.import_module(name) for name in ("mlp", "mlp_torch", "mnist_mlp")}
+
+
+def main(argv=None):
+    """python -m kit.a1 circles|mnist: train the code in --folder, write runs/<name>/metrics.json and plots."""
+    import argparse
+    import time
+
+    from data_scripts import make_circles
+
+    from . import plots
+    from .loops import save_run
+
+    parser = argparse.ArgumentParser(prog="python -m kit.a1", description=main.__doc__)
+    parser.add_argument("what", choices=["circles", "mnist"])
+    parser.add_argument("--folder", default="assignments/a1_intro_nn", help="where mlp.py etc. are")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--name", help="run name (default: a1_<what>)")
+    args = parser.parse_args(argv)
+    mods = _import_student(args.folder)
+    name = args.name or f"a1_{args.what}"
+    start = time.perf_counter()
+    if args.what == "circles":
+        data = make_circles()
+        params, hist = train_manual(mods["mlp"], data, epochs=args.epochs or EPOCHS, seed=args.seed)
+        folder = save_run(name, {"history": hist.to_dict(), "test_acc": hist.test_acc[-1]})
+        plots.plot_circles(data, lambda X: mods["mlp"].forward(params, X)[0][:, 1], folder / "boundary.png",
+                           title="decision boundary")
+    else:
+        _, hist = train_mnist(mods["mnist_mlp"], epochs=args.epochs or MNIST_EPOCHS, seed=args.seed,
+                              device=args.device, progress=True)
+        folder = save_run(name, {"history": hist.to_dict(), "test_acc": hist.test_acc[-1]})
+    plots.plot_curves({args.what: hist}, folder / "curves.png")
+    print(f"{args.what}: test accuracy {hist.test_acc[-1]:.2%} after {len(hist.test_acc)} epochs, "
+          f"{hist.seconds[-1]:.1f} s of training ({time.perf_counter() - start:.1f} s in all); written to {folder}")
+
+
+if __name__ == "__main__":
+    main()

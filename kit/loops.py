@@ -94,7 +94,10 @@ def evaluate_module(model, loss_fn, X, y, batch_size: int = 1000, device=None):
 def fit_module(model, loss_fn, optimizer, Xtrain, ytrain, Xtest, ytest, epochs: int, batch_size: int,
                seed: int = 0, scheduler=None, device: str = "auto", progress: bool = False,
                transform: Callable | None = None) -> History:
-    """Train an nn.Module on in-memory tensors (class-index labels); tensors move to the device once."""
+    """Train an nn.Module on in-memory tensors (class-index labels); tensors move to the device once.
+
+    `scheduler` steps once per epoch. Train loss and accuracy are running means over each epoch.
+    """
     dev = pick_device(device)
     model.to(dev)
     Xtrain, ytrain = Xtrain.to(dev), ytrain.to(dev)
@@ -104,19 +107,25 @@ def fit_module(model, loss_fn, optimizer, Xtrain, ytrain, Xtest, ytest, epochs: 
     for _ in _progress(range(epochs), progress, desc="epochs"):
         model.train()
         start = time.perf_counter()
+        # train loss/accuracy are running means over the epoch: a second pass over the train set costs too much
+        total_loss = torch.zeros((), device=dev)
+        correct = torch.zeros((), device=dev, dtype=torch.long)
         for idx in minibatches(len(Xtrain), batch_size, gen):
             xb, yb = Xtrain[idx.to(dev)], ytrain[idx.to(dev)]
             if transform is not None:
                 xb = transform(xb)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
+            out = model(xb)
+            loss = loss_fn(out, yb)
             loss.backward()
             optimizer.step()
+            total_loss += loss.detach() * len(yb)
+            correct += (out.detach().argmax(dim=1) == yb).sum()
         if scheduler is not None:
             scheduler.step()
         elapsed += time.perf_counter() - start
-        hist.add(evaluate_module(model, loss_fn, Xtrain, ytrain, device=dev),
-                 evaluate_module(model, loss_fn, Xtest, ytest, device=dev), elapsed)
+        train = (float(total_loss) / len(Xtrain), int(correct) / len(Xtrain))
+        hist.add(train, evaluate_module(model, loss_fn, Xtest, ytest, device=dev), elapsed)
     return hist
 
 

@@ -1,0 +1,90 @@
+"""A two-layer perceptron written by hand: forward pass, loss, backward pass and SGD.
+
+Network: X -> htilde = X Wh^T + bh -> h = tanh(htilde) -> ytilde = h Wy^T + by -> yhat = softmax(ytilde).
+Shapes: N examples in a batch, nx inputs, nh hidden units, ny classes.
+
+Convention for the whole assignment: the loss L is the MEAN cross-entropy over the batch, so every gradient
+below is the gradient of that mean (it must match what torch.autograd gives for the same L).
+"""
+import torch
+
+
+def init_params(nx, nh, ny):
+    """Draw the weights of the network.
+
+    Args:
+        nx, nh, ny: sizes of the input, hidden and output layers.
+    Returns:
+        dict with float32 tensors, every entry drawn from a normal law of mean 0 and standard deviation 0.3:
+        "Wh": (nh, nx), "bh": (nh,), "Wy": (ny, nh), "by": (ny,).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def softmax(ytilde):
+    """Row-wise softmax that stays finite for large logits (subtract each row's maximum first).
+
+    Args:
+        ytilde: (N, ny) float tensor of logits.
+    Returns:
+        (N, ny) tensor of probabilities, each row summing to 1.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def forward(params, X):
+    """Forward pass of the network.
+
+    Args:
+        params: dict from init_params.
+        X: (N, nx) float tensor, one example per row.
+    Returns:
+        yhat: (N, ny) class probabilities (softmax of ytilde).
+        outputs: dict with the intermediate values "X" (N, nx), "htilde" (N, nh), "h" (N, nh),
+            "ytilde" (N, ny) and "yhat" (N, ny), kept for the backward pass.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def loss_accuracy(Yhat, Y):
+    """Mean cross-entropy and accuracy of a batch.
+
+    Args:
+        Yhat: (N, ny) predicted probabilities.
+        Y: (N, ny) one-hot labels.
+    Returns:
+        L: scalar tensor, mean over the batch of -sum_k Y[i, k] log Yhat[i, k].
+        acc: float in [0, 1], fraction of rows whose argmax of Yhat is the true class.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def backward(params, outputs, Y):
+    """Gradients of the mean loss with respect to every parameter, computed by hand (no autograd).
+
+    Args:
+        params: dict from init_params.
+        outputs: dict from forward.
+        Y: (N, ny) one-hot labels.
+    Returns:
+        dict "Wy": (ny, nh), "Wh": (nh, nx), "by": (ny,), "bh": (nh,): the gradient of L (mean over the
+        batch) for each parameter, with the parameter's shape.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def sgd(params, grads, eta):
+    """One step of gradient descent: p <- p - eta * grad for every parameter.
+
+    Args:
+        params: dict of tensors; grads: dict with the same keys and shapes; eta: learning rate.
+    Returns:
+        the updated params dict.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()

@@ -1,0 +1,77 @@
+"""The same two-layer perceptron three more times, each time letting PyTorch do more of the work:
+1. torch.autograd computes the gradients (forward pass still by hand, from mlp.py),
+2. torch.nn layers build the network and the loss,
+3. torch.optim performs the update.
+
+Labels stay one-hot (N, ny) as in mlp.py; the loss is the mean over the batch.
+"""
+import torch
+from torch import nn
+
+from mlp import init_params
+
+
+# ---------------------------------------------------------------- 1. autograd
+def init_params_autograd(nx, nh, ny):
+    """Same parameters as mlp.init_params, as leaf tensors that require gradients.
+
+    Returns:
+        dict "Wh" (nh, nx), "bh" (nh,), "Wy" (ny, nh), "by" (ny,), each with requires_grad=True.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def sgd_autograd(params, eta):
+    """One descent step using the .grad that loss.backward() left on each parameter, then zero the grads.
+
+    The update must not be recorded by autograd (parameters stay leaf tensors).
+    Returns:
+        the params dict (updated in place).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# ---------------------------------------------------------------- 2. torch.nn
+def init_model_nn(nx, nh, ny):
+    """The network as torch.nn layers, and its loss.
+
+    Returns:
+        model: nn.Module mapping (N, nx) inputs to (N, ny) logits (Linear -> Tanh -> Linear; no softmax:
+            the loss applies it).
+        loss: nn.Module taking (logits (N, ny), class indices (N,)) and returning the mean cross-entropy.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def loss_accuracy_nn(loss, Ytilde, Y):
+    """Loss and accuracy of logits against one-hot labels.
+
+    Args:
+        loss: the loss module from init_model_nn.
+        Ytilde: (N, ny) logits.
+        Y: (N, ny) one-hot labels.
+    Returns:
+        L: scalar tensor (differentiable); acc: float in [0, 1].
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def sgd_nn(model, eta):
+    """One descent step on every parameter of `model` (using their .grad), then zero the gradients."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# ---------------------------------------------------------------- 3. torch.optim
+def init_model_optim(nx, nh, ny, eta):
+    """Model and loss as in init_model_nn, plus a torch.optim.SGD optimizer of learning rate eta.
+
+    Returns:
+        (model, loss, optimizer)
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()

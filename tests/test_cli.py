@@ -1,0 +1,83 @@
+"""The grader's CLI: formats, bad arguments, and submissions that misbehave."""
+import json
+import textwrap
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from conftest import ROOT, grade_json, run_grader
+
+A1_MODULES = ("mlp.py", "mlp_torch.py", "mnist_mlp.py", "svm.py")
+
+
+def make_submission(tmp_path, mlp_source):
+    """A copy of the reference a1 with mlp.py replaced."""
+    folder = tmp_path / "sub" / "a1_intro_nn"
+    folder.mkdir(parents=True)
+    for name in A1_MODULES:
+        (folder / name).write_text((ROOT / "solutions" / "a1_intro_nn" / name).read_text())
+    (folder / "mlp.py").write_text(textwrap.dedent(mlp_source))
+    return tmp_path / "sub"
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("fmt", ["table", "json", "gradescope", "junit"])
+def test_formats(fmt, tmp_path):
+    out = tmp_path / "report"
+    proc = run_grader("grade", "--submission", "assignments", "--assignment", "a1", "--tier", "quick",
+                      "--format", fmt, "--output", out, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    if fmt == "table":
+        assert "TOTAL: 0 /" in text and "not implemented yet" in text
+    elif fmt == "junit":
+        suite = ET.fromstring(text).find("testsuite")
+        assert suite.get("name") == "a1_intro_nn" and int(suite.get("tests")) > 5
+    else:
+        data = json.loads(text)
+        assert data["score"] == 0 and data["max_score"] > 0
+        assert all({"name", "score", "max_score", "status", "output"} <= set(t) for t in data["tests"])
+
+
+@pytest.mark.quick
+def test_bad_arguments_exit_2(tmp_path):
+    proc = run_grader("grade", "--submission", tmp_path / "missing")
+    assert proc.returncode == 2 and "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_grader("grade", "--assignment", "a9")
+    assert proc.returncode == 2 and "unknown assignment" in proc.stderr
+
+
+@pytest.mark.quick
+def test_missing_assignment_folder(tmp_path):
+    report = grade_json(tmp_path, "a1", "quick", tmp_path)
+    assert report["score"] == 0 and "not found" in report["tests"][0]["message"]
+
+
+SOLUTION = (ROOT / "solutions" / "a1_intro_nn" / "mlp.py").read_text()
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("name, source, status, words", [
+    ("syntax", "def init_params(:\n", "error", "syntax error"),
+    ("import_raises", "raise ValueError('boom')\n", "error", "importing mlp.py raised ValueError"),
+    ("sys_exit", "import sys\nsys.exit(3)\n", "error", "SystemExit"),
+    ("os_exit_in_forward", SOLUTION + "\ndef forward(params, X):\n    import os\n    os._exit(0)\n", "error",
+     "ended the grading process"),
+    ("endless_forward", SOLUTION + "\ndef forward(params, X):\n    while True:\n        pass\n", "timeout",
+     "time limit"),
+    ("patches_torch", SOLUTION + "\nimport torch\ntorch.allclose = lambda *a, **k: True\n", "failed",
+     "replaced torch.allclose"),
+    ("prints_megabytes", SOLUTION + "\nprint('x' * 5_000_000)\n", "passed", ""),
+])
+def test_misbehaving_submission(name, source, status, words, tmp_path):
+    sub = make_submission(tmp_path, source)
+    report = grade_json(sub, "a1", "quick", tmp_path, "--time-scale", "0.2")
+    by_name = {t["name"].split("/", 1)[1]: t for t in report["tests"]}
+    forward = by_name["forward"]
+    assert forward["kit_status"] == status, forward
+    assert words in forward["message"]
+    # the other modules are still graded: their checks keep their points
+    assert by_name["svm_accuracies"]["score"] == by_name["svm_accuracies"]["max_score"]
+    assert report["score"] <= report["max_score"]
+    if name == "prints_megabytes":
+        assert "output truncated" in forward["output"] and len(forward["output"]) < 3000

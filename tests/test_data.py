@@ -1,0 +1,91 @@
+"""The data layer: offline mirror, clear one-line errors on missing or corrupt files, the circles set."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import ROOT
+from data_scripts import DataError, make_circles
+from data_scripts import datasets as ds
+
+MIRROR = Path(os.environ.get("DATA_MIRROR") or ROOT.parent / "shared" / "datasets")
+needs_mirror = pytest.mark.skipif(not (MIRROR / "MNIST").is_dir(), reason="no offline mirror here")
+
+
+def fetch(name, env):
+    return subprocess.run([sys.executable, "-m", "data_scripts", "fetch", name], cwd=ROOT, env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.quick
+@needs_mirror
+def test_mnist_from_mirror(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATA_MIRROR", str(MIRROR))
+    x, y = ds.load("mnist", train=False)
+    assert x.shape == (10000, 28, 28) and x.dtype == torch.uint8
+    assert y.shape == (10000,) and int(y.min()) == 0 and int(y.max()) == 9
+    assert abs(float(ds.load("mnist", train=True)[0].float().mean()) - 33.32) < 0.05
+
+
+@pytest.mark.quick
+@needs_mirror
+def test_corrupt_mirror_file_gives_one_line_error(tmp_path):
+    mirror = tmp_path / "mirror"
+    shutil.copytree(MIRROR / "MNIST", mirror / "MNIST")
+    victim = mirror / "MNIST" / "train-images-idx3-ubyte.gz"
+    victim.chmod(0o644)
+    victim.write_bytes(victim.read_bytes()[:100000])  # truncated copy
+    proc = fetch("mnist", {"DATA_DIR": str(tmp_path / "data"), "DATA_MIRROR": str(mirror)})
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    assert len(lines) == 1 and "corrupt" in lines[0] and "train-images-idx3-ubyte.gz" in lines[0], proc.stderr
+
+
+@pytest.mark.quick
+def test_missing_mirror_names_the_fix(tmp_path):
+    proc = fetch("fashion_mnist", {"DATA_DIR": str(tmp_path / "data"), "DATA_MIRROR": str(tmp_path / "nowhere")})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "missing" in proc.stderr and "DATA_MIRROR" in proc.stderr
+
+
+@pytest.mark.quick
+@needs_mirror
+def test_truncated_extracted_file_is_replaced(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATA_MIRROR", str(MIRROR))
+    raw = ds.prepare("mnist")
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"\x00" * 10)
+    assert not ds._idx_complete(raw)
+    ds.prepare("mnist")  # re-extracted from the mirror
+    assert ds._idx_complete(raw)
+
+
+@pytest.mark.quick
+def test_unreadable_cifar_cache_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    (tmp_path / "CIFAR10").mkdir()
+    (tmp_path / "CIFAR10" / "cifar10_uint8.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="cannot be read.*delete it"):
+        ds.load("cifar10", train=False)
+
+
+@pytest.mark.quick
+def test_unknown_dataset():
+    with pytest.raises(DataError, match="unknown data set"):
+        ds.prepare("imagenet")
+
+
+@pytest.mark.quick
+def test_circles_seeded_and_one_hot():
+    a, b = make_circles(seed=1), make_circles(seed=1)
+    assert torch.equal(a.Xtrain, b.Xtrain) and not torch.equal(a.Xtrain, make_circles(seed=2).Xtrain)
+    assert a.Xtrain.shape == (200, 2) and a.Xtest.shape == (200, 2) and a.Ytrain.shape == (200, 2)
+    assert torch.equal(a.Ytrain.sum(1), torch.ones(200))
+    assert a.Xgrid.shape == (a.grid_size ** 2, 2)
+    assert 80 < int(a.ytrain.sum()) < 120  # both classes present
