@@ -21,7 +21,6 @@ help:
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
@@ -41,8 +40,7 @@ check: setup
 release: setup
 	$(PY) -m autograder.release
 
-test: setup
-	$(PY) -m data_scripts fetch mnist
+test: data
 	$(PY) -m pytest -m "quick or train" -n $(JOBS)
 
 test-all: setup data
