@@ -1,0 +1,56 @@
+"""The course CNN for CIFAR-10 (32x32 colour images, 10 classes) and a per-layer description of it.
+
+    conv 5x5, 32 filters -> ReLU -> max-pool 2x2      (32x32 -> 16x16)
+    conv 5x5, 64 filters -> ReLU -> max-pool 2x2      (16x16 ->  8x8)
+    conv 5x5, 64 filters -> ReLU -> max-pool 2x2      ( 8x8  ->  4x4)
+    flatten -> fully-connected 1000 -> ReLU -> fully-connected 10 (logits)
+
+Convolutions use padding 2 (they keep the spatial size); poolings have stride 2. Two switches add the
+improvements of the last part: batch normalization after each convolution, dropout before the classifier.
+"""
+from torch import nn
+
+
+class CourseCNN(nn.Module):
+    """The course CNN; `batch_norm` puts nn.BatchNorm2d after each convolution (before its ReLU), `dropout` > 0
+    puts nn.Dropout(dropout) between the ReLU of the 1000-unit layer and the last (classifier) layer.
+
+    forward: (N, 3, 32, 32) float images -> (N, 10) logits (no softmax: the loss applies it).
+    Without the switches, the network has exactly 1,191,170 parameters.
+    """
+
+    def __init__(self, batch_norm=False, dropout=0.0):
+        super().__init__()
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    def forward(self, x):
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+
+def layer_table(model, input_shape=(3, 32, 32)):
+    """Output shape and number of parameters of each elementary layer of `model`, in the order they run.
+
+    Elementary layers are the modules without sub-modules (nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.Linear, ...);
+    hint: forward hooks (module.register_forward_hook) see each layer's output during one forward pass.
+    Args:
+        model: an nn.Module taking (N, *input_shape) tensors.
+        input_shape: shape of ONE input, without the batch dimension.
+    Returns:
+        list of (name, output_shape, n_params) tuples, one per elementary layer, in execution order: name is
+        the module's name in model.named_modules() (e.g. "features.0"), output_shape a tuple WITHOUT the
+        batch dimension, n_params the number of parameters of that layer (0 for ReLU or pooling).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+def bag_of_words_svm_param_count(vocabulary_size=1000, n_classes=10):
+    """Parameters of the previous approach: a linear SVM (one-vs-all) on bag-of-visual-words histograms.
+
+    Returns:
+        int: one weight per visual word plus one bias, for each class.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()

@@ -1,0 +1,537 @@
+"""Checks of assignment 2 (convolutional networks). Oracles: nn.Conv2d / nn.MaxPool2d shapes, numel(),
+gradients of one output unit (receptive fields), forward hooks, torch.optim.SGD steps, training thresholds."""
+import random
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autograder.api import CheckFailed, check, expect, expect_close, expect_shape, expect_tensor
+
+COURSE_CNN_PARAMS = 1_191_170
+COURSE_CNN_LAYERS = [(5, 1), (2, 2), (5, 1), (2, 2), (5, 1), (2, 2)]
+
+
+def _int(value, what):
+    expect(isinstance(value, int) or (hasattr(value, "__index__") and not isinstance(value, bool)),
+           f"{what} should be an int, got {type(value).__name__} ({value!r})")
+    return int(value)
+
+
+def _meta_out_shape(module, in_shape):
+    """Output shape of `module` on a (1, C, H, W) input, computed by PyTorch on the meta device (no data)."""
+    return tuple(module.to("meta")(torch.empty(1, *in_shape, device="meta")).shape[1:])
+
+
+# ---------------------------------------------------------------- layer arithmetic
+@check("conv_output_size", points=2)
+def conv_output_size(sub):
+    """conv_output_size matches nn.Conv2d and nn.MaxPool2d on hundreds of random (non-square) layers."""
+    layers = sub.module("layers")
+    rng = random.Random(0)
+    for case in range(400):
+        kh, kw = rng.randint(1, 7), rng.randint(1, 7)
+        ph, pw = rng.randint(0, 3), rng.randint(0, 3)
+        sh, sw = rng.randint(1, 4), rng.randint(1, 4)
+        H, W = rng.randint(kh, 40), rng.randint(kw, 40)
+        pool = case % 4 == 3 and ph <= kh // 2 and pw <= kw // 2
+        if pool:
+            layer = nn.MaxPool2d((kh, kw), stride=(sh, sw), padding=(ph, pw))
+            what = f"nn.MaxPool2d(kernel_size=({kh}, {kw}), stride=({sh}, {sw}), padding=({ph}, {pw}))"
+        else:
+            layer = nn.Conv2d(1, 1, (kh, kw), stride=(sh, sw), padding=(ph, pw), device="meta")
+            what = f"nn.Conv2d(kernel_size=({kh}, {kw}), stride=({sh}, {sw}), padding=({ph}, {pw}))"
+        _, Ho, Wo = _meta_out_shape(layer, (1, H, W))
+        got = (_int(layers.conv_output_size(H, kh, ph, sh), "conv_output_size(...)"),
+               _int(layers.conv_output_size(W, kw, pw, sw), "conv_output_size(...)"))
+        if got != (Ho, Wo):
+            hint = ""
+            if got == ((H + 2 * ph - kh) / sh + 1, (W + 2 * pw - kw) / sw + 1):
+                hint = "; the division by the stride rounds down (//)"
+            elif got == ((H + ph - kh) // sh + 1, (W + pw - kw) // sw + 1):
+                hint = "; padding is added on both sides"
+            raise CheckFailed(f"on a {H}x{W} input, {what} outputs {Ho}x{Wo}, but conv_output_size gives "
+                              f"{got[0]}x{got[1]}{hint}")
+
+
+@check("weight_counts", points=2)
+def weight_counts(sub):
+    """conv_weight_count and fully_connected_weight_count equal numel() of nn.Conv2d and nn.Linear."""
+    layers = sub.module("layers")
+    rng = random.Random(1)
+    for _ in range(100):
+        cin, cout = rng.randint(1, 64), rng.randint(1, 64)
+        kh, kw = rng.randint(1, 7), rng.randint(1, 7)
+        for bias in (True, False):
+            conv = nn.Conv2d(cin, cout, (kh, kw), bias=bias, device="meta")
+            want = sum(p.numel() for p in conv.parameters())
+            got = _int(layers.conv_weight_count(cin, cout, kh, kw, bias=bias), "conv_weight_count(...)")
+            expect(got == want, f"nn.Conv2d({cin}, {cout}, kernel_size=({kh}, {kw}), bias={bias}) has {want} "
+                                f"parameters, conv_weight_count gives {got}")
+    for _ in range(50):
+        in_shape = (rng.randint(1, 8), rng.randint(1, 12), rng.randint(1, 12))
+        out_shape = (rng.randint(1, 8), rng.randint(1, 12), rng.randint(1, 12))
+        n_in, n_out = in_shape[0] * in_shape[1] * in_shape[2], out_shape[0] * out_shape[1] * out_shape[2]
+        for bias in (True, False):
+            fc = nn.Linear(n_in, n_out, bias=bias, device="meta")
+            want = sum(p.numel() for p in fc.parameters())
+            got = _int(layers.fully_connected_weight_count(in_shape, out_shape, bias=bias),
+                       "fully_connected_weight_count(...)")
+            expect(got == want, f"a fully-connected layer from {in_shape} to {out_shape} (bias={bias}) is an "
+                                f"nn.Linear({n_in}, {n_out}) with {want} parameters; you give {got}")
+    # the course's first layer: a convolution shares its weights, a fully-connected layer would not
+    got = _int(layers.fully_connected_weight_count((3, 32, 32), (32, 32, 32)), "fully_connected_weight_count")
+    expect(got == 3072 * 32768 + 32768, f"fully_connected_weight_count((3, 32, 32), (32, 32, 32)) = {got}")
+
+
+@check("same_size_and_halving", points=1)
+def same_size_and_halving(sub):
+    """same_size_settings keeps the size in nn.Conv2d; halving_pool_settings halves it in nn.MaxPool2d."""
+    layers = sub.module("layers")
+    for kernel in (1, 3, 5, 7, 9, 11):
+        out = layers.same_size_settings(kernel)
+        expect(isinstance(out, tuple) and len(out) == 2, "same_size_settings should return (padding, stride)")
+        padding, stride = (_int(v, "same_size_settings(...)") for v in out)
+        for size in (kernel, 13, 32, 57):
+            conv = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding, device="meta")
+            got = _meta_out_shape(conv, (1, size, size))[1]
+            expect(got == size, f"with kernel {kernel}, padding {padding} and stride {stride}, nn.Conv2d maps a "
+                                f"{size}x{size} input to {got}x{got}: the size is not kept")
+    for kernel in range(1, 8):
+        out = layers.halving_pool_settings(kernel)
+        expect(isinstance(out, tuple) and len(out) == 2, "halving_pool_settings should return (stride, padding)")
+        stride, padding = (_int(v, "halving_pool_settings(...)") for v in out)
+        expect(0 <= padding <= kernel // 2, f"nn.MaxPool2d needs 0 <= padding <= kernel // 2; for kernel {kernel} "
+                                            f"you give padding {padding}")
+        for size in range(max(2, kernel + kernel % 2), 41, 2):
+            pool = nn.MaxPool2d(kernel, stride=stride, padding=padding)
+            got = _meta_out_shape(pool, (1, size, size))[1]
+            expect(got == size // 2, f"nn.MaxPool2d({kernel}, stride={stride}, padding={padding}) maps "
+                                     f"{size}x{size} to {got}x{got}, not {size // 2}x{size // 2}")
+
+
+def empirical_receptive_field(stack):
+    """Side of the set of input pixels whose gradient is non-zero for one output unit (oracle).
+
+    Convolutions and poolings are both convolutions with positive weights here (an average pooling reaches the
+    same pixels as a max pooling, but a max pooling would send the gradient to a single pixel of each window).
+    """
+    size = 16
+    while True:
+        out = size
+        for k, s in stack:
+            out = (out - k) // s + 1 if out >= k else 0
+        if out >= 1:
+            break
+        size *= 2
+    net = nn.Sequential(*[nn.Conv2d(1, 1, k, stride=s, bias=False) for k, s in stack]).double()
+    for conv in net:
+        nn.init.constant_(conv.weight, 1.0)
+    x = torch.ones(1, 1, size, size, dtype=torch.float64, requires_grad=True)
+    net(x)[0, 0, 0, 0].backward()
+    touched = x.grad[0, 0] != 0
+    rows, cols = int(touched.any(1).sum()), int(touched.any(0).sum())
+    assert rows == cols and int(touched.sum()) == rows * cols
+    return rows
+
+
+@check("receptive_field", points=2)
+def receptive_field(sub):
+    """receptive_field matches the input pixels reached by the gradient of one output unit, for random stacks."""
+    layers = sub.module("layers")
+    rng = random.Random(2)
+    stacks = [COURSE_CNN_LAYERS, [(3, 1)], [(3, 1)] * 3, [(2, 2)] * 4]
+    # strides no larger than kernels (as in real networks): then the pixels reached form a full square
+    stacks += [[(k, rng.randint(1, min(k, 3))) for k in (rng.randint(1, 7) for _ in range(rng.randint(1, 5)))]
+               for _ in range(60)]
+    for stack in stacks:
+        want = empirical_receptive_field(stack)
+        got = _int(layers.receptive_field([tuple(layer) for layer in stack]), "receptive_field(...)")
+        if got != want:
+            hint = ""
+            if got == 1 + sum(k - 1 for k, _ in stack):
+                hint = "; the strides of the earlier layers spread out each later kernel"
+            raise CheckFailed(f"for the stack [(kernel, stride)] = {stack}, one output unit sees {want}x{want} "
+                              f"input pixels (the gradient of that unit is non-zero there), receptive_field "
+                              f"gives {got}{hint}")
+
+
+# ---------------------------------------------------------------- the course CNN
+def _n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def _leaf_order(model, x):
+    """Elementary layers in the order they run on x (oracle: forward hooks)."""
+    order, hooks = [], []
+    for name, m in model.named_modules():
+        if not list(m.children()):
+            hooks.append(m.register_forward_hook(lambda mod, i, o, name=name: order.append((name, mod, o))))
+    try:
+        model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return order
+
+
+@check("course_cnn", points=3)
+def course_cnn(sub):
+    """CourseCNN has 1,191,170 parameters, maps (N, 3, 32, 32) to (N, 10), and its switches add BN and dropout."""
+    cnn = sub.module("cnn")
+    model = cnn.CourseCNN()
+    expect(isinstance(model, nn.Module), "CourseCNN() should be an nn.Module")
+    n = _n_params(model)
+    expect(n == COURSE_CNN_PARAMS, f"CourseCNN() has {n:,} parameters, the course CNN has {COURSE_CNN_PARAMS:,} "
+                                   "(convolutions 5x5 with padding 2, poolings 2x2 with stride 2, fc 1000, fc 10)")
+    x = torch.randn(7, 3, 32, 32)
+    out = model(x)
+    expect_shape(out, (7, 10), "CourseCNN()(images)")
+    expect(out.requires_grad, "the output of CourseCNN does not depend on its parameters")
+    order = _leaf_order(model, x)
+    kinds = [type(m).__name__ for _, m, _ in order]
+    for kind, count in (("Conv2d", 3), ("MaxPool2d", 3), ("Linear", 2)):
+        expect(kinds.count(kind) == count, f"the course CNN runs {count} {kind} layers, yours runs "
+                                           f"{kinds.count(kind)} (layers run: {kinds})")
+    convs = [o for _, m, o in order if isinstance(m, nn.Conv2d)]
+    for o, c, s in zip(convs, (32, 64, 64), (32, 16, 8)):
+        expect(tuple(o.shape[1:]) == (c, s, s), f"a convolution outputs {tuple(o.shape[1:])}, expected {(c, s, s)}")
+    out_cl = model(x.contiguous(memory_format=torch.channels_last))
+    expect_close(out_cl, out, "the output on a channels_last batch", rtol=1e-3, atol=1e-4)
+
+    bn_model = cnn.CourseCNN(batch_norm=True)
+    n_bn = _n_params(bn_model)
+    expect(n_bn == COURSE_CNN_PARAMS + 2 * (32 + 64 + 64), f"CourseCNN(batch_norm=True) has {n_bn:,} parameters; "
+                                                            "batch norm after each convolution adds 2 per channel")
+    order = _leaf_order(bn_model, x)
+    for i, (_, m, _) in enumerate(order):
+        if isinstance(m, nn.Conv2d):
+            expect(i + 1 < len(order) and isinstance(order[i + 1][1], nn.BatchNorm2d),
+                   "with batch_norm=True, each convolution should be followed directly by nn.BatchNorm2d")
+    drop_model = cnn.CourseCNN(dropout=0.3)
+    order = _leaf_order(drop_model, x)
+    drops = [i for i, (_, m, _) in enumerate(order) if isinstance(m, nn.Dropout)]
+    linears = [i for i, (_, m, _) in enumerate(order) if isinstance(m, nn.Linear)]
+    expect(len(drops) == 1 and order[drops[0]][1].p == 0.3,
+           "CourseCNN(dropout=0.3) should run exactly one nn.Dropout(0.3)")
+    expect(len(linears) == 2 and linears[0] < drops[0] < linears[1],
+           "the dropout should sit before the classifier: between the 1000-unit layer and the last nn.Linear")
+    expect(not any(isinstance(m, (nn.Dropout, nn.BatchNorm2d)) for m in model.modules()),
+           "CourseCNN() without switches should have neither dropout nor batch norm")
+
+
+def _oracle_table(model, input_shape):
+    model.eval()
+    with torch.no_grad():
+        order = _leaf_order(model, torch.zeros(1, *input_shape))
+    return [(name, tuple(o.shape[1:]), _n_params(m)) for name, m, o in order]
+
+
+@check("layer_table", points=2)
+def layer_table(sub):
+    """layer_table lists each layer's output shape and parameter count, as forward hooks and numel() see them."""
+    cnn = sub.module("cnn")
+    other = nn.Sequential(nn.Conv2d(1, 6, 3, stride=2, padding=1), nn.Tanh(), nn.AvgPool2d(2),
+                          nn.Sequential(nn.Conv2d(6, 10, (3, 5)), nn.ReLU()), nn.Flatten(), nn.LazyLinear(7))
+    other(torch.zeros(1, 1, 28, 36))
+    for model, shape, what in ((cnn.CourseCNN(), (3, 32, 32), "CourseCNN()"),
+                               (other, (1, 28, 36), "a small test network on (1, 28, 36) inputs")):
+        want = _oracle_table(model, shape)
+        model.train()
+        got = cnn.layer_table(model, shape)
+        expect(isinstance(got, (list, tuple)), f"layer_table should return a list, got {type(got).__name__}")
+        expect(len(got) == len(want), f"layer_table of {what} has {len(got)} rows, the network runs {len(want)} "
+                                      f"elementary layers: {[n for n, _, _ in want]}")
+        for row, (name, out_shape, n) in zip(got, want):
+            expect(isinstance(row, (list, tuple)) and len(row) == 3, "each row should be (name, output_shape, n_params)")
+            expect(str(row[0]) == name, f"row {row[0]!r} should be named {name!r} (order of execution)")
+            expect(tuple(int(v) for v in row[1]) == out_shape,
+                   f"layer {name} of {what} outputs {out_shape} (without the batch dimension), you give {tuple(row[1])}")
+            expect(int(row[2]) == n, f"layer {name} of {what} has {n} parameters, you give {row[2]}")
+        expect(model.training, "layer_table should leave the model in the mode it was in (train)")
+
+
+@check("bag_of_words_comparison", points=1)
+def bag_of_words_comparison(sub):
+    """bag_of_words_svm_param_count gives the parameters of the linear SVMs on visual-word histograms."""
+    cnn = sub.module("cnn")
+    for vocabulary, classes in ((1000, 10), (500, 5), (4096, 101)):
+        want = sum(p.numel() for p in nn.Linear(vocabulary, classes, device="meta").parameters())
+        got = _int(cnn.bag_of_words_svm_param_count(vocabulary, classes), "bag_of_words_svm_param_count(...)")
+        expect(got == want, f"{classes} one-vs-all linear SVMs on {vocabulary}-word histograms have {want} "
+                            f"parameters, you give {got}")
+
+
+# ---------------------------------------------------------------- epoch
+class ModeProbe(nn.Module):
+    """Records train/eval mode and whether a graph is built when the model runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append((self.training, torch.is_grad_enabled()))
+        return x
+
+
+def _probe_model():
+    torch.manual_seed(0)
+    probe = ModeProbe()
+    return nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), probe, nn.Linear(8, 3)), probe
+
+
+def _batches(sizes=(5, 5, 3, 1), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(n, 3, 2, 2, generator=g), torch.randint(0, 3, (n,), generator=g)) for n in sizes]
+
+
+def _pair(result, what):
+    expect(isinstance(result, (tuple, list)) and len(result) == 2, f"{what} should return (mean loss, accuracy)")
+    loss, acc = (float(v) for v in result)
+    return loss, acc
+
+
+@check("epoch_evaluate", points=2)
+def epoch_evaluate(sub):
+    """epoch without optimizer: eval mode, no graph, weights unchanged, loss and accuracy averaged per example."""
+    training = sub.module("training")
+    model, probe = _probe_model()
+    model.train()
+    data = _batches()
+    before = [p.detach().clone() for p in model.parameters()]
+    loss, acc = _pair(training.epoch(data, model, nn.CrossEntropyLoss()), "epoch(data, model, criterion)")
+    expect(probe.seen, "epoch did not run the model on the data")
+    expect(len(probe.seen) == len(data), f"epoch ran the model {len(probe.seen)} times for {len(data)} batches")
+    expect(all(not mode for mode, _ in probe.seen), "without optimizer the model must be in eval mode (model.eval()): "
+                                                    "dropout and batch norm behave differently when evaluating")
+    expect(all(not grad for _, grad in probe.seen), "without optimizer, evaluate under torch.no_grad(): no graph "
+                                                    "is needed and it saves memory and time")
+    for p, b in zip(model.parameters(), before):
+        expect(torch.equal(p.detach(), b), "epoch changed the weights although no optimizer was given")
+    X = torch.cat([x for x, _ in data])
+    y = torch.cat([t for _, t in data])
+    with torch.no_grad():
+        logits = model(X)
+    want_loss = float(F.cross_entropy(logits, y))
+    want_acc = float((logits.argmax(1) == y).float().mean())
+    mean_of_means = sum(float(F.cross_entropy(model(x), t)) for x, t in data) / len(data)
+    hint = "; with batches of different sizes, weight each batch's mean loss by its size" \
+        if abs(loss - mean_of_means) < 1e-5 else ""
+    expect(abs(loss - want_loss) < 1e-5, f"mean loss over the data is {want_loss:.6f}, epoch returned {loss:.6f}{hint}")
+    expect(abs(acc - want_acc) < 1e-6, f"accuracy over the data is {want_acc:.4f}, epoch returned {acc:.4f}")
+
+
+@check("epoch_train", points=2)
+def epoch_train(sub):
+    """epoch with an optimizer: train mode, one SGD step per batch exactly as torch.optim does it."""
+    training = sub.module("training")
+    model, probe = _probe_model()
+    oracle, _ = _probe_model()
+    oracle.load_state_dict(model.state_dict())
+    model.eval()
+    data = _batches(seed=1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.3)
+    loss, acc = _pair(training.epoch(data, model, nn.CrossEntropyLoss(), opt), "epoch(data, model, criterion, optimizer)")
+    expect(probe.seen and all(mode for mode, _ in probe.seen), "with an optimizer the model must be in train mode "
+                                                                "(model.train())")
+    expect(all(grad for _, grad in probe.seen), "with an optimizer, gradients must be enabled during the forward pass")
+    oracle_opt = torch.optim.SGD(oracle.parameters(), lr=0.3)
+    total, correct = 0.0, 0
+    for x, t in data:
+        oracle_opt.zero_grad()
+        out = oracle(x)
+        batch_loss = F.cross_entropy(out, t)
+        batch_loss.backward()
+        oracle_opt.step()
+        total += float(batch_loss) * len(t)
+        correct += int((out.argmax(1) == t).sum())
+    n = sum(len(t) for _, t in data)
+    for (name, p), q in zip(model.named_parameters(), oracle.parameters()):
+        expect_close(p.detach(), q.detach(), f"parameter {name} after one epoch", rtol=1e-5, atol=1e-6,
+                     hint="each batch should do zero_grad, forward, loss, backward, step (one step per batch; "
+                          "forgetting zero_grad accumulates the gradients of previous batches)")
+    expect(abs(loss - total / n) < 1e-5, f"the mean training loss (each batch's loss before its step, weighted by "
+                                         f"its size) is {total / n:.6f}, epoch returned {loss:.6f}")
+    expect(abs(acc - correct / n) < 1e-6, f"the training accuracy (predictions before each step) is "
+                                          f"{correct / n:.4f}, epoch returned {acc:.4f}")
+
+
+# ---------------------------------------------------------------- improvements
+def _skewed_sets():
+    g = torch.Generator().manual_seed(3)
+    Xtrain = torch.rand(600, 3, 8, 8, generator=g) * torch.tensor([1.0, 0.5, 2.0]).view(1, 3, 1, 1) + \
+        torch.tensor([0.2, -1.0, 3.0]).view(1, 3, 1, 1)
+    Xtest = torch.rand(50, 3, 8, 8, generator=g) * 4 - 2  # very different statistics: must not be used
+    return Xtrain, Xtest
+
+
+@check("standardization", points=2)
+def standardization(sub):
+    """channel_stats / standardize per channel; make_transforms uses the TRAIN statistics only."""
+    training = sub.module("training")
+    Xtrain, Xtest = _skewed_sets()
+    stats = training.channel_stats(Xtrain)
+    expect(isinstance(stats, (tuple, list)) and len(stats) == 2, "channel_stats should return (mean, std)")
+    mean, std = stats
+    expect_close(torch.as_tensor(mean).reshape(-1), Xtrain.mean(dim=(0, 2, 3)), "channel_stats mean", rtol=1e-4,
+                 atol=1e-5, hint="one mean per channel, over images and pixels")
+    expect_close(torch.as_tensor(std).reshape(-1), Xtrain.std(dim=(0, 2, 3)), "channel_stats std", rtol=2e-3,
+                 atol=1e-5, hint="one standard deviation per channel, over images and pixels")
+    m, s = Xtrain.mean(dim=(0, 2, 3)), Xtrain.std(dim=(0, 2, 3))
+    want = (Xtest - m.view(1, 3, 1, 1)) / s.view(1, 3, 1, 1)
+    expect_close(training.standardize(Xtest, m, s), want, "standardize(X, mean, std)", rtol=1e-4, atol=1e-5)
+    out = training.make_transforms(Xtrain, standardize_inputs=True, augment=False)
+    expect(isinstance(out, (tuple, list)) and len(out) == 2, "make_transforms should return (train_transform, "
+                                                             "test_transform)")
+    train_tf, test_tf = out
+    expect_close(test_tf(Xtest.clone()), want, "test_transform(Xtest)", rtol=2e-3, atol=1e-4,
+                 hint="test images are standardized with the mean and std of the TRAINING images")
+    expect_close(train_tf(Xtrain[:40].clone()), (Xtrain[:40] - m.view(1, 3, 1, 1)) / s.view(1, 3, 1, 1),
+                 "train_transform without augmentation", rtol=2e-3, atol=1e-4)
+    train_tf, test_tf = training.make_transforms(Xtrain, standardize_inputs=False, augment=False)
+    expect_close(test_tf(Xtest.clone()), Xtest, "test_transform with both switches off", rtol=0, atol=0)
+    expect_close(train_tf(Xtest.clone()), Xtest, "train_transform with both switches off", rtol=0, atol=0)
+
+
+def _crop_candidates(X, padding):
+    """All crops of the zero-padded images X (N, C, H, W), and their mirrors: (N, 2 (2p+1)^2, C, H, W)."""
+    N, C, H, W = X.shape
+    padded = F.pad(X, (padding,) * 4)
+    crops = [padded[:, :, i:i + H, j:j + W] for i in range(2 * padding + 1) for j in range(2 * padding + 1)]
+    crops = torch.stack(crops, dim=1)
+    return torch.cat([crops, crops.flip(-1)], dim=1)
+
+
+@check("random_crop_flip", points=2)
+def random_crop_flip(sub):
+    """random_crop_flip returns, for each image, a crop of its zero-padded version, mirrored half of the time."""
+    training = sub.module("training")
+    g = torch.Generator().manual_seed(4)
+    X = torch.rand(256, 3, 12, 10, generator=g) + 0.5  # no zeros, so padding is visible
+    for padding in (4, 2):
+        out = training.random_crop_flip(X.clone(), padding=padding)
+        expect_shape(out, X.shape, f"random_crop_flip(X, padding={padding})")
+        n_pos = (2 * padding + 1) ** 2
+        cands = _crop_candidates(X, padding)  # (N, 2 n_pos, C, H, W)
+        dist = (cands - out.detach()[:, None]).abs().flatten(2).amax(2)  # (N, 2 n_pos)
+        best, which = dist.min(dim=1)
+        bad = (best > 1e-6).nonzero().flatten()
+        expect(len(bad) == 0, f"image {int(bad[0]) if len(bad) else 0} of random_crop_flip(X, padding={padding}) is "
+                              f"not a crop of the image padded with {padding} zeros on each side, nor the mirror of one")
+        which = which.tolist()
+        flipped = sum(w >= n_pos for w in which) / len(which)
+        positions = {w % n_pos for w in which}
+        expect(0.35 < flipped < 0.65, f"{flipped:.0%} of the images were mirrored, expected about half")
+        expect(len(positions) > n_pos // 2, f"only {len(positions)} of the {n_pos} crop positions were drawn "
+                                            "in 256 images: draw the position at random for each image")
+        identity = (out - X).abs().flatten(1).amax(1) < 1e-6
+        expect(float(identity.float().mean()) < 0.2, "most images came back unchanged")
+    a = training.random_crop_flip(X, 4, generator=torch.Generator().manual_seed(7))
+    b = training.random_crop_flip(X, 4, generator=torch.Generator().manual_seed(7))
+    expect(torch.equal(a, b), "two calls with generators of the same seed should give the same crops: draw the "
+                              "random numbers from `generator`")
+
+
+@check("augment_train_only", points=1)
+def augment_train_only(sub):
+    """With augmentation on, training batches vary from call to call, test batches are deterministic."""
+    training = sub.module("training")
+    Xtrain, Xtest = _skewed_sets()
+    train_tf, test_tf = training.make_transforms(Xtrain, standardize_inputs=True, augment=True)
+    a, b = test_tf(Xtest.clone()), test_tf(Xtest.clone())
+    expect(torch.equal(a, b), "test_transform gave two different results on the same images: evaluation must be "
+                              "deterministic (augment the training batches only)")
+    m, s = Xtrain.mean(dim=(0, 2, 3)).view(1, 3, 1, 1), Xtrain.std(dim=(0, 2, 3)).view(1, 3, 1, 1)
+    expect_close(a, (Xtest - m) / s, "test_transform(Xtest) with augmentation on", rtol=2e-3, atol=1e-4,
+                 hint="the test images are only standardized")
+    c, d = train_tf(Xtrain[:64].clone()), train_tf(Xtrain[:64].clone())
+    expect_shape(c, (64, 3, 8, 8), "train_transform(batch)")
+    expect(not torch.equal(c, d), "train_transform gave the same result twice: augmentation should be random")
+
+
+@check("train_eval_modes", points=1)
+def train_eval_modes(sub):
+    """With dropout and batch norm, CourseCNN is random in train mode, deterministic and batch-independent in eval."""
+    cnn = sub.module("cnn")
+    model = cnn.CourseCNN(batch_norm=True, dropout=0.5)
+    x = torch.randn(16, 3, 32, 32)
+    model.train()
+    with torch.no_grad():
+        a, b = model(x), model(x)
+    expect(not torch.allclose(a, b), "in train mode two forward passes should differ (dropout)")
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    expect(bool(bns) and all(int(m.num_batches_tracked) == 2 for m in bns),
+           "in train mode batch norm should update its running statistics")
+    model.eval()
+    with torch.no_grad():
+        c, d = model(x), model(x)
+        single = model(x[:1])
+    expect(torch.equal(c, d), "in eval mode the output should be deterministic (dropout off)")
+    expect_close(single, c[:1], "the eval-mode output of one image alone vs. inside a batch", rtol=1e-4, atol=1e-5,
+                 hint="in eval mode batch norm uses its running statistics, not the batch's")
+
+
+@check("lr_schedule", points=1)
+def lr_schedule(sub):
+    """make_scheduler multiplies the learning rate by gamma at each step (ExponentialLR)."""
+    training = sub.module("training")
+    for gamma in (0.95, 0.5):
+        opt = torch.optim.SGD([nn.Parameter(torch.zeros(2))], lr=0.1)
+        sched = training.make_scheduler(opt, gamma=gamma)
+        expect(hasattr(sched, "step"), "make_scheduler should return a scheduler with a .step() method")
+        for k in range(1, 11):
+            opt.step()
+            sched.step()
+            lr = opt.param_groups[0]["lr"]
+            expect(abs(lr - 0.1 * gamma ** k) < 1e-9, f"after {k} steps with gamma={gamma} the learning rate is "
+                                                       f"{lr:.6g}, expected {0.1 * gamma ** k:.6g}")
+
+
+# ---------------------------------------------------------------- trainings (thresholds measured: see README)
+SMALL_VANILLA_THRESHOLD = 0.40
+SMALL_IMPROVED_THRESHOLD = 0.50
+FULL_VANILLA_THRESHOLD, FULL_VANILLA_EPOCHS = 0.68, 30
+FULL_IMPROVED_THRESHOLD, FULL_IMPROVED_EPOCHS = 0.85, 60
+
+
+def _train_and_expect(sub, threshold, what, **kw):
+    from kit.a2 import train
+
+    _, hist = train(sub.module("cnn"), sub.module("training"), device="cpu", **kw)
+    acc = hist.test_acc[-1]
+    expect(hist.train_loss[-1] < hist.train_loss[0] or len(hist.train_loss) == 1, f"{what}: the training loss did "
+                                                                                   "not decrease")
+    expect(acc >= threshold, f"{what} reaches {acc:.1%} test accuracy after {len(hist.test_acc)} epochs, expected "
+                             f"at least {threshold:.0%}")
+
+
+@check("train_cifar_small", points=3, tier="train", timeout=150)
+def train_cifar_small(sub):
+    """The course CNN trained by your epoch on 10,000 CIFAR-10 images for 3 epochs reaches 40 % test accuracy."""
+    from kit.a2 import SMALL
+
+    _train_and_expect(sub, SMALL_VANILLA_THRESHOLD, "the course CNN on a 10k subset", **SMALL)
+
+
+@check("train_cifar_small_improved", points=2, tier="train", timeout=150)
+def train_cifar_small_improved(sub):
+    """With standardization and batch norm, the same short training reaches 50 % test accuracy."""
+    from kit.a2 import SMALL
+
+    _train_and_expect(sub, SMALL_IMPROVED_THRESHOLD, "the course CNN with standardization and batch norm",
+                      standardize=True, batch_norm=True, **SMALL)
+
+
+@check("train_cifar_full_vanilla", points=3, tier="full", timeout=4 * 3600)
+def train_cifar_full_vanilla(sub):
+    """The course CNN (no improvement) reaches 68 % test accuracy on the full CIFAR-10 (30 epochs)."""
+    _train_and_expect(sub, FULL_VANILLA_THRESHOLD, "the vanilla course CNN", epochs=FULL_VANILLA_EPOCHS)
+
+
+@check("train_cifar_full_improved", points=3, tier="full", timeout=8 * 3600)
+def train_cifar_full_improved(sub):
+    """With all the improvements, the course CNN reaches 85 % test accuracy on the full CIFAR-10."""
+    _train_and_expect(sub, FULL_IMPROVED_THRESHOLD, "the course CNN with all the improvements",
+                      epochs=FULL_IMPROVED_EPOCHS, standardize=True, augment=True, lr_schedule=True, dropout=0.5,
+                      batch_norm=True)

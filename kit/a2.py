@@ -1,0 +1,236 @@
+"""Assignment 2 runs: the student's CourseCNN trained on CIFAR-10 by the student's `epoch`, with switches.
+
+The notebook, the CLI and the autograder all train through `train`, so they measure exactly the same thing.
+Speed on CPU: the data live in memory as tensors, augmentation is batched on tensors, and the model and the
+batches use the channels_last memory layout (about 1.3x faster convolutions on CPU).
+
+    python -m kit.a2 train --epochs 30 --standardize --augment --lr-schedule --dropout 0.5 --batch-norm
+    python -m kit.a2 ablation --epochs 30
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .loops import History, pick_device, save_run, seed_everything
+
+# The course's settings: plain SGD, learning rate 0.1, batches of 128.
+LR, BATCH_SIZE, EVAL_BATCH_SIZE, GAMMA, DROPOUT = 0.1, 128, 1000, 0.95, 0.5
+# Train tier / KIT_BUDGET=small: a subset of CIFAR-10 and a few epochs (measured: see README).
+SMALL = dict(limit_train=10000, limit_test=2000, epochs=3)
+
+# The ablation stacks the improvements one after the other, each variant keeping the previous ones.
+ABLATION = [
+    ("vanilla", {}),
+    ("+standardize", {"standardize": True}),
+    ("+augment", {"augment": True}),
+    ("+lr schedule", {"lr_schedule": True}),
+    ("+dropout", {"dropout": DROPOUT}),
+    ("+batch norm", {"batch_norm": True}),
+]
+
+_CACHE: dict = {}
+SUBSET_SEED = 0
+
+
+def cifar10(limit_train: int | None = None, limit_test: int | None = None):
+    """(Xtrain, ytrain, Xtest, ytest) of CIFAR-10 in [0, 1], cached in the process; a fixed random subset when limited."""
+    if "full" not in _CACHE:
+        from .data import image_tensors
+
+        _CACHE["full"] = image_tensors("cifar10")
+    out = []
+    for X, y, limit in zip(_CACHE["full"][::2], _CACHE["full"][1::2], (limit_train, limit_test)):
+        if limit and limit < len(X):
+            # the stored images are sorted by class: a subset must be a random (fixed) draw, not the first ones
+            idx = torch.randperm(len(X), generator=torch.Generator().manual_seed(SUBSET_SEED))[:limit]
+            X, y = X[idx], y[idx]
+        out += [X, y]
+    return tuple(out)
+
+
+class Batches:
+    """Mini-batches (inputs, targets) of in-memory tensors, on `device`, transformed, in channels_last layout.
+
+    Iterating again gives a new pass (re-shuffled when `shuffle`): it plays the role of a DataLoader.
+    """
+
+    def __init__(self, X, y, batch_size, shuffle=False, transform=None, device="cpu", channels_last=True, seed=0):
+        self.X, self.y = X, y
+        self.batch_size, self.shuffle, self.transform = batch_size, shuffle, transform
+        self.device, self.channels_last = torch.device(device), channels_last
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self):
+        return (len(self.X) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        n = len(self.X)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                xb, yb = self.X[start:start + self.batch_size], self.y[start:start + self.batch_size]
+            else:
+                idx = order[start:start + self.batch_size]
+                xb, yb = self.X[idx], self.y[idx]
+            xb, yb = xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
+            if self.transform is not None:
+                xb = self.transform(xb)
+            if self.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yield xb, yb
+
+
+def _progress(iterable, enabled, **kw):
+    if not enabled or os.environ.get("KIT_NO_PROGRESS"):
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, **kw)
+
+
+def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BATCH_SIZE, standardize: bool = False,
+          augment: bool = False, lr_schedule: bool = False, dropout: float = 0.0, batch_norm: bool = False,
+          momentum: float = 0.0, limit_train: int | None = None, limit_test: int | None = None, seed: int = 0,
+          device: str = "auto", channels_last: bool = True, progress: bool = False, data=None):
+    """Train the student's cnn.CourseCNN with their training.epoch / make_transforms / make_scheduler.
+
+    `data` = (Xtrain, ytrain, Xtest, ytest) replaces CIFAR-10 (tests). Returns (model, History); the History's
+    `seconds` is the cumulative training time (evaluation excluded).
+    """
+    seed_everything(seed)
+    dev = pick_device(device)
+    Xtrain, ytrain, Xtest, ytest = data if data is not None else cifar10(limit_train, limit_test)
+    train_transform, test_transform = training.make_transforms(Xtrain, standardize, augment)
+    model = cnn.CourseCNN(batch_norm=batch_norm, dropout=dropout).to(dev)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    scheduler = training.make_scheduler(optimizer, GAMMA) if lr_schedule else None
+    criterion = nn.CrossEntropyLoss()
+    train_batches = Batches(Xtrain, ytrain, batch_size, shuffle=True, transform=train_transform, device=dev,
+                            channels_last=channels_last, seed=seed)
+    test_batches = Batches(Xtest, ytest, EVAL_BATCH_SIZE, transform=test_transform, device=dev,
+                           channels_last=channels_last)
+    hist, elapsed = History(), 0.0
+    bar = _progress(range(epochs), progress, desc="epochs")
+    for _ in bar:
+        start = time.perf_counter()
+        train_metrics = training.epoch(train_batches, model, criterion, optimizer)
+        elapsed += time.perf_counter() - start
+        test_metrics = training.epoch(test_batches, model, criterion)
+        hist.add(train_metrics, test_metrics, elapsed)
+        if scheduler is not None:
+            scheduler.step()
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(train_acc=f"{train_metrics[1]:.3f}", test_acc=f"{test_metrics[1]:.3f}")
+    return model, hist
+
+
+def small_settings() -> dict:
+    """Shortened trainings when KIT_BUDGET=small (tests, CI), else {}."""
+    from . import budget
+
+    return dict(SMALL) if budget() == "small" else {}
+
+
+def ablation(cnn, training, epochs: int = 10, progress: bool = False, **kw) -> dict:
+    """Train the stacked variants of ABLATION; returns {variant: History}."""
+    settings, results = {}, {}
+    for name, change in ABLATION:
+        settings.update(change)
+        if progress:
+            print(f"== {name}", file=sys.stderr)
+        results[name] = train(cnn, training, epochs=epochs, progress=progress, **settings, **kw)[1]
+    return results
+
+
+# ---------------------------------------------------------------- command line
+def _student_modules(folder: str):
+    """Import cnn.py and training.py from `folder` (the reference solutions or the student's workspace)."""
+    folder = str(Path(folder).resolve())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    import cnn
+    import training
+
+    return cnn, training
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="python -m kit.a2", description="Assignment 2: train the course CNN on CIFAR-10.")
+    sub = p.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--code", default="assignments/a2_cnn", help="folder with cnn.py and training.py "
+                                                                       "(default: assignments/a2_cnn)")
+    common.add_argument("--epochs", type=int, default=10)
+    common.add_argument("--lr", type=float, default=LR)
+    common.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    common.add_argument("--momentum", type=float, default=0.0)
+    common.add_argument("--limit-train", type=int, help="use only the first N training images")
+    common.add_argument("--limit-test", type=int, help="use only the first N test images")
+    common.add_argument("--seed", type=int, default=0)
+    common.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    common.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads (torch.set_num_threads)")
+    common.add_argument("--runs", default="runs", help="where run folders are written")
+    common.add_argument("--name", help="run folder name (default: from the switches)")
+    t = sub.add_parser("train", parents=[common], help="one training; runs/<name>/metrics.json and curves.png")
+    t.add_argument("--standardize", action="store_true", help="per-channel standardization (train statistics)")
+    t.add_argument("--augment", action="store_true", help="random crop (padding 4) + horizontal flip, train only")
+    t.add_argument("--lr-schedule", action="store_true", help=f"ExponentialLR(gamma={GAMMA}) per epoch")
+    t.add_argument("--dropout", type=float, default=0.0, help="dropout before the classifier (e.g. 0.5)")
+    t.add_argument("--batch-norm", action="store_true", help="batch norm after each convolution")
+    t.add_argument("--all", action="store_true", help="all the improvements at once")
+    sub.add_parser("ablation", parents=[common], help="stacked variants: table, ablation.png, curves.png")
+    return p
+
+
+def _summary(hist: History) -> dict:
+    return {"final_test_acc": hist.test_acc[-1], "best_test_acc": max(hist.test_acc),
+            "final_train_acc": hist.train_acc[-1], "train_seconds": hist.seconds[-1]}
+
+
+def main(argv=None) -> int:
+    from .plots import plot_bars, plot_curves
+
+    args = _parser().parse_args(argv)
+    torch.set_num_threads(max(1, args.threads))
+    cnn, training = _student_modules(args.code)
+    kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, momentum=args.momentum,
+              limit_train=args.limit_train, limit_test=args.limit_test, seed=args.seed, device=args.device)
+    if args.command == "train":
+        if args.all:
+            args.standardize = args.augment = args.lr_schedule = args.batch_norm = True
+            args.dropout = args.dropout or DROPOUT
+        switches = dict(standardize=args.standardize, augment=args.augment, lr_schedule=args.lr_schedule,
+                        dropout=args.dropout, batch_norm=args.batch_norm)
+        name = args.name or "a2_" + ("_".join(k for k, v in switches.items() if v) or "vanilla")
+        _, hist = train(cnn, training, progress=True, **switches, **kw)
+        folder = save_run(name, {"config": {**kw, **switches}, **_summary(hist), "history": hist.to_dict()},
+                          args.runs)
+        plot_curves({name: hist}, folder / "curves.png", title=f"CIFAR-10, {name}")
+        print(f"{name}: test accuracy {hist.test_acc[-1]:.2%} (best {max(hist.test_acc):.2%}), "
+              f"train {hist.train_acc[-1]:.2%}, {hist.seconds[-1]:.0f} s of training; written to {folder}")
+    else:
+        results = ablation(cnn, training, progress=True, **kw)
+        name = args.name or "a2_ablation"
+        folder = save_run(name, {"config": kw, "variants": {k: {**_summary(h), "history": h.to_dict()}
+                                                              for k, h in results.items()}}, args.runs)
+        plot_bars({k: h.test_acc[-1] for k, h in results.items()}, folder / "ablation.png",
+                  title=f"CIFAR-10 ablation, {args.epochs} epochs")
+        plot_curves(results, folder / "curves.png", title="CIFAR-10 ablation")
+        print(f"| variant | test acc. | train acc. | train time |\n|---|---|---|---|")
+        for k, h in results.items():
+            print(f"| {k} | {h.test_acc[-1]:.2%} | {h.train_acc[-1]:.2%} | {h.seconds[-1]:.0f} s |")
+        print(f"written to {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Training a CNN: one epoch of training or evaluation, and the improvements of the last part
+(standardization, data augmentation, learning-rate schedule).
+
+Images are batches of float tensors (N, C, H, W); the kit moves them to the right device before they reach you.
+"""
+import torch
+
+
+def epoch(data, model, criterion, optimizer=None):
+    """One pass over `data`: trains `model` when an optimizer is given, else only evaluates it.
+
+    Training: the model is in train mode (dropout active, batch norm uses batch statistics) and each batch does
+    forward, loss, backward and an optimizer step. Evaluation: the model is in eval mode and no graph is built
+    (torch.no_grad()), the weights must not change.
+    Args:
+        data: iterable of (inputs (B, C, H, W), targets (B,) int64 class indices) batches; batch sizes may differ.
+        model: nn.Module mapping inputs to (B, n_classes) logits.
+        criterion: loss module returning the MEAN loss of a batch (nn.CrossEntropyLoss()).
+        optimizer: a torch.optim optimizer, or None to evaluate.
+    Returns:
+        (mean loss, accuracy): floats, averaged over all the examples of the pass (not over batches).
+    """
+    ### BEGIN SOLUTION
+    training = optimizer is not None
+    model.train(training)
+    total_loss, correct, count = 0.0, 0, 0
+    with torch.set_grad_enabled(training):
+        for inputs, targets in data:
+            outputs = model(inputs)
+            loss = criterion(outputs, targets)
+            if training:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            total_loss += loss.item() * len(targets)
+            correct += (outputs.argmax(dim=1) == targets).sum().item()
+            count += len(targets)
+    return total_loss / count, correct / count
+    ### END SOLUTION
+
+
+def channel_stats(X):
+    """Per-channel mean and standard deviation of a set of images.
+
+    Args:
+        X: (N, C, H, W) float tensor.
+    Returns:
+        (mean, std): two (C,) tensors, statistics over all the images and pixels of each channel.
+    """
+    ### BEGIN SOLUTION
+    return X.mean(dim=(0, 2, 3)), X.std(dim=(0, 2, 3))
+    ### END SOLUTION
+
+
+def standardize(X, mean, std):
+    """Subtract `mean` and divide by `std`, channel by channel.
+
+    Args:
+        X: (N, C, H, W) images; mean, std: (C,) tensors.
+    Returns:
+        (N, C, H, W) tensor.
+    """
+    ### BEGIN SOLUTION
+    return (X - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+    ### END SOLUTION
+
+
+def random_crop_flip(X, padding=4, generator=None):
+    """Data augmentation on a whole batch at once: random crop after zero padding, then random horizontal flip.
+
+    Each image is padded with `padding` zeros on each side, a crop of the original size is taken at a random
+    position (independently for each image, every position equally likely), and the crop is mirrored
+    left-right with probability 1/2. No Python loop over the images: index the whole batch at once.
+    Args:
+        X: (N, C, H, W) tensor.
+        padding: int.
+        generator: torch.Generator for the random draws (None: the global one).
+    Returns:
+        (N, C, H, W) tensor, on the same device as X.
+    """
+    ### BEGIN SOLUTION
+    N, C, H, W = X.shape
+    padded = torch.nn.functional.pad(X, (padding, padding, padding, padding))
+    dev = X.device
+    top = torch.randint(0, 2 * padding + 1, (N,), generator=generator).to(dev)
+    left = torch.randint(0, 2 * padding + 1, (N,), generator=generator).to(dev)
+    flip = torch.rand(N, generator=generator).to(dev) < 0.5
+    rows = top[:, None] + torch.arange(H, device=dev)  # (N, H)
+    cols = torch.arange(W, device=dev).expand(N, W)
+    cols = torch.where(flip[:, None], cols.flip(1), cols) + left[:, None]  # (N, W)
+    n = torch.arange(N, device=dev)[:, None, None]
+    # advanced indices around a slice: the result is (N, H, W, C)
+    return padded[n, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
+    ### END SOLUTION
+
+
+def make_transforms(Xtrain, standardize_inputs=True, augment=True):
+    """The functions applied to each batch, for training and for evaluation.
+
+    Standardization uses the statistics of the TRAINING images only (the test set is never looked at); it is
+    done first, then augmentation (so zero padding is the mean colour). Augmentation (random_crop_flip with
+    padding 4) applies to training batches only: evaluation must be deterministic.
+    Args:
+        Xtrain: (N, C, H, W) training images.
+        standardize_inputs, augment: the two switches.
+    Returns:
+        (train_transform, test_transform): functions (B, C, H, W) tensor -> (B, C, H, W) tensor.
+    """
+    ### BEGIN SOLUTION
+    mean, std = channel_stats(Xtrain) if standardize_inputs else (None, None)
+
+    def test_transform(X):
+        return standardize(X, mean.to(X.device), std.to(X.device)) if standardize_inputs else X
+
+    def train_transform(X):
+        X = test_transform(X)
+        return random_crop_flip(X, padding=4) if augment else X
+
+    return train_transform, test_transform
+    ### END SOLUTION
+
+
+def make_scheduler(optimizer, gamma=0.95):
+    """A learning-rate schedule that multiplies the learning rate by `gamma` after each epoch.
+
+    Returns:
+        a torch.optim.lr_scheduler object (the kit calls its .step() once per epoch).
+    """
+    ### BEGIN SOLUTION
+    return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+    ### END SOLUTION
