@@ -1,0 +1,70 @@
+"""Self-attention written with plain torch operations: one head, then several heads.
+
+Shapes: B images in a batch, N tokens per image, C = embed_dim features per token, H heads of
+D = C // H features each.
+"""
+import math
+
+import torch
+from torch import nn
+
+
+def attention(Q, K, V):
+    """Scaled dot-product attention: softmax(Q K^T / sqrt(d_k)) V.
+
+    Args:
+        Q: (..., N, d_k) queries; K: (..., N, d_k) keys; V: (..., N, d_v) values. The leading dimensions
+            (batch, heads) are kept as they are.
+    Returns:
+        out: (..., N, d_v), each row a weighted mean of the rows of V.
+        weights: (..., N, N) attention weights, weights[..., i, j] = how much token i looks at token j;
+            every row sums to 1.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+class SelfAttention(nn.Module):
+    """Single-head self-attention: Q = X W_q, K = X W_k, V = X W_v, then attention, then a linear projection.
+
+    Attributes (the autograder copies weights through these names):
+        q, k, v: nn.Linear(embed_dim, embed_dim) with bias, the three projections of the tokens.
+        proj: nn.Linear(embed_dim, embed_dim) with bias, the output projection.
+    """
+
+    def __init__(self, embed_dim):
+        super().__init__()
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    def forward(self, x, return_attention=False):
+        """x: (B, N, C) tokens. Returns (B, N, C), and the (B, N, N) attention weights too when
+        return_attention is True (as a pair (out, weights))."""
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+
+class MultiHeadsSelfAttention(nn.Module):
+    """Multi-head self-attention: project to Q, K, V with one linear layer, split the C features into H heads of
+    D = C // H features, attend within each head, concatenate the heads back to C features, project.
+
+    Attributes (the autograder copies weights through these names):
+        num_heads: H; head_dim: D.
+        qkv: nn.Linear(embed_dim, 3 * embed_dim) with bias. Its output, read as (B, N, 3, H, D), holds Q, K
+            then V, and within each of them the heads one after the other (the layout of
+            nn.MultiheadAttention's in_proj_weight).
+        proj: nn.Linear(embed_dim, embed_dim) with bias, the output projection.
+    Raises:
+        ValueError (with a message naming both numbers) when embed_dim is not divisible by num_heads.
+    """
+
+    def __init__(self, embed_dim, num_heads):
+        super().__init__()
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    def forward(self, x, return_attention=False):
+        """x: (B, N, C) tokens. Returns (B, N, C), and the (B, H, N, N) attention weights of every head too
+        when return_attention is True (as a pair (out, weights))."""
+        # YOUR CODE HERE
+        raise NotImplementedError()

@@ -1,0 +1,456 @@
+"""Checks of assignment 3 (attention, transformer blocks, vision transformers). Oracles:
+F.scaled_dot_product_attention, nn.MultiheadAttention, nn.LayerNorm, nn.Linear, nn.GELU and nn.Conv2d with the
+student's weights copied in, closed-form sinusoids, numel() of the same architecture built from torch modules, and
+training thresholds."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autograder.api import CheckFailed, check, expect, expect_close, expect_shape, expect_tensor
+
+# (B, N, C, H): batch, tokens, embedding dimension, heads
+SIZES = [(1, 1, 4, 1), (2, 5, 8, 2), (3, 17, 32, 4), (4, 50, 48, 6), (2, 9, 64, 8), (1, 65, 16, 16)]
+TOL = dict(rtol=1e-4, atol=1e-5)
+
+
+def layer(obj, name, kind, what):
+    """obj.name, which must be a `kind` module (the name the docstring asks for)."""
+    sub = getattr(obj, name, None)
+    expect(sub is not None, f"{what} has no attribute `{name}`: the docstring asks for {what}.{name} "
+                            f"({kind.__name__}); the grader copies weights through that name")
+    expect(isinstance(sub, kind), f"{what}.{name} should be an nn.{kind.__name__}, got {type(sub).__name__}")
+    return sub
+
+
+def copy_linear(dst: nn.Linear, src: nn.Linear, what):
+    expect(src.weight.shape == dst.weight.shape, f"{what}.weight has shape {tuple(src.weight.shape)}, expected "
+                                                 f"{tuple(dst.weight.shape)}")
+    expect(src.bias is not None, f"{what} should have a bias")
+    with torch.no_grad():
+        dst.weight.copy_(src.weight)
+        dst.bias.copy_(src.bias)
+
+
+def copy_norm(dst: nn.LayerNorm, src, what):
+    expect(isinstance(src, nn.LayerNorm), f"{what} should be an nn.LayerNorm, got {type(src).__name__}")
+    expect(tuple(src.normalized_shape) == tuple(dst.normalized_shape),
+           f"{what} normalizes {tuple(src.normalized_shape)}, expected {tuple(dst.normalized_shape)}")
+    with torch.no_grad():
+        dst.weight.copy_(src.weight)
+        dst.bias.copy_(src.bias)
+    dst.eps = src.eps
+
+
+def randomize(module, scale=0.5):
+    """Random weights everywhere (norms too), so a skipped affine or bias cannot go unnoticed."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn_like(p) * scale)
+    return module
+
+
+def oracle_mhsa(attn, C, H):
+    """nn.MultiheadAttention with the student's qkv and proj weights."""
+    qkv = layer(attn, "qkv", nn.Linear, "MultiHeadsSelfAttention")
+    proj = layer(attn, "proj", nn.Linear, "MultiHeadsSelfAttention")
+    ref = nn.MultiheadAttention(C, H, batch_first=True)
+    expect(tuple(qkv.weight.shape) == (3 * C, C), f"qkv.weight has shape {tuple(qkv.weight.shape)}, expected "
+                                                 f"{(3 * C, C)} (one Linear(C, 3C) for Q, K and V)")
+    with torch.no_grad():
+        ref.in_proj_weight.copy_(qkv.weight)
+        ref.in_proj_bias.copy_(qkv.bias)
+    copy_linear(ref.out_proj, proj, "MultiHeadsSelfAttention.proj")
+    return ref.eval()
+
+
+def run_mha(ref, x):
+    out, weights = ref(x, x, x, need_weights=True, average_attn_weights=False)
+    return out, weights
+
+
+def pair(result, what):
+    expect(isinstance(result, tuple) and len(result) == 2,
+           f"{what} with return_attention=True should return a pair (out, weights), got {type(result).__name__}")
+    return result
+
+
+def oracle_mlp(mlp, C, hidden, what="MLP"):
+    fc1 = layer(mlp, "fc1", nn.Linear, what)
+    fc2 = layer(mlp, "fc2", nn.Linear, what)
+    ref = nn.Sequential(nn.Linear(C, hidden), nn.GELU(), nn.Linear(hidden, C))
+    copy_linear(ref[0], fc1, f"{what}.fc1")
+    copy_linear(ref[2], fc2, f"{what}.fc2")
+    return ref
+
+
+class OracleBlock(nn.Module):
+    """Pre-norm block built from torch modules: x + MHA(LN(x)), then + MLP(LN(x))."""
+
+    def __init__(self, block, C, H, hidden):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(C), nn.LayerNorm(C)
+        copy_norm(self.norm1, getattr(block, "norm1", None), "Block.norm1")
+        copy_norm(self.norm2, getattr(block, "norm2", None), "Block.norm2")
+        attn = getattr(block, "attn", None)
+        expect(attn is not None, "Block has no attribute `attn` (its MultiHeadsSelfAttention)")
+        self.attn = oracle_mhsa(attn, C, H)
+        mlp = getattr(block, "mlp", None)
+        expect(mlp is not None, "Block has no attribute `mlp` (its MLP)")
+        self.mlp = oracle_mlp(mlp, C, hidden, "Block.mlp")
+
+    def forward(self, x):
+        h = self.norm1(x)
+        x = x + self.attn(h, h, h, need_weights=False)[0]
+        return x + self.mlp(self.norm2(x))
+
+
+def tensor_of(obj, name, what):
+    t = getattr(obj, name, None)
+    expect(t is not None, f"{what} has no attribute `{name}`")
+    return expect_tensor(t, f"{what}.{name}")
+
+
+# ---------------------------------------------------------------- attention
+@check("attention_function", points=2)
+def attention_function(sub):
+    """attention(Q, K, V) equals F.scaled_dot_product_attention; its weights are a softmax over keys."""
+    attention = sub.function("attention", "attention")
+    for lead, N, dk, dv in [((1,), 1, 3, 3), ((2,), 5, 4, 4), ((3, 4), 7, 8, 5), ((2, 3), 16, 16, 16)]:
+        Q, K, V = torch.randn(*lead, N, dk) * 2, torch.randn(*lead, N, dk) * 2, torch.randn(*lead, N, dv)
+        result = attention(Q.clone(), K.clone(), V.clone())
+        expect(isinstance(result, tuple) and len(result) == 2, "attention should return a pair (out, weights)")
+        out, weights = result
+        what = f"attention(Q, K, V) for Q of shape {tuple(Q.shape)}"
+        expected_weights = torch.softmax(Q @ K.transpose(-2, -1) / math.sqrt(dk), dim=-1)
+        unscaled = torch.softmax(Q @ K.transpose(-2, -1), dim=-1)
+        hint = "the scores are Q K^T / sqrt(d_k) and the softmax is over the last dimension (the keys)"
+        if isinstance(weights, torch.Tensor) and weights.shape == unscaled.shape and N > 1 and \
+                torch.allclose(weights, unscaled, atol=1e-5):
+            raise CheckFailed(f"{what}: the weights are softmax(Q K^T) without the 1/sqrt(d_k) scaling")
+        expect_close(weights, expected_weights, f"weights of {what}", hint=hint, **TOL)
+        expect_close(weights.sum(-1), torch.ones(*lead, N), f"row sums of the weights of {what}", **TOL)
+        expect_close(out, F.scaled_dot_product_attention(Q, K, V), what, hint="out = weights @ V", **TOL)
+
+
+@check("self_attention", points=2)
+def self_attention(sub):
+    """SelfAttention equals nn.MultiheadAttention with one head and the same weights; it is permutation-equivariant."""
+    SelfAttention = sub.function("attention", "SelfAttention")
+    for B, N, C, _ in SIZES:
+        torch.manual_seed(B * 100 + N)
+        model = SelfAttention(C)
+        expect(isinstance(model, nn.Module), "SelfAttention should be an nn.Module")
+        ref = nn.MultiheadAttention(C, 1, batch_first=True).eval()
+        names = ("q", "k", "v", "proj")
+        lin = {n: layer(model, n, nn.Linear, "SelfAttention") for n in names}
+        for n in names:
+            randomize(lin[n], 1 / math.sqrt(C))
+        with torch.no_grad():
+            ref.in_proj_weight.copy_(torch.cat([lin[n].weight for n in "qkv"]))
+            ref.in_proj_bias.copy_(torch.cat([lin[n].bias for n in "qkv"]))
+        copy_linear(ref.out_proj, lin["proj"], "SelfAttention.proj")
+        x = torch.randn(B, N, C)
+        what = f"SelfAttention({C}) on x of shape {(B, N, C)}"
+        with torch.no_grad():
+            expected, expected_w = run_mha(ref, x)
+            out = model(x.clone())
+            expect_close(out, expected, what, hint="out = proj(softmax(Q K^T / sqrt(C)) V) with Q = q(x), ...", **TOL)
+            out2, weights = pair(model(x.clone(), return_attention=True), what)
+            expect_close(out2, expected, f"{what} (return_attention=True)", **TOL)
+            expect_close(weights, expected_w[:, 0], f"attention weights of {what}", **TOL)
+            perm = torch.randperm(N)
+            expect_close(model(x[:, perm]), out[:, perm], f"{what} with its tokens permuted",
+                         hint="self-attention without positions must permute its outputs like its inputs", **TOL)
+
+
+@check("multi_head_attention", points=3)
+def multi_head_attention(sub):
+    """MultiHeadsSelfAttention equals nn.MultiheadAttention with the same weights, for many (B, N, C, H)."""
+    MHSA = sub.function("attention", "MultiHeadsSelfAttention")
+    for B, N, C, H in SIZES:
+        torch.manual_seed(B * 100 + N)
+        model = MHSA(C, H)
+        expect(isinstance(model, nn.Module), "MultiHeadsSelfAttention should be an nn.Module")
+        randomize(model, 1 / math.sqrt(C))
+        ref = oracle_mhsa(model, C, H)
+        x = torch.randn(B, N, C)
+        what = f"MultiHeadsSelfAttention({C}, {H}) on x of shape {(B, N, C)}"
+        hint = ("split Q, K, V into H heads of C/H features (reshape to (B, N, 3, H, D)), attend per head with "
+                "1/sqrt(D), concatenate the heads in order, then project")
+        with torch.no_grad():
+            expected, expected_w = run_mha(ref, x)
+            out = model(x.clone())
+            expect_close(out, expected, what, hint=hint, **TOL)
+            out2, weights = pair(model(x.clone(), return_attention=True), what)
+            expect_close(out2, expected, f"{what} (return_attention=True)", **TOL)
+            expect_close(weights, expected_w, f"attention weights (B, H, N, N) of {what}", hint=hint, **TOL)
+            expect_close(weights.sum(-1), torch.ones(B, H, N), f"row sums of the attention weights of {what}", **TOL)
+            perm = torch.randperm(N)
+            expect_close(model(x[:, perm]), out[:, perm], f"{what} with its tokens permuted",
+                         hint="self-attention without positions must permute its outputs like its inputs", **TOL)
+    n = sum(p.numel() for p in MHSA(48, 6).parameters())
+    ref_n = sum(p.numel() for p in nn.MultiheadAttention(48, 6).parameters())
+    expect(n == ref_n, f"MultiHeadsSelfAttention(48, 6) has {n} parameters, nn.MultiheadAttention has {ref_n}")
+
+
+@check("heads_must_divide", points=1)
+def heads_must_divide(sub):
+    """MultiHeadsSelfAttention raises a clear ValueError when embed_dim % num_heads != 0."""
+    MHSA = sub.function("attention", "MultiHeadsSelfAttention")
+    MHSA(32, 4)
+    MHSA(30, 5)
+    for C, H in [(30, 4), (10, 3)]:
+        try:
+            MHSA(C, H)
+        except ValueError as err:
+            expect(str(C) in str(err) and str(H) in str(err),
+                   f"the ValueError of MultiHeadsSelfAttention({C}, {H}) should name both numbers, says: {err}")
+            continue
+        except NotImplementedError:
+            raise
+        except Exception as err:
+            raise CheckFailed(f"MultiHeadsSelfAttention({C}, {H}) raised {type(err).__name__}, expected a "
+                              f"ValueError saying that {C} is not divisible by {H}") from None
+        raise CheckFailed(f"MultiHeadsSelfAttention({C}, {H}) should raise a ValueError: {C} features cannot be "
+                          f"split into {H} heads of equal size")
+
+
+# ---------------------------------------------------------------- pieces of the ViT
+@check("patch_embed", points=1)
+def patch_embed(sub):
+    """PatchEmbed equals a strided nn.Conv2d, flattened to (B, N, C) in row-major patch order."""
+    PatchEmbed = sub.function("vit", "PatchEmbed")
+    for B, chan, size, p, C in [(2, 1, 28, 7, 32), (3, 1, 28, 4, 16), (1, 3, 32, 8, 24), (2, 1, 28, 14, 8)]:
+        model = PatchEmbed(chan, p, C)
+        conv = layer(model, "proj", nn.Conv2d, "PatchEmbed")
+        ref = nn.Conv2d(chan, C, p, stride=p)
+        expect(conv.weight.shape == ref.weight.shape and tuple(conv.stride) == (p, p),
+               f"PatchEmbed({chan}, {p}, {C}).proj should be Conv2d({chan}, {C}, kernel_size={p}, stride={p})")
+        with torch.no_grad():
+            ref.weight.copy_(conv.weight)
+            ref.bias.copy_(conv.bias)
+            x = torch.randn(B, chan, size, size)
+            N = (size // p) ** 2
+            out = model(x.clone())
+            expect_shape(out, (B, N, C), f"PatchEmbed({chan}, {p}, {C}) of images {tuple(x.shape)}")
+            expected = ref(x).flatten(2).transpose(1, 2)
+            expect_close(out, expected, f"PatchEmbed({chan}, {p}, {C}) of images {tuple(x.shape)}",
+                         hint="flatten the (H/p, W/p) grid row by row and put the features last", **TOL)
+        n = sum(q.numel() for q in model.parameters())
+        expect(n == chan * C * p * p + C, f"PatchEmbed({chan}, {p}, {C}) has {n} parameters, "
+                                          f"expected {chan * C * p * p + C}")
+
+
+@check("mlp", points=1)
+def mlp(sub):
+    """MLP equals Linear -> GELU -> Linear with the same weights."""
+    MLP = sub.function("vit", "MLP")
+    for C, hidden in [(8, 32), (32, 128), (16, 10)]:
+        model = randomize(MLP(C, hidden))
+        ref = oracle_mlp(model, C, hidden)
+        x = torch.randn(3, 5, C) * 2
+        with torch.no_grad():
+            expect_close(model(x.clone()), ref(x), f"MLP({C}, {hidden}) on x of shape (3, 5, {C})",
+                         hint="Linear, then nn.GELU() (the exact one, not tanh-approximated), then Linear", **TOL)
+        n = sum(p.numel() for p in model.parameters())
+        expect(n == sum(p.numel() for p in ref.parameters()), f"MLP({C}, {hidden}) has {n} parameters, expected "
+                                                               f"{sum(p.numel() for p in ref.parameters())}")
+
+
+@check("block", points=3)
+def block(sub):
+    """Block equals the pre-norm composition LN -> MHSA -> residual, LN -> MLP -> residual of torch modules."""
+    Block = sub.function("vit", "Block")
+    for (B, N, C, H), ratio in zip(SIZES[1:], (4, 2, 4.0, 1.5, 3)):
+        hidden = int(C * ratio)
+        model = Block(C, H, ratio)
+        expect(isinstance(model, nn.Module), "Block should be an nn.Module")
+        randomize(model, 1 / math.sqrt(C))
+        ref = OracleBlock(model, C, H, hidden)
+        x = torch.randn(B, N, C)
+        what = f"Block({C}, {H}, {ratio}) on x of shape {(B, N, C)}"
+        with torch.no_grad():
+            out = model(x.clone())
+            expect_shape(out, (B, N, C), what)
+            hint = "pre-norm: x = x + attn(norm1(x)), then x = x + mlp(norm2(x))"
+            post = ref.norm1(x + ref.attn(x, x, x, need_weights=False)[0])
+            post = ref.norm2(post + ref.mlp(post))
+            if torch.allclose(out, post, atol=1e-4):
+                hint = "this is the post-norm block (norm after the residual); the ViT normalizes first: " + hint
+            expect_close(out, ref(x), what, hint=hint, **TOL)
+            # residual paths: with both branches silenced the block is the identity
+            for p in list(model.attn.proj.parameters()) + list(model.mlp.fc2.parameters()):
+                p.zero_()
+            expect_close(model(x.clone()), x, f"{what} with the last layers of attn and mlp set to zero",
+                         hint="each branch is added to its input (x + ...): the residual connections", **TOL)
+
+
+@check("positional_embeddings", points=1)
+def positional_embeddings(sub):
+    """get_positional_embeddings equals the closed-form sinusoids sin/cos(p / 10000^(2i/d))."""
+    pe_fn = sub.function("vit", "get_positional_embeddings")
+    for L, d in [(1, 2), (17, 32), (50, 64), (5, 8), (197, 16)]:
+        pe = pe_fn(L, d)
+        expect_shape(pe, (L, d), f"get_positional_embeddings({L}, {d})")
+        expect(pe.is_floating_point(), f"get_positional_embeddings should return floats, got {pe.dtype}")
+        p = torch.arange(L, dtype=torch.float64)[:, None]
+        i = torch.arange(d // 2, dtype=torch.float64)[None]
+        angle = p / 10000 ** (2 * i / d)
+        expected = torch.stack([angle.sin(), angle.cos()], dim=-1).reshape(L, d)
+        expect_close(pe.double(), expected, f"get_positional_embeddings({L}, {d})", rtol=1e-4, atol=1e-5,
+                     hint="even columns 2i hold sin(p / 10000^(2i/d)), odd columns 2i+1 cos of the same angle")
+
+
+# ---------------------------------------------------------------- the ViT
+VIT_CONFIGS = [  # (embed_dim, nb_blocks, patch_size, nb_heads, mlp_ratio, nb_classes, img_size, in_chan)
+    (32, 2, 7, 4, 4.0, 10, 28, 1), (16, 1, 4, 2, 2.0, 10, 28, 1), (24, 3, 14, 3, 1.5, 7, 28, 1),
+    (48, 2, 8, 6, 4.0, 10, 32, 3),
+]
+
+
+def build_vit(ViT, cfg, pos_embedding):
+    C, nb, p, H, ratio, k, size, chan = cfg
+    return ViT(C, nb, p, H, ratio, nb_classes=k, img_size=size, in_chan=chan, pos_embedding=pos_embedding)
+
+
+def expected_parameters(cfg, pos_embedding):
+    """Trainable parameters of the same architecture built from torch modules (numel)."""
+    C, nb, p, H, ratio, k, size, chan = cfg
+    N = (size // p) ** 2
+    parts = [nn.Conv2d(chan, C, p, stride=p), nn.LayerNorm(C), nn.Linear(C, k)]
+    for _ in range(nb):
+        parts += [nn.LayerNorm(C), nn.MultiheadAttention(C, H), nn.LayerNorm(C), nn.Linear(C, int(C * ratio)),
+                  nn.Linear(int(C * ratio), C)]
+    n = sum(q.numel() for m in parts for q in m.parameters())
+    return n + C + ((N + 1) * C if pos_embedding == "learned" else 0)  # class token, learned positions
+
+
+@check("vit_tokens", points=1)
+def vit_tokens(sub):
+    """The ViT makes (img_size / patch_size)^2 patch tokens plus one class token, with positions for each."""
+    ViT = sub.function("vit", "ViT")
+    for cfg in VIT_CONFIGS:
+        C, _, p, _, _, _, size, chan = cfg
+        N = (size // p) ** 2
+        model = build_vit(ViT, cfg, "sinusoidal")
+        what = f"ViT(embed_dim={C}, patch_size={p}, img_size={size})"
+        pe = getattr(model, "patch_embed", None)
+        expect(pe is not None, f"{what} has no attribute `patch_embed`")
+        with torch.no_grad():
+            expect_shape(pe(torch.randn(2, chan, size, size)), (2, N, C), f"{what}.patch_embed(images)")
+        expect_shape(tensor_of(model, "cls_token", what), (1, 1, C), f"{what}.cls_token")
+        expect_shape(tensor_of(model, "pos_embed", what), (1, N + 1, C), f"{what}.pos_embed (N patches + 1 class token)")
+
+
+@check("vit_positions", points=1)
+def vit_positions(sub):
+    """Sinusoidal positions are the closed-form values and are not trained; learned ones are trained."""
+    ViT = sub.function("vit", "ViT")
+    cfg = VIT_CONFIGS[0]
+    C, N = cfg[0], (cfg[6] // cfg[2]) ** 2 + 1
+    fixed = build_vit(ViT, cfg, "sinusoidal")
+    pos = tensor_of(fixed, "pos_embed", "ViT")
+    p = torch.arange(N, dtype=torch.float64)[:, None]
+    angle = p / 10000 ** (2 * torch.arange(C // 2, dtype=torch.float64)[None] / C)
+    expected = torch.stack([angle.sin(), angle.cos()], dim=-1).reshape(1, N, C)
+    expect_close(pos.detach().double(), expected, "ViT(pos_embedding='sinusoidal').pos_embed", rtol=1e-4, atol=1e-5)
+    expect(not pos.requires_grad and all(q is not pos for q in fixed.parameters() if q.requires_grad),
+           "sinusoidal positional embeddings are fixed: register them as a buffer (or requires_grad=False)")
+    learned = build_vit(ViT, cfg, "learned")
+    pos = tensor_of(learned, "pos_embed", "ViT")
+    expect(isinstance(pos, nn.Parameter) and pos.requires_grad,
+           "ViT(pos_embedding='learned').pos_embed should be an nn.Parameter that requires grad")
+    expect(float(pos.detach().abs().max()) > 0, "learned positional embeddings should start random, not all zero")
+    cls = tensor_of(learned, "cls_token", "ViT")
+    expect(isinstance(cls, nn.Parameter) and cls.requires_grad, "cls_token should be a trained nn.Parameter")
+
+
+@check("vit_parameters", points=2)
+def vit_parameters(sub):
+    """The ViT has as many trainable parameters as the same architecture built from torch modules."""
+    ViT = sub.function("vit", "ViT")
+    for cfg in VIT_CONFIGS:
+        for pos in ("sinusoidal", "learned"):
+            model = build_vit(ViT, cfg, pos)
+            n = sum(q.numel() for q in model.parameters() if q.requires_grad)
+            expected = expected_parameters(cfg, pos)
+            C, nb, p, H, ratio, k, size, chan = cfg
+            expect(n == expected, f"ViT(embed_dim={C}, nb_blocks={nb}, patch_size={p}, nb_heads={H}, "
+                                  f"mlp_ratio={ratio}, nb_classes={k}, img_size={size}, in_chan={chan}, "
+                                  f"pos_embedding={pos!r}) has {n} trainable parameters, expected {expected} "
+                                  f"(patch embedding, class token, {'learned positions, ' if pos == 'learned' else ''}"
+                                  f"{nb} blocks, final LayerNorm, head)")
+
+
+@check("vit_forward", points=3)
+def vit_forward(sub):
+    """ViT logits equal patch embedding -> class token -> positions -> torch-module blocks -> LN -> head(class token)."""
+    ViT = sub.function("vit", "ViT")
+    for cfg in VIT_CONFIGS:
+        C, nb, p, H, ratio, k, size, chan = cfg
+        for pos in ("sinusoidal", "learned"):
+            model = build_vit(ViT, cfg, pos).eval()
+            randomize(model, 1 / math.sqrt(C))
+            what = f"ViT(embed_dim={C}, nb_blocks={nb}, patch_size={p}, nb_heads={H}, pos_embedding={pos!r})"
+            x = torch.randn(3, chan, size, size)
+            with torch.no_grad():
+                out = model(x.clone())
+                expect_shape(out, (3, k), f"{what} logits")
+                conv = layer(layer(model, "patch_embed", nn.Module, "ViT"), "proj", nn.Conv2d, "ViT.patch_embed")
+                tokens = F.conv2d(x, conv.weight, conv.bias, stride=p).flatten(2).transpose(1, 2)
+                cls = tensor_of(model, "cls_token", what).expand(3, -1, -1)
+                tokens = torch.cat([cls, tokens], 1) + tensor_of(model, "pos_embed", what)
+                blocks = list(layer(model, "blocks", nn.Module, "ViT").children())
+                expect(len(blocks) == nb, f"{what} has {len(blocks)} blocks, expected {nb}")
+                for b in blocks:
+                    tokens = OracleBlock(b, C, H, int(C * ratio))(tokens)
+                final = nn.LayerNorm(C)
+                copy_norm(final, getattr(model, "norm", None), "ViT.norm")
+                head = nn.Linear(C, k)
+                copy_linear(head, layer(model, "head", nn.Linear, "ViT"), "ViT.head")
+                expected = head(final(tokens)[:, 0])
+                expect_close(out, expected, f"{what} logits", hint="prepend the class token, add pos_embed to all "
+                             "N+1 tokens, run the blocks, then norm, and classify from token 0 only", **TOL)
+
+
+# ---------------------------------------------------------------- trainings (thresholds measured: README)
+TRAIN_CONFIG = dict(epochs=4, limit_train=30000)
+TRAIN_THRESHOLD = 0.95
+FULL_MNIST, FULL_FASHION = 0.985, 0.90
+
+
+@check("train_mnist", points=4, tier="train", timeout=240)
+def train_mnist(sub):
+    """The course's ViT (dim 32, patch 7, 2 blocks), AdamW + one-cycle, reaches 95 % on MNIST in 4 epochs of 30k."""
+    from kit.a3 import train_vit
+
+    _, hist = train_vit(sub.module("vit"), "mnist", device="cpu", **TRAIN_CONFIG)
+    acc = hist.test_acc[-1]
+    expect(hist.train_loss[-1] < hist.train_loss[0], "the training loss did not decrease")
+    expect(acc >= TRAIN_THRESHOLD, f"the ViT reaches {acc:.2%} test accuracy on MNIST after {len(hist.test_acc)} "
+                                   f"epochs on {TRAIN_CONFIG['limit_train']} images, expected at least "
+                                   f"{TRAIN_THRESHOLD:.0%}")
+
+
+@check("full_mnist", points=2, tier="full", timeout=3600)
+def full_mnist(sub):
+    """A 205k-parameter ViT (dim 64, 4 blocks) reaches 98.5 % on MNIST."""
+    from kit.a3 import FULL_TRAINING, FULL_VIT, train_vit
+
+    _, hist = train_vit(sub.module("vit"), "mnist", config=FULL_VIT, **FULL_TRAINING["mnist"])
+    acc = hist.test_acc[-1]
+    expect(acc >= FULL_MNIST, f"the ViT reaches {acc:.2%} on MNIST, expected at least {FULL_MNIST:.1%}")
+
+
+@check("full_fashion_mnist", points=2, tier="full", timeout=3600)
+def full_fashion_mnist(sub):
+    """A 205k-parameter ViT (dim 64, 4 blocks) reaches 90 % on Fashion-MNIST."""
+    from kit.a3 import FULL_TRAINING, FULL_VIT, train_vit
+
+    _, hist = train_vit(sub.module("vit"), "fashion_mnist", config=FULL_VIT, **FULL_TRAINING["fashion_mnist"])
+    acc = hist.test_acc[-1]
+    expect(acc >= FULL_FASHION, f"the ViT reaches {acc:.2%} on Fashion-MNIST, expected at least {FULL_FASHION:.0%}")

@@ -1,0 +1,151 @@
+"""A vision transformer (ViT) for small images: patches -> tokens -> transformer blocks -> class token -> logits.
+
+Shapes: B images of in_chan x img_size x img_size, patches of patch_size x patch_size, N = (img_size //
+patch_size) ** 2 patches, C = embed_dim features per token.
+"""
+import torch
+from torch import nn
+
+from attention import MultiHeadsSelfAttention
+
+
+class PatchEmbed(nn.Module):
+    """Cut the image into non-overlapping patches and map each one linearly to embed_dim features.
+
+    A Conv2d with kernel_size = stride = patch_size does exactly that: one output position per patch.
+
+    Attributes:
+        proj: nn.Conv2d(in_chan, embed_dim, kernel_size=patch_size, stride=patch_size) with bias.
+    """
+
+    def __init__(self, in_chan, patch_size, embed_dim):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.proj = nn.Conv2d(in_chan, embed_dim, kernel_size=patch_size, stride=patch_size)
+        ### END SOLUTION
+
+    def forward(self, x):
+        """x: (B, in_chan, H, W) images. Returns (B, N, embed_dim) tokens, patches in row-major order
+        (left to right, then top to bottom)."""
+        ### BEGIN SOLUTION
+        return self.proj(x).flatten(2).transpose(1, 2)  # (B, C, H/p, W/p) -> (B, N, C)
+        ### END SOLUTION
+
+
+class MLP(nn.Module):
+    """The feed-forward part of a block: Linear -> GELU -> Linear, back to in_features.
+
+    Attributes:
+        fc1: nn.Linear(in_features, hid_features); act: nn.GELU() (the exact, erf-based one);
+        fc2: nn.Linear(hid_features, in_features).
+    """
+
+    def __init__(self, in_features, hid_features):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.fc1 = nn.Linear(in_features, hid_features)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hid_features, in_features)
+        ### END SOLUTION
+
+    def forward(self, x):
+        """x: (..., in_features). Returns (..., in_features)."""
+        ### BEGIN SOLUTION
+        return self.fc2(self.act(self.fc1(x)))
+        ### END SOLUTION
+
+
+class Block(nn.Module):
+    """A pre-norm transformer block: x = x + MHSA(LN(x)), then x = x + MLP(LN(x)).
+
+    Attributes:
+        norm1: nn.LayerNorm(embed_dim); attn: MultiHeadsSelfAttention(embed_dim, num_heads);
+        norm2: nn.LayerNorm(embed_dim); mlp: MLP(embed_dim, int(embed_dim * mlp_ratio)).
+    """
+
+    def __init__(self, embed_dim, num_heads, mlp_ratio):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.norm1 = nn.LayerNorm(embed_dim)
+        self.attn = MultiHeadsSelfAttention(embed_dim, num_heads)
+        self.norm2 = nn.LayerNorm(embed_dim)
+        self.mlp = MLP(embed_dim, int(embed_dim * mlp_ratio))
+        ### END SOLUTION
+
+    def forward(self, x):
+        """x: (B, N, C). Returns (B, N, C)."""
+        ### BEGIN SOLUTION
+        x = x + self.attn(self.norm1(x))
+        x = x + self.mlp(self.norm2(x))
+        return x
+        ### END SOLUTION
+
+
+def get_positional_embeddings(sequence_length, d):
+    """The fixed sinusoidal positional embeddings of "Attention is all you need".
+
+    For position p and i = 0, 1, ..., d/2 - 1:  PE[p, 2i] = sin(p / 10000^(2i/d)),
+    PE[p, 2i + 1] = cos(p / 10000^(2i/d)).
+
+    Args:
+        sequence_length: number of positions; d: number of features (even).
+    Returns:
+        (sequence_length, d) float32 tensor.
+    """
+    ### BEGIN SOLUTION
+    position = torch.arange(sequence_length, dtype=torch.float64)[:, None]
+    frequency = torch.pow(10000.0, -torch.arange(0, d, 2, dtype=torch.float64) / d)  # 1 / 10000^(2i/d)
+    pe = torch.zeros(sequence_length, d, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(position * frequency)
+    pe[:, 1::2] = torch.cos(position * frequency[: d // 2])
+    return pe.float()
+    ### END SOLUTION
+
+
+class ViT(nn.Module):
+    """Vision transformer classifier.
+
+    forward: patch embedding -> prepend the class token -> add the positional embedding -> nb_blocks Blocks ->
+    LayerNorm -> linear head applied to the class token only.
+
+    Args:
+        embed_dim, nb_blocks, patch_size, nb_heads, mlp_ratio, nb_classes: the architecture.
+        img_size, in_chan: size and channels of the (square) input images (MNIST: 28, 1).
+        pos_embedding: "sinusoidal" (fixed, get_positional_embeddings, not trained) or "learned" (a trained
+            parameter, initialized with small random values).
+    Attributes (the autograder reads them):
+        patch_embed: PatchEmbed(in_chan, patch_size, embed_dim).
+        cls_token: nn.Parameter of shape (1, 1, embed_dim).
+        pos_embed: (1, N + 1, embed_dim): a buffer (or a parameter with requires_grad=False) when sinusoidal,
+            an nn.Parameter when learned.
+        blocks: nn.Sequential (or nn.ModuleList) of nb_blocks Block(embed_dim, nb_heads, mlp_ratio).
+        norm: nn.LayerNorm(embed_dim); head: nn.Linear(embed_dim, nb_classes).
+    """
+
+    def __init__(self, embed_dim, nb_blocks, patch_size, nb_heads, mlp_ratio, nb_classes=10, img_size=28,
+                 in_chan=1, pos_embedding="sinusoidal"):
+        super().__init__()
+        if pos_embedding not in ("sinusoidal", "learned"):
+            raise ValueError(f"pos_embedding must be 'sinusoidal' or 'learned', got {pos_embedding!r}")
+        ### BEGIN SOLUTION
+        num_patches = (img_size // patch_size) ** 2
+        self.patch_embed = PatchEmbed(in_chan, patch_size, embed_dim)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, embed_dim) * 0.02)
+        if pos_embedding == "sinusoidal":
+            self.register_buffer("pos_embed", get_positional_embeddings(num_patches + 1, embed_dim)[None])
+        else:
+            self.pos_embed = nn.Parameter(torch.randn(1, num_patches + 1, embed_dim) * 0.02)
+        self.blocks = nn.Sequential(*[Block(embed_dim, nb_heads, mlp_ratio) for _ in range(nb_blocks)])
+        self.norm = nn.LayerNorm(embed_dim)
+        self.head = nn.Linear(embed_dim, nb_classes)
+        ### END SOLUTION
+
+    def forward(self, x):
+        """x: (B, in_chan, img_size, img_size) images. Returns (B, nb_classes) logits."""
+        ### BEGIN SOLUTION
+        tokens = self.patch_embed(x)
+        cls = self.cls_token.expand(len(x), -1, -1)
+        tokens = torch.cat([cls, tokens], dim=1) + self.pos_embed
+        tokens = self.norm(self.blocks(tokens))
+        return self.head(tokens[:, 0])
+        ### END SOLUTION
