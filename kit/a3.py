@@ -235,6 +235,126 @@ def study_table(rows):
     return "\n".join(lines) + "\n"
 
 
+# ---------------------------------------------------------------- large pretrained ViTs (timm)
+TIMM_MODELS = ("vit_small_patch16_224", "vit_base_patch16_224", "vit_tiny_patch16_224")
+
+
+def _hub_reachable(timeout=3.0):
+    """One short request (proxies honoured); timm itself would retry for about 45 s before failing."""
+    import urllib.request
+
+    try:
+        urllib.request.urlopen("https://huggingface.co", timeout=timeout)
+        return True
+    except Exception:
+        return False
+
+
+def pretrained_source(name, checkpoint=None):
+    """Decide, before building anything, where the pretrained weights of timm model `name` come from.
+
+    Returns the keyword arguments for timm.create_model: a local file (`checkpoint`, or the hub cache), or the hub
+    when it answers. Raises SystemExit with a message naming --checkpoint otherwise (HF_HUB_OFFLINE set, no network).
+    """
+    import os
+    from pathlib import Path
+
+    import timm
+
+    if checkpoint:
+        if not Path(checkpoint).is_file():
+            raise SystemExit(f"--checkpoint {checkpoint}: no such file")
+        return dict(pretrained=True, pretrained_cfg_overlay=dict(file=str(Path(checkpoint).resolve())))
+    cfg = timm.models.get_pretrained_cfg(name)
+    hub_id = getattr(cfg, "hf_hub_id", None) if cfg is not None else None
+    if hub_id:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            for filename in ("model.safetensors", "pytorch_model.bin"):
+                cached = try_to_load_from_cache(hub_id, filename)
+                if isinstance(cached, str):
+                    return dict(pretrained=True, pretrained_cfg_overlay=dict(file=cached))
+        except ImportError:
+            pass
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    if hub_id and not offline and _hub_reachable():
+        return dict(pretrained=True)
+    why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face hub cannot be reached"
+    where = f"https://huggingface.co/{hub_id} (model.safetensors)" if hub_id else "timm's hub page of the model"
+    raise SystemExit(f"no pretrained weights for {name}: {why} and they are not in the local cache. Download them "
+                     f"from {where} on a machine with internet and pass --checkpoint FILE, or use --mode scratch.")
+
+
+def make_timm_vit(name="vit_small_patch16_224", mode="scratch", adapt="native", checkpoint=None, nb_classes=10,
+                  img_size=28, in_chan=1, patch_size=4):
+    """A timm ViT for small grey images, with a new head of nb_classes.
+
+    adapt="native": timm builds the model for img_size x img_size images of in_chan channels with patches of
+        patch_size (pretrained weights are adapted by timm: patch filters resampled and summed over RGB, positional
+        embeddings interpolated to the new grid).
+    adapt="resize": the model keeps its 224 x 224 RGB input; `resize_to_224` adapts the images instead.
+    mode="finetune" loads the pretrained weights (pretrained_source decides from where), "scratch" does not.
+    """
+    import timm
+
+    kwargs = pretrained_source(name, checkpoint) if mode == "finetune" else dict(pretrained=False)
+    if adapt == "native":
+        kwargs.update(img_size=img_size, in_chans=in_chan, patch_size=patch_size)
+    elif adapt != "resize":
+        raise ValueError(f"unknown adapt {adapt!r}")
+    return timm.create_model(name, num_classes=nb_classes, **kwargs)
+
+
+def resize_to_224(model, mean=0.1307, std=0.3081, size=224):
+    """A batch transform: standardized grey images -> [0, 1] -> size x size -> 3 channels -> the model's own
+    normalization (the statistics of its pre-training)."""
+    import torch.nn.functional as F
+
+    cfg = model.pretrained_cfg
+    m = torch.tensor(cfg.get("mean", (0.5, 0.5, 0.5))).view(1, 3, 1, 1)
+    s = torch.tensor(cfg.get("std", (0.5, 0.5, 0.5))).view(1, 3, 1, 1)
+
+    def transform(x):
+        x = (x * std + mean).clamp(0, 1)
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).expand(-1, 3, -1, -1)
+        return (x - m.to(x.device)) / s.to(x.device)
+
+    return transform
+
+
+def train_timm(name="vit_small_patch16_224", mode="scratch", adapt="native", checkpoint=None, dataset="mnist",
+               epochs=1, batch_size=64, lr=None, limit_train=2000, limit_test=1000, seed=0, device="auto",
+               progress=False):
+    """Train (scratch) or fine-tune (finetune) a timm ViT on mnist | fashion_mnist; returns (model, History).
+
+    The default lr is 1e-4 for fine-tuning (the weights are already good) and 1e-3 from scratch.
+    """
+    from .data import MEAN_STD
+
+    seed_everything(seed)
+    model = make_timm_vit(name, mode, adapt, checkpoint, nb_classes=10)  # first: fail fast without weights
+    Xtrain, ytrain, Xtest, ytest = load(dataset)
+    Xtrain, ytrain = Xtrain[:limit_train], ytrain[:limit_train]
+    Xtest, ytest = Xtest[:limit_test], ytest[:limit_test]
+    lr = lr or (1e-4 if mode == "finetune" else 1e-3)
+    opt = make_optimizer(model, epochs * math.ceil(len(Xtrain) / batch_size), lr, "adamw", "onecycle")
+    transform = resize_to_224(model, *MEAN_STD[dataset]) if adapt == "resize" else None
+
+    class Adapted(torch.nn.Module):  # evaluation sees the same input adaptation as training
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return self.model(transform(x) if transform else x)
+
+    wrapped = Adapted()
+    hist = fit_module(wrapped, torch.nn.CrossEntropyLoss(), opt, Xtrain, ytrain, Xtest, ytest, epochs, batch_size,
+                      seed=seed, device=device, progress=progress)
+    return model, hist
+
+
 # ---------------------------------------------------------------- command line
 def _import_vit(folder):
     import importlib
@@ -283,6 +403,23 @@ def _cmd_study(args):
     print(f"written to {folder}: study.md, study.json, " + ", ".join(f"{p}.png" for p in args.params or STUDY_VALUES))
 
 
+def _cmd_timm(args):
+    from . import plots
+    from .loops import save_run
+
+    name = args.name or f"a3_timm_{args.model}_{args.mode}_{args.adapt}"
+    model, hist = train_timm(args.model, args.mode, args.adapt, args.checkpoint, args.dataset, args.epochs,
+                             args.batch_size, args.lr, args.limit_train, args.limit_test, args.seed, args.device,
+                             progress=True)
+    metrics = {"model": args.model, "mode": args.mode, "adapt": args.adapt, "dataset": args.dataset,
+               "parameters": count_parameters(model), "limit_train": args.limit_train, "limit_test": args.limit_test,
+               "history": hist.to_dict(), "test_acc": hist.test_acc[-1]}
+    folder = save_run(name, metrics)
+    plots.plot_curves({f"{args.model} {args.mode}": hist}, folder / "curves.png")
+    print(f"{args.model} ({args.mode}, {args.adapt}): {metrics['parameters']} parameters, test accuracy "
+          f"{hist.test_acc[-1]:.2%} after {len(hist.test_acc)} epochs, {hist.seconds[-1]:.1f} s; written to {folder}")
+
+
 def main(argv=None):
     """python -m kit.a3 train|study|timm: experiments of assignment 3 (runs/<name>/ gets metrics and plots)."""
     import argparse
@@ -319,6 +456,20 @@ def main(argv=None):
     p.add_argument("--budget", default="small", choices=list(STUDY_BUDGET),
                    help="small: 1 epoch on 5k images per run; full: 3 epochs on 20k")
     p.set_defaults(func=_cmd_study)
+
+    p = commands.add_parser("timm", help="a large timm ViT, from scratch or fine-tuned from pretrained weights")
+    common(p)
+    p.add_argument("--model", default="vit_small_patch16_224", help=f"a timm ViT, e.g. {', '.join(TIMM_MODELS)}")
+    p.add_argument("--mode", default="finetune", choices=["finetune", "scratch"])
+    p.add_argument("--adapt", default="native", choices=["native", "resize"],
+                   help="native: the model is built for 28x28x1 with 4x4 patches; resize: images go to 224x224x3")
+    p.add_argument("--checkpoint", help="local pretrained weights (.safetensors / .pth) when the hub is unreachable")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--limit-train", type=int, default=2000, help="CPU-sized default; use 60000 on a GPU")
+    p.add_argument("--limit-test", type=int, default=1000)
+    p.set_defaults(func=_cmd_timm)
 
     args = parser.parse_args(argv)
     args.func(args)

@@ -151,3 +151,36 @@ def test_cli_train(tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0 < metrics["test_acc"] <= 1 and metrics["parameters"] > 0
     assert (run / "curves.png").is_file() and (run / "attention.png").is_file()
+
+
+@pytest.mark.quick
+def test_timm_without_weights_fails_fast(monkeypatch, tmp_path):
+    """Offline and no cache: a clear message naming --checkpoint at once, never timm's ~45 s of retries."""
+    import time
+
+    from kit import a3
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    start = time.perf_counter()
+    with pytest.raises(SystemExit, match="--checkpoint"):
+        a3.make_timm_vit("vit_tiny_patch16_224", mode="finetune")
+    with pytest.raises(SystemExit, match="no such file"):
+        a3.pretrained_source("vit_tiny_patch16_224", checkpoint=str(tmp_path / "missing.pth"))
+    assert time.perf_counter() - start < 10
+
+
+@pytest.mark.quick
+def test_timm_checkpoint_is_adapted_to_small_grey_images(tmp_path):
+    """A local checkpoint (random weights here) loads into the 28x28x1, 4x4-patch model with a new 10-class head."""
+    import timm
+
+    from kit import a3
+
+    ref = timm.create_model("vit_tiny_patch16_224")
+    torch.save(ref.state_dict(), tmp_path / "w.pth")
+    model = a3.make_timm_vit("vit_tiny_patch16_224", "finetune", "native", checkpoint=tmp_path / "w.pth")
+    assert torch.equal(model.blocks[0].attn.qkv.weight, ref.blocks[0].attn.qkv.weight)
+    assert model.patch_embed.proj.weight.shape[1:] == (1, 4, 4) and model.pos_embed.shape[1] == 50
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
