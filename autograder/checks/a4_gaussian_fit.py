@@ -1,0 +1,404 @@
+"""Checks of assignment 4 (fitting a Gaussian to an image by backprop). Oracles: the closed-form Gaussian,
+torch.autograd in float64 (gradients and reference descent steps), torch.optim.LBFGS for the best fit of a real
+image, and recovery of the known parameters of synthetic images (tolerance measured: README)."""
+from __future__ import annotations
+
+import torch
+
+from autograder.api import CheckFailed, check, expect, expect_close, expect_finite, expect_shape, expect_tensor
+
+SIZES = [(5, 7), (16, 16), (33, 20), (40, 60)]  # (H, W): square and non-square, both orientations
+KEYS = ("a", "mu", "sigma")
+RECOVERY_TOL = 0.01  # max abs error on a, mu, sigma (pixels) after kit.a4.STEPS steps; measured 0 (1e-13)
+
+
+# ---------------------------------------------------------------- oracles
+def oracle_grid(H, W):
+    rows = torch.arange(H, dtype=torch.float64)[:, None].expand(H, W)
+    cols = torch.arange(W, dtype=torch.float64)[None, :].expand(H, W)
+    return torch.stack([rows, cols], dim=-1)
+
+
+def oracle_image(params, H, W):
+    from kit.a4 import closed_form_gaussian
+
+    return closed_form_gaussian(params, H, W)
+
+
+def oracle_forward(params, image):
+    H, W = image.shape
+    d = oracle_grid(H, W) - params["mu"]
+    p = params["sigma"] ** -2
+    q = (d ** 2 * p).sum(-1)
+    e = torch.exp(-q)
+    f = params["a"] * e
+    r = f - image
+    return {"d": d, "p": p, "q": q, "e": e, "f": f, "r": r, "g": (r ** 2).sum()}
+
+
+def oracle_grads(params, image):
+    """dg/da, dg/dmu, dg/dsigma from autograd, and dg/dp (p = sigma^-2) for the hints."""
+    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+    g = oracle_forward(leaves, image)["g"]
+    grads = dict(zip(KEYS, torch.autograd.grad(g, [leaves[k] for k in KEYS])))
+    p = (params["sigma"].detach() ** -2).requires_grad_(True)
+    d = oracle_grid(*image.shape) - params["mu"]
+    g_p = ((params["a"] * torch.exp(-(d ** 2 * p).sum(-1)) - image) ** 2).sum()
+    grads["p"] = torch.autograd.grad(g_p, p)[0]
+    return grads
+
+
+def oracle_descent(image, init, lr, steps, reparametrized=False):
+    """Plain gradient descent with autograd's gradients; returns (params, losses before each step)."""
+    free = {k: v.detach().clone() for k, v in init.items()}
+    if reparametrized:
+        free["s"] = torch.log(free.pop("sigma"))
+    losses = []
+    for _ in range(steps):
+        leaves = {k: v.clone().requires_grad_(True) for k, v in free.items()}
+        params = dict(leaves)
+        if reparametrized:
+            params["sigma"] = torch.exp(params.pop("s"))
+        g = oracle_forward(params, image)["g"]
+        grads = torch.autograd.grad(g, list(leaves.values()))
+        losses.append(float(g))
+        free = {k: v - lr[k] * gr for (k, v), gr in zip(free.items(), grads)}
+    if reparametrized:
+        free["sigma"] = torch.exp(free.pop("s"))
+    return free, losses
+
+
+def random_params(H, W):
+    u = lambda lo, hi: lo + (hi - lo) * float(torch.rand(()))  # noqa: E731
+    return {"a": torch.tensor(u(0.5, 2.0), dtype=torch.float64),
+            "mu": torch.tensor([u(0, H - 1), u(0, W - 1)], dtype=torch.float64),
+            "sigma": torch.tensor([u(1.5, max(2.0, H / 3)), u(1.5, max(2.0, W / 3))], dtype=torch.float64)}
+
+
+def random_problem(H, W, noise=0.1):
+    """Parameters at a random point and an image that is a different Gaussian plus noise (residual != 0)."""
+    image = oracle_image(random_params(H, W), H, W) + noise * torch.randn(H, W, dtype=torch.float64)
+    return random_params(H, W), image
+
+
+def as_float64(values):
+    return torch.tensor(values, dtype=torch.float64)  # torch.tensor(list) would round to float32
+
+
+def clone(params):
+    return {k: v.clone() for k, v in params.items()}
+
+
+def param_dict(obj, what, keys=KEYS):
+    expect(isinstance(obj, dict), f"{what} should return a dict, got {type(obj).__name__}")
+    missing = [k for k in keys if k not in obj]
+    expect(not missing, f"{what} is missing the keys {missing}")
+    out = {}
+    for k in keys:
+        v = expect_tensor(obj[k], f"{what}[{k!r}]")
+        if k == "a" and v.numel() == 1:
+            v = v.reshape(())
+        out[k] = v
+    return out
+
+
+def _close(x, y, rtol=1e-6):
+    return isinstance(x, torch.Tensor) and x.shape == y.shape and \
+        torch.allclose(x.detach().double(), y, rtol=rtol, atol=1e-9 * (1 + float(y.abs().max())))
+
+
+def diagnose_grad(name, got, expected, grads, params, npix):
+    """A hint naming the usual mistake behind a wrong gradient."""
+    if _close(got, expected / 2):
+        return "it is half the expected value: g = sum r^2, so dg/dr = 2 r (the factor 2 is missing)"
+    if _close(got, -expected):
+        return ("it has the wrong sign: r = f - I (not I - f), and d = x - mu gives dd/dmu = -1; the gradient "
+                "points uphill, descent subtracts it")
+    if _close(got, expected / npix):
+        return "it is (number of pixels) times too small: g is a sum over the pixels, not a mean"
+    if name == "sigma":
+        p_grad = grads["p"]
+        if _close(got, p_grad):
+            return ("this is dg/dp, the gradient w.r.t. p = sigma^-2 (the diagonal of Sigma); chain it with "
+                    "dp/dsigma = -2 sigma^-3")
+        if _close(got, p_grad * 2 * params["sigma"]):
+            return "you differentiated as if Sigma = diag(sigma^2): Sigma holds sigma^-2, so dp/dsigma = -2 sigma^-3"
+        if _close(got, -p_grad * params["sigma"] ** -2):
+            return "dp/dsigma is wrong: p = sigma^-2 = 1/sigma^2 gives dp/dsigma = -2 sigma^-3"
+        if _close(got, 2 * p_grad * params["sigma"] ** -3):
+            return "sign of dp/dsigma: p = sigma^-2 decreases when sigma grows, dp/dsigma = -2 sigma^-3"
+    return ("follow the graph backwards: dg/dr = 2 r, dg/da = sum dg/df * e, dg/dq = -dg/df * a * e, "
+            "dg/dd = dg/dq * 2 p d, dg/dmu = -sum dg/dd, dg/dp = sum dg/dq * d^2")
+
+
+def _hint_image(gf, params, H, W, got):
+    """Names the usual mistake behind a wrong model image."""
+    d = oracle_grid(H, W) - params["mu"]
+    variants = {
+        "you multiplied by sigma^2: Sigma = diag(sigma^-2), so divide the squared differences by sigma^2":
+            params["a"] * torch.exp(-(d ** 2 * params["sigma"] ** 2).sum(-1)),
+        "there is no 1/2 in this assignment's exponent: f = a exp(-(x - mu)^T Sigma (x - mu))":
+            params["a"] * torch.exp(-0.5 * (d ** 2 * params["sigma"] ** -2).sum(-1)),
+        "rows and columns are swapped: x = (row, col), mu[0] goes with the row index":
+            oracle_image({"a": params["a"], "mu": params["mu"].flip(0), "sigma": params["sigma"].flip(0)}, H, W),
+    }
+    for hint, value in variants.items():
+        if isinstance(got, torch.Tensor) and got.shape == value.shape and torch.allclose(got.double(), value):
+            return hint
+    return ""
+
+
+# ---------------------------------------------------------------- the model and the loss
+@check("pixel_grid", points=1)
+def pixel_grid(sub):
+    """pixel_grid(H, W) holds (row, col) = (i, j) at [i, j], for square and non-square images."""
+    gf = sub.module("gaussian_fit")
+    for H, W in SIZES:
+        grid = gf.pixel_grid(H, W)
+        expect_shape(grid, (H, W, 2), f"pixel_grid({H}, {W})")
+        expect(grid.dtype == torch.float64, f"pixel_grid({H}, {W}) should be float64 by default, got {grid.dtype}")
+        hint = "grid[..., 0] is the row index i and grid[..., 1] the column index j (meshgrid with indexing='ij')"
+        expect_close(grid, oracle_grid(H, W), f"pixel_grid({H}, {W})", rtol=0, atol=1e-12, hint=hint)
+    grid = gf.pixel_grid(3, 4, dtype=torch.float32)
+    expect(grid.dtype == torch.float32, f"pixel_grid(3, 4, dtype=torch.float32) has dtype {grid.dtype}")
+
+
+@check("gaussian_image", points=1)
+def gaussian_image(sub):
+    """gaussian_image equals a * exp(-(x - mu)^T diag(sigma^-2) (x - mu)) at every pixel."""
+    gf = sub.module("gaussian_fit")
+    for H, W in SIZES:
+        params = random_params(H, W)
+        got = gf.gaussian_image(clone(params), oracle_grid(H, W))
+        expect_close(got, oracle_image(params, H, W), f"gaussian_image for an image of {H}x{W}", rtol=1e-9,
+                     atol=1e-12, hint=_hint_image(gf, params, H, W, got))
+
+
+@check("loss", points=1)
+def loss(sub):
+    """loss(f, image) is the sum over the pixels of (f - image)^2."""
+    gf = sub.module("gaussian_fit")
+    for H, W in SIZES:
+        f, image = torch.rand(H, W, dtype=torch.float64), torch.rand(H, W, dtype=torch.float64)
+        g = expect_tensor(gf.loss(f, image), "loss(f, image)")
+        expect(g.numel() == 1, f"loss should be a scalar, got shape {tuple(g.shape)}")
+        expected = ((f - image) ** 2).sum()
+        if abs(float(g) - float(expected) / (H * W)) < 1e-9:
+            raise CheckFailed("loss is the mean over the pixels: this assignment's g is the SUM of (f - I)^2")
+        expect_close(g.reshape(()), expected, f"loss for {H}x{W} images", rtol=1e-10, atol=1e-12)
+
+
+@check("forward", points=2)
+def forward(sub):
+    """forward returns g and the intermediate values d, p, q, e, f, r, g of the graph."""
+    gf = sub.module("gaussian_fit")
+    shapes = {"d": lambda H, W: (H, W, 2), "p": lambda H, W: (2,), "q": lambda H, W: (H, W),
+              "e": lambda H, W: (H, W), "f": lambda H, W: (H, W), "r": lambda H, W: (H, W)}
+    for H, W in SIZES:
+        params, image = random_problem(H, W)
+        result = gf.forward(clone(params), oracle_grid(H, W), image.clone())
+        expect(isinstance(result, tuple) and len(result) == 2, "forward should return a pair (g, outputs)")
+        g, outputs = result
+        expected = oracle_forward(params, image)
+        expect(isinstance(outputs, dict), f"forward(...)[1] should be a dict, got {type(outputs).__name__}")
+        missing = [k for k in expected if k not in outputs]
+        expect(not missing, f"forward(...)[1] (outputs) is missing the keys {missing}")
+        for key, shape in shapes.items():
+            expect_shape(outputs[key], shape(H, W), f"outputs[{key!r}] for a {H}x{W} image")
+            hint = "p is sigma^-2 (the diagonal of Sigma), not sigma^2" if key == "p" else \
+                "r is f - I (the model minus the image)" if key == "r" else ""
+            expect_close(outputs[key], expected[key], f"outputs[{key!r}] for a {H}x{W} image", rtol=1e-9,
+                         atol=1e-12, hint=hint)
+        expect_tensor(g, "g")
+        expect_close(g.reshape(()), expected["g"], f"g for a {H}x{W} image", rtol=1e-9, atol=1e-12)
+
+
+# ---------------------------------------------------------------- backprop by hand
+@check("backward", points=4)
+def backward(sub):
+    """Hand-derived dg/da, dg/dmu, dg/dsigma equal torch.autograd's (float64, random points, several sizes)."""
+    gf = sub.module("gaussian_fit")
+    for H, W in SIZES:
+        for _ in range(2):
+            params, image = random_problem(H, W)
+            outputs = oracle_forward(params, image)
+            grads = param_dict(gf.backward(clone(params), {k: v.clone() for k, v in outputs.items()}),
+                               "backward(params, outputs)")
+            expected = oracle_grads(params, image)
+            for name in ("a", "mu", "sigma"):
+                got = grads[name]
+                expect_close(got, expected[name], f"dg/d{name} for a {H}x{W} image", rtol=1e-6, atol=1e-9,
+                             hint=diagnose_grad(name, got, expected[name], expected, params, H * W))
+
+
+# ---------------------------------------------------------------- the fits
+def _one_fit(fit, what, image, init, lr, steps, keys=KEYS):
+    frozen = clone(init)
+    result = fit(image.clone(), init, lr, steps)
+    expect(isinstance(result, tuple) and len(result) == 2, f"{what} should return a pair (params, losses)")
+    params, losses = result
+    params = param_dict(params, what)
+    for k in KEYS:
+        expect(torch.equal(init[k], frozen[k]), f"{what} changed init[{k!r}] in place: work on copies (clone)")
+        expect_finite(params[k].detach(), f"{what}'s {k}")
+    expect(isinstance(losses, (list, tuple)) and len(losses) == steps,
+           f"{what} should return a list of {steps} losses (one per step), got "
+           f"{len(losses) if isinstance(losses, (list, tuple)) else type(losses).__name__}")
+    return params, [float(v) for v in losses]
+
+
+def _compare_to_descent(params, losses, expected, expected_losses, init, what):
+    if abs(losses[0] - expected_losses[0]) > 1e-8 * (1 + abs(expected_losses[0])):
+        hint = " (that is g after the first step: record g before updating)" if len(expected_losses) > 1 and \
+            abs(losses[0] - expected_losses[1]) < 1e-8 * (1 + abs(expected_losses[1])) else ""
+        raise CheckFailed(f"{what}: losses[0] = {losses[0]:.8g}, expected g(init) = {expected_losses[0]:.8g}{hint}")
+    expect_close(as_float64(losses), as_float64(expected_losses), f"{what}'s losses", rtol=1e-8, atol=1e-10)
+    for k in KEYS:
+        wrong_sign = 2 * init[k] - expected[k]
+        hint = "the parameters moved uphill: p <- p - lr * dg/dp" if _close(params[k], wrong_sign) else \
+            "each parameter p moves by -lr[name] * dg/dp, with the step size of its own name"
+        expect_close(params[k].detach(), expected[k], f"{what}'s {k}", rtol=1e-8, atol=1e-10, hint=hint)
+
+
+def _small_problem():
+    H, W = 12, 17
+    _, image = random_problem(H, W, noise=0.05)
+    init = random_params(H, W)
+    lr = {"a": 0.01, "mu": 0.01, "sigma": 0.01, "s": 0.002}
+    return image, init, lr
+
+
+@check("fit_manual", points=2)
+def fit_manual(sub):
+    """fit_manual takes plain gradient-descent steps equal to those of torch.autograd, and records g before each."""
+    gf = sub.module("gaussian_fit")
+    image, init, lr = _small_problem()
+    lr = {k: lr[k] for k in KEYS}
+    for steps in (1, 5):
+        expected, expected_losses = oracle_descent(image, init, lr, steps)
+        params, losses = _one_fit(gf.fit_manual, f"fit_manual(..., steps={steps})", image, init, lr, steps)
+        _compare_to_descent(params, losses, expected, expected_losses, init, f"fit_manual(..., steps={steps})")
+
+
+@check("fit_autograd", points=2)
+def fit_autograd(sub):
+    """fit_autograd takes the same steps as gradient descent with autograd and returns detached parameters."""
+    gf = sub.module("gaussian_fit")
+    image, init, lr = _small_problem()
+    lr = {k: lr[k] for k in KEYS}
+    for steps in (1, 5):
+        expected, expected_losses = oracle_descent(image, init, lr, steps)
+        params, losses = _one_fit(gf.fit_autograd, f"fit_autograd(..., steps={steps})", image, init, lr, steps)
+        for k in KEYS:
+            expect(not params[k].requires_grad, f"fit_autograd's {k} still requires grad: return detached tensors")
+        _compare_to_descent(params, losses, expected, expected_losses, init, f"fit_autograd(..., steps={steps})")
+
+
+@check("fits_agree", points=1)
+def fits_agree(sub):
+    """fit_manual and fit_autograd follow the same path from the stated start (100 steps, synthetic image)."""
+    from kit.a4 import initial_params, one_thread, step_sizes, synthetic_image
+
+    gf = sub.module("gaussian_fit")
+    image, _ = synthetic_image(noise=0.05)
+    init, lr = initial_params(image), step_sizes(image)
+    lr = {k: lr[k] for k in KEYS}
+    with one_thread():
+        manual, manual_losses = _one_fit(gf.fit_manual, "fit_manual", image, init, lr, 100)
+        auto, auto_losses = _one_fit(gf.fit_autograd, "fit_autograd", image, init, lr, 100)
+    expect_close(as_float64(manual_losses), as_float64(auto_losses), "fit_manual's losses vs fit_autograd's",
+                 rtol=1e-7, atol=1e-9, hint="your hand-derived gradients and autograd's disagree along the path")
+    for k in KEYS:
+        expect_close(manual[k].detach(), auto[k].detach(), f"fit_manual's {k} vs fit_autograd's", rtol=1e-7,
+                     atol=1e-9)
+
+
+@check("fit_reparametrized", points=1)
+def fit_reparametrized(sub):
+    """Bonus: fit_reparametrized descends on s = log(sigma) (autograd's steps) and returns sigma = exp(s) > 0."""
+    gf = sub.module("gaussian_fit")
+    image, init, lr = _small_problem()
+    lr = {k: lr[k] for k in ("a", "mu", "s")}
+    for steps in (1, 5):
+        what = f"fit_reparametrized(..., steps={steps})"
+        expected, expected_losses = oracle_descent(image, init, lr, steps, reparametrized=True)
+        params, losses = _one_fit(gf.fit_reparametrized, what, image, init, lr, steps)
+        if _close(params["sigma"], torch.log(expected["sigma"])):
+            raise CheckFailed(f"{what} returned s = log(sigma) as 'sigma': return sigma = exp(s)")
+        expect(bool((params["sigma"] > 0).all()), f"{what} returned a non-positive sigma {params['sigma'].tolist()}")
+        plain, _ = oracle_descent(image, init, {"a": lr["a"], "mu": lr["mu"], "sigma": lr["s"]}, steps)
+        if _close(params["sigma"], plain["sigma"]):
+            raise CheckFailed(f"{what} updated sigma itself: the descent variable is s = log(sigma), "
+                              "s <- s - lr['s'] * dg/ds with dg/ds = sigma * dg/dsigma")
+        _compare_to_descent(params, losses, expected, expected_losses, init, what)
+
+
+# ---------------------------------------------------------------- fits from the stated start (train tier)
+RECOVERY_IMAGES = [  # (H, W, a, mu, sigma): the assignment's image, a small bump, a tall image
+    (40, 60, 2.0, (17.3, 34.6), (6.0, 11.0)),
+    (24, 32, 1.0, (14.2, 10.1), (4.0, 3.0)),
+    (50, 30, 0.5, (30.0, 12.0), (7.0, 5.0)),
+]
+
+
+def _recovers(sub, which):
+    from kit.a4 import STEPS, describe, run_fits, synthetic_image
+
+    gf = sub.module("gaussian_fit")
+    for H, W, a, mu, sigma in RECOVERY_IMAGES:
+        image, true = synthetic_image(H, W, a, mu, sigma)
+        params, losses = run_fits(gf, image, which=(which,))[which]
+        params = param_dict(params, f"fit_{which}")
+        expect(len(losses) == STEPS and losses[-1] < losses[0],
+               f"fit_{which}: the loss did not decrease on the {H}x{W} image ({losses[0]:.4g} -> {losses[-1]:.4g})")
+        err = max(float((params[k].detach() - true[k]).abs().max()) for k in KEYS)
+        expect(err <= RECOVERY_TOL,
+               f"fit_{which} on a {H}x{W} image of a Gaussian with {describe(true)}, from the kit's start, ends at "
+               f"{describe(params)} after {STEPS} steps (max error {err:.3g}, tolerance {RECOVERY_TOL})")
+
+
+@check("fit_recovers", points=2, tier="train", timeout=60)
+def fit_recovers(sub):
+    """fit_manual recovers a, mu and sigma of three synthetic images within 0.01 from the stated start."""
+    _recovers(sub, "manual")
+
+
+@check("fit_autograd_recovers", points=1, tier="train", timeout=60)
+def fit_autograd_recovers(sub):
+    """fit_autograd recovers a, mu and sigma of three synthetic images within 0.01 from the stated start."""
+    _recovers(sub, "autograd")
+
+
+@check("fit_reparametrized_recovers", points=1, tier="train", timeout=60)
+def fit_reparametrized_recovers(sub):
+    """Bonus: fit_reparametrized recovers a, mu and sigma of three synthetic images within 0.01."""
+    _recovers(sub, "reparametrized")
+
+
+DIGIT_LOSS_MARGIN = 1.01  # fit_manual's final g may exceed L-BFGS's best g by 1 % (measured: equal to 1e-6)
+
+
+@check("fit_digit", points=1, tier="train", timeout=60)
+def fit_digit(sub):
+    """On a blurred MNIST digit, fit_manual reaches the loss of torch.optim.LBFGS's best Gaussian (within 1 %)."""
+    from kit.a4 import STEPS, blurred_digit, initial_params, run_fits
+
+    gf = sub.module("gaussian_fit")
+    image = blurred_digit()
+    _, losses = run_fits(gf, image, which=("manual",))["manual"]
+    # oracle: L-BFGS on the closed form, same start
+    leaves = {k: v.clone().requires_grad_(True) for k, v in initial_params(image).items()}
+    opt = torch.optim.LBFGS(list(leaves.values()), lr=1, max_iter=500, tolerance_grad=1e-12,
+                            tolerance_change=1e-14, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        g = oracle_forward(leaves, image)["g"]
+        g.backward()
+        return g
+
+    opt.step(closure)
+    best = float(oracle_forward(leaves, image)["g"])
+    expect(losses[-1] <= best * DIGIT_LOSS_MARGIN,
+           f"on the blurred digit, fit_manual ends at g = {losses[-1]:.5g} after {STEPS} steps; the best Gaussian "
+           f"(L-BFGS) reaches g = {best:.5g}")
