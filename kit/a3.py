@@ -98,7 +98,7 @@ def count_parameters(model, trainable=True):
 
 
 # The full tier's trainings (seed-level numbers in the README).
-FULL_TRAINING = {"mnist": dict(epochs=10, lr=3e-3), "fashion_mnist": dict(epochs=15, lr=3e-3)}
+FULL_TRAINING = {"mnist": dict(epochs=15, lr=3e-3), "fashion_mnist": dict(epochs=15, lr=3e-3)}
 
 
 # ---------------------------------------------------------------- attention maps

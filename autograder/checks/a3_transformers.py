@@ -418,21 +418,22 @@ def vit_forward(sub):
 
 
 # ---------------------------------------------------------------- trainings (thresholds measured: README)
-TRAIN_CONFIG = dict(epochs=4, limit_train=30000)
+# measured (2 threads): 96.6 / 96.3 % for seeds 0 / 1 of the reference, 17-47 s on a shared 2-core machine
+TRAIN_CONFIG = dict(epochs=3)
 TRAIN_THRESHOLD = 0.95
 FULL_MNIST, FULL_FASHION = 0.985, 0.90
 
 
 @check("train_mnist", points=4, tier="train", timeout=240)
 def train_mnist(sub):
-    """The course's ViT (dim 32, patch 7, 2 blocks), AdamW + one-cycle, reaches 95 % on MNIST in 4 epochs of 30k."""
+    """The course's ViT (dim 32, patch 7, 2 blocks), AdamW + one-cycle, reaches 95 % on MNIST in 3 epochs."""
     from kit.a3 import train_vit
 
     _, hist = train_vit(sub.module("vit"), "mnist", device="cpu", **TRAIN_CONFIG)
     acc = hist.test_acc[-1]
     expect(hist.train_loss[-1] < hist.train_loss[0], "the training loss did not decrease")
     expect(acc >= TRAIN_THRESHOLD, f"the ViT reaches {acc:.2%} test accuracy on MNIST after {len(hist.test_acc)} "
-                                   f"epochs on {TRAIN_CONFIG['limit_train']} images, expected at least "
+                                   f"epochs, expected at least "
                                    f"{TRAIN_THRESHOLD:.0%}")
 
 
