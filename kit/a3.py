@@ -184,7 +184,7 @@ STUDY_VALUES = {
     "nb_heads": [1, 2, 4, 8],
     "mlp_ratio": [1.0, 2.0, 4.0],
 }
-STUDY_BUDGET = {"small": dict(epochs=1, limit_train=5000, limit_test=2000),
+STUDY_BUDGET = {"small": dict(epochs=2, limit_train=10000, limit_test=2000),
                 "full": dict(epochs=3, limit_train=20000)}
 
 
@@ -454,7 +454,7 @@ def main(argv=None):
     common(p)
     p.add_argument("--params", nargs="+", choices=list(STUDY_VALUES), help="default: all")
     p.add_argument("--budget", default="small", choices=list(STUDY_BUDGET),
-                   help="small: 1 epoch on 5k images per run; full: 3 epochs on 20k")
+                   help="small: 2 epochs on 10k images per run; full: 3 epochs on 20k")
     p.set_defaults(func=_cmd_study)
 
     p = commands.add_parser("timm", help="a large timm ViT, from scratch or fine-tuned from pretrained weights")
