@@ -15,3 +15,27 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Trainings inside notebooks need more than nbgrader's default 30 s per cell.
 c.ExecutePreprocessor.timeout = 900
+c.Execute.timeout = 900
+
+# nbgrader scores a test cell 0 as soon as anything reaches stderr: ordinary library warnings printed by correct
+# code must not cost points (the kit's run_check also silences warnings during a check).
+c.IgnorePattern.pattern = r"\w*Warning: "
+
+# Feedback is rendered from the autograded notebook, which holds the hidden tests again: clear them first.
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# nbgrader autograde copies every non-notebook file of the source over the submission, which would grade the
+# reference modules instead of the student's: keep the students' own versions of the modules they write.
+def _student_modules():
+    from pathlib import Path
+
+    source = Path(c.CourseDirectory.root) / c.CourseDirectory.source_directory
+    return {folder.name: sorted(str(p.relative_to(folder)) for p in folder.rglob("*.py")
+                                if "### BEGIN SOLUTION" in p.read_text())
+            for folder in source.iterdir() if folder.is_dir()} if source.is_dir() else {}
+
+
+c.Autograde.exclude_overwriting = _student_modules()

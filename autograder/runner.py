@@ -281,14 +281,35 @@ def _data_dir():
     return data_dir()
 
 
-def run_check(check_id: str, folder: str | Path = ".") -> None:
-    """Run one check in this process (nbgrader test cells); raises AssertionError with the feedback."""
+class NotebookCheckFailed(AssertionError):
+    """A failed check in a notebook test cell. IPython shows `_render_traceback_` instead of a traceback, so
+    the feedback never quotes the cell's source (and the hidden tests in it)."""
+
+    def _render_traceback_(self):
+        return [str(self)]
+
+
+def run_check(check_id: str, folder: str | Path = ".", quiet: bool = False) -> None:
+    """Run one check in this process (nbgrader test cells); raises NotebookCheckFailed with the feedback.
+
+    Warnings are silenced and the student's own printing is kept off stderr: nbgrader gives 0 to a test cell
+    that writes anything to stderr, even a harmless library warning. quiet=True (hidden tests) prints nothing
+    on success and does not name the check on failure.
+    """
+    import contextlib
+    import io
+    import warnings
+
     assignment, name = check_id.split("/", 1)
     chk = next((c for c in load_checks(assignment) if c.name == name), None)
     if chk is None:
         raise KeyError(f"no check named {check_id}")
     seed_everything(check_seed(chk.id))
-    status, message = execute(chk, Path(folder).resolve())
+    captured = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stderr(captured):
+        warnings.simplefilter("ignore")
+        status, message = execute(chk, Path(folder).resolve())
     if status != "passed":
-        raise AssertionError(f"{check_id}: {message}")
-    print(f"{check_id}: passed ({chk.points:g} points)")
+        raise NotebookCheckFailed(f"a hidden test failed: {message}" if quiet else f"{check_id}: {message}")
+    if not quiet:
+        print(f"{check_id}: passed ({chk.points:g} points)")
