@@ -49,20 +49,21 @@ def oracle_grads(params, image):
 
 
 def oracle_descent(image, init, lr, steps, reparametrized=False):
-    """Plain gradient descent with autograd's gradients; returns (params, losses before each step)."""
+    """Plain gradient descent with autograd's gradients; returns (params, g before each step and after the last)."""
     free = {k: v.detach().clone() for k, v in init.items()}
     if reparametrized:
         free["s"] = torch.log(free.pop("sigma"))
     losses = []
-    for _ in range(steps):
+    for _ in range(steps + 1):
         leaves = {k: v.clone().requires_grad_(True) for k, v in free.items()}
         params = dict(leaves)
         if reparametrized:
             params["sigma"] = torch.exp(params.pop("s"))
         g = oracle_forward(params, image)["g"]
         grads = torch.autograd.grad(g, list(leaves.values()))
-        losses.append(float(g))
-        free = {k: v - lr[k] * gr for (k, v), gr in zip(free.items(), grads)}
+        losses.append(float(g.detach()))
+        if len(losses) <= steps:
+            free = {k: v - lr[k] * gr for (k, v), gr in zip(free.items(), grads)}
     if reparametrized:
         free["sigma"] = torch.exp(free.pop("s"))
     return free, losses
@@ -232,9 +233,19 @@ def backward(sub):
 
 
 # ---------------------------------------------------------------- the fits
-def _one_fit(fit, what, image, init, lr, steps, keys=KEYS):
+def _one_fit(fit, what, image, init, lr, steps, without_autograd=False):
     frozen = clone(init)
-    result = fit(image.clone(), init, lr, steps)
+    if without_autograd:  # the hand-written fit must not lean on autograd: it runs with autograd switched off
+        try:
+            with torch.no_grad():
+                result = fit(image.clone(), init, lr, steps)
+        except RuntimeError as err:
+            if "grad" not in str(err):
+                raise
+            raise CheckFailed(f"{what} failed with autograd switched off (torch.no_grad()): {err}; fit_manual must "
+                              "use your forward and backward, not .backward()") from None
+    else:
+        result = fit(image.clone(), init, lr, steps)
     expect(isinstance(result, tuple) and len(result) == 2, f"{what} should return a pair (params, losses)")
     params, losses = result
     params = param_dict(params, what)
@@ -248,10 +259,12 @@ def _one_fit(fit, what, image, init, lr, steps, keys=KEYS):
 
 
 def _compare_to_descent(params, losses, expected, expected_losses, init, what):
+    """expected_losses from oracle_descent: one more than `losses` (g after the last step, for the hint)."""
     if abs(losses[0] - expected_losses[0]) > 1e-8 * (1 + abs(expected_losses[0])):
-        hint = " (that is g after the first step: record g before updating)" if len(expected_losses) > 1 and \
+        hint = " (that is g after the first step: record g before updating)" if \
             abs(losses[0] - expected_losses[1]) < 1e-8 * (1 + abs(expected_losses[1])) else ""
         raise CheckFailed(f"{what}: losses[0] = {losses[0]:.8g}, expected g(init) = {expected_losses[0]:.8g}{hint}")
+    expected_losses = expected_losses[:len(losses)]
     expect_close(as_float64(losses), as_float64(expected_losses), f"{what}'s losses", rtol=1e-8, atol=1e-10)
     for k in KEYS:
         wrong_sign = 2 * init[k] - expected[k]
@@ -270,13 +283,14 @@ def _small_problem():
 
 @check("fit_manual", points=2)
 def fit_manual(sub):
-    """fit_manual takes plain gradient-descent steps equal to those of torch.autograd, and records g before each."""
+    """fit_manual (autograd off) takes the gradient-descent steps of torch.autograd and records g before each."""
     gf = sub.module("gaussian_fit")
     image, init, lr = _small_problem()
     lr = {k: lr[k] for k in KEYS}
     for steps in (1, 5):
         expected, expected_losses = oracle_descent(image, init, lr, steps)
-        params, losses = _one_fit(gf.fit_manual, f"fit_manual(..., steps={steps})", image, init, lr, steps)
+        params, losses = _one_fit(gf.fit_manual, f"fit_manual(..., steps={steps})", image, init, lr, steps,
+                                  without_autograd=True)
         _compare_to_descent(params, losses, expected, expected_losses, init, f"fit_manual(..., steps={steps})")
 
 

@@ -114,7 +114,7 @@ def backward(params, outputs):
 
 
 def fit_manual(image, init, lr, steps):
-    """Gradient descent on g with your forward and backward (no autograd).
+    """Gradient descent on g with your forward and backward (no autograd: it must run under torch.no_grad()).
 
     Args:
         image: (H, W) grey image (float64 recommended).
