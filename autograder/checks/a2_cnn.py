@@ -313,9 +313,9 @@ def epoch_evaluate(sub):
     y = torch.cat([t for _, t in data])
     with torch.no_grad():
         logits = model(X)
+        mean_of_means = sum(float(F.cross_entropy(model(x), t)) for x, t in data) / len(data)
     want_loss = float(F.cross_entropy(logits, y))
     want_acc = float((logits.argmax(1) == y).float().mean())
-    mean_of_means = sum(float(F.cross_entropy(model(x), t)) for x, t in data) / len(data)
     hint = "; with batches of different sizes, weight each batch's mean loss by its size" \
         if abs(loss - mean_of_means) < 1e-5 else ""
     expect(abs(loss - want_loss) < 1e-5, f"mean loss over the data is {want_loss:.6f}, epoch returned {loss:.6f}{hint}")
@@ -344,7 +344,7 @@ def epoch_train(sub):
         batch_loss = F.cross_entropy(out, t)
         batch_loss.backward()
         oracle_opt.step()
-        total += float(batch_loss) * len(t)
+        total += float(batch_loss.detach()) * len(t)
         correct += int((out.argmax(1) == t).sum())
     n = sum(len(t) for _, t in data)
     for (name, p), q in zip(model.named_parameters(), oracle.parameters()):
@@ -489,16 +489,16 @@ def lr_schedule(sub):
 
 
 # ---------------------------------------------------------------- trainings (thresholds measured: see README)
-SMALL_VANILLA_THRESHOLD = 0.40
-SMALL_IMPROVED_THRESHOLD = 0.50
+SMALL_VANILLA_THRESHOLD = 0.25
+SMALL_STANDARDIZED_THRESHOLD = 0.42
 FULL_VANILLA_THRESHOLD, FULL_VANILLA_EPOCHS = 0.68, 30
 FULL_IMPROVED_THRESHOLD, FULL_IMPROVED_EPOCHS = 0.85, 60
 
 
-def _train_and_expect(sub, threshold, what, **kw):
+def _train_and_expect(sub, threshold, what, device="cpu", **kw):
     from kit.a2 import train
 
-    _, hist = train(sub.module("cnn"), sub.module("training"), device="cpu", **kw)
+    _, hist = train(sub.module("cnn"), sub.module("training"), device=device, **kw)
     acc = hist.test_acc[-1]
     expect(hist.train_loss[-1] < hist.train_loss[0] or len(hist.train_loss) == 1, f"{what}: the training loss did "
                                                                                    "not decrease")
@@ -508,25 +508,26 @@ def _train_and_expect(sub, threshold, what, **kw):
 
 @check("train_cifar_small", points=3, tier="train", timeout=150)
 def train_cifar_small(sub):
-    """The course CNN trained by your epoch on 10,000 CIFAR-10 images for 3 epochs reaches 40 % test accuracy."""
+    """The course CNN trained by your epoch on 10,000 CIFAR-10 images (3 epochs, batch 32) beats chance clearly."""
     from kit.a2 import SMALL
 
-    _train_and_expect(sub, SMALL_VANILLA_THRESHOLD, "the course CNN on a 10k subset", **SMALL)
+    _train_and_expect(sub, SMALL_VANILLA_THRESHOLD, "the course CNN on a 10k subset (3 epochs)", **SMALL)
 
 
-@check("train_cifar_small_improved", points=2, tier="train", timeout=150)
-def train_cifar_small_improved(sub):
-    """With standardization and batch norm, the same short training reaches 50 % test accuracy."""
+@check("train_cifar_small_standardized", points=2, tier="train", timeout=150)
+def train_cifar_small_standardized(sub):
+    """With standardized inputs, the same short training reaches a clearly higher test accuracy."""
     from kit.a2 import SMALL
 
-    _train_and_expect(sub, SMALL_IMPROVED_THRESHOLD, "the course CNN with standardization and batch norm",
-                      standardize=True, batch_norm=True, **SMALL)
+    _train_and_expect(sub, SMALL_STANDARDIZED_THRESHOLD, "the course CNN with standardized inputs on a 10k subset "
+                      "(3 epochs)", standardize=True, **SMALL)
 
 
 @check("train_cifar_full_vanilla", points=3, tier="full", timeout=4 * 3600)
 def train_cifar_full_vanilla(sub):
     """The course CNN (no improvement) reaches 68 % test accuracy on the full CIFAR-10 (30 epochs)."""
-    _train_and_expect(sub, FULL_VANILLA_THRESHOLD, "the vanilla course CNN", epochs=FULL_VANILLA_EPOCHS)
+    _train_and_expect(sub, FULL_VANILLA_THRESHOLD, "the vanilla course CNN", epochs=FULL_VANILLA_EPOCHS,
+                      device="auto")
 
 
 @check("train_cifar_full_improved", points=3, tier="full", timeout=8 * 3600)
@@ -534,4 +535,4 @@ def train_cifar_full_improved(sub):
     """With all the improvements, the course CNN reaches 85 % test accuracy on the full CIFAR-10."""
     _train_and_expect(sub, FULL_IMPROVED_THRESHOLD, "the course CNN with all the improvements",
                       epochs=FULL_IMPROVED_EPOCHS, standardize=True, augment=True, lr_schedule=True, dropout=0.5,
-                      batch_norm=True)
+                      batch_norm=True, device="auto")

@@ -1,0 +1,132 @@
+"""Tests of assignment 2's kit: the checks' oracles, the checks failing on wrong code, kit.a2's batches,
+training loop and command line."""
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.api import CheckFailed, Submission
+from autograder.checks import a2_cnn as checks
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "solutions" / "a2_cnn"
+
+
+def mutant(tmp_path, module, old, new):
+    """A copy of the reference with one wrong line, as a student might write it."""
+    folder = tmp_path / "a2_cnn"
+    shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
+    path = folder / f"{module}.py"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new))
+    return Submission(folder)
+
+
+@pytest.mark.quick
+def test_empirical_receptive_field_oracle():
+    assert checks.empirical_receptive_field([(3, 1)] * 3) == 7
+    assert checks.empirical_receptive_field([(2, 2)] * 3) == 8
+    assert checks.empirical_receptive_field(checks.COURSE_CNN_LAYERS) == 36
+
+
+WRONG = [
+    ("conv_output_size", "layers", "(size + 2 * padding - kernel) // stride + 1", "(size + padding - kernel) // stride + 1"),
+    ("weight_counts", "layers", "+ (out_channels if bias else 0)", "+ out_channels"),
+    ("same_size_and_halving", "layers", "return 2, (kernel - 1) // 2", "return 2, kernel // 2"),
+    ("receptive_field", "layers", "field += (kernel - 1) * jump", "field += kernel - 1"),
+    ("course_cnn", "cnn", "nn.Linear(64 * 4 * 4, 1000)", "nn.Linear(64 * 4 * 4, 1024)"),
+    ("course_cnn", "cnn", "            layers.append(nn.BatchNorm2d(out_channels))\n",
+     "            pass\n"),
+    ("layer_table", "cnn", "tuple(output.shape[1:])", "tuple(output.shape)"),
+    ("epoch_evaluate", "training", "model.train(training)", "model.train()"),
+    ("epoch_evaluate", "training", "total_loss += loss.item() * len(targets)", "total_loss += loss.item() * count"),
+    ("epoch_train", "training", "                optimizer.zero_grad()\n", ""),
+    ("standardization", "training",  # statistics of the batch being transformed, not of the training set
+     "return standardize(X, mean.to(X.device), std.to(X.device)) if standardize_inputs else X",
+     "return standardize(X, *channel_stats(X)) if standardize_inputs else X"),
+    ("random_crop_flip", "training", "flip = torch.rand(N, generator=generator).to(dev) < 0.5",
+     "flip = torch.rand(1, generator=generator).expand(N).to(dev) < 0.5"),
+    ("augment_train_only", "training", "return standardize(X, mean.to(X.device), std.to(X.device)) if standardize_inputs else X",
+     "X = standardize(X, mean.to(X.device), std.to(X.device)) if standardize_inputs else X\n        "
+     "return random_crop_flip(X) if augment else X"),
+    ("train_eval_modes", "cnn", "classifier.append(nn.Dropout(dropout))", "classifier.append(nn.Identity())"),
+    ("lr_schedule", "training", "ExponentialLR(optimizer, gamma=gamma)", "ExponentialLR(optimizer, gamma=0.95)"),
+]
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("check_name,module,old,new", WRONG, ids=[f"{w[0]}-{i}" for i, w in enumerate(WRONG)])
+def test_checks_catch_wrong_code(tmp_path, check_name, module, old, new):
+    func = getattr(checks, check_name)
+    func(Submission(REFERENCE))  # the reference passes ...
+    with pytest.raises(CheckFailed):  # ... and the wrong line loses the points
+        func(mutant(tmp_path, module, old, new))
+
+
+@pytest.mark.quick
+def test_cifar10_subset_is_balanced_and_fixed():
+    from kit import a2
+
+    Xtrain, ytrain, Xtest, ytest = a2.cifar10(limit_train=5000, limit_test=1000)
+    assert Xtrain.shape == (5000, 3, 32, 32) and Xtest.shape == (1000, 3, 32, 32)
+    counts = torch.bincount(ytrain, minlength=10)
+    assert counts.min() > 400, "a subset of the (class-sorted) stored images must cover every class"
+    assert torch.equal(a2.cifar10(limit_train=5000)[1], ytrain)
+
+
+@pytest.mark.quick
+def test_batches_cover_the_data_once():
+    from kit.a2 import Batches
+
+    X, y = torch.arange(10.0).view(10, 1, 1, 1).expand(10, 3, 2, 2).contiguous(), torch.arange(10)
+    batches = Batches(X, y, 4, shuffle=True, transform=lambda x: x * 2)
+    first = list(batches)
+    assert [len(t) for _, t in first] == [4, 4, 2] and len(batches) == 3
+    seen = torch.cat([t for _, t in first])
+    assert sorted(seen.tolist()) == list(range(10))
+    for x, t in first:
+        assert torch.equal(x[:, 0, 0, 0], 2 * t.float())
+        assert x.is_contiguous(memory_format=torch.channels_last)
+    assert not torch.equal(torch.cat([t for _, t in batches]), seen), "each pass is shuffled anew"
+
+
+def _tiny_data(n=96):
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g), \
+        torch.rand(32, 3, 32, 32, generator=g), torch.randint(0, 10, (32,), generator=g)
+
+
+@pytest.mark.quick
+def test_train_runs_with_every_switch():
+    from kit import a2
+
+    sys.path.insert(0, str(REFERENCE))
+    import cnn
+    import training
+
+    model, hist = a2.train(cnn, training, epochs=2, batch_size=32, standardize=True, augment=True, lr_schedule=True,
+                           dropout=0.5, batch_norm=True, device="cpu", data=_tiny_data())
+    assert len(hist.test_acc) == 2 and hist.seconds[1] >= hist.seconds[0]
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    names = [n for n, _ in a2.ABLATION]
+    assert names[0] == "vanilla" and names[-1] == "+batch norm" and len(names) == 6
+
+
+@pytest.mark.train
+def test_cli_train_and_ablation(tmp_path):
+    from kit import a2
+
+    common = ["--code", str(REFERENCE), "--epochs", "1", "--limit-train", "256", "--limit-test", "128",
+              "--runs", str(tmp_path), "--device", "cpu"]
+    assert a2.main(["train", *common, "--all", "--name", "all"]) == 0
+    metrics = json.loads((tmp_path / "all" / "metrics.json").read_text())
+    assert metrics["config"]["batch_norm"] and len(metrics["history"]["test_acc"]) == 1
+    assert (tmp_path / "all" / "curves.png").is_file()
+    assert a2.main(["ablation", *common]) == 0
+    metrics = json.loads((tmp_path / "a2_ablation" / "metrics.json").read_text())
+    assert list(metrics["variants"]) == [n for n, _ in a2.ABLATION]
+    assert (tmp_path / "a2_ablation" / "ablation.png").is_file()
