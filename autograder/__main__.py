@@ -25,19 +25,62 @@ def _parser():
     g.add_argument("--jobs", type=int, default=1, help="checks run at once (default 1)")
     g.add_argument("--time-scale", type=float, default=1.0, help="multiply every check's time limit (slow machines)")
     g.add_argument("--quiet", action="store_true", help="no per-check progress lines on stderr")
+    m = sub.add_parser("grade-many", help="grade every submission folder inside DIR; CSV gradebook + reports")
+    m.add_argument("folder", metavar="DIR", help="one sub-folder per student, each with the assignments' layout")
+    m.add_argument("--assignment", action="append", help="a1, a2, ...; repeatable (default: all)")
+    m.add_argument("--tier", default="train", choices=TIERS)
+    m.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    m.add_argument("--output-dir", default="grades", help="gradebook.csv and <student>.json go here (default: grades)")
+    m.add_argument("--format", default="json", choices=[f for f in FORMATS if f != "table"], help="per-student report")
+    m.add_argument("--time-scale", type=float, default=1.0)
     return parser
+
+
+def grade_many_main(args, assignments) -> int:
+    import csv
+    import time
+
+    from .runner import grade_many
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"error: folder {folder} does not exist", file=sys.stderr)
+        return 2
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = ".xml" if args.format == "junit" else ".json"
+    start = time.monotonic()
+
+    def progress(student, results):
+        got, out_of = totals(results)
+        (out / f"{student}{suffix}").write_text(render(results, args.format, student) + "\n")
+        print(f"  {student}: {got:g} / {out_of:g}", file=sys.stderr, flush=True)
+
+    graded = grade_many(folder, assignments, tier=args.tier, jobs=args.jobs, progress=progress,
+                        timeout_scale=args.time_scale)
+    with open(out / "gradebook.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", *assignments, "total", "max_score"])
+        for student, results in graded.items():
+            per = [totals([r for r in results if r.assignment == a])[0] for a in assignments]
+            writer.writerow([student, *(f"{x:g}" for x in per), *(f"{x:g}" for x in totals(results))])
+    print(f"graded {len(graded)} submissions in {time.monotonic() - start:.1f} s (--jobs {args.jobs}); "
+          f"gradebook: {out / 'gradebook.csv'}")
+    return 0
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    submission = Path(args.submission)
-    if not submission.is_dir():
-        print(f"error: submission folder {submission} does not exist", file=sys.stderr)
-        return 2
     try:
         assignments = [resolve_assignment(a) for a in args.assignment] if args.assignment else list(ASSIGNMENTS)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.command == "grade-many":
+        return grade_many_main(args, assignments)
+    submission = Path(args.submission)
+    if not submission.is_dir():
+        print(f"error: submission folder {submission} does not exist", file=sys.stderr)
         return 2
 
     def progress(res):

@@ -242,7 +242,7 @@ def run_isolated(chk: Check, folder: Path, threads: int = 1, memory_mb: int = DE
 
 
 def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: int = 1,
-          progress=None, **kwargs) -> list[CheckResult]:
+          progress=None, threads: int | None = None, **kwargs) -> list[CheckResult]:
     """Grade the given assignments of a submission folder; never raises for anything the submission does."""
     submission = Path(submission).resolve()
     os.environ["DATA_DIR"] = str(_data_dir())  # children run in a temp folder
@@ -255,7 +255,7 @@ def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: i
                                               f"folder {assignment}/ not found in {submission}", "", 0.0)
             else:
                 todo.append((chk, folder))
-    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    threads = threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
 
     def one(item):
         chk, folder = item
@@ -273,6 +273,23 @@ def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: i
             results[f"{res.assignment}/{res.name}"] = res
     order = [c.id for a in assignments for c in select(a, tier)]
     return [results[i] for i in order]
+
+
+def grade_many(folder: Path, assignments: list[str], tier: str = "train", jobs: int = 1, progress=None,
+               **kwargs) -> dict[str, list[CheckResult]]:
+    """Grade every submission folder inside `folder`, `jobs` submissions at a time (checks of one submission run
+    one after the other, each with cores/jobs threads)."""
+    students = sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
+    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+    def one(path):
+        results = grade(path, assignments, tier=tier, jobs=1, threads=threads, **kwargs)
+        if progress:
+            progress(path.name, results)
+        return path.name, results
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return dict(pool.map(one, students))
 
 
 def _data_dir():

@@ -81,3 +81,56 @@ def test_misbehaving_submission(name, source, status, words, tmp_path):
     assert report["score"] <= report["max_score"]
     if name == "prints_megabytes":
         assert "output truncated" in forward["output"] and len(forward["output"]) < 3000
+
+
+@pytest.mark.quick
+def test_grade_many_writes_gradebook(tmp_path):
+    import csv
+    import shutil
+
+    for student, source in (("alice", "solutions"), ("bob", "assignments")):
+        shutil.copytree(ROOT / source / "a1_intro_nn", tmp_path / "subs" / student / "a1_intro_nn",
+                        ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
+    proc = run_grader("grade-many", tmp_path / "subs", "--assignment", "a1", "--tier", "quick", "--jobs", "2",
+                      "--output-dir", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "out" / "gradebook.csv"))}
+    assert rows["alice"]["total"] == rows["alice"]["max_score"] != "0"
+    assert rows["bob"]["total"] == "0"
+    assert json.loads((tmp_path / "out" / "alice.json").read_text())["score"] == float(rows["alice"]["total"])
+
+
+@pytest.mark.quick
+def test_gradescope_bundle_entry_point(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    from autograder.gradescope import build
+
+    root = tmp_path / "autograder"
+    bundle = zipfile.ZipFile(build("a1", tmp_path / "bundle.zip"))
+    bundle.extractall(root / "source")
+    for name in ("setup.sh", "run_autograder"):  # zipfile drops the mode that unzip (Gradescope) keeps
+        mode = bundle.getinfo(name).external_attr >> 16
+        assert mode & 0o111, f"{name} is not executable in the zip"
+        (root / "source" / name).chmod(mode)
+    sub = root / "submission"
+    sub.mkdir()
+    for name in A1_MODULES:  # students upload the bare files
+        shutil.copy(ROOT / "solutions" / "a1_intro_nn" / name, sub)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "KIT_PYTHON": sys.executable, "KIT_TIER": "quick"}
+    proc = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == results["max_score"] > 0
+    assert all(t["status"] == "passed" for t in results["tests"])
+    # an empty submission still gets a results.json, with 0
+    shutil.rmtree(sub)
+    sub.mkdir()
+    (root / "results" / "results.json").unlink()
+    subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, timeout=600)
+    assert json.loads((root / "results" / "results.json").read_text())["score"] == 0

@@ -1,0 +1,88 @@
+"""make gradescope A=a1: a Gradescope autograder bundle (zip with setup.sh and run_autograder).
+
+On Gradescope the zip is unpacked in /autograder/source; setup.sh installs the kit's dependencies once per image;
+run_autograder grades /autograder/submission (either the assignment folder itself, a parent holding it, or the
+bare .py files) and writes /autograder/results/results.json. AUTOGRADER_ROOT and KIT_PYTHON override the
+/autograder root and the interpreter, which is how the kit's tests run the entry point against a fake tree.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import zipfile
+from pathlib import Path
+
+from .runner import resolve_assignment
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("autograder", "data_scripts", "kit")
+FILES = ("requirements.txt", "constraints.txt", "pyproject.toml")
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once when it builds the autograder image.
+set -euo pipefail
+cd "${AUTOGRADER_ROOT:-/autograder}/source"
+${KIT_PYTHON:-python3} -m pip install -r requirements.txt -c constraints.txt
+${KIT_PYTHON:-python3} -m pip install --no-deps -e .
+${KIT_PYTHON:-python3} -m data_scripts fetch mnist fashion_mnist cifar10 || true  # also fetched on demand
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission; it must always leave a results.json.
+set -uo pipefail
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+ASSIGNMENT="__ASSIGNMENT__"
+work=$(mktemp -d)
+mkdir -p "$ROOT/results" "$work/$ASSIGNMENT"
+if [ -d "$ROOT/submission/$ASSIGNMENT" ]; then
+  cp -r "$ROOT/submission/$ASSIGNMENT/." "$work/$ASSIGNMENT/"
+else
+  found=$(find "$ROOT/submission" -type d -name "$ASSIGNMENT" | head -n 1)
+  if [ -n "$found" ]; then cp -r "$found/." "$work/$ASSIGNMENT/"; else cp -r "$ROOT/submission/." "$work/$ASSIGNMENT/"; fi
+fi
+cd "$ROOT/source"
+KIT_NO_PROGRESS=1 ${KIT_PYTHON:-python3} -m autograder grade --submission "$work" --assignment "$ASSIGNMENT" \\
+  --tier "${KIT_TIER:-train}" --format gradescope --output "$ROOT/results/results.json" --quiet
+status=$?
+if [ ! -s "$ROOT/results/results.json" ]; then
+  printf '{"score": 0, "output": "the autograder failed (exit %s); please tell your instructor", "tests": []}\\n' "$status" \\
+    > "$ROOT/results/results.json"
+fi
+exit 0
+"""
+
+
+def build(assignment: str, out: Path) -> Path:
+    assignment = resolve_assignment(assignment)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in (("setup.sh", SETUP_SH), ("run_autograder",
+                                                      RUN_AUTOGRADER.replace("__ASSIGNMENT__", assignment))):
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o755 << 16
+            zf.writestr(info, text)
+        for name in FILES:
+            zf.write(ROOT / name, name)
+        for package in PACKAGES:
+            for path in sorted((ROOT / package).rglob("*.py")):
+                zf.write(path, str(path.relative_to(ROOT)))
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.gradescope", description=__doc__)
+    parser.add_argument("assignment", help="a1, a2, ... or the folder name")
+    parser.add_argument("--out", help="zip path (default: dist/gradescope-<assignment>.zip)")
+    args = parser.parse_args(argv)
+    try:
+        full = resolve_assignment(args.assignment)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    path = build(full, Path(args.out or ROOT / "dist" / f"gradescope-{full}.zip"))
+    print(f"Gradescope bundle for {full}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
