@@ -389,7 +389,7 @@ def fit_reparametrized_recovers(sub):
     _recovers(sub, "reparametrized")
 
 
-DIGIT_LOSS_MARGIN = 1.01  # fit_manual's final g may exceed L-BFGS's best g by 1 % (measured: equal to 1e-6)
+DIGIT_LOSS_MARGIN = 1.01  # fit_manual's final g may exceed L-BFGS's best by 1 % (measured: 3.12564 for both)
 
 
 @check("fit_digit", points=1, tier="train", timeout=60)
@@ -412,7 +412,8 @@ def fit_digit(sub):
         return g
 
     opt.step(closure)
-    best = float(oracle_forward(leaves, image)["g"])
+    with torch.no_grad():
+        best = float(oracle_forward(leaves, image)["g"])
     expect(losses[-1] <= best * DIGIT_LOSS_MARGIN,
            f"on the blurred digit, fit_manual ends at g = {losses[-1]:.5g} after {STEPS} steps; the best Gaussian "
            f"(L-BFGS) reaches g = {best:.5g}")
