@@ -45,21 +45,27 @@ def clear_module(text: str, config: Config) -> str:
     return nb.cells[0].source
 
 
-def build(out_dir: Path, assignments: list[str] | None = None) -> None:
-    """Write the student release of every assignment (or of `assignments`) to out_dir/<assignment>/."""
+def build(out_dir: Path, assignments: list[str] | None = None, course: bool = False) -> None:
+    """Write the student release of every assignment (or of `assignments`) to out_dir/<assignment>/.
+
+    course=True also keeps nbgrader's own products in the course root: release/<assignment>/ (with the
+    modules cleared too, ready for `nbgrader release_assignment`) and the assignments in gradebook.db, which
+    `nbgrader autograde` needs. Otherwise both go to a temporary folder.
+    """
     config = course_config()
     out_dir = Path(out_dir)
     with tempfile.TemporaryDirectory(prefix="release-") as tmp:
+        release_dir = ROOT / "release" if course else Path(tmp) / "release"
+        db_url = f"sqlite:///{ROOT / 'gradebook.db'}" if course else f"sqlite:///{tmp}/gradebook.db"
         for aid in assignments or assignment_ids():
             cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", aid, "--force", "--log-level=WARN",
-                   f"--CourseDirectory.release_directory={tmp}/release",
-                   f"--CourseDirectory.db_url=sqlite:///{tmp}/gradebook.db"]
+                   f"--CourseDirectory.release_directory={release_dir}", f"--CourseDirectory.db_url={db_url}"]
             # nbgrader's gradebook runs `alembic` from PATH: the venv's bin must be there even when not activated
             env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
             if proc.returncode != 0:
                 raise SystemExit(f"nbgrader generate_assignment {aid} failed:\n{proc.stdout}{proc.stderr}")
-            released = Path(tmp) / "release" / aid
+            released = release_dir / aid
             for py in sorted(released.rglob("*.py")):
                 py.write_text(clear_module(py.read_text(), config))
             target = out_dir / aid
@@ -73,7 +79,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "assignments"), help="where to write (default: assignments/)")
     parser.add_argument("assignments", nargs="*", help="assignment folders (default: all in solutions/)")
     args = parser.parse_args(argv)
-    build(Path(args.out), args.assignments or None)
+    build(Path(args.out), args.assignments or None, course=True)
     print(f"released {', '.join(args.assignments or assignment_ids())} to {args.out}")
     return 0
 

@@ -89,6 +89,7 @@ def test_nbgrader_end_to_end(tmp_path):
         max_score = gb.find_assignment(A).max_code_score
         graded_ids = {g.name: g.auto_score for g in gb.find_submission(A, "partial").notebooks[0].grades
                       if g.auto_score is not None}
+    print(f"auto-graded points out of {max_score:g}: {scores}")
     assert max_score > 0
     assert scores["reference"] == max_score, scores
     assert scores["untouched"] == 0, scores
