@@ -10,7 +10,7 @@ TIER ?= train
 SUBMISSION ?= assignments
 JOBS ?= 2
 
-.PHONY: help setup data grade check release test test-all bench clean gradescope
+.PHONY: help setup data grade check release test test-all bench clean gradescope mutants
 
 help:
 	@echo "make grade        set up, fetch data, grade assignments/ (tier $(TIER))"
@@ -39,6 +39,9 @@ check: setup
 
 release: setup
 	$(PY) -m autograder.release
+
+mutants: setup
+	$(PY) -m autograder.mutants
 
 gradescope: setup
 	$(PY) -m autograder.gradescope $(A)

@@ -208,6 +208,12 @@ def nn_version(sub):
     Y = F.one_hot(labels, 4).float()
     logits = model(X)
     expect_shape(logits, (12, 4), "model(X)")
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    expect(len(linears) == 2, f"the model should have 2 nn.Linear layers, found {len(linears)}")
+    with torch.no_grad():
+        expected = linears[1](torch.tanh(linears[0](X)))
+    expect_close(logits.detach(), expected, "model(X)", rtol=1e-5, atol=1e-6,
+                 hint="the network is Linear -> Tanh -> Linear, with no softmax at the end")
     L, acc = mt.loss_accuracy_nn(loss, logits, Y)
     expect_close(L.detach().reshape(()), F.cross_entropy(logits.detach(), labels), "loss_accuracy_nn's L",
                  rtol=1e-5, atol=1e-6, hint="the model outputs logits; the loss applies the softmax")

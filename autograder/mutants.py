@@ -1,0 +1,107 @@
+"""python -m autograder.mutants: typical student mistakes applied to the reference, and which checks catch them.
+
+Each mutant replaces one snippet of a reference module (an instructor tool: it reads solutions/, the grader
+never does). A mutant is killed when grading it loses points. The kill rate is reported in the README.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .runner import grade
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutant:
+    assignment: str
+    module: str
+    name: str
+    old: str
+    new: str
+
+
+A1 = "a1_intro_nn"
+MUTANTS = [
+    Mutant(A1, "mlp.py", "gradients not averaged over the batch",
+           'd_ytilde = (outputs["yhat"] - Y) / N', 'd_ytilde = outputs["yhat"] - Y'),
+    Mutant(A1, "mlp.py", "transposed hidden weights in forward", 'X @ params["Wh"].T', 'X @ params["Wh"].T.T.T.T'
+           .replace(".T.T.T.T", ".reshape(params[\"Wh\"].shape[1], -1)")),
+    Mutant(A1, "mlp.py", "softmax without the max shift",
+           "shifted = ytilde - ytilde.max(dim=1, keepdim=True).values", "shifted = ytilde"),
+    Mutant(A1, "mlp.py", "softmax over the wrong axis", "return e / e.sum(dim=1, keepdim=True)",
+           "return e / e.sum(dim=0, keepdim=True)"),
+    Mutant(A1, "mlp.py", "tanh derivative written 1 - h", 'd_h * (1 - outputs["h"] ** 2)', 'd_h * (1 - outputs["h"])'),
+    Mutant(A1, "mlp.py", "loss summed instead of averaged", ".sum(dim=1).mean()", ".sum(dim=1).sum()"),
+    Mutant(A1, "mlp.py", "bias gradient averaged instead of summed", '"by": d_ytilde.sum(dim=0)',
+           '"by": d_ytilde.mean(dim=0)'),
+    Mutant(A1, "mlp.py", "hidden bias gradient forgotten", '"bh": d_htilde.sum(dim=0)', '"bh": 0 * d_htilde.sum(dim=0)'),
+    Mutant(A1, "mlp.py", "gradient ascent in sgd", "params[name] - eta * grads[name]", "params[name] + eta * grads[name]"),
+    Mutant(A1, "mlp.py", "weights drawn from N(0, 1)", '"Wh": torch.randn(nh, nx) * 0.3', '"Wh": torch.randn(nh, nx)'),
+    Mutant(A1, "mlp.py", "accuracy against the wrong axis", "(Yhat.argmax(dim=1) == Y.argmax(dim=1))",
+           "(Yhat.argmax(dim=0) == Y.argmax(dim=0))"),
+    Mutant(A1, "mlp.py", "forward skips the hidden non-linearity", "h = torch.tanh(htilde)", "h = htilde"),
+    Mutant(A1, "mlp_torch.py", "grads not zeroed after the autograd step", "            p.grad.zero_()\n", "            pass\n"),
+    Mutant(A1, "mlp_torch.py", "autograd update recorded by autograd (no torch.no_grad)",
+           "    with torch.no_grad():\n        for p in params.values():\n            p -= eta * p.grad\n            p.grad.zero_()",
+           "    for name, p in list(params.items()):\n        params[name] = p - eta * p.grad"),
+    Mutant(A1, "mlp_torch.py", "softmax applied before CrossEntropyLoss", "L = loss(Ytilde, labels)",
+           "L = loss(torch.softmax(Ytilde, dim=1), labels)"),
+    Mutant(A1, "mlp_torch.py", "ReLU instead of tanh in the nn model", "nn.Linear(nx, nh), nn.Tanh(), nn.Linear(nh, ny)",
+           "nn.Linear(nx, nh), nn.ReLU(), nn.Linear(nh, ny)"),
+    Mutant(A1, "mlp_torch.py", "optimizer learning rate ignored", "lr=eta)", "lr=0.1)"),
+    Mutant(A1, "mlp_torch.py", "sgd_nn forgets to zero the gradients", "    model.zero_grad()\n", ""),
+    Mutant(A1, "mnist_mlp.py", "MNIST MLP without biases", "nn.Linear(784, nh), nn.Tanh(), nn.Linear(nh, 10)",
+           "nn.Linear(784, nh, bias=False), nn.Tanh(), nn.Linear(nh, 10)"),
+    Mutant(A1, "svm.py", "C ignored", "SVC(kernel=kernel, C=C)", "SVC(kernel=kernel)"),
+    Mutant(A1, "svm.py", "test accuracy measured on the training set", "clf.score(Xtest, ytest)",
+           "clf.score(Xtrain, ytrain)"),
+]
+
+
+def apply(mutant: Mutant, workdir: Path) -> Path:
+    """A copy of the reference assignment with the mutant applied; returns the submission folder."""
+    sub = workdir / "submission"
+    if sub.exists():
+        shutil.rmtree(sub)
+    shutil.copytree(ROOT / "solutions" / mutant.assignment, sub / mutant.assignment,
+                    ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", "runs"))
+    path = sub / mutant.assignment / mutant.module
+    text = path.read_text()
+    if text.count(mutant.old) != 1:
+        raise SystemExit(f"mutant {mutant.name!r}: snippet found {text.count(mutant.old)} times in {mutant.module}")
+    path.write_text(text.replace(mutant.old, mutant.new))
+    return sub
+
+
+def run(assignments: list[str] | None = None, tier: str = "quick", out=sys.stdout) -> float:
+    chosen = [m for m in MUTANTS if not assignments or m.assignment in assignments]
+    killed = 0
+    with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
+        for m in chosen:
+            results = grade(apply(m, Path(tmp)), [m.assignment], tier=tier)
+            lost = [r.name for r in results if r.score < r.max_score]
+            killed += bool(lost)
+            print(f"{'killed' if lost else 'ALIVE ':<7} {m.assignment}/{m.module}: {m.name}"
+                  f"{'  <- ' + ', '.join(lost) if lost else ''}", file=out, flush=True)
+    rate = killed / max(1, len(chosen))
+    print(f"{killed} of {len(chosen)} mutants killed ({rate:.0%}) by the {tier} tier", file=out)
+    return rate
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.mutants", description=__doc__)
+    parser.add_argument("--assignment", action="append", help="assignment folder name(s) (default: all)")
+    parser.add_argument("--tier", default="quick", choices=["quick", "train"])
+    args = parser.parse_args(argv)
+    run(args.assignment, args.tier)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
