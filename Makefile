@@ -40,6 +40,9 @@ check: setup
 release: setup
 	$(PY) -m autograder.release
 
+bench: data
+	$(PY) -m kit.bench
+
 mutants: setup
 	$(PY) -m autograder.mutants
 

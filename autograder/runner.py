@@ -94,6 +94,35 @@ def _tampered(pairs, before) -> list[str]:
     return changed
 
 
+SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+
+def _file_guard(folder: Path, writable: list[str]):
+    """An audit hook for the check's child: no reading of the reference solutions (unless they are what is
+    being graded), no writing outside the temporary folders. Audit hooks cannot be removed once added."""
+    folder = folder.resolve()
+    guard_solutions = SOLUTIONS not in (folder, *folder.parents)
+    allowed = [Path(p).resolve() for p in writable]
+
+    def inside(path: Path, roots) -> bool:
+        return any(path == r or r in path.parents for r in roots)
+
+    def hook(event, args):
+        if event != "open" or not isinstance(args[0], (str, bytes, os.PathLike)):
+            return
+        path = Path(os.fsdecode(args[0])).resolve()
+        if guard_solutions and inside(path, [SOLUTIONS]):
+            raise PermissionError(f"the grader does not let a submission read {path}")
+        mode, flags = args[1], args[2]
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
+                  (isinstance(flags, int) and flags & _WRITE_FLAGS)
+        if writing and not inside(path, allowed):
+            raise PermissionError(f"the grader does not let a submission write {path} (only temporary files)")
+
+    return hook
+
+
 def _student_frame(exc: BaseException, folder: Path) -> str:
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if Path(frame.filename).resolve().parent == folder:
@@ -154,6 +183,11 @@ def _child_main(conn, check_module: str, check_name: str, folder: str, out_path:
     workdir = tempfile.mkdtemp(prefix="grade-")
     os.chdir(workdir)  # relative writes of the student's code land in a throw-away folder
     import torch
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    sys.addaudithook(_file_guard(Path(folder), [workdir, tempfile.gettempdir(), os.devnull, out_path,
+                                                str(Path.home() / ".cache")]))
 
     torch.set_num_threads(max(1, threads))
     importlib.import_module(check_module)

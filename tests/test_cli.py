@@ -134,3 +134,23 @@ def test_gradescope_bundle_entry_point(tmp_path):
     (root / "results" / "results.json").unlink()
     subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, timeout=600)
     assert json.loads((root / "results" / "results.json").read_text())["score"] == 0
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("name, source, words", [
+    ("reads_solutions", "import importlib.util as u, pathlib\n"
+     "p = pathlib.Path(r'" + str(ROOT / "solutions" / "a1_intro_nn" / "mlp.py") + "')\n"
+     "s = u.spec_from_file_location('ref', p); m = u.module_from_spec(s); s.loader.exec_module(m)\n"
+     "globals().update({k: getattr(m, k) for k in dir(m) if not k.startswith('_')})\n", "does not let a submission read"),
+    ("writes_outside_tmp", SOLUTION + "\nopen(r'" + str(ROOT / "pwned.txt") + "', 'w').write('x')\n",
+     "does not let a submission write"),
+    ("allocates_too_much", SOLUTION + "\nimport torch\nhog = torch.ones(4 * 1024 ** 3)\n", "memory"),
+])
+def test_sandbox_limits(name, source, words, tmp_path):
+    sub = make_submission(tmp_path, source)
+    report = grade_json(sub, "a1", "quick", tmp_path)
+    forward = next(t for t in report["tests"] if t["name"].endswith("/forward"))
+    assert forward["score"] == 0 and words in forward["message"], forward
+    assert not (ROOT / "pwned.txt").exists()
+    svm = next(t for t in report["tests"] if t["name"].endswith("/svm_accuracies"))
+    assert svm["score"] == svm["max_score"]

@@ -1,0 +1,178 @@
+"""make bench: time-to-accuracy and throughput of every model of the kit, on CPU and on CUDA when present.
+
+Prints one table and writes the same figures to runs/bench/bench.json. Short runs by default (a few minutes on
+2 CPU cores); --full trains every model to its accuracy target (long on CPU).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {"circles MLP": 0.95, "MNIST MLP": 0.98, "course CNN (CIFAR-10)": 0.85, "ViT (MNIST)": 0.98}
+
+
+def _modules(folder: Path, names):
+    sys.path.insert(0, str(folder))
+    return [importlib.import_module(n) for n in names]
+
+
+def matmul_flops(device, n=2048, reps=10) -> float:
+    """Measured dense fp32 matmul FLOP/s: the machine's practical peak for the fraction below."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(2):
+        a @ b
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    _sync(device)
+    return 2 * n ** 3 * reps / (time.perf_counter() - start)
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_to(hist, target):
+    for acc, sec in zip(hist.test_acc, hist.seconds):
+        if acc >= target:
+            return sec
+    return None
+
+
+def row(name, hist, n_train, target):
+    epochs = len(hist.seconds)
+    per_epoch = hist.seconds[-1] / epochs
+    return {"model": name, "epochs": epochs, "s_per_epoch": per_epoch, "images_per_s": n_train / per_epoch,
+            "test_acc": hist.test_acc[-1], "target": target, "time_to_target_s": time_to(hist, target)}
+
+
+def cnn_step_flops(cnn, device, batch=128):
+    """FLOPs of one training step of the course CNN (forward + backward, counted by torch) and its time."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = cnn.CourseCNN().to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = torch.randn(batch, 3, 32, 32, device=device).to(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch,), device=device)
+
+    def step():
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    for _ in range(3):
+        step()
+    _sync(device)
+    reps = 10
+    start = time.perf_counter()
+    for _ in range(reps):
+        step()
+    _sync(device)
+    seconds = (time.perf_counter() - start) / reps
+    return counter.get_total_flops(), seconds
+
+
+def quick_tier_seconds() -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "autograder", "grade", "--submission", "solutions", "--tier", "quick",
+                    "--quiet", "--output", os.devnull], cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def bench(device_name: str, full: bool, folder: Path) -> dict:
+    from data_scripts import make_circles
+
+    from . import a1, a2, a3
+
+    device = torch.device(device_name)
+    rows = []
+    mlp, = _modules(folder / "a1_intro_nn", ["mlp"])
+    data = make_circles()
+    _, hist = a1.train_manual(mlp, data)
+    rows.append(row("circles MLP", hist, len(data.Xtrain), TARGETS["circles MLP"]))
+
+    mnist_mlp, = _modules(folder / "a1_intro_nn", ["mnist_mlp"])
+    _, hist = a1.train_mnist(mnist_mlp, device=device_name)
+    rows.append(row("MNIST MLP", hist, 60000, TARGETS["MNIST MLP"]))
+
+    cnn, training = _modules(folder / "a2_cnn", ["cnn", "training"])
+    settings = dict(standardize=True, augment=True, lr_schedule=True, dropout=a2.DROPOUT, batch_norm=True,
+                    momentum=0.9, lr=0.05)
+    if full:
+        _, hist = a2.train(cnn, training, epochs=30, device=device_name, **settings)
+        n = 50000
+    else:  # one epoch on a 10k subset: throughput only
+        _, hist = a2.train(cnn, training, epochs=1, limit_train=10000, limit_test=2000, device=device_name, **settings)
+        n = 10000
+    rows.append(row("course CNN (CIFAR-10)", hist, n, TARGETS["course CNN (CIFAR-10)"]))
+
+    vit, = _modules(folder / "a3_transformers", ["vit"])
+    epochs = a3.FULL_TRAINING["mnist"]["epochs"] if full else 1
+    _, hist = a3.train_vit(vit, config=a3.FULL_VIT, epochs=epochs, device=device_name)
+    rows.append(row("ViT (MNIST)", hist, 60000, TARGETS["ViT (MNIST)"]))
+
+    step_flops, step_s = cnn_step_flops(cnn, device)
+    peak = matmul_flops(device)
+    return {
+        "device": device_name if device.type == "cpu" else torch.cuda.get_device_name(device),
+        "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+        "torch": torch.__version__, "full": full, "models": rows,
+        "cnn_step": {"flops": step_flops, "seconds": step_s, "flop_per_s": step_flops / step_s,
+                     "matmul_flop_per_s": peak, "fraction_of_matmul": step_flops / step_s / peak},
+    }
+
+
+def render(result: dict) -> str:
+    lines = [f"device: {result['device']} ({result['threads']} threads, torch {result['torch']}, "
+             f"{'full' if result['full'] else 'short'} runs)",
+             f"{'model':<24}{'epochs':>7}{'s/epoch':>9}{'img/s':>9}{'test acc':>10}{'target':>8}{'t->target':>11}"]
+    for r in result["models"]:
+        t = f"{r['time_to_target_s']:.1f} s" if r["time_to_target_s"] is not None else "not reached"
+        lines.append(f"{r['model']:<24}{r['epochs']:>7}{r['s_per_epoch']:>9.2f}{r['images_per_s']:>9.0f}"
+                     f"{r['test_acc']:>10.2%}{r['target']:>8.0%}{t:>11}")
+    c = result["cnn_step"]
+    lines.append(f"course CNN training step (batch 128): {c['flops'] / 1e9:.2f} GFLOP in {c['seconds'] * 1e3:.0f} ms = "
+                 f"{c['flop_per_s'] / 1e9:.1f} GFLOP/s, {c['fraction_of_matmul']:.0%} of measured dense matmul "
+                 f"({c['matmul_flop_per_s'] / 1e9:.1f} GFLOP/s)")
+    if "quick_tier_s" in result:
+        lines.append(f"quick tier, every assignment (python -m autograder grade --tier quick): {result['quick_tier_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kit.bench", description=__doc__)
+    parser.add_argument("--full", action="store_true", help="train every model to its target (long on CPU)")
+    parser.add_argument("--folder", default=str(ROOT / "solutions"), help="the code to time (default: solutions)")
+    parser.add_argument("--out", default=str(ROOT / "runs" / "bench" / "bench.json"))
+    args = parser.parse_args(argv)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    results = []
+    for dev in devices:
+        result = bench(dev, args.full, Path(args.folder).resolve())
+        if dev == "cpu":
+            result["quick_tier_s"] = quick_tier_seconds()
+        print(render(result), flush=True)
+        results.append(result)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
