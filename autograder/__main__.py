@@ -33,7 +33,41 @@ def _parser():
     m.add_argument("--output-dir", default="grades", help="gradebook.csv and <student>.json go here (default: grades)")
     m.add_argument("--format", default="json", choices=[f for f in FORMATS if f != "table"], help="per-student report")
     m.add_argument("--time-scale", type=float, default=1.0)
+    d = sub.add_parser("determinism", help="grade the reference K times with different training seeds; report flaky checks")
+    d.add_argument("--runs", type=int, default=20)
+    d.add_argument("--assignment", action="append")
+    d.add_argument("--tier", default="train", choices=TIERS)
+    d.add_argument("--submission", default="solutions")
     return parser
+
+
+def determinism_main(args, assignments) -> int:
+    """Each run sets KIT_SEED_OFFSET=k, which shifts every seed of the kit's trainings."""
+    import collections
+    import subprocess
+    import tempfile
+
+    passes, totals_ = collections.Counter(), collections.Counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(args.runs):
+            out = Path(tmp) / f"run{k}.json"
+            cmd = [sys.executable, "-m", "autograder", "grade", "--submission", args.submission, "--tier", args.tier,
+                   "--format", "json", "--output", str(out), "--quiet"]
+            for a in assignments:
+                cmd += ["--assignment", a]
+            subprocess.run(cmd, env={**os.environ, "KIT_SEED_OFFSET": str(k)}, check=True, capture_output=True)
+            import json
+
+            for t in json.loads(out.read_text())["tests"]:
+                if t["tier"] == args.tier or args.tier == "quick":
+                    totals_[t["name"]] += 1
+                    passes[t["name"]] += t["score"] == t["max_score"]
+            print(f"  run {k + 1}/{args.runs} done", file=sys.stderr, flush=True)
+    flaky = [n for n in totals_ if passes[n] < totals_[n]]
+    for name in totals_:
+        print(f"{passes[name]:>3}/{totals_[name]:<3} {name}{'   <- FLAKY' if name in flaky else ''}")
+    print(f"{len(flaky)} flaky check(s) over {args.runs} seeds")
+    return 1 if flaky else 0
 
 
 def grade_many_main(args, assignments) -> int:
@@ -78,6 +112,8 @@ def main(argv=None) -> int:
         return 2
     if args.command == "grade-many":
         return grade_many_main(args, assignments)
+    if args.command == "determinism":
+        return determinism_main(args, assignments)
     submission = Path(args.submission)
     if not submission.is_dir():
         print(f"error: submission folder {submission} does not exist", file=sys.stderr)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -12,7 +13,13 @@ import numpy as np
 import torch
 
 
+# Added to every seed of the kit's trainings: `python -m autograder determinism` varies it to find thresholds
+# that hold for one seed only. 0 (the default) reproduces the README's numbers.
+SEED_OFFSET = int(os.environ.get("KIT_SEED_OFFSET", "0"))
+
+
 def seed_everything(seed: int) -> None:
+    seed += SEED_OFFSET
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -62,7 +69,7 @@ def _progress(iterable, enabled, **kw):
 def fit(step: Callable, evaluate: Callable, Xtrain, Ytrain, Xtest, Ytest, epochs: int, batch_size: int,
         seed: int = 0, progress: bool = False) -> History:
     """Generic mini-batch loop: step(Xb, Yb) updates the model, evaluate(X, Y) -> (loss, acc) measures it."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed + SEED_OFFSET)
     hist = History()
     elapsed = 0.0
     for _ in _progress(range(epochs), progress, desc="epochs"):
@@ -101,7 +108,7 @@ def fit_module(model, loss_fn, optimizer, Xtrain, ytrain, Xtest, ytest, epochs: 
     dev = pick_device(device)
     model.to(dev)
     Xtrain, ytrain = Xtrain.to(dev), ytrain.to(dev)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed + SEED_OFFSET)
     hist = History()
     elapsed = 0.0
     for _ in _progress(range(epochs), progress, desc="epochs"):
