@@ -148,13 +148,22 @@ def ablation(cnn, training, epochs: int = 10, progress: bool = False, **kw) -> d
 # ---------------------------------------------------------------- command line
 def _student_modules(folder: str):
     """Import cnn.py and training.py from `folder` (the reference solutions or the student's workspace)."""
-    folder = str(Path(folder).resolve())
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    import cnn
-    import training
+    import importlib.util
 
-    return cnn, training
+    folder = Path(folder).resolve()
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    modules = []
+    for name in ("cnn", "training"):  # loaded from this folder even if a module of that name was imported before
+        path = folder / f"{name}.py"
+        if not path.is_file():
+            raise SystemExit(f"{path} not found: --code should name the folder holding cnn.py and training.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        modules.append(module)
+    return tuple(modules)
 
 
 def _parser():

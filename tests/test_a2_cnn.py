@@ -2,7 +2,6 @@
 training loop and command line."""
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -104,10 +103,7 @@ def _tiny_data(n=96):
 def test_train_runs_with_every_switch():
     from kit import a2
 
-    sys.path.insert(0, str(REFERENCE))
-    import cnn
-    import training
-
+    cnn, training = a2._student_modules(str(REFERENCE))
     model, hist = a2.train(cnn, training, epochs=2, batch_size=32, standardize=True, augment=True, lr_schedule=True,
                            dropout=0.5, batch_norm=True, device="cpu", data=_tiny_data())
     assert len(hist.test_acc) == 2 and hist.seconds[1] >= hist.seconds[0]
