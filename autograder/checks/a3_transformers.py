@@ -421,6 +421,8 @@ def vit_forward(sub):
 # measured (2 threads): 96.6 / 96.3 % for seeds 0 / 1 of the reference, 17-47 s on a shared 2-core machine
 TRAIN_CONFIG = dict(epochs=3)
 TRAIN_THRESHOLD = 0.95
+# full tier (2 CPU threads, seed 0, 203,978 parameters, 15 epochs): MNIST 98.61 % (321 s): a thin margin over the
+# course target of 98.5 %, so this tier states a goal rather than a comfortable bound
 FULL_MNIST, FULL_FASHION = 0.985, 0.90
 
 
