@@ -24,6 +24,12 @@ class Mutant:
     name: str
     old: str
     new: str
+    checks: tuple = ()  # the checks that must catch it (empty: any)
+    hint: str = ""  # words the failure message must contain
+
+
+def mutants_of(assignment: str) -> list[Mutant]:
+    return [m for m in MUTANTS if m.assignment == assignment]
 
 
 A1 = "a1_intro_nn"
@@ -61,6 +67,64 @@ MUTANTS = [
     Mutant(A1, "svm.py", "C ignored", "SVC(kernel=kernel, C=C)", "SVC(kernel=kernel)"),
     Mutant(A1, "svm.py", "test accuracy measured on the training set", "clf.score(Xtest, ytest)",
            "clf.score(Xtrain, ytrain)"),
+]
+
+A2 = "a2_cnn"
+MUTANTS += [
+    Mutant(A2, "layers.py", 'padding counted once in the conv size formula', '(size + 2 * padding - kernel) // stride + 1',
+           '(size + padding - kernel) // stride + 1', checks=('conv_output_size',)),
+    Mutant(A2, "layers.py", 'bias counted when bias=False', '+ (out_channels if bias else 0)',
+           '+ out_channels', checks=('weight_counts',)),
+    Mutant(A2, "layers.py", 'halving pool padded by kernel // 2', 'return 2, (kernel - 1) // 2',
+           'return 2, kernel // 2', checks=('same_size_and_halving',)),
+    Mutant(A2, "layers.py", 'receptive field ignores the stride product', 'field += (kernel - 1) * jump',
+           'field += kernel - 1', checks=('receptive_field',)),
+    Mutant(A2, "cnn.py", 'fc layer of 1024 units instead of 1000', 'nn.Linear(64 * 4 * 4, 1000)',
+           'nn.Linear(64 * 4 * 4, 1024)', checks=('course_cnn',)),
+    Mutant(A2, "cnn.py", 'batch norm switch ignored', '            layers.append(nn.BatchNorm2d(out_channels))\n',
+           '            pass\n', checks=('course_cnn',)),
+    Mutant(A2, "cnn.py", 'batch dimension kept in the layer table', 'tuple(output.shape[1:])',
+           'tuple(output.shape)', checks=('layer_table',)),
+    Mutant(A2, "training.py", 'evaluation left in train mode', 'model.train(training)',
+           'model.train()', checks=('epoch_evaluate',)),
+    Mutant(A2, "training.py", 'loss weighted by the wrong count', 'total_loss += loss.item() * len(targets)',
+           'total_loss += loss.item() * count', checks=('epoch_evaluate',)),
+    Mutant(A2, "training.py", 'optimizer.zero_grad forgotten', '                optimizer.zero_grad()\n',
+           '', checks=('epoch_train',)),
+    Mutant(A2, "training.py", "standardized with the batch's own statistics", 'return standardize(X, mean.to(X.device), std.to(X.device)) if standardize_inputs else X',
+           'return standardize(X, *channel_stats(X)) if standardize_inputs else X', checks=('standardization',)),
+    Mutant(A2, "training.py", 'one flip decision for the whole batch', 'flip = torch.rand(N, generator=generator).to(dev) < 0.5',
+           'flip = torch.rand(1, generator=generator).expand(N).to(dev) < 0.5', checks=('random_crop_flip',)),
+    Mutant(A2, "training.py", 'augmentation applied at test time too', 'return standardize(X, mean.to(X.device), std.to(X.device)) if standardize_inputs else X',
+           'X = standardize(X, mean.to(X.device), std.to(X.device)) if standardize_inputs else X\n        return random_crop_flip(X) if augment else X', checks=('augment_train_only',)),
+    Mutant(A2, "cnn.py", 'dropout switch ignored', 'classifier.append(nn.Dropout(dropout))',
+           'classifier.append(nn.Identity())', checks=('train_eval_modes',)),
+    Mutant(A2, "training.py", 'ExponentialLR gamma ignored', 'ExponentialLR(optimizer, gamma=gamma)',
+           'ExponentialLR(optimizer, gamma=0.95)', checks=('lr_schedule',)),
+]
+
+A4 = "a4_gaussian_fit"
+MUTANTS += [
+    Mutant(A4, "gaussian_fit.py", 'missing factor 2', 'dg_df = 2 * r',
+           'dg_df = r', checks=('backward',), hint='factor 2'),
+    Mutant(A4, "gaussian_fit.py", 'sign of dg/dmu', '"mu": -dg_dd.sum(dim=(0, 1))',
+           '"mu": dg_dd.sum(dim=(0, 1))', checks=('backward',), hint='wrong sign'),
+    Mutant(A4, "gaussian_fit.py", 'dg/dp returned as dg/dsigma', '"sigma": dg_dp * (-2) * params["sigma"] ** -3',
+           '"sigma": dg_dp', checks=('backward',), hint='dg/dp'),
+    Mutant(A4, "gaussian_fit.py", 'Sigma = diag(sigma^2)', 'q = (d ** 2 * params["sigma"] ** -2).sum(dim=-1)',
+           'q = (d ** 2 * params["sigma"] ** 2).sum(dim=-1)', checks=('gaussian_image',), hint='sigma^2'),
+    Mutant(A4, "gaussian_fit.py", 'mean instead of sum', 'return ((f - image) ** 2).sum()',
+           'return ((f - image) ** 2).mean()', checks=('loss',), hint='SUM'),
+    Mutant(A4, "gaussian_fit.py", 'grid in (x, y) order', 'indexing="ij"), dim=-1)',
+           'indexing="ij"), dim=-1).flip(-1)', checks=('pixel_grid',), hint='row index'),
+    Mutant(A4, "gaussian_fit.py", 'loss recorded after the step', '        losses.append(float(g.detach()))\n        params = {k: params[k] - lr[k] * grads[k] for k in params}',
+           '        params = {k: params[k] - lr[k] * grads[k] for k in params}\n        losses.append(float(forward(params, grid, image)[0]))', checks=('fit_manual',), hint='before updating'),
+    Mutant(A4, "gaussian_fit.py", 'gradient ascent', 'params[k] - lr[k] * grads[k]',
+           'params[k] + lr[k] * grads[k]', checks=('fit_manual',), hint='uphill'),
+    Mutant(A4, "gaussian_fit.py", 'fit_manual on autograd', '    ### BEGIN SOLUTION\n    grid = pixel_grid(*image.shape, dtype=image.dtype)\n    params = {k: v.clone() for k, v in init.items()}',
+           '    return fit_autograd(image, init, lr, steps)\n    ### BEGIN SOLUTION\n    if 0:\n        params = {}', checks=('fit_manual',), hint='torch.no_grad()'),
+    Mutant(A4, "gaussian_fit.py", 'reparametrized fit returns s', '"sigma": torch.exp(free["s"]).detach()}',
+           '"sigma": free["s"].detach()}', checks=('fit_reparametrized',), hint='exp(s)'),
 ]
 
 

@@ -9,6 +9,7 @@ import torch
 
 from autograder.api import CheckFailed, Submission
 from autograder.checks import a2_cnn as checks
+from autograder.mutants import mutants_of
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "solutions" / "a2_cnn"
@@ -32,29 +33,8 @@ def test_empirical_receptive_field_oracle():
     assert checks.empirical_receptive_field(checks.COURSE_CNN_LAYERS) == 36
 
 
-WRONG = [
-    ("conv_output_size", "layers", "(size + 2 * padding - kernel) // stride + 1", "(size + padding - kernel) // stride + 1"),
-    ("weight_counts", "layers", "+ (out_channels if bias else 0)", "+ out_channels"),
-    ("same_size_and_halving", "layers", "return 2, (kernel - 1) // 2", "return 2, kernel // 2"),
-    ("receptive_field", "layers", "field += (kernel - 1) * jump", "field += kernel - 1"),
-    ("course_cnn", "cnn", "nn.Linear(64 * 4 * 4, 1000)", "nn.Linear(64 * 4 * 4, 1024)"),
-    ("course_cnn", "cnn", "            layers.append(nn.BatchNorm2d(out_channels))\n",
-     "            pass\n"),
-    ("layer_table", "cnn", "tuple(output.shape[1:])", "tuple(output.shape)"),
-    ("epoch_evaluate", "training", "model.train(training)", "model.train()"),
-    ("epoch_evaluate", "training", "total_loss += loss.item() * len(targets)", "total_loss += loss.item() * count"),
-    ("epoch_train", "training", "                optimizer.zero_grad()\n", ""),
-    ("standardization", "training",  # statistics of the batch being transformed, not of the training set
-     "return standardize(X, mean.to(X.device), std.to(X.device)) if standardize_inputs else X",
-     "return standardize(X, *channel_stats(X)) if standardize_inputs else X"),
-    ("random_crop_flip", "training", "flip = torch.rand(N, generator=generator).to(dev) < 0.5",
-     "flip = torch.rand(1, generator=generator).expand(N).to(dev) < 0.5"),
-    ("augment_train_only", "training", "return standardize(X, mean.to(X.device), std.to(X.device)) if standardize_inputs else X",
-     "X = standardize(X, mean.to(X.device), std.to(X.device)) if standardize_inputs else X\n        "
-     "return random_crop_flip(X) if augment else X"),
-    ("train_eval_modes", "cnn", "classifier.append(nn.Dropout(dropout))", "classifier.append(nn.Identity())"),
-    ("lr_schedule", "training", "ExponentialLR(optimizer, gamma=gamma)", "ExponentialLR(optimizer, gamma=0.95)"),
-]
+# typical mistakes, kept with every assignment's in autograder/mutants.py (make mutants reports them all)
+WRONG = [(m.checks[0], m.module[:-3], m.old, m.new) for m in mutants_of("a2_cnn")]
 
 
 @pytest.mark.quick

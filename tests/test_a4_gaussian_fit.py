@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.mutants import mutants_of
 from autograder.runner import check_seed, execute, load_checks, seed_everything
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,28 +33,8 @@ def run_variant(tmp_path, replacements, check_name):
     return execute(chk, folder)
 
 
-MISTAKES = {
-    "missing factor 2": ([("dg_df = 2 * r", "dg_df = r")], "backward", "factor 2"),
-    "sign of dg/dmu": ([('"mu": -dg_dd.sum(dim=(0, 1))', '"mu": dg_dd.sum(dim=(0, 1))')], "backward", "wrong sign"),
-    "dg/dp returned as dg/dsigma": ([('"sigma": dg_dp * (-2) * params["sigma"] ** -3', '"sigma": dg_dp')],
-                                    "backward", "dg/dp"),
-    "Sigma = diag(sigma^2)": ([('q = (d ** 2 * params["sigma"] ** -2).sum(dim=-1)',
-                                'q = (d ** 2 * params["sigma"] ** 2).sum(dim=-1)')], "gaussian_image", "sigma^2"),
-    "mean instead of sum": ([("return ((f - image) ** 2).sum()", "return ((f - image) ** 2).mean()")], "loss", "SUM"),
-    "grid in (x, y) order": ([('indexing="ij"), dim=-1)', 'indexing="ij"), dim=-1).flip(-1)')], "pixel_grid",
-                             "row index"),
-    "loss recorded after the step": (
-        [("        losses.append(float(g.detach()))\n        params = {k: params[k] - lr[k] * grads[k] for k in params}",
-          "        params = {k: params[k] - lr[k] * grads[k] for k in params}\n"
-          "        losses.append(float(forward(params, grid, image)[0]))")], "fit_manual", "before updating"),
-    "gradient ascent": ([("params[k] - lr[k] * grads[k]", "params[k] + lr[k] * grads[k]")], "fit_manual", "uphill"),
-    "fit_manual on autograd": ([("    ### BEGIN SOLUTION\n    grid = pixel_grid(*image.shape, dtype=image.dtype)\n"
-                                 "    params = {k: v.clone() for k, v in init.items()}",
-                                 "    return fit_autograd(image, init, lr, steps)\n    ### BEGIN SOLUTION\n    if 0:\n"
-                                 "        params = {}")], "fit_manual", "torch.no_grad()"),
-    "reparametrized fit returns s": ([('"sigma": torch.exp(free["s"]).detach()}', '"sigma": free["s"].detach()}')],
-                                     "fit_reparametrized", "exp(s)"),
-}
+# typical mistakes, kept with every assignment's in autograder/mutants.py (make mutants reports them all)
+MISTAKES = {m.name: ([(m.old, m.new)], m.checks[0], m.hint) for m in mutants_of(A)}
 
 
 @pytest.mark.quick
