@@ -160,10 +160,12 @@ def _decode_jpeg_tar(tar_path: Path):
     found = {"train": [], "test": []}
     try:
         # stream the archive once, in order: random access into a .tar.gz re-decompresses from the start
-        with tarfile.open(tar_path, "r|gz") as tar:
-            for m in _progress(tar, desc="CIFAR10 decode JPEG", unit="img", mininterval=1.0, total=60000):
+        with tarfile.open(tar_path, "r|gz") as tar, \
+                _progress(None, desc="CIFAR10 decode JPEG", unit="img", mininterval=1.0, total=60000) as bar:
+            for m in tar:
                 if not (m.isfile() and m.name.lower().endswith(".jpg")):
                     continue
+                bar.update()
                 parts = Path(m.name).parts
                 split, cls = parts[-3], parts[-2]
                 img = Image.open(io.BytesIO(tar.extractfile(m).read())).convert("RGB")
