@@ -103,6 +103,42 @@ MUTANTS += [
            'ExponentialLR(optimizer, gamma=0.95)', checks=('lr_schedule',)),
 ]
 
+A3 = "a3_transformers"
+MUTANTS += [
+    Mutant(A3, 'attention.py', 'no scaling', 'scores = Q @ K.transpose(-2, -1) / math.sqrt(Q.shape[-1])',
+           'scores = Q @ K.transpose(-2, -1)', checks=('attention_function', 'self_attention', 'multi_head_attention')),
+    Mutant(A3, 'attention.py', 'softmax over queries', 'weights = scores.softmax(dim=-1)',
+           'weights = scores.softmax(dim=-2)', checks=('attention_function', 'multi_head_attention')),
+    Mutant(A3, 'attention.py', 'no output projection', '        out = self.proj(out)\n        return (out, weights) if return_attention else out\n        ### END SOLUTION\n\n\nclass Multi',
+           '        return (out, weights) if return_attention else out\n        ### END SOLUTION\n\n\nclass Multi', checks=('self_attention',)),
+    Mutant(A3, 'attention.py', 'heads split wrong', 'reshape(B, N, 3, self.num_heads, self.head_dim)',
+           'reshape(B, N, self.num_heads, 3, self.head_dim).transpose(2, 3)', checks=('multi_head_attention',)),
+    Mutant(A3, 'attention.py', 'heads concat wrong', 'out = out.transpose(1, 2).reshape(B, N, C)',
+           'out = out.reshape(B, N, C)', checks=('multi_head_attention',)),
+    Mutant(A3, 'attention.py', 'no divisibility check', 'raise ValueError(f"embed_dim={embed_dim} is not divisible',
+           'print(f"', checks=('heads_must_divide',)),
+    Mutant(A3, 'vit.py', 'patches unordered', 'return self.proj(x).flatten(2).transpose(1, 2)',
+           'return self.proj(x).reshape(len(x), -1, self.proj.out_channels)', checks=('patch_embed',)),
+    Mutant(A3, 'vit.py', 'relu', 'self.act = nn.GELU()',
+           'self.act = nn.ReLU()', checks=('mlp', 'block')),
+    Mutant(A3, 'vit.py', 'gelu tanh', 'self.act = nn.GELU()',
+           'self.act = nn.GELU(approximate="tanh")', checks=('mlp',)),
+    Mutant(A3, 'vit.py', 'post norm', 'x = x + self.attn(self.norm1(x))\n        x = x + self.mlp(self.norm2(x))',
+           'x = self.norm1(x + self.attn(x))\n        x = self.norm2(x + self.mlp(x))', checks=('block',)),
+    Mutant(A3, 'vit.py', 'no mlp residual', 'x = x + self.mlp(self.norm2(x))',
+           'x = self.mlp(self.norm2(x))', checks=('block',)),
+    Mutant(A3, 'vit.py', 'sin cos swapped', 'pe[:, 0::2] = torch.sin(position * frequency)',
+           'pe[:, 0::2] = torch.cos(position * frequency)', checks=('positional_embeddings', 'vit_positions')),
+    Mutant(A3, 'vit.py', 'sinusoidal trained', 'self.register_buffer("pos_embed", get_positional_embeddings(num_patches + 1, embed_dim)[None])',
+           'self.pos_embed = nn.Parameter(get_positional_embeddings(num_patches + 1, embed_dim)[None])', checks=('vit_positions', 'vit_parameters')),
+    Mutant(A3, 'vit.py', 'no positions', 'tokens = torch.cat([cls, tokens], dim=1) + self.pos_embed',
+           'tokens = torch.cat([cls, tokens], dim=1)', checks=('vit_forward',)),
+    Mutant(A3, 'vit.py', 'mean pooling', 'return self.head(tokens[:, 0])',
+           'return self.head(tokens.mean(1))', checks=('vit_forward',)),
+    Mutant(A3, 'vit.py', 'no final norm', 'tokens = self.norm(self.blocks(tokens))',
+           'tokens = self.blocks(tokens)', checks=('vit_forward',)),
+]
+
 A4 = "a4_gaussian_fit"
 MUTANTS += [
     Mutant(A4, "gaussian_fit.py", 'missing factor 2', 'dg_df = 2 * r',

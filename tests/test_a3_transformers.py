@@ -9,44 +9,15 @@ import sys
 import pytest
 import torch
 
+from autograder.mutants import mutants_of
 from conftest import ROOT
 
 A = "a3_transformers"
 SOLUTIONS = ROOT / "solutions" / A
 
-# (file, text of the reference, its wrong replacement, checks that must fail)
-MUTANTS = {
-    "no_scaling": ("attention.py", "scores = Q @ K.transpose(-2, -1) / math.sqrt(Q.shape[-1])",
-                   "scores = Q @ K.transpose(-2, -1)", ["attention_function", "self_attention", "multi_head_attention"]),
-    "softmax_over_queries": ("attention.py", "weights = scores.softmax(dim=-1)", "weights = scores.softmax(dim=-2)",
-                             ["attention_function", "multi_head_attention"]),
-    "no_output_projection": ("attention.py", "        out = self.proj(out)\n        return (out, weights) if return_attention else out\n        ### END SOLUTION\n\n\nclass Multi",
-                             "        return (out, weights) if return_attention else out\n        ### END SOLUTION\n\n\nclass Multi",
-                             ["self_attention"]),
-    "heads_split_wrong": ("attention.py", "reshape(B, N, 3, self.num_heads, self.head_dim)",
-                          "reshape(B, N, self.num_heads, 3, self.head_dim).transpose(2, 3)", ["multi_head_attention"]),
-    "heads_concat_wrong": ("attention.py", "out = out.transpose(1, 2).reshape(B, N, C)", "out = out.reshape(B, N, C)",
-                           ["multi_head_attention"]),
-    "no_divisibility_check": ("attention.py", 'raise ValueError(f"embed_dim={embed_dim} is not divisible', 'print(f"',
-                              ["heads_must_divide"]),
-    "patches_unordered": ("vit.py", "return self.proj(x).flatten(2).transpose(1, 2)",
-                          "return self.proj(x).reshape(len(x), -1, self.proj.out_channels)", ["patch_embed"]),
-    "relu": ("vit.py", "self.act = nn.GELU()", "self.act = nn.ReLU()", ["mlp", "block"]),
-    "gelu_tanh": ("vit.py", "self.act = nn.GELU()", 'self.act = nn.GELU(approximate="tanh")', ["mlp"]),
-    "post_norm": ("vit.py", "x = x + self.attn(self.norm1(x))\n        x = x + self.mlp(self.norm2(x))",
-                  "x = self.norm1(x + self.attn(x))\n        x = self.norm2(x + self.mlp(x))", ["block"]),
-    "no_mlp_residual": ("vit.py", "x = x + self.mlp(self.norm2(x))", "x = self.mlp(self.norm2(x))", ["block"]),
-    "sin_cos_swapped": ("vit.py", "pe[:, 0::2] = torch.sin(position * frequency)",
-                        "pe[:, 0::2] = torch.cos(position * frequency)", ["positional_embeddings", "vit_positions"]),
-    "sinusoidal_trained": ("vit.py", 'self.register_buffer("pos_embed", get_positional_embeddings(num_patches + 1, embed_dim)[None])',
-                           "self.pos_embed = nn.Parameter(get_positional_embeddings(num_patches + 1, embed_dim)[None])",
-                           ["vit_positions", "vit_parameters"]),
-    "no_positions": ("vit.py", "tokens = torch.cat([cls, tokens], dim=1) + self.pos_embed",
-                     "tokens = torch.cat([cls, tokens], dim=1)", ["vit_forward"]),
-    "mean_pooling": ("vit.py", "return self.head(tokens[:, 0])", "return self.head(tokens.mean(1))", ["vit_forward"]),
-    "no_final_norm": ("vit.py", "tokens = self.norm(self.blocks(tokens))", "tokens = self.blocks(tokens)",
-                      ["vit_forward"]),
-}
+# typical mistakes, kept with every assignment's in autograder/mutants.py (make mutants reports them all):
+# name -> (file, text of the reference, its wrong replacement, checks that must fail)
+MUTANTS = {m.name.replace(" ", "_"): (m.module, m.old, m.new, list(m.checks)) for m in mutants_of(A)}
 
 
 def statuses(folder, names):
