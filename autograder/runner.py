@@ -289,7 +289,7 @@ def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: i
                                               f"folder {assignment}/ not found in {submission}", "", 0.0)
             else:
                 todo.append((chk, folder))
-    threads = threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
+    threads = threads or _threads_per_child(jobs)
 
     def one(item):
         chk, folder = item
@@ -314,7 +314,7 @@ def grade_many(folder: Path, assignments: list[str], tier: str = "train", jobs: 
     """Grade every submission folder inside `folder`, `jobs` submissions at a time (checks of one submission run
     one after the other, each with cores/jobs threads)."""
     students = sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
-    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    threads = _threads_per_child(jobs)
 
     def one(path):
         results = grade(path, assignments, tier=tier, jobs=1, threads=threads, **kwargs)
@@ -324,6 +324,14 @@ def grade_many(folder: Path, assignments: list[str], tier: str = "train", jobs: 
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return dict(pool.map(one, students))
+
+
+def _threads_per_child(jobs: int) -> int:
+    """Cores shared among the checks running at once; OMP_NUM_THREADS caps it (parallel test runs set it):
+    more torch threads than cores slows training down many times over."""
+    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    return min(threads, int(cap)) if cap.isdigit() and int(cap) > 0 else threads
 
 
 def _data_dir():
