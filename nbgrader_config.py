@@ -39,3 +39,11 @@ def _student_modules():
 
 
 c.Autograde.exclude_overwriting = _student_modules()
+
+# A copied test or answer cell must not fail the whole submission (see autograder/nbgrader_plugins.py).
+from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, OverwriteCells, OverwriteKernelspec  # noqa: E402
+
+from autograder.nbgrader_plugins import DropDuplicateIds  # noqa: E402
+
+c.Autograde.sanitize_preprocessors = [ClearOutput, DropDuplicateIds, OverwriteKernelspec, OverwriteCells,
+                                      CheckCellMetadata]

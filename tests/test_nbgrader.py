@@ -1,7 +1,8 @@
 """nbgrader end to end, headless: generate, three submissions, autograde, feedback, read the gradebook.
 
 Submissions: the reference modules (with a harmless warning in the graded code), the untouched release, and a
-partly correct one whose student also edited a locked test cell to fake a pass and deleted another test cell.
+partly correct one whose student also edited a locked test cell to fake a pass, deleted another, and placed a
+faked copy of a third before the original.
 """
 import os
 import shutil
@@ -60,6 +61,10 @@ def partial_and_tampered(folder):
             cell.source = "print('passed')"  # a faked test: nbgrader must restore the locked cell
         if gid == "test_sgd":
             continue  # a deleted test cell
+        if gid == "test_train_circles_manual":  # a copied test cell, the copy faked and placed first
+            fake = nbformat.from_dict(cell)
+            fake.source = "print('passed')"
+            kept.append(fake)
         kept.append(cell)
     nb.cells = kept
     nbformat.write(nb, path)
@@ -96,6 +101,7 @@ def test_nbgrader_end_to_end(tmp_path):
     assert 0 < scores["partial"] < max_score, scores
     assert graded_ids["test_backward"] == 0, "the faked test cell was not restored"
     assert graded_ids.get("test_sgd", 0) == 0, "a deleted test cell earned points"
+    assert graded_ids["test_train_circles_manual"] == 0, "a copied, faked test cell earned points"
     for student in scores:
         html = (course / "feedback" / student / A / f"{A}.html").read_text()
         assert "a1_intro_nn/backward" in html
