@@ -30,8 +30,7 @@ setup: $(VENV)/.installed
 data: setup
 	$(PY) -m data_scripts fetch all
 
-grade: setup
-	$(PY) -m data_scripts fetch mnist
+grade: data
 	$(PY) -m autograder grade --submission $(SUBMISSION) --tier $(TIER)
 
 check: setup
