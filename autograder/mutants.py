@@ -36,8 +36,8 @@ A1 = "a1_intro_nn"
 MUTANTS = [
     Mutant(A1, "mlp.py", "gradients not averaged over the batch",
            'd_ytilde = (outputs["yhat"] - Y) / N', 'd_ytilde = outputs["yhat"] - Y'),
-    Mutant(A1, "mlp.py", "transposed hidden weights in forward", 'X @ params["Wh"].T', 'X @ params["Wh"].T.T.T.T'
-           .replace(".T.T.T.T", ".reshape(params[\"Wh\"].shape[1], -1)")),
+    Mutant(A1, "mlp.py", "transposed hidden weights in forward", 'X @ params["Wh"].T',
+           'X @ params["Wh"].reshape(params["Wh"].shape[1], -1)'),
     Mutant(A1, "mlp.py", "softmax without the max shift",
            "shifted = ytilde - ytilde.max(dim=1, keepdim=True).values", "shifted = ytilde"),
     Mutant(A1, "mlp.py", "softmax over the wrong axis", "return e / e.sum(dim=1, keepdim=True)",
