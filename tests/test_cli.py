@@ -68,6 +68,14 @@ SOLUTION = (ROOT / "solutions" / "a1_intro_nn" / "mlp.py").read_text()
     ("patches_torch", SOLUTION + "\nimport torch\ntorch.allclose = lambda *a, **k: True\n", "failed",
      "replaced torch.allclose"),
     ("prints_megabytes", SOLUTION + "\nprint('x' * 5_000_000)\n", "passed", ""),
+    ("numpy_instead_of_torch", SOLUTION + "\n_f = forward\ndef forward(params, X):\n    y, o = _f(params, X)\n"
+     "    return y.numpy(), o\n", "failed", "should be a torch.Tensor, got ndarray"),
+    ("tuple_instead_of_dict", SOLUTION + "\n_f = forward\ndef forward(params, X):\n    y, o = _f(params, X)\n"
+     "    return y, tuple(o.values())\n", "failed", "should return a dict, got tuple"),
+    ("nan_output", SOLUTION + "\n_f = forward\ndef forward(params, X):\n    y, o = _f(params, X)\n"
+     "    return y * float('nan'), o\n", "failed", "NaN or inf"),
+    ("modifies_its_input", SOLUTION + "\n_f = forward\ndef forward(params, X):\n    X.mul_(2)\n"
+     "    return _f(params, X)\n", "failed", "differs from the expected value"),
 ])
 def test_misbehaving_submission(name, source, status, words, tmp_path):
     sub = make_submission(tmp_path, source)
