@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .loops import History, pick_device, save_run, seed_everything
+from .loops import History, mixed_precision, pick_device, resolve_precision, save_run, seed_everything
 
 # The course's settings: plain SGD, learning rate 0.1, batches of 128.
 LR, BATCH_SIZE, EVAL_BATCH_SIZE, GAMMA, DROPOUT = 0.1, 128, 1000, 0.95, 0.5
@@ -99,14 +99,17 @@ def _progress(iterable, enabled, **kw):
 def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BATCH_SIZE, standardize: bool = False,
           augment: bool = False, lr_schedule: bool = False, dropout: float = 0.0, batch_norm: bool = False,
           momentum: float = 0.0, limit_train: int | None = None, limit_test: int | None = None, seed: int = 0,
-          device: str = "auto", channels_last: bool = True, progress: bool = False, data=None):
+          device: str = "auto", channels_last: bool = True, precision: str = "auto", progress: bool = False,
+          data=None):
     """Train the student's cnn.CourseCNN with their training.epoch / make_transforms / make_scheduler.
 
     `data` = (Xtrain, ytrain, Xtest, ytest) replaces CIFAR-10 (tests). Returns (model, History); the History's
-    `seconds` is the cumulative training time (evaluation excluded).
+    `seconds` is the cumulative training time (evaluation excluded). `precision` 'auto' runs the student's
+    epoch under bfloat16 autocast where the hardware has it natively (2-2.7x faster on an AVX512-BF16 CPU).
     """
     seed_everything(seed)
     dev = pick_device(device)
+    precision = resolve_precision(dev, precision)
     Xtrain, ytrain, Xtest, ytest = data if data is not None else cifar10(limit_train, limit_test)
     train_transform, test_transform = training.make_transforms(Xtrain, standardize, augment)
     model = cnn.CourseCNN(batch_norm=batch_norm, dropout=dropout).to(dev)
@@ -123,9 +126,11 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
     bar = _progress(range(epochs), progress, desc="epochs")
     for _ in bar:
         start = time.perf_counter()
-        train_metrics = training.epoch(train_batches, model, criterion, optimizer)
+        with mixed_precision(dev, precision):
+            train_metrics = training.epoch(train_batches, model, criterion, optimizer)
         elapsed += time.perf_counter() - start
-        test_metrics = training.epoch(test_batches, model, criterion)
+        with mixed_precision(dev, precision):
+            test_metrics = training.epoch(test_batches, model, criterion)
         hist.add(train_metrics, test_metrics, elapsed)
         if scheduler is not None:
             scheduler.step()
@@ -180,6 +185,8 @@ def _parser():
     common.add_argument("--limit-test", type=int, help="use only the first N test images")
     common.add_argument("--seed", type=int, default=0)
     common.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    common.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                        help="auto: bfloat16 mixed precision where the hardware has it natively, else float32")
     common.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads (torch.set_num_threads)")
     common.add_argument("--runs", default="runs", help="where run folders are written")
     common.add_argument("--name", help="run folder name (default: from the switches)")
@@ -206,7 +213,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(max(1, args.threads))
     cnn, training = _student_modules(args.code)
     kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, momentum=args.momentum,
-              limit_train=args.limit_train, limit_test=args.limit_test, seed=args.seed, device=args.device)
+              limit_train=args.limit_train, limit_test=args.limit_test, seed=args.seed, device=args.device,
+              precision=args.precision)
     if args.command == "train":
         if args.all:
             args.standardize = args.augment = args.lr_schedule = args.batch_norm = True
