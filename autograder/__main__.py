@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .api import TIERS
 from .report import render, totals
-from .runner import ASSIGNMENTS, grade, resolve_assignment
+from .runner import ASSIGNMENTS, grade, grader_error, resolve_assignment
 
 FORMATS = ("table", "json", "gradescope", "junit")
 
@@ -123,8 +123,13 @@ def main(argv=None) -> int:
         if not args.quiet:
             print(f"  [{res.status:^15}] {res.assignment}/{res.name} ({res.duration:.1f}s)", file=sys.stderr, flush=True)
 
-    results = grade(submission, assignments, tier=args.tier, jobs=args.jobs, progress=progress,
-                    timeout_scale=args.time_scale)
+    try:
+        results = grade(submission, assignments, tier=args.tier, jobs=args.jobs, progress=progress,
+                        timeout_scale=args.time_scale)
+        status = 0
+    except Exception as err:  # the grader failed, not the submission: the report says so rather than not existing
+        results = [grader_error(a, f"{type(err).__name__}: {err}") for a in assignments]
+        status = 3
     text = render(results, args.format, str(submission))
     if args.output:
         out = Path(args.output)
@@ -134,7 +139,9 @@ def main(argv=None) -> int:
         print(f"{got:g} / {out_of:g} points; report written to {out}")
     else:
         print(text)
-    return 0
+    if status:
+        print("error: grading failed part-way (see the report); exit status 3", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -280,10 +280,18 @@ def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: i
     """Grade the given assignments of a submission folder; never raises for anything the submission does."""
     submission = Path(submission).resolve()
     os.environ["DATA_DIR"] = str(_data_dir())  # children run in a temp folder
-    todo, results = [], {}
+    todo, results, order = [], {}, []
     for assignment in assignments:
         folder = submission / assignment
-        for chk in select(assignment, tier):
+        try:
+            checks = select(assignment, tier)
+        except Exception as err:  # a broken check module: the other assignments are still graded
+            res = grader_error(assignment, f"could not load the checks: {type(err).__name__}: {err}")
+            results[res.id] = res
+            order.append(res.id)
+            continue
+        order += [c.id for c in checks]
+        for chk in checks:
             if not folder.is_dir():
                 results[chk.id] = CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points, "error",
                                               f"folder {assignment}/ not found in {submission}", "", 0.0)
@@ -305,8 +313,12 @@ def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: i
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for res in pool.map(one, todo):
             results[f"{res.assignment}/{res.name}"] = res
-    order = [c.id for a in assignments for c in select(a, tier)]
     return [results[i] for i in order]
+
+
+def grader_error(assignment: str, message: str) -> CheckResult:
+    """A result standing for a failure of the grader itself (not of the submission), so a report is still written."""
+    return CheckResult(assignment, "grader", "quick", 0.0, 0.0, "error", f"grader error: {message}", "", 0.0)
 
 
 def grade_many(folder: Path, assignments: list[str], tier: str = "train", jobs: int = 1, progress=None,
@@ -317,7 +329,10 @@ def grade_many(folder: Path, assignments: list[str], tier: str = "train", jobs: 
     threads = _threads_per_child(jobs)
 
     def one(path):
-        results = grade(path, assignments, tier=tier, jobs=1, threads=threads, **kwargs)
+        try:
+            results = grade(path, assignments, tier=tier, jobs=1, threads=threads, **kwargs)
+        except Exception as err:  # one student's grading failed: the others and the gradebook still get written
+            results = [grader_error(a, f"{type(err).__name__}: {err}") for a in assignments]
         if progress:
             progress(path.name, results)
         return path.name, results

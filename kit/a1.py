@@ -22,13 +22,20 @@ def train_manual(mlp, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS
         grads = mlp.backward(params, outputs, Y)
         params.update(mlp.sgd(params, grads, eta))
 
+    hist = fit(step, _evaluate_by_hand(mlp, params), data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs,
+               batch_size, seed)
+    return params, hist
+
+
+def _evaluate_by_hand(mlp, params):
+    """(X, Y) -> (loss, accuracy) of the student's hand-written forward pass with the current `params`."""
+    @torch.no_grad()
     def evaluate(X, Y):
         yhat, _ = mlp.forward(params, X)
         L, acc = mlp.loss_accuracy(yhat, Y)
         return float(L), float(acc)
 
-    hist = fit(step, evaluate, data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs, batch_size, seed)
-    return params, hist
+    return evaluate
 
 
 def train_autograd(mlp, mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS, seed=0):
@@ -42,13 +49,8 @@ def train_autograd(mlp, mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, 
         L.backward()
         mlp_torch.sgd_autograd(params, eta)
 
-    @torch.no_grad()
-    def evaluate(X, Y):
-        yhat, _ = mlp.forward(params, X)
-        L, acc = mlp.loss_accuracy(yhat, Y)
-        return float(L), float(acc)
-
-    hist = fit(step, evaluate, data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs, batch_size, seed)
+    hist = fit(step, _evaluate_by_hand(mlp, params), data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs,
+               batch_size, seed)
     return params, hist
 
 

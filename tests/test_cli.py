@@ -92,6 +92,38 @@ def test_misbehaving_submission(name, source, status, words, tmp_path):
 
 
 @pytest.mark.quick
+def test_report_written_when_grading_fails(tmp_path, monkeypatch):
+    """A broken check module costs its assignment only; a crash of the grader itself still leaves a report."""
+    from autograder import __main__ as cli
+    from autograder import runner
+
+    real_select = runner.select
+
+    def select(assignment, tier):
+        if assignment == "a4_gaussian_fit":
+            raise SyntaxError("invalid syntax (a4_gaussian_fit.py, line 12)")
+        return real_select(assignment, tier)
+
+    monkeypatch.setattr(runner, "select", select)
+    out = tmp_path / "report.json"
+    assert cli.main(["grade", "--assignment", "a2", "--assignment", "a4", "--tier", "quick", "--format", "json",
+                     "--output", str(out), "--quiet"]) == 0
+    tests = json.loads(out.read_text())["tests"]
+    broken = [t for t in tests if t["name"].startswith("a4_gaussian_fit/")]
+    assert len(broken) == 1 and "could not load the checks: SyntaxError" in broken[0]["output"]
+    assert sum(t["name"].startswith("a2_cnn/") for t in tests) > 10  # the other assignment was graded
+
+    def crash(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(cli, "grade", crash)
+    for fmt, words in (("json", '"kit_status": "error"'), ("junit", "no space left"), ("table", "grader error")):
+        out = tmp_path / f"crash.{fmt}"
+        assert cli.main(["grade", "--assignment", "a1", "--format", fmt, "--output", str(out), "--quiet"]) == 3
+        assert "no space left on device" in out.read_text() and words in out.read_text()
+
+
+@pytest.mark.quick
 def test_grade_many_writes_gradebook(tmp_path):
     import csv
     import shutil
