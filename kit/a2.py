@@ -98,7 +98,7 @@ def _progress(iterable, enabled, **kw):
 
 def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BATCH_SIZE, standardize: bool = False,
           augment: bool = False, lr_schedule: bool = False, dropout: float = 0.0, batch_norm: bool = False,
-          momentum: float = 0.0, limit_train: int | None = None, limit_test: int | None = None, seed: int = 0,
+          momentum: float = 0.0, gamma: float = GAMMA, limit_train: int | None = None, limit_test: int | None = None, seed: int = 0,
           device: str = "auto", channels_last: bool = True, precision: str = "auto", progress: bool = False,
           data=None):
     """Train the student's cnn.CourseCNN with their training.epoch / make_transforms / make_scheduler.
@@ -116,7 +116,7 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    scheduler = training.make_scheduler(optimizer, GAMMA) if lr_schedule else None
+    scheduler = training.make_scheduler(optimizer, gamma) if lr_schedule else None
     criterion = nn.CrossEntropyLoss()
     train_batches = Batches(Xtrain, ytrain, batch_size, shuffle=True, transform=train_transform, device=dev,
                             channels_last=channels_last, seed=seed)
@@ -181,6 +181,8 @@ def _parser():
     common.add_argument("--lr", type=float, default=LR)
     common.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     common.add_argument("--momentum", type=float, default=0.0)
+    common.add_argument("--gamma", type=float, default=GAMMA, help="ExponentialLR factor per epoch, with "
+                        f"--lr-schedule (default {GAMMA}, the course's)")
     common.add_argument("--limit-train", type=int, help="use only the first N training images")
     common.add_argument("--limit-test", type=int, help="use only the first N test images")
     common.add_argument("--seed", type=int, default=0)
@@ -193,7 +195,7 @@ def _parser():
     t = sub.add_parser("train", parents=[common], help="one training; runs/<name>/metrics.json and curves.png")
     t.add_argument("--standardize", action="store_true", help="per-channel standardization (train statistics)")
     t.add_argument("--augment", action="store_true", help="random crop (padding 4) + horizontal flip, train only")
-    t.add_argument("--lr-schedule", action="store_true", help=f"ExponentialLR(gamma={GAMMA}) per epoch")
+    t.add_argument("--lr-schedule", action="store_true", help="ExponentialLR(gamma) per epoch")
     t.add_argument("--dropout", type=float, default=0.0, help="dropout before the classifier (e.g. 0.5)")
     t.add_argument("--batch-norm", action="store_true", help="batch norm after each convolution")
     t.add_argument("--all", action="store_true", help="all the improvements at once")
@@ -212,7 +214,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     cnn, training = _student_modules(args.code)
-    kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, momentum=args.momentum,
+    kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, momentum=args.momentum, gamma=args.gamma,
               limit_train=args.limit_train, limit_test=args.limit_test, seed=args.seed, device=args.device,
               precision=args.precision)
     if args.command == "train":

@@ -26,9 +26,9 @@ def _modules(folder: Path, names):
     return [importlib.import_module(n) for n in names]
 
 
-def matmul_flops(device, n=2048, reps=10) -> float:
-    """Measured dense fp32 matmul FLOP/s: the machine's practical peak for the fraction below."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+def matmul_flops(device, n=2048, reps=10, dtype=torch.float32) -> float:
+    """Measured dense matmul FLOP/s in `dtype`: the machine's practical peak for the fraction below."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(2):
         a @ b
     _sync(device)
@@ -58,9 +58,11 @@ def row(name, hist, n_train, target):
             "test_acc": hist.test_acc[-1], "target": target, "time_to_target_s": time_to(hist, target)}
 
 
-def cnn_step_flops(cnn, device, batch=128):
+def cnn_step_flops(cnn, device, batch=128, precision="fp32"):
     """FLOPs of one training step of the course CNN (forward + backward, counted by torch) and its time."""
     from torch.utils.flop_counter import FlopCounterMode
+
+    from .loops import mixed_precision
 
     model = cnn.CourseCNN().to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -69,7 +71,9 @@ def cnn_step_flops(cnn, device, batch=128):
 
     def step():
         opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
+        with mixed_precision(device, precision):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
         opt.step()
 
     with FlopCounterMode(display=False) as counter:
@@ -125,29 +129,35 @@ def bench(device_name: str, full: bool, folder: Path) -> dict:
     _, hist = a3.train_vit(vit, config=a3.FULL_VIT, epochs=epochs, device=device_name)
     rows.append(row("ViT (MNIST)", hist, 60000, TARGETS["ViT (MNIST)"]))
 
-    step_flops, step_s = cnn_step_flops(cnn, device)
-    peak = matmul_flops(device)
+    from .loops import resolve_precision
+
+    steps = {}
+    for precision in dict.fromkeys(("fp32", resolve_precision(device, "auto"))):
+        flops, seconds = cnn_step_flops(cnn, device, precision=precision)
+        peak = matmul_flops(device, dtype=torch.float32 if precision == "fp32" else torch.bfloat16)
+        steps[precision] = {"flops": flops, "seconds": seconds, "flop_per_s": flops / seconds,
+                            "matmul_flop_per_s": peak, "fraction_of_matmul": flops / seconds / peak}
     return {
         "device": device_name if device.type == "cpu" else torch.cuda.get_device_name(device),
         "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-        "torch": torch.__version__, "full": full, "models": rows,
-        "cnn_step": {"flops": step_flops, "seconds": step_s, "flop_per_s": step_flops / step_s,
-                     "matmul_flop_per_s": peak, "fraction_of_matmul": step_flops / step_s / peak},
+        "torch": torch.__version__, "full": full, "precision": resolve_precision(device, "auto"), "models": rows,
+        "cnn_step": steps,
     }
 
 
 def render(result: dict) -> str:
-    lines = [f"device: {result['device']} ({result['threads']} threads, torch {result['torch']}, "
+    lines = [f"device: {result['device']} ({result['threads']} threads, torch {result['torch']}, CNN in "
+             f"{result.get('precision', 'fp32')}, "
              f"{'full' if result['full'] else 'short'} runs)",
              f"{'model':<24}{'epochs':>7}{'s/epoch':>9}{'img/s':>9}{'test acc':>10}{'target':>8}{'t->target':>11}"]
     for r in result["models"]:
         t = f"{r['time_to_target_s']:.1f} s" if r["time_to_target_s"] is not None else "not reached"
         lines.append(f"{r['model']:<24}{r['epochs']:>7}{r['s_per_epoch']:>9.2f}{r['images_per_s']:>9.0f}"
                      f"{r['test_acc']:>10.2%}{r['target']:>8.0%}{t:>11}")
-    c = result["cnn_step"]
-    lines.append(f"course CNN training step (batch 128): {c['flops'] / 1e9:.2f} GFLOP in {c['seconds'] * 1e3:.0f} ms = "
-                 f"{c['flop_per_s'] / 1e9:.1f} GFLOP/s, {c['fraction_of_matmul']:.0%} of measured dense matmul "
-                 f"({c['matmul_flop_per_s'] / 1e9:.1f} GFLOP/s)")
+    for precision, c in result["cnn_step"].items():
+        lines.append(f"course CNN training step (batch 128, {precision}): {c['flops'] / 1e9:.2f} GFLOP in "
+                     f"{c['seconds'] * 1e3:.0f} ms = {c['flop_per_s'] / 1e9:.1f} GFLOP/s, {c['fraction_of_matmul']:.0%} "
+                     f"of measured dense {precision} matmul ({c['matmul_flop_per_s'] / 1e9:.1f} GFLOP/s)")
     if "quick_tier_s" in result:
         lines.append(f"quick tier, every assignment (python -m autograder grade --tier quick): {result['quick_tier_s']:.1f} s")
     return "\n".join(lines)

@@ -155,3 +155,18 @@ def test_timm_checkpoint_is_adapted_to_small_grey_images(tmp_path):
     assert torch.equal(model.blocks[0].attn.qkv.weight, ref.blocks[0].attn.qkv.weight)
     assert model.patch_embed.proj.weight.shape[1:] == (1, 4, 4) and model.pos_embed.shape[1] == 50
     assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+@pytest.mark.quick
+def test_kit_made_checkpoint_round_trip(tmp_path):
+    """`pretrain` saves a 28x28 model; `transfer --checkpoint` loads every weight of it back except the head."""
+    from kit import a3
+
+    made = a3.make_timm_vit("vit_tiny_patch16_224", "scratch", "native")
+    path = a3.save_checkpoint(made, tmp_path / "ckpt" / "vit.safetensors")
+    loaded = a3.make_timm_vit("vit_tiny_patch16_224", "finetune", "native", checkpoint=path)
+    mine, theirs = made.state_dict(), loaded.state_dict()
+    for key in mine:
+        if not key.startswith("head."):
+            assert torch.equal(mine[key], theirs[key]), key
+    assert theirs["head.weight"].shape == (10, 192)
