@@ -194,3 +194,17 @@ def test_sandbox_limits(name, source, words, tmp_path):
     assert not (ROOT / "pwned.txt").exists()
     svm = next(t for t in report["tests"] if t["name"].endswith("/svm_accuracies"))
     assert svm["score"] == svm["max_score"]
+
+
+@pytest.mark.train
+def test_determinism_reports_margins():
+    """Two seeds of a1's train tier: every threshold check passes both times and shows its measured accuracies."""
+    proc = run_grader("determinism", "--runs", "2", "--assignment", "a1", "--time-scale", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {line.split()[-1]: line for line in proc.stdout.splitlines() if "a1_intro_nn/" in line}
+    assert set(rows) == {"a1_intro_nn/train_circles_manual", "a1_intro_nn/train_circles_torch",
+                         "a1_intro_nn/train_svm_circles", "a1_intro_nn/train_mnist_mlp"}
+    for line in rows.values():
+        passed, low, median, high, threshold = line.split()[:5]
+        assert passed == "2/2" and float(threshold[:-1]) <= float(low[:-1]) <= float(high[:-1]) <= 100
+    assert "0 flaky check(s) over 2 seeds" in proc.stdout

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from autograder.api import CheckFailed, check, expect, expect_close, expect_finite, expect_shape, expect_tensor
+from autograder.api import (CheckFailed, check, expect, expect_accuracy, expect_close, expect_finite, expect_shape,
+                            expect_tensor)
 
 SIZES = [(1, 2, 3, 2), (10, 2, 10, 2), (7, 5, 4, 3), (64, 784, 16, 10)]  # (N, nx, nh, ny)
 
@@ -288,8 +289,8 @@ MNIST_THRESHOLD = 0.98
 
 def _circles_acc(hist, what):
     acc = hist.test_acc[-1]
-    expect(acc >= CIRCLES_THRESHOLD, f"{what} reaches {acc:.1%} test accuracy on circles after training, "
-                                     f"expected at least {CIRCLES_THRESHOLD:.0%}")
+    expect_accuracy(acc, CIRCLES_THRESHOLD, f"{what} reaches {acc:.1%} test accuracy on circles after training, "
+                                            f"expected at least {CIRCLES_THRESHOLD:.0%}")
 
 
 @check("train_circles_manual", points=3, tier="train", timeout=60)
@@ -325,7 +326,7 @@ def train_svm_circles(sub):
     res = sub.module("svm").svm_accuracies(d.Xtrain.numpy(), d.ytrain.numpy(), d.Xtest.numpy(), d.ytest.numpy())
     best_rbf = max(float(v[1]) for (k, _), v in res.items() if k == "rbf")
     best_linear = max(float(v[1]) for (k, _), v in res.items() if k == "linear")
-    expect(best_rbf >= 0.95, f"best RBF SVM test accuracy is {best_rbf:.1%}, expected at least 95%")
+    expect_accuracy(best_rbf, 0.95, f"best RBF SVM test accuracy is {best_rbf:.1%}, expected at least 95%")
     expect(best_linear < 0.8, f"a linear SVM reports {best_linear:.1%} on circles, which no line can separate")
 
 
@@ -336,5 +337,5 @@ def train_mnist_mlp(sub):
 
     _, hist = train_mnist(sub.module("mnist_mlp"), device="cpu")
     acc = hist.test_acc[-1]
-    expect(acc >= MNIST_THRESHOLD, f"the MNIST MLP reaches {acc:.2%} test accuracy after "
-                                   f"{len(hist.test_acc)} epochs, expected at least {MNIST_THRESHOLD:.0%}")
+    expect_accuracy(acc, MNIST_THRESHOLD, f"the MNIST MLP reaches {acc:.2%} test accuracy after "
+                                          f"{len(hist.test_acc)} epochs, expected at least {MNIST_THRESHOLD:.0%}")

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.api import CheckFailed, check, expect, expect_close, expect_shape, expect_tensor
+from autograder.api import (CheckFailed, check, expect, expect_accuracy, expect_close, expect_shape,
+                            expect_tensor)
 
 COURSE_CNN_PARAMS = 1_191_170
 COURSE_CNN_LAYERS = [(5, 1), (2, 2), (5, 1), (2, 2), (5, 1), (2, 2)]
@@ -502,8 +503,8 @@ def _train_and_expect(sub, threshold, what, device="cpu", **kw):
     acc = hist.test_acc[-1]
     expect(hist.train_loss[-1] < hist.train_loss[0] or len(hist.train_loss) == 1, f"{what}: the training loss did "
                                                                                    "not decrease")
-    expect(acc >= threshold, f"{what} reaches {acc:.1%} test accuracy after {len(hist.test_acc)} epochs, expected "
-                             f"at least {threshold:.0%}")
+    expect_accuracy(acc, threshold, f"{what} reaches {acc:.1%} test accuracy after {len(hist.test_acc)} epochs, "
+                                    f"expected at least {threshold:.0%}")
 
 
 @check("train_cifar_small", points=3, tier="train", timeout=150)

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.api import CheckFailed, check, expect, expect_close, expect_shape, expect_tensor
+from autograder.api import (CheckFailed, check, expect, expect_accuracy, expect_close, expect_shape,
+                            expect_tensor)
 
 # (B, N, C, H): batch, tokens, embedding dimension, heads
 SIZES = [(1, 1, 4, 1), (2, 5, 8, 2), (3, 17, 32, 4), (4, 50, 48, 6), (2, 9, 64, 8), (1, 65, 16, 16)]
@@ -434,9 +435,8 @@ def train_mnist(sub):
     _, hist = train_vit(sub.module("vit"), "mnist", device="cpu", **TRAIN_CONFIG)
     acc = hist.test_acc[-1]
     expect(hist.train_loss[-1] < hist.train_loss[0], "the training loss did not decrease")
-    expect(acc >= TRAIN_THRESHOLD, f"the ViT reaches {acc:.2%} test accuracy on MNIST after {len(hist.test_acc)} "
-                                   f"epochs, expected at least "
-                                   f"{TRAIN_THRESHOLD:.0%}")
+    expect_accuracy(acc, TRAIN_THRESHOLD, f"the ViT reaches {acc:.2%} test accuracy on MNIST after "
+                                          f"{len(hist.test_acc)} epochs, expected at least {TRAIN_THRESHOLD:.0%}")
 
 
 @check("full_mnist", points=2, tier="full", timeout=3600)
@@ -446,7 +446,7 @@ def full_mnist(sub):
 
     _, hist = train_vit(sub.module("vit"), "mnist", config=FULL_VIT, **FULL_TRAINING["mnist"])
     acc = hist.test_acc[-1]
-    expect(acc >= FULL_MNIST, f"the ViT reaches {acc:.2%} on MNIST, expected at least {FULL_MNIST:.1%}")
+    expect_accuracy(acc, FULL_MNIST, f"the ViT reaches {acc:.2%} on MNIST, expected at least {FULL_MNIST:.1%}")
 
 
 @check("full_fashion_mnist", points=2, tier="full", timeout=3600)
@@ -456,4 +456,5 @@ def full_fashion_mnist(sub):
 
     _, hist = train_vit(sub.module("vit"), "fashion_mnist", config=FULL_VIT, **FULL_TRAINING["fashion_mnist"])
     acc = hist.test_acc[-1]
-    expect(acc >= FULL_FASHION, f"the ViT reaches {acc:.2%} on Fashion-MNIST, expected at least {FULL_FASHION:.0%}")
+    expect_accuracy(acc, FULL_FASHION, f"the ViT reaches {acc:.2%} on Fashion-MNIST, expected at least "
+                                       f"{FULL_FASHION:.0%}")
