@@ -72,11 +72,12 @@ def load(dataset="mnist", limit_train=None):
 
 def train_vit(vit, dataset="mnist", config=None, epochs=5, batch_size=128, lr=3e-3, optimizer="adamw",
               schedule="onecycle", weight_decay=0.05, limit_train=None, limit_test=None, pos_embedding="sinusoidal",
-              seed=0, device="auto", progress=False, data=None):
+              seed=0, device="auto", progress=False, data=None, augment=False):
     """Train the student's ViT (vit.py) on mnist | fashion_mnist; returns (model, History).
 
     limit_train / limit_test keep the first examples only (the test set is in class-balanced random order).
-    `data` = (Xtrain, ytrain, Xtest, ytest) skips loading (studies reuse one copy).
+    `data` = (Xtrain, ytrain, Xtest, ytest) skips loading (studies reuse one copy). `augment`: random shifts of up
+    to 2 pixels and left-right flips of the training batches (for Fashion-MNIST; flips would hurt digits).
     """
     seed_everything(seed)
     Xtrain, ytrain, Xtest, ytest = data if data is not None else load(dataset)
@@ -88,8 +89,14 @@ def train_vit(vit, dataset="mnist", config=None, epochs=5, batch_size=128, lr=3e
                      nb_classes=int(ytrain.max()) + 1, pos_embedding=pos_embedding)
     steps = epochs * math.ceil(len(Xtrain) / batch_size)
     opt = make_optimizer(model, steps, lr, optimizer, schedule, weight_decay)
+    transform = None
+    if augment:
+        from .data import random_shift_flip
+
+        gen = torch.Generator().manual_seed(seed)
+        transform = lambda x: random_shift_flip(x, generator=gen)  # noqa: E731
     hist = fit_module(model, torch.nn.CrossEntropyLoss(), opt, Xtrain, ytrain, Xtest, ytest, epochs, batch_size,
-                      seed=seed, device=device, progress=progress)
+                      seed=seed, device=device, progress=progress, transform=transform)
     return model, hist
 
 
@@ -97,8 +104,9 @@ def count_parameters(model, trainable=True):
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
 
 
-# The full tier's trainings (seed-level numbers in the README).
-FULL_TRAINING = {"mnist": dict(epochs=15, lr=3e-3), "fashion_mnist": dict(epochs=15, lr=3e-3)}
+# The full tier's trainings (seed-level numbers in the README). Fashion-MNIST overfits without augmentation
+# (89.7 % test for 96.8 % train after 15 epochs): random shifts and flips.
+FULL_TRAINING = {"mnist": dict(epochs=15, lr=3e-3), "fashion_mnist": dict(epochs=15, lr=3e-3, augment=True)}
 
 
 # ---------------------------------------------------------------- attention maps
@@ -404,7 +412,7 @@ def _cmd_train(args):
                                     nb_heads=args.heads, mlp_ratio=args.mlp_ratio).items() if v is not None}
     recipe = COURSE_TRAINING if args.recipe == "course" else {**RECIPE, "epochs": 10}
     kw = {**recipe, **{k: v for k, v in dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size).items()
-                       if v is not None}}
+                       if v is not None}, "augment": args.augment}
     name = args.name or f"a3_{args.dataset}"
     data = load(args.dataset)
     model, hist = train_vit(vit, args.dataset, config=config, limit_train=args.limit_train, seed=args.seed,
@@ -510,6 +518,7 @@ def main(argv=None):
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--limit-train", type=int, help="train on the first N images only")
+    p.add_argument("--augment", action="store_true", help="random 2-pixel shifts and left-right flips (Fashion)")
     p.set_defaults(func=_cmd_train)
 
     p = commands.add_parser("study", help="one ViT per value of each hyper-parameter: table + one figure each")

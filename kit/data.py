@@ -26,3 +26,21 @@ def image_tensors(name: str, normalize: bool = True, limit_train: int | None = N
             x, y = x[:limit_train], y[:limit_train]
         out += [x, y]
     return tuple(out)
+
+
+def random_shift_flip(x, max_shift: int = 2, flip: bool = True, generator: torch.Generator | None = None):
+    """Batched augmentation of (N, C, H, W) images: each one moved by up to `max_shift` pixels in each direction
+    (borders replicated: the background of MNIST-like images) and, when `flip`, mirrored left-right with
+    probability 1/2 (right for clothes, wrong for digits). One gather for the whole batch, no Python loop."""
+    N, C, H, W = x.shape
+    padded = torch.nn.functional.pad(x, (max_shift,) * 4, mode="replicate")
+    top = torch.randint(0, 2 * max_shift + 1, (N,), generator=generator).to(x.device)
+    left = torch.randint(0, 2 * max_shift + 1, (N,), generator=generator).to(x.device)
+    rows = top[:, None] + torch.arange(H, device=x.device)
+    cols = torch.arange(W, device=x.device).expand(N, W)
+    if flip:
+        mirror = (torch.rand(N, generator=generator) < 0.5).to(x.device)
+        cols = torch.where(mirror[:, None], cols.flip(1), cols)
+    cols = cols + left[:, None]
+    n = torch.arange(N, device=x.device)[:, None, None]
+    return padded[n, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()

@@ -170,3 +170,23 @@ def test_kit_made_checkpoint_round_trip(tmp_path):
         if not key.startswith("head."):
             assert torch.equal(mine[key], theirs[key]), key
     assert theirs["head.weight"].shape == (10, 192)
+
+
+@pytest.mark.quick
+def test_random_shift_flip_moves_and_mirrors_each_image_independently():
+    from kit.data import random_shift_flip
+
+    x = torch.randn(64, 1, 12, 12)
+    assert torch.equal(random_shift_flip(x, max_shift=0, flip=False), x)
+    g = torch.Generator().manual_seed(0)
+    mirrored = random_shift_flip(x, max_shift=0, flip=True, generator=g)
+    is_flipped = [torch.equal(m, i.flip(-1)) for m, i in zip(mirrored, x)]
+    assert all(f or torch.equal(m, i) for f, m, i in zip(is_flipped, mirrored, x)) and 10 < sum(is_flipped) < 54
+    shifted = random_shift_flip(x, max_shift=2, flip=False, generator=g)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="replicate")
+    offsets = set()
+    for s, p in zip(shifted, padded):
+        found = [(t, l) for t in range(5) for l in range(5) if torch.equal(s, p[:, t:t + 12, l:l + 12])]
+        assert found, "an output is not a shifted copy of its input"
+        offsets.add(found[0])
+    assert len(offsets) > 10  # independent shifts per image
