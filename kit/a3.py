@@ -77,7 +77,7 @@ def train_vit(vit, dataset="mnist", config=None, epochs=5, batch_size=128, lr=3e
 
     limit_train / limit_test keep the first examples only (the test set is in class-balanced random order).
     `data` = (Xtrain, ytrain, Xtest, ytest) skips loading (studies reuse one copy). `augment`: random shifts of up
-    to 2 pixels and left-right flips of the training batches (for Fashion-MNIST; flips would hurt digits).
+    to 1 pixel and left-right flips of the training batches (for Fashion-MNIST; flips would hurt digits).
     """
     seed_everything(seed)
     Xtrain, ytrain, Xtest, ytest = data if data is not None else load(dataset)
@@ -94,7 +94,7 @@ def train_vit(vit, dataset="mnist", config=None, epochs=5, batch_size=128, lr=3e
         from .data import random_shift_flip
 
         gen = torch.Generator().manual_seed(seed)
-        transform = lambda x: random_shift_flip(x, generator=gen)  # noqa: E731
+        transform = lambda x: random_shift_flip(x, max_shift=1, generator=gen)  # noqa: E731
     hist = fit_module(model, torch.nn.CrossEntropyLoss(), opt, Xtrain, ytrain, Xtest, ytest, epochs, batch_size,
                       seed=seed, device=device, progress=progress, transform=transform)
     return model, hist
@@ -518,7 +518,7 @@ def main(argv=None):
     p.add_argument("--lr", type=float)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--limit-train", type=int, help="train on the first N images only")
-    p.add_argument("--augment", action="store_true", help="random 2-pixel shifts and left-right flips (Fashion)")
+    p.add_argument("--augment", action="store_true", help="random 1-pixel shifts and left-right flips (Fashion)")
     p.set_defaults(func=_cmd_train)
 
     p = commands.add_parser("study", help="one ViT per value of each hyper-parameter: table + one figure each")
