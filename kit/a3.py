@@ -105,8 +105,8 @@ def count_parameters(model, trainable=True):
 
 
 # The full tier's trainings (seed-level numbers in the README). Fashion-MNIST overfits without augmentation
-# (89.7 % test for 96.8 % train after 15 epochs): random shifts and flips.
-FULL_TRAINING = {"mnist": dict(epochs=15, lr=3e-3), "fashion_mnist": dict(epochs=15, lr=3e-3, augment=True)}
+# (89.73 % test for 96.8 % train after 15 epochs); with 1-pixel shifts and flips, 20 epochs: 90.75 % (91.7 % train).
+FULL_TRAINING = {"mnist": dict(epochs=15, lr=3e-3), "fashion_mnist": dict(epochs=20, lr=3e-3, augment=True)}
 
 
 # ---------------------------------------------------------------- attention maps

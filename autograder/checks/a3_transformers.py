@@ -423,7 +423,8 @@ def vit_forward(sub):
 TRAIN_CONFIG = dict(epochs=3)
 TRAIN_THRESHOLD = 0.95
 # full tier (2 CPU threads, seed 0, 203,978 parameters, 15 epochs): MNIST 98.61 % (321 s): a thin margin over the
-# course target of 98.5 %, so this tier states a goal rather than a comfortable bound
+# course target of 98.5 %, so this tier states a goal rather than a comfortable bound. Fashion-MNIST (20 epochs,
+# 1-pixel shifts and flips): 90.75 % (422 s), a 0.75-point margin.
 FULL_MNIST, FULL_FASHION = 0.985, 0.90
 
 
