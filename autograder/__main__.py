@@ -39,6 +39,8 @@ def _parser():
     d.add_argument("--tier", default="train", choices=TIERS)
     d.add_argument("--submission", default="solutions")
     d.add_argument("--time-scale", type=float, default=1.0, help="multiply every check's time limit")
+    d.add_argument("--first-seed", type=int, default=0, help="seed offsets first-seed ... first-seed+runs-1 (to split "
+                   "a long study into several commands)")
     return parser
 
 
@@ -55,7 +57,7 @@ def determinism_main(args, assignments) -> int:
     pattern = re.compile(r"measured accuracy: ([0-9.]+) \(threshold ([0-9.]+)\)")
     passes, runs, values, thresholds = collections.Counter(), collections.Counter(), collections.defaultdict(list), {}
     with tempfile.TemporaryDirectory() as tmp:
-        for k in range(args.runs):
+        for k in range(args.first_seed, args.first_seed + args.runs):
             out = Path(tmp) / f"run{k}.json"
             cmd = [sys.executable, "-m", "autograder", "grade", "--submission", args.submission, "--tier", args.tier,
                    "--format", "json", "--output", str(out), "--quiet", "--time-scale", str(args.time_scale)]
@@ -63,7 +65,7 @@ def determinism_main(args, assignments) -> int:
                 cmd += ["--assignment", a]
             proc = subprocess.run(cmd, env={**os.environ, "KIT_SEED_OFFSET": str(k)}, capture_output=True, text=True)
             if not out.is_file():
-                print(f"error: run {k + 1} wrote no report: {proc.stderr.strip()[-500:]}", file=sys.stderr)
+                print(f"error: the run with KIT_SEED_OFFSET={k} wrote no report: {proc.stderr.strip()[-500:]}", file=sys.stderr)
                 return 3
             for t in json.loads(out.read_text())["tests"]:
                 if t["tier"] == args.tier or args.tier == "quick":
@@ -74,7 +76,8 @@ def determinism_main(args, assignments) -> int:
                     if found:  # a check with several trainings counts its worst one
                         values[name].append(min(v for v, _ in found))
                         thresholds[name] = found[0][1]
-            print(f"  run {k + 1}/{args.runs} done", file=sys.stderr, flush=True)
+            print(f"  run {k + 1 - args.first_seed}/{args.runs} done (KIT_SEED_OFFSET={k})", file=sys.stderr,
+                  flush=True)
     flaky = [n for n in runs if passes[n] < runs[n]]
     print(f"{'passed':>7}  {'min':>7} {'median':>7} {'max':>7} {'thresh.':>7}  check")
     for name in runs:
