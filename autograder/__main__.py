@@ -65,7 +65,8 @@ def determinism_main(args, assignments) -> int:
                 cmd += ["--assignment", a]
             proc = subprocess.run(cmd, env={**os.environ, "KIT_SEED_OFFSET": str(k)}, capture_output=True, text=True)
             if not out.is_file():
-                print(f"error: the run with KIT_SEED_OFFSET={k} wrote no report: {proc.stderr.strip()[-500:]}", file=sys.stderr)
+                print(f"error: the run with KIT_SEED_OFFSET={k} wrote no report: {proc.stderr.strip()[-500:]}",
+                      file=sys.stderr)
                 return 3
             for t in json.loads(out.read_text())["tests"]:
                 if t["tier"] == args.tier or args.tier == "quick":
