@@ -285,6 +285,9 @@ def svm_accuracies(sub):
 # ---------------------------------------------------------------- trainings (thresholds measured: README)
 CIRCLES_THRESHOLD = 0.95
 MNIST_THRESHOLD = 0.98
+# The course's learning rate (0.03) leaves 6 to 8 seeds in 20 on a plateau at 60-79 % after 150 epochs (python -m
+# autograder determinism --runs 20); with 0.1 every version passed 20 seeds of 20, the lowest at 98.0 %.
+CIRCLES_CHECK_ETA = 0.1
 
 
 def _circles_acc(hist, what):
@@ -295,11 +298,11 @@ def _circles_acc(hist, what):
 
 @check("train_circles_manual", points=3, tier="train", timeout=60)
 def train_circles_manual(sub):
-    """The hand-written MLP trained with the course defaults reaches 95 % test accuracy on circles."""
+    """The hand-written MLP (course architecture, learning rate 0.1) reaches 95 % test accuracy on circles."""
     from data_scripts import make_circles
     from kit.a1 import train_manual
 
-    _, hist = train_manual(sub.module("mlp"), make_circles())
+    _, hist = train_manual(sub.module("mlp"), make_circles(), eta=CIRCLES_CHECK_ETA)
     expect(hist.test_loss[-1] < hist.test_loss[0], "the test loss did not decrease during training")
     _circles_acc(hist, "the manual MLP")
 
@@ -312,9 +315,9 @@ def train_circles_torch(sub):
 
     data = make_circles()
     mlp, mt = sub.module("mlp"), sub.module("mlp_torch")
-    _circles_acc(train_autograd(mlp, mt, data)[1], "the autograd version")
-    _circles_acc(train_nn(mt, data)[1], "the torch.nn version")
-    _circles_acc(train_nn(mt, data, use_optim=True)[1], "the torch.optim version")
+    _circles_acc(train_autograd(mlp, mt, data, eta=CIRCLES_CHECK_ETA)[1], "the autograd version")
+    _circles_acc(train_nn(mt, data, eta=CIRCLES_CHECK_ETA)[1], "the torch.nn version")
+    _circles_acc(train_nn(mt, data, eta=CIRCLES_CHECK_ETA, use_optim=True)[1], "the torch.optim version")
 
 
 @check("train_svm_circles", points=1, tier="train", timeout=60)
