@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .api import TIERS
+from .api import TIERS, measured_accuracies
 from .report import render, totals
 from .runner import ASSIGNMENTS, grade, grader_error, resolve_assignment
 
@@ -49,12 +49,10 @@ def determinism_main(args, assignments) -> int:
     threshold checks print (api.expect_accuracy) are collected, so the report shows each threshold's margin."""
     import collections
     import json
-    import re
     import statistics
     import subprocess
     import tempfile
 
-    pattern = re.compile(r"measured accuracy: ([0-9.]+) \(threshold ([0-9.]+)\)")
     passes, runs, values, thresholds = collections.Counter(), collections.Counter(), collections.defaultdict(list), {}
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(args.first_seed, args.first_seed + args.runs):
@@ -73,7 +71,7 @@ def determinism_main(args, assignments) -> int:
                     name = t["name"]
                     runs[name] += 1
                     passes[name] += t["score"] == t["max_score"]
-                    found = [(float(v), float(th)) for v, th in pattern.findall(t.get("output", ""))]
+                    found = measured_accuracies(t.get("output", ""))
                     if found:  # a check with several trainings counts its worst one
                         values[name].append(min(v for v, _ in found))
                         thresholds[name] = found[0][1]

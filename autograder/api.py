@@ -109,6 +109,14 @@ def expect_accuracy(value: float, threshold: float, message: str):
     expect(value >= threshold, message)
 
 
+def measured_accuracies(output: str) -> list[tuple[float, float]]:
+    """The (accuracy, threshold) pairs that expect_accuracy printed into a check's output."""
+    import re
+
+    pattern = re.escape(MEASURED).replace(r"\{value:\.4f\}", "([0-9.]+)").replace(r"\{threshold:\.4f\}", "([0-9.]+)")
+    return [(float(v), float(t)) for v, t in re.findall(pattern, output)]
+
+
 def _is_tensor(x):
     import torch
 
