@@ -201,10 +201,27 @@ def _prepare_cifar10() -> Path:
             arrays[f"x_{split}"], arrays[f"y_{split}"] = ds.data, np.asarray(ds.targets, dtype=np.int64)
     if arrays["x_train"].shape != (50000, 32, 32, 3) or arrays["x_test"].shape != (10000, 32, 32, 3):
         raise DataError(f"CIFAR-10 source has the wrong size {arrays['x_train'].shape}; replace it with a good copy")
+    # the mirror's JPEG export scores a little lower than the original pixels: thresholds may depend on it
+    arrays["source"] = np.array(CIFAR_JPEG_SOURCE if mirror is not None else "original")
     tmp = cache.with_suffix(".part.npz")
     np.savez(tmp, **arrays)
     tmp.replace(cache)
     return cache
+
+
+CIFAR_JPEG_SOURCE = "jpeg-q75"
+
+
+def cifar10_source() -> str:
+    """Where the prepared CIFAR-10 pixels come from: "original" (torchvision's files) or "jpeg-q75" (the mirror)."""
+    cache = _prepare_cifar10()
+    try:
+        with np.load(cache) as z:
+            if "source" in z.files:
+                return str(z["source"])
+    except Exception as err:
+        raise DataError(f"{cache} cannot be read ({err}); delete it and run {FETCH_HINT.format(name='cifar10')}") from None
+    return CIFAR_JPEG_SOURCE if mirror_dir() is not None else "original"  # a cache written before the key existed
 
 
 def _load_cifar10(train: bool):

@@ -76,6 +76,24 @@ def test_unreadable_cifar_cache_is_reported(tmp_path, monkeypatch):
 
 
 @pytest.mark.quick
+def test_cifar10_source_is_recorded_with_the_cache(tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    cache = tmp_path / "CIFAR10" / "cifar10_uint8.npz"
+    cache.parent.mkdir()
+    np.savez(cache, source=np.array("original"))
+    assert ds.cifar10_source() == "original"
+    np.savez(cache, source=np.array(ds.CIFAR_JPEG_SOURCE))
+    assert ds.cifar10_source() == "jpeg-q75"
+    np.savez(cache, x_test=np.zeros(1))  # written before the key existed: inferred from DATA_MIRROR
+    monkeypatch.setenv("DATA_MIRROR", str(MIRROR))
+    assert ds.cifar10_source() == "jpeg-q75"
+    monkeypatch.delenv("DATA_MIRROR")
+    assert ds.cifar10_source() == "original"
+
+
+@pytest.mark.quick
 def test_unknown_dataset():
     with pytest.raises(DataError, match="unknown data set"):
         ds.prepare("imagenet")
