@@ -25,6 +25,13 @@ LR, BATCH_SIZE, EVAL_BATCH_SIZE, GAMMA, DROPOUT = 0.1, 128, 1000, 0.95, 0.5
 # Train tier: a fixed random 10k subset of CIFAR-10, 3 epochs, batches of 32 (more steps than 128 for the same
 # time on CPU); about 30 s on 2 cores (measured: see README).
 SMALL = dict(limit_train=10000, limit_test=2000, epochs=3, batch_size=32)
+# Full tier (measured: see README). At the course's constant learning rate the vanilla network peaks after about
+# 12 epochs and then overfits (its test accuracy swings by 3 points from one epoch to the next), so its check
+# reads the best of 15 epochs. With every improvement the network underfits under plain SGD (81 % after 30
+# epochs); momentum and weight decay make it fit faster (83.6 % after 50 epochs on the JPEG mirror).
+FULL_VANILLA = dict(epochs=15)
+FULL_IMPROVED = dict(epochs=50, lr=0.05, momentum=0.9, weight_decay=5e-4, gamma=0.95, standardize=True,
+                     augment=True, lr_schedule=True, dropout=DROPOUT, batch_norm=True)
 
 # The ablation stacks the improvements one after the other, each variant keeping the previous ones.
 ABLATION = [
@@ -98,7 +105,7 @@ def _progress(iterable, enabled, **kw):
 
 def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BATCH_SIZE, standardize: bool = False,
           augment: bool = False, lr_schedule: bool = False, dropout: float = 0.0, batch_norm: bool = False,
-          momentum: float = 0.0, gamma: float = GAMMA, limit_train: int | None = None,
+          momentum: float = 0.0, weight_decay: float = 0.0, gamma: float = GAMMA, limit_train: int | None = None,
           limit_test: int | None = None, seed: int = 0, device: str = "auto", channels_last: bool = True, precision: str = "auto", progress: bool = False,
           data=None):
     """Train the student's cnn.CourseCNN with their training.epoch / make_transforms / make_scheduler.
@@ -115,7 +122,7 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
     model = cnn.CourseCNN(batch_norm=batch_norm, dropout=dropout).to(dev)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     scheduler = training.make_scheduler(optimizer, gamma) if lr_schedule else None
     criterion = nn.CrossEntropyLoss()
     train_batches = Batches(Xtrain, ytrain, batch_size, shuffle=True, transform=train_transform, device=dev,
@@ -181,6 +188,7 @@ def _parser():
     common.add_argument("--lr", type=float, default=LR)
     common.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     common.add_argument("--momentum", type=float, default=0.0)
+    common.add_argument("--weight-decay", type=float, default=0.0, help="SGD's L2 penalty")
     common.add_argument("--gamma", type=float, default=GAMMA, help="ExponentialLR factor per epoch, with "
                         f"--lr-schedule (default {GAMMA}, the course's)")
     common.add_argument("--limit-train", type=int, help="use only the first N training images")
@@ -214,7 +222,8 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     cnn, training = _student_modules(args.code)
-    kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, momentum=args.momentum, gamma=args.gamma,
+    kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, momentum=args.momentum,
+              weight_decay=args.weight_decay, gamma=args.gamma,
               limit_train=args.limit_train, limit_test=args.limit_test, seed=args.seed, device=args.device,
               precision=args.precision)
     if args.command == "train":

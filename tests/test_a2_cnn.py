@@ -92,6 +92,46 @@ def test_train_runs_with_every_switch():
     assert names[0] == "vanilla" and names[-1] == "+batch norm" and len(names) == 6
 
 
+@pytest.mark.quick
+def test_full_tier_checks_train_the_kit_recipes(monkeypatch):
+    """The full tier trains kit.a2's recipes; vanilla is judged at its best epoch (it overfits), the improved
+    network at its last one."""
+    import data_scripts
+    from kit import a2
+    from kit.loops import History
+
+    calls = []
+
+    def fake_train(cnn, training, **kw):
+        calls.append(kw)
+        hist = History()
+        for i, acc in enumerate(fake_train.test_acc):
+            hist.add((2.0 - i, 0.5), (1.0, acc), float(i))
+        return None, hist
+
+    monkeypatch.setattr(a2, "train", fake_train)
+    monkeypatch.setattr(data_scripts, "cifar10_source", lambda: "original")
+    sub = Submission(REFERENCE)
+    fake_train.test_acc = [0.55, 0.70, 0.62]  # peaks above 68 %, ends below
+    checks.train_cifar_full_vanilla(sub)
+    assert calls[-1] == {"device": "auto", **a2.FULL_VANILLA}
+    fake_train.test_acc = [0.60, 0.66, 0.64]
+    with pytest.raises(CheckFailed, match="66.0% test accuracy at its best epoch"):
+        checks.train_cifar_full_vanilla(sub)
+    fake_train.test_acc = [0.86, 0.84]  # an early peak does not count for the improved network
+    with pytest.raises(CheckFailed, match="84.0% test accuracy after 2 epochs"):
+        checks.train_cifar_full_improved(sub)
+    assert calls[-1] == {"device": "auto", **a2.FULL_IMPROVED}
+    fake_train.test_acc = [0.80, 0.86]
+    checks.train_cifar_full_improved(sub)
+    # the offline mirror's JPEG pixels have their own measured threshold
+    fake_train.test_acc = [0.80, 0.83]
+    with pytest.raises(CheckFailed, match="expected at least 85%"):
+        checks.train_cifar_full_improved(sub)
+    monkeypatch.setattr(data_scripts, "cifar10_source", lambda: "jpeg-q75")
+    checks.train_cifar_full_improved(sub)
+
+
 @pytest.mark.train
 def test_cli_train_and_ablation(tmp_path):
     from kit import a2

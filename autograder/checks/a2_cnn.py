@@ -492,18 +492,21 @@ def lr_schedule(sub):
 # ---------------------------------------------------------------- trainings (thresholds measured: see README)
 SMALL_VANILLA_THRESHOLD = 0.25
 SMALL_STANDARDIZED_THRESHOLD = 0.42
-FULL_VANILLA_THRESHOLD, FULL_VANILLA_EPOCHS = 0.68, 30
-FULL_IMPROVED_THRESHOLD, FULL_IMPROVED_EPOCHS = 0.85, 60
+# Full tier, by CIFAR-10 source (recipes in kit.a2): the issue's targets on the original pixels; the offline
+# mirror's JPEG export (quality 75) loses detail, and there the thresholds come from the reference's runs.
+FULL_VANILLA_THRESHOLD = {"original": 0.68, "jpeg-q75": 0.68}
+FULL_IMPROVED_THRESHOLD = {"original": 0.85, "jpeg-q75": 0.82}
 
 
-def _train_and_expect(sub, threshold, what, device="cpu", **kw):
+def _train_and_expect(sub, threshold, what, device="cpu", best_epoch=False, **kw):
     from kit.a2 import train
 
     _, hist = train(sub.module("cnn"), sub.module("training"), device=device, **kw)
-    acc = hist.test_acc[-1]
+    acc = max(hist.test_acc) if best_epoch else hist.test_acc[-1]
     expect(hist.train_loss[-1] < hist.train_loss[0] or len(hist.train_loss) == 1, f"{what}: the training loss did "
                                                                                    "not decrease")
-    expect_accuracy(acc, threshold, f"{what} reaches {acc:.1%} test accuracy after {len(hist.test_acc)} epochs, "
+    when = "at its best epoch of" if best_epoch else "after"
+    expect_accuracy(acc, threshold, f"{what} reaches {acc:.1%} test accuracy {when} {len(hist.test_acc)} epochs, "
                                     f"expected at least {threshold:.0%}")
 
 
@@ -524,16 +527,25 @@ def train_cifar_small_standardized(sub):
                       "(3 epochs)", standardize=True, **SMALL)
 
 
+def _full_threshold(by_source):
+    from data_scripts import cifar10_source
+
+    return by_source[cifar10_source()]
+
+
 @check("train_cifar_full_vanilla", points=3, tier="full", timeout=4 * 3600)
 def train_cifar_full_vanilla(sub):
-    """The course CNN (no improvement) reaches 68 % test accuracy on the full CIFAR-10 (30 epochs)."""
-    _train_and_expect(sub, FULL_VANILLA_THRESHOLD, "the vanilla course CNN", epochs=FULL_VANILLA_EPOCHS,
-                      device="auto")
+    """The course CNN (no improvement) reaches 68 % test accuracy on the full CIFAR-10 at its best of 15 epochs."""
+    from kit.a2 import FULL_VANILLA
+
+    _train_and_expect(sub, _full_threshold(FULL_VANILLA_THRESHOLD), "the vanilla course CNN", device="auto",
+                      best_epoch=True, **FULL_VANILLA)
 
 
 @check("train_cifar_full_improved", points=3, tier="full", timeout=8 * 3600)
 def train_cifar_full_improved(sub):
-    """With all the improvements, the course CNN reaches 85 % test accuracy on the full CIFAR-10."""
-    _train_and_expect(sub, FULL_IMPROVED_THRESHOLD, "the course CNN with all the improvements",
-                      epochs=FULL_IMPROVED_EPOCHS, standardize=True, augment=True, lr_schedule=True, dropout=0.5,
-                      batch_norm=True, device="auto")
+    """With all the improvements, the course CNN reaches 85 % test accuracy on the full CIFAR-10 (50 epochs)."""
+    from kit.a2 import FULL_IMPROVED
+
+    _train_and_expect(sub, _full_threshold(FULL_IMPROVED_THRESHOLD), "the course CNN with all the improvements",
+                      device="auto", **FULL_IMPROVED)
