@@ -18,6 +18,7 @@ help:
 	@echo "make check A=a1   fast public checks of one assignment"
 	@echo "make release      regenerate assignments/ from solutions/"
 	@echo "make data         fetch / verify the data sets"
+	@echo "make bench        time-to-accuracy table (FULL=1: train every model to its target)"
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -40,7 +41,7 @@ release: setup
 	$(PY) -m autograder.release
 
 bench: data
-	$(PY) -m kit.bench
+	$(PY) -m kit.bench $(if $(FULL),--full)
 
 mutants: setup
 	$(PY) -m autograder.mutants
