@@ -34,15 +34,20 @@ def matmul_flops(device, n=2048, reps=10, dtype=torch.float32) -> float:
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(2):
         a @ b
+    return 2 * n ** 3 * reps / _best_time(lambda: a @ b, device, reps)
+
+
+def _best_time(fn, device, reps) -> float:
+    """Shortest of TRIALS timings of `reps` calls of fn."""
     best = float("inf")
     for _ in range(TRIALS):
         _sync(device)
         start = time.perf_counter()
         for _ in range(reps):
-            a @ b
+            fn()
         _sync(device)
         best = min(best, time.perf_counter() - start)
-    return 2 * n ** 3 * reps / best
+    return best
 
 
 def _sync(device):
@@ -87,16 +92,7 @@ def cnn_step_flops(cnn, device, batch=128, precision="fp32"):
         step()
     for _ in range(3):
         step()
-    _sync(device)
-    reps, seconds = 10, float("inf")
-    for _ in range(TRIALS):
-        _sync(device)
-        start = time.perf_counter()
-        for _ in range(reps):
-            step()
-        _sync(device)
-        seconds = min(seconds, (time.perf_counter() - start) / reps)
-    return counter.get_total_flops(), seconds
+    return counter.get_total_flops(), _best_time(step, device, reps=10) / 10
 
 
 def quick_tier_seconds() -> float:

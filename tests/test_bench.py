@@ -1,0 +1,32 @@
+"""make bench's measuring pieces (the benchmark itself is a command, not a test: its figures go in the README)."""
+import pytest
+import torch
+
+from kit import bench
+from kit.loops import History
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.quick
+def test_cnn_step_flops_match_the_layer_arithmetic():
+    """Forward FLOPs of the course CNN per image (2 * multiply-adds): convolutions 4,915,200 + 26,214,400 +
+    13,107,200, fully-connected 2,048,000 + 20,000. A training step is 3x the forward, less the input gradient
+    of the first convolution, which nothing needs."""
+    cnn, = bench._modules(bench.ROOT / "solutions" / "a2_cnn", ["cnn"])
+    flops, seconds = bench.cnn_step_flops(cnn, CPU, batch=2)
+    forward = 4_915_200 + 26_214_400 + 13_107_200 + 2_048_000 + 20_000
+    assert flops == 2 * (3 * forward - 4_915_200)
+    assert 0 < seconds < 5
+
+
+@pytest.mark.quick
+def test_time_to_target_is_the_first_epoch_reaching_it():
+    hist = History()
+    for i, acc in enumerate([0.90, 0.96, 0.94, 0.99]):
+        hist.add((1.0, 0.5), (1.0, acc), 2.0 * (i + 1))
+    assert bench.time_to(hist, 0.95) == 4.0
+    assert bench.time_to(hist, 0.995) is None
+    r = bench.row("circles MLP", hist, 200, 0.95)
+    assert r["epochs"] == 4 and r["s_per_epoch"] == 2.0 and r["images_per_s"] == 100.0
+    assert r["time_to_target_s"] == 4.0
