@@ -183,10 +183,22 @@ def _decode_jpeg_tar(tar_path: Path):
     return arrays
 
 
+def _cache_source(cache: Path) -> str | None:
+    """The source recorded in a decoded cache; None when the cache is missing or predates the record."""
+    if not cache.is_file():
+        return None
+    try:
+        with np.load(cache) as z:
+            return str(z["source"]) if "source" in z.files else None
+    except Exception as err:
+        raise DataError(f"{cache} cannot be read ({err}); delete it and run {FETCH_HINT.format(name='cifar10')}") from None
+
+
 def _prepare_cifar10() -> Path:
     cache = _cifar_cache()
-    if cache.is_file():
+    if _cache_source(cache) is not None:
         return cache
+    # missing, or written before the source was recorded: decode again, so that the source is known
     cache.parent.mkdir(parents=True, exist_ok=True)
     mirror = mirror_dir()
     if mirror is not None:
@@ -214,14 +226,7 @@ CIFAR_JPEG_SOURCE = "jpeg-q75"
 
 def cifar10_source() -> str:
     """Where the prepared CIFAR-10 pixels come from: "original" (torchvision's files) or "jpeg-q75" (the mirror)."""
-    cache = _prepare_cifar10()
-    try:
-        with np.load(cache) as z:
-            if "source" in z.files:
-                return str(z["source"])
-    except Exception as err:
-        raise DataError(f"{cache} cannot be read ({err}); delete it and run {FETCH_HINT.format(name='cifar10')}") from None
-    return CIFAR_JPEG_SOURCE if mirror_dir() is not None else "original"  # a cache written before the key existed
+    return _cache_source(_prepare_cifar10())
 
 
 def _load_cifar10(train: bool):
