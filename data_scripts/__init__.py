@@ -7,4 +7,5 @@ Environment:
 from .datasets import DATASETS, DataError, cifar10_source, data_dir, load, mirror_dir, prepare
 from .circles import CirclesData, make_circles
 
-__all__ = ["DATASETS", "DataError", "data_dir", "mirror_dir", "prepare", "load", "cifar10_source", "CirclesData", "make_circles"]
+__all__ = ["DATASETS", "DataError", "data_dir", "mirror_dir", "prepare", "load", "cifar10_source", "CirclesData",
+           "make_circles"]
