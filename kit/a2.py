@@ -106,8 +106,8 @@ def _progress(iterable, enabled, **kw):
 def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BATCH_SIZE, standardize: bool = False,
           augment: bool = False, lr_schedule: bool = False, dropout: float = 0.0, batch_norm: bool = False,
           momentum: float = 0.0, weight_decay: float = 0.0, gamma: float = GAMMA, limit_train: int | None = None,
-          limit_test: int | None = None, seed: int = 0, device: str = "auto", channels_last: bool = True, precision: str = "auto", progress: bool = False,
-          data=None):
+          limit_test: int | None = None, seed: int = 0, device: str = "auto", channels_last: bool = True,
+          precision: str = "auto", progress: bool = False, data=None):
     """Train the student's cnn.CourseCNN with their training.epoch / make_transforms / make_scheduler.
 
     `data` = (Xtrain, ytrain, Xtest, ytest) replaces CIFAR-10 (tests). Returns (model, History); the History's

@@ -119,12 +119,12 @@ def bench(device_name: str, full: bool, folder: Path) -> dict:
     rows.append(row("MNIST MLP", hist, 60000, TARGETS["MNIST MLP"]))
 
     cnn, training = _modules(folder / "a2_cnn", ["cnn", "training"])
-    settings = {k: v for k, v in a2.FULL_IMPROVED.items() if k != "epochs"}  # the full tier's 85 % recipe
-    if full:
-        _, hist = a2.train(cnn, training, epochs=a2.FULL_IMPROVED["epochs"], device=device_name, **settings)
+    if full:  # the full tier's recipe
+        _, hist = a2.train(cnn, training, device=device_name, **a2.FULL_IMPROVED)
         n = 50000
     else:  # one epoch on a 10k subset: throughput only
-        _, hist = a2.train(cnn, training, epochs=1, limit_train=10000, limit_test=2000, device=device_name, **settings)
+        _, hist = a2.train(cnn, training, device=device_name, **{**a2.FULL_IMPROVED, "epochs": 1}, limit_train=10000,
+                           limit_test=2000)
         n = 10000
     rows.append(row("course CNN (CIFAR-10)", hist, n, TARGETS["course CNN (CIFAR-10)"]))
 
