@@ -90,6 +90,10 @@ def _verified_mirror_file(mirror: Path, rel: str, name: str) -> Path:
 
 
 # ---------------------------------------------------------------- MNIST and Fashion-MNIST
+def _unreadable(path: Path, err: Exception, name: str) -> DataError:
+    return DataError(f"{path} cannot be read ({err}); delete it and run {FETCH_HINT.format(name=name)}")
+
+
 def _raw_dir(name: str) -> Path:
     return data_dir() / DATASETS[name] / "raw"
 
@@ -145,7 +149,7 @@ def _load_idx(name: str, train: bool):
     try:
         ds = cls(str(data_dir()), train=train, download=False)
     except Exception as err:
-        raise DataError(f"{_raw_dir(name)} cannot be read ({err}); delete it and run {FETCH_HINT.format(name=name)}") from None
+        raise _unreadable(_raw_dir(name), err, name) from None
     return ds.data.clone(), ds.targets.clone().long()
 
 
@@ -191,7 +195,7 @@ def _cache_source(cache: Path) -> str | None:
         with np.load(cache) as z:
             return str(z["source"]) if "source" in z.files else None
     except Exception as err:
-        raise DataError(f"{cache} cannot be read ({err}); delete it and run {FETCH_HINT.format(name='cifar10')}") from None
+        raise _unreadable(cache, err, "cifar10") from None
 
 
 def _prepare_cifar10() -> Path:
@@ -238,7 +242,7 @@ def _load_cifar10(train: bool):
         with np.load(cache) as z:
             x, y = z[f"x_{split}"], z[f"y_{split}"]
     except Exception as err:
-        raise DataError(f"{cache} cannot be read ({err}); delete it and run {FETCH_HINT.format(name='cifar10')}") from None
+        raise _unreadable(cache, err, "cifar10") from None
     return torch.from_numpy(x), torch.from_numpy(y).long()
 
 
