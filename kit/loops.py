@@ -172,8 +172,9 @@ def fit_module(model, loss_fn, optimizer, Xtrain, ytrain, Xtest, ytest, epochs: 
             correct += (out.detach().argmax(dim=1) == yb).sum()
         if scheduler is not None:
             scheduler.step()
-        elapsed += time.perf_counter() - start
+        # reading the sums waits for the device: on CUDA the clock must stop after the last queued kernel
         train = (float(total_loss) / len(Xtrain), int(correct) / len(Xtrain))
+        elapsed += time.perf_counter() - start
         hist.add(train, evaluate_module(model, loss_fn, Xtest, ytest, device=dev, precision=precision), elapsed)
     return hist
 
