@@ -17,6 +17,11 @@ COURSE_VIT = dict(embed_dim=32, nb_blocks=2, patch_size=7, nb_heads=4, mlp_ratio
 COURSE_TRAINING = dict(epochs=10, batch_size=128, lr=1e-3, optimizer="adam", schedule="constant")
 # A better recipe for the same budget: AdamW, one-cycle learning rate (warm-up then cosine decay).
 RECIPE = dict(batch_size=128, lr=3e-3, optimizer="adamw", schedule="onecycle", weight_decay=0.05)
+# The course ViT to 98 % on MNIST within a minute on 2 CPU cores: batches of 512 keep the step's small matrices
+# busier (about 5.5 s per epoch against 8.5 s at 128) and a ten times higher one-cycle peak makes up for the four
+# times fewer updates. Seeds 0 / 1 / 2: 98 % after 50.3 / 50.6 / 44.5 s of training, 98.19 / 98.32 / 98.19 % at the
+# end (56-57 s); the same model at RECIPE's settings ends at 97.93 % after 88-94 s.
+FAST_TRAINING = {**RECIPE, "epochs": 10, "batch_size": 512, "lr": 2e-2}
 # The bigger ViT of the full tier (about 205k parameters).
 FULL_VIT = dict(embed_dim=64, nb_blocks=4, patch_size=7, nb_heads=4, mlp_ratio=4.0)
 
@@ -410,7 +415,7 @@ def _cmd_train(args):
     vit = _import_vit(args.folder)
     config = {k: v for k, v in dict(embed_dim=args.embed_dim, nb_blocks=args.blocks, patch_size=args.patch_size,
                                     nb_heads=args.heads, mlp_ratio=args.mlp_ratio).items() if v is not None}
-    recipe = COURSE_TRAINING if args.recipe == "course" else {**RECIPE, "epochs": 10}
+    recipe = {"course": COURSE_TRAINING, "fast": FAST_TRAINING, "onecycle": {**RECIPE, "epochs": 10}}[args.recipe]
     kw = {**recipe, **{k: v for k, v in dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size).items()
                        if v is not None}, "augment": args.augment}
     name = args.name or f"a3_{args.dataset}"
@@ -506,8 +511,9 @@ def main(argv=None):
 
     p = commands.add_parser("train", help="train the ViT of vit.py; learning curves and attention maps")
     common(p)
-    p.add_argument("--recipe", default="onecycle", choices=["onecycle", "course"],
-                   help="onecycle: AdamW + one-cycle, lr 3e-3, 10 epochs; course: Adam, lr 1e-3, 10 epochs")
+    p.add_argument("--recipe", default="onecycle", choices=["onecycle", "fast", "course"],
+                   help="onecycle: AdamW + one-cycle, lr 3e-3, batch 128, 10 epochs; fast: the same with lr 2e-2 and "
+                        "batch 512 (98 %% in under a minute on 2 cores); course: Adam, lr 1e-3, 10 epochs")
     p.add_argument("--embed-dim", type=int)
     p.add_argument("--blocks", type=int)
     p.add_argument("--patch-size", type=int)
