@@ -70,9 +70,10 @@ class Batches:
     """
 
     def __init__(self, X, y, batch_size, shuffle=False, transform=None, device="cpu", channels_last=True, seed=0):
-        self.X, self.y = X, y
-        self.batch_size, self.shuffle, self.transform = batch_size, shuffle, transform
         self.device, self.channels_last = torch.device(device), channels_last
+        # the whole set moves to the device once (CIFAR-10 in float32: 0.6 GB), not one batch per step
+        self.X, self.y = X.to(self.device), y.to(self.device)
+        self.batch_size, self.shuffle, self.transform = batch_size, shuffle, transform
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self):
@@ -85,9 +86,8 @@ class Batches:
             if order is None:
                 xb, yb = self.X[start:start + self.batch_size], self.y[start:start + self.batch_size]
             else:
-                idx = order[start:start + self.batch_size]
+                idx = order[start:start + self.batch_size].to(self.device)
                 xb, yb = self.X[idx], self.y[idx]
-            xb, yb = xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
             if self.transform is not None:
                 xb = self.transform(xb)
             if self.channels_last:
