@@ -157,11 +157,12 @@ def render(result: dict) -> str:
     lines = [f"device: {result['device']} ({result['threads']} threads, torch {result['torch']}, CNN in "
              f"{result.get('precision', 'fp32')}, "
              f"{'full' if result['full'] else 'short'} runs)",
-             f"{'model':<24}{'epochs':>7}{'s/epoch':>9}{'img/s':>9}{'test acc':>10}{'target':>8}{'t->target':>11}"]
+             f"{'model':<24}{'epochs':>7}{'s/epoch':>9}{'img/s':>9}{'test acc':>10}{'target':>8}{'t->target':>12}"]
     for r in result["models"]:
         t = f"{r['time_to_target_s']:.1f} s" if r["time_to_target_s"] is not None else "not reached"
+        target = f"{r['target']:.1%}".replace(".0%", "%")  # 95%, 98.5%
         lines.append(f"{r['model']:<24}{r['epochs']:>7}{r['s_per_epoch']:>9.2f}{r['images_per_s']:>9.0f}"
-                     f"{r['test_acc']:>10.2%}{r['target']:>8.0%}{t:>11}")
+                     f"{r['test_acc']:>10.2%}{target:>8}{t:>12}")
     for precision, c in result["cnn_step"].items():
         lines.append(f"course CNN training step (batch 128, {precision}): {c['flops'] / 1e9:.2f} GFLOP in "
                      f"{c['seconds'] * 1e3:.0f} ms = {c['flop_per_s'] / 1e9:.1f} GFLOP/s, {c['fraction_of_matmul']:.0%} "
