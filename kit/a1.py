@@ -82,8 +82,9 @@ def train_nn(mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOC
     return model, hist
 
 
-# MNIST: a 784-512-10 tanh MLP, SGD + momentum (measured: see README).
-MNIST_EPOCHS, MNIST_BATCH, MNIST_LR = 10, 64, 0.05
+# MNIST: a 784-512-10 tanh MLP, SGD + momentum (measured: see README). Batches of 256 at lr 0.2 end as high as
+# batches of 64 at lr 0.05 in half the time: a step of 64 images leaves most of the CPU's matrix rate unused.
+MNIST_EPOCHS, MNIST_BATCH, MNIST_LR = 10, 256, 0.2
 
 
 def train_mnist(mnist_mlp, epochs=MNIST_EPOCHS, batch_size=MNIST_BATCH, lr=MNIST_LR, seed=0, device="auto",
