@@ -67,7 +67,9 @@ def row(name, hist, n_train, target):
     epochs = len(hist.seconds)
     per_epoch = hist.seconds[-1] / epochs
     return {"model": name, "epochs": epochs, "s_per_epoch": per_epoch, "images_per_s": n_train / per_epoch,
-            "test_acc": hist.test_acc[-1], "target": target, "time_to_target_s": time_to(hist, target)}
+            "test_acc": hist.test_acc[-1], "target": target, "time_to_target_s": time_to(hist, target),
+            # per-epoch curve: on a shared VM a slow run shows whether one epoch stalled or all were slower
+            "seconds": list(hist.seconds), "test_acc_curve": list(hist.test_acc)}
 
 
 def cnn_step_flops(cnn, device, batch=128, precision="fp32"):

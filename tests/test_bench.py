@@ -30,3 +30,4 @@ def test_time_to_target_is_the_first_epoch_reaching_it():
     r = bench.row("circles MLP", hist, 200, 0.95)
     assert r["epochs"] == 4 and r["s_per_epoch"] == 2.0 and r["images_per_s"] == 100.0
     assert r["time_to_target_s"] == 4.0
+    assert r["seconds"] == [2.0, 4.0, 6.0, 8.0] and r["test_acc_curve"] == [0.90, 0.96, 0.94, 0.99]
