@@ -57,42 +57,6 @@ def check(name: str, points: float = 1, tier: str = "quick", timeout: float = 30
     return register
 
 
-class Submission:
-    """One assignment folder of a submission; `module(name)` imports the student's `name.py` from it."""
-
-    def __init__(self, folder: str | Path):
-        self.folder = Path(folder).resolve()
-        self._modules = {}
-
-    def module(self, name: str):
-        if name in self._modules:
-            return self._modules[name]
-        path = self.folder / f"{name}.py"
-        if not path.is_file():
-            raise SubmissionError(f"{name}.py not found in {self.folder}")
-        if str(self.folder) not in sys.path:
-            sys.path.insert(0, str(self.folder))  # lets the student's modules import each other
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        try:
-            spec.loader.exec_module(mod)
-        except NotImplementedError:
-            raise
-        except SyntaxError as err:
-            raise SubmissionError(f"{name}.py has a syntax error at line {err.lineno}: {err.msg}") from None
-        except BaseException as err:  # SystemExit too: an import must not end the check silently
-            raise SubmissionError(f"importing {name}.py raised {type(err).__name__}: {err}") from None
-        self._modules[name] = mod
-        return mod
-
-    def function(self, module: str, name: str):
-        obj = getattr(self.module(module), name, None)
-        if obj is None:
-            raise SubmissionError(f"{module}.py defines no {name}")
-        return obj
-
-
 # ---------------------------------------------------------------- expectations
 def expect(condition, message: str):
     if not condition:
@@ -105,8 +69,32 @@ MEASURED = "measured accuracy: {value:.4f} (threshold {threshold:.4f})"
 def expect_accuracy(value: float, threshold: float, message: str):
     """A training threshold. The measured accuracy is printed even when it passes: the report shows the student
     their margin, and `python -m autograder determinism` collects it across seeds."""
+    value = expect_fraction(value, "the accuracy")
     print(MEASURED.format(value=float(value), threshold=float(threshold)))
     expect(value >= threshold, message)
+
+
+def expect_fraction(value, what: str) -> float:
+    """An accuracy is a fraction in [0, 1]; 53.0 is refused, with a hint, instead of passing a 0.95 threshold."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"{what} should be a number, got {type(value).__name__}") from None
+    if not 0.0 <= x <= 1.0:
+        hint = " (a percentage? accuracies in this kit are fractions: 0.53, not 53)" if 1.0 < x <= 100.0 else ""
+        raise CheckFailed(f"{what} is {x:g}, outside [0, 1]{hint}")
+    return x
+
+
+def accuracy(outputs, labels) -> float:
+    """Fraction of rows of `outputs` (scores or probabilities, (N, C)) whose argmax is the label (N,)."""
+    import torch
+
+    outputs = expect_tensor(outputs, "the predictions")
+    expect(outputs.dim() == 2 and outputs.shape[0] == len(labels),
+           f"the predictions have shape {tuple(outputs.shape)}, expected ({len(labels)}, number of classes)")
+    expect_finite(outputs, "the predictions")
+    return float((outputs.argmax(1) == torch.as_tensor(labels)).double().mean())
 
 
 def measured_accuracies(output: str) -> list[tuple[float, float]]:

@@ -134,7 +134,8 @@ def _bwrap_base() -> list[str]:
 
 # ---------------------------------------------------------------- the sandbox process
 class Sandbox:
-    """One sandbox process (a zygote that forks a child per check) for one assignment folder of a submission."""
+    """One sandbox process (a zygote that forks a child per check) for one submission folder (the assignments'
+    layout: the sandbox sees this folder, read-only, and nothing else of the grader's files)."""
 
     def __init__(self, folder: Path, level: str | None = None, slot: int = 0, public_data: Path | None = None):
         self.folder = Path(folder).resolve()
@@ -237,8 +238,10 @@ class Sandbox:
         return self.proc is not None and self.proc.poll() is None
 
     # -- one check
-    def session(self, check_id: str, seed: int, timeout: float, threads: int = 1, memory_mb: int = 0,
-                by_hand=()) -> "Session":
+    def session(self, folder: Path, seed: int, timeout: float, threads: int = 1,
+                memory_mb: int = 0) -> "Session":
+        """Fork a child for one check of the assignment in `folder` (inside this sandbox's submission)."""
+        folder = Path(folder).resolve()
         if not self.alive:
             self.close()
             self.start()
@@ -251,13 +254,13 @@ class Sandbox:
         output.touch()
         if self.level == "user":
             os.chown(output, SANDBOX_UID + self.slot, SANDBOX_UID + self.slot)
-        hidden = [] if _inside(self.folder, ROOT / "solutions") else [str(ROOT / "solutions")]
+        hidden = [] if _inside(folder, ROOT / "solutions") else [str(ROOT / "solutions")]
         hidden.append(str(ROOT / "autograder" / "checks"))
         wire.write_frame(self.req_w, {"op": "fork", "tmp": str(check_tmp), "output": str(output),
-                                      "folder": str(self.folder), "seed": seed, "threads": threads,
+                                      "folder": str(folder), "seed": seed, "threads": threads,
                                       "memory_mb": memory_mb if not _has_cuda() else 0, "nproc": 0,
                                       "hidden": hidden})
-        return Session(self, check_tmp, time.monotonic() + timeout)
+        return Session(self, folder, check_tmp, time.monotonic() + timeout)
 
 
 _LAUNCH = r"""
@@ -309,19 +312,21 @@ OUTPUT_LIMIT = 2000
 class Session:
     """The judge's view of one check's sandbox child. Used as `sub` by the checks."""
 
-    def __init__(self, sandbox: Sandbox, tmp: Path, deadline: float):
+    def __init__(self, sandbox: Sandbox, folder: Path, tmp: Path, deadline: float):
         self.sandbox, self.tmp, self.deadline = sandbox, tmp, deadline
         self.broken = None  # why the sandbox cannot be used any more
         self.ended = None  # the child's exit report
         self._modules = {}
-        self.folder = sandbox.folder
+        self.folder = folder
 
     # -- the channel
     def request(self, op: str, **fields):
         if self.broken:
             raise SandboxGone(self.broken)
+        message = {"op": op, **{k: v for k, v in fields.items() if k != "what"}}
+        header, payload = wire.encode(message, _remote_ref)  # the judge's own values: a failure is a grader bug
         try:
-            wire.write_frame(self.sandbox.req_w, {"op": op, **fields})
+            wire.send(self.sandbox.req_w, header, payload)
             reply = wire.read_frame(self.sandbox.rep_r, self.deadline)
         except TimeoutError:
             self.broken = "timeout"
@@ -399,8 +404,25 @@ class Session:
         torch object there or to run a kit training on the student's code."""
         return self.request("kit", func=func, args=list(args), kwargs=kwargs)
 
+    def test_labels(self, dataset: str):
+        """The test labels of `dataset`, for the judge only; makes sure the sandbox has the data without them."""
+        from data_scripts.datasets import export_public, load
+
+        export_public(dataset)
+        return load(dataset, train=False)[1]
+
+    def kit_by_hand(self, func: str, *args, **kwargs):
+        """`kit`, with torch.autograd unavailable (a training of code written by hand)."""
+        return self.request("kit", func=func, args=list(args), kwargs=kwargs, by_hand=True)
+
     def kit_kept(self, func: str, *args, **kwargs) -> "Remote":
         return self.request("kit", func=func, args=list(args), kwargs=kwargs, keep=True)
+
+
+def _remote_ref(obj):
+    if isinstance(obj, Remote):
+        return obj._ref
+    raise TypeError(f"the judge cannot send a {type(obj).__name__} to the sandbox")
 
 
 def _student_error(err, fields) -> Exception:
@@ -498,3 +520,8 @@ class Remote:
 
 def is_remote(x) -> bool:
     return isinstance(x, Remote)
+
+
+def is_module(x) -> bool:
+    """Whether `x` is a handle on a torch.nn.Module in the sandbox."""
+    return isinstance(x, Remote) and x.is_a("torch.nn.modules.module.Module")

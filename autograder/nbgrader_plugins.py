@@ -12,3 +12,171 @@ class DropDuplicateIds(DeduplicateIds):
         if cell.metadata.get("nbgrader") == {}:
             del cell.metadata["nbgrader"]
         return cell, resources
+
+
+# ---------------------------------------------------------------- the judge's points for the test cells
+import ast  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from nbformat.v4 import new_output  # noqa: E402
+from nbgrader.preprocessors import NbGraderPreprocessor  # noqa: E402
+from traitlets import Float, Unicode  # noqa: E402
+
+
+def _parse(source: str):
+    """The cell's syntax tree, or None; IPython syntax (magics, `!cmd`) is turned into Python first."""
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        pass
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return ast.parse(TransformerManager().transform_cell(source))
+    except Exception:
+        return None
+
+
+def check_calls(source: str) -> list[tuple[str, bool]]:
+    """(check id, quiet) of each `run_check("<assignment>/<check>", ...)` call of a cell, in source order.
+
+    A call whose check id is not a string literal is ignored; a `quiet` that is not a literal counts as quiet
+    (the message must then not name the check)."""
+    tree = _parse(source)
+    if tree is None:
+        return []
+    names = {"run_check"}
+    for node in ast.walk(tree):  # from autograder.runner import run_check as rc
+        if isinstance(node, ast.ImportFrom):
+            names |= {a.asname for a in node.names if a.name == "run_check" and a.asname}
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if not ((isinstance(func, ast.Name) and func.id in names) or
+                (isinstance(func, ast.Attribute) and func.attr == "run_check")):
+            continue
+        keywords = {k.arg: k.value for k in node.keywords if k.arg}
+        arg = node.args[0] if node.args else keywords.get("check_id")
+        if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+            continue
+        assignment, _, name = arg.value.partition("/")
+        if not assignment or not name:
+            continue
+        quiet = node.args[2] if len(node.args) > 2 else keywords.get("quiet")
+        hidden = True if quiet is not None and not isinstance(quiet, ast.Constant) else \
+            bool(quiet.value) if quiet is not None else False
+        found.append(((node.lineno, node.col_offset), arg.value, hidden))
+    return [(check_id, hidden) for _, check_id, hidden in sorted(found)]
+
+
+def _field(result, *names):
+    """A CheckResult field under its current or its former name (points / score, max_points / max_score)."""
+    for name in names:
+        if hasattr(result, name):
+            return getattr(result, name)
+    raise AttributeError(f"CheckResult has none of {names}")
+
+
+class JudgeGrades(NbGraderPreprocessor):
+    """The auto-graded points of `nbgrader autograde` come from the judge, not from the student's kernel.
+
+    Runs after Execute and before SaveAutoGrades. The sources of the graded test cells are the instructor's
+    again at this point (OverwriteCells restored them from the gradebook); the checks their `run_check` calls
+    name are graded once per notebook by `autograder.runner.grade` on the notebook's folder (the student's
+    modules), each in its own isolated child, and each such cell's outputs are replaced by that result: the
+    `run_check` lines on success, an error output (which nbgrader scores 0) on failure. Whatever ran in the
+    kernel (a notebook cell replacing run_check, say) no longer decides any points; the test cells stay the
+    students' feedback while they work. Cells without run_check calls keep the kernel's outputs."""
+
+    tier = Unicode("full", help="The judge's tier: every check a test cell names, trainings included.").tag(config=True)
+    timeout_scale = Float(1.0, help="Multiplies the checks' time limits (a busy grading machine).").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        cells = []
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+                source = cell.source
+                calls = check_calls("".join(source) if isinstance(source, list) else source)
+                if calls:
+                    cells.append((cell, calls))
+        if not cells:
+            return nb, resources
+        folder = Path((resources.get("metadata") or {}).get("path") or ".").resolve()
+        ids = list(dict.fromkeys(check_id for _, calls in cells for check_id, _ in calls))
+        try:
+            results, crash = self.judge(folder, ids), None
+        except Exception as err:  # the grader itself failed: each cell says so (and scores 0), autograde goes on
+            self.log.error("JudgeGrades: grading %s failed: %s: %s", folder, type(err).__name__, err)
+            results, crash = {}, f"{type(err).__name__}: {err}"
+        for cell, calls in cells:
+            try:
+                cell.outputs = self.outputs(calls, results, crash)
+            except Exception as err:
+                cell.outputs = self.outputs(calls, {}, f"{type(err).__name__}: {err}")
+        passed = sum(r[0] == "passed" for r in results.values())
+        self.log.info("JudgeGrades: %s of %s checks passed in %s", passed, len(ids), folder)
+        return nb, resources
+
+    def judge(self, folder: Path, ids: list[str]) -> dict[str, tuple[str, str, float]]:
+        """{check id: (status, message, points of the check)} for the checks `ids`, graded on `folder`."""
+        from autograder.runner import grade  # imported late: nbgrader_config.py imports this module
+
+        assignments = list(dict.fromkeys(i.split("/", 1)[0] for i in ids))
+        kwargs = {"timeout_scale": self.timeout_scale} if self.timeout_scale != 1.0 else {}
+        with tempfile.TemporaryDirectory(prefix="judge-") as tmp:
+            if assignments == [folder.name]:
+                root = folder.parent  # the assignments' layout: <root>/<assignment>/ holds the modules
+            else:  # run_check grades the notebook's own folder, whatever the check's assignment is called
+                root = Path(tmp)
+                for assignment in assignments:
+                    os.symlink(folder, root / assignment, target_is_directory=True)
+            graded = grade(root, assignments, tier=self.tier, jobs=1, only=ids, **kwargs)
+        results, broken = {}, {}
+        for r in graded:
+            entry = (r.status, r.message, float(_field(r, "max_points", "max_score")))
+            results[f"{r.assignment}/{r.name}"] = entry
+            if f"{r.assignment}/{r.name}" not in ids and r.status != "passed":
+                broken.setdefault(r.assignment, r.message)  # the grader's own error: the checks would not load
+        for check_id in ids:
+            if check_id not in results:
+                assignment = check_id.split("/", 1)[0]
+                message = broken.get(assignment) or f"no check named {check_id} in the {self.tier} tier"
+                results[check_id] = ("error", message if message.startswith("grader error") else
+                                     f"grader error: {message}", 0.0)
+        return results
+
+    @staticmethod
+    def outputs(calls, results, crash=None) -> list:
+        """The outputs run_check would have given, from the judge's results: passed lines, then the first failure."""
+        hidden = [check_id for check_id, quiet in calls if quiet]
+
+        def conceal(text):
+            for check_id in hidden:
+                text = text.replace(check_id, "a hidden test").replace(check_id.split("/", 1)[1], "a hidden test")
+            return text
+
+        lines, done = [], set()
+        for check_id, quiet in calls:
+            if check_id in done:
+                continue
+            done.add(check_id)
+            if crash is not None:
+                status, message, points = "error", f"grader error: {crash}", 0.0
+            else:
+                status, message, points = results[check_id]
+            if status == "passed":
+                if not quiet:
+                    lines.append(f"{check_id}: passed ({points:g} points)")
+                continue
+            if message.startswith("grader error"):
+                text = conceal(message)
+            else:
+                text = f"a hidden test failed: {message}" if quiet else f"{check_id}: {message}"
+            out = [new_output("stream", name="stdout", text="\n".join(lines) + "\n")] if lines else []
+            return out + [new_output("error", ename="CheckFailed", evalue=text, traceback=[text])]
+        return [new_output("stream", name="stdout", text="\n".join(lines) + "\n")] if lines else []

@@ -20,6 +20,7 @@ class CheckResult:
     message: str
     output: str
     duration: float
+    isolation: str = ""  # how the submission's code was isolated (autograder/judge.py LEVELS)
 
     @property
     def id(self) -> str:
@@ -28,6 +29,16 @@ class CheckResult:
 
 def totals(results):
     return sum(r.score for r in results), sum(r.max_score for r in results)
+
+
+def isolation_text(results) -> str:
+    """One line saying how the submission's code was isolated (every report carries it)."""
+    from .judge import LEVEL_TEXT
+
+    levels = list(dict.fromkeys(r.isolation for r in results if r.isolation))
+    if not levels:
+        return "Isolation: no student code ran"
+    return "Isolation: " + "; ".join(f"{lv}: {LEVEL_TEXT.get(lv, lv)}" for lv in levels)
 
 
 def _fmt(x: float) -> str:
@@ -51,6 +62,7 @@ def render_table(results, submission: str = "") -> str:
                 lines.append(f"          -> {r.message}")
     got, out_of = totals(results)
     lines.append("")
+    lines.append(isolation_text(results))
     lines.append(f"TOTAL: {_fmt(got)} / {_fmt(out_of)} points "
                  f"({sum(r.status == 'passed' for r in results)} of {len(results)} checks passed)")
     return "\n".join(lines)
@@ -70,6 +82,7 @@ def to_gradescope(results) -> dict:
         "score": got,
         "max_score": out_of,
         "visibility": "visible",
+        "output": isolation_text(results),
         "tests": [{"name": r.id, "score": r.score, "max_score": r.max_score,
                    "status": "passed" if r.status == "passed" else "failed",
                    "output": _test_output(r)} for r in results],
@@ -80,15 +93,18 @@ def to_json(results, submission: str = "") -> dict:
     """Gradescope's fields plus the kit's own (status detail, tier, duration) for course staff."""
     data = to_gradescope(results)
     data["submission"] = submission
+    data["isolation"] = list(dict.fromkeys(r.isolation for r in results if r.isolation))
     data["assignments"] = {a: dict(zip(("score", "max_score"), totals([r for r in results if r.assignment == a])))
                            for a in dict.fromkeys(r.assignment for r in results)}
     for test, r in zip(data["tests"], results):
-        test.update(kit_status=r.status, tier=r.tier, duration=round(r.duration, 3), message=r.message)
+        test.update(kit_status=r.status, tier=r.tier, isolation=r.isolation, duration=round(r.duration, 3), message=r.message)
     return data
 
 
 def to_junit(results, submission: str = "") -> str:
     suites = ET.Element("testsuites", name=submission or "submission")
+    props = ET.SubElement(suites, "properties")
+    ET.SubElement(props, "property", name="isolation", value=isolation_text(results))
     for assignment in dict.fromkeys(r.assignment for r in results):
         rows = [r for r in results if r.assignment == assignment]
         suite = ET.SubElement(suites, "testsuite", name=assignment, tests=str(len(rows)),

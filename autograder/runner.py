@@ -1,7 +1,9 @@
-"""Runs each check in its own child process, with a time limit, a memory limit and captured output.
+"""Runs the checks: each check's function in the judge (this process), the student's code in a sandbox.
 
-Nothing the student's code does in the child (exceptions, sys.exit, os._exit, endless loops, huge prints,
-patching torch or the grader) can stop the grader or earn points the check did not award.
+The judge never imports student code: it asks the sandbox (autograder/judge.py, autograder/sandbox.py) to call
+it and compares what comes back, as plain data, with its oracles. Nothing the student's code does (exceptions,
+sys.exit, os._exit, endless loops, huge prints, patching torch, fake tensors, background processes) can stop
+the grader or earn points the check did not award.
 """
 from __future__ import annotations
 
@@ -10,24 +12,15 @@ import multiprocessing
 import os
 import random
 import signal
-import sys
-import tempfile
 import time
-import traceback
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .api import REGISTRY, TIERS, Check, CheckFailed, Submission, SubmissionError
+from .api import REGISTRY, TIERS, Check, CheckFailed, SubmissionError
 from .report import CheckResult
 
 ASSIGNMENTS = ("a1_intro_nn", "a2_cnn", "a3_transformers", "a4_gaussian_fit")
-OUTPUT_LIMIT = 2000  # characters of a check's captured output kept in the report
-FILE_LIMIT = 64 << 20  # bytes a check may print or write before writes fail
 DEFAULT_MEMORY_MB = 6144
-# Imported before the tamper snapshot: some of them legitimately wrap torch functions when first imported
-# (torch._dynamo wraps torch.manual_seed), which must not count as the student's doing.
-PRELOAD = ("numpy", "torch", "torch.optim", "torch._dynamo", "torchvision", "sklearn.svm", "data_scripts", "kit.loops")
 
 
 def resolve_assignment(name: str) -> str:
@@ -68,220 +61,75 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-# ---------------------------------------------------------------- tamper detection
-def _watched():
-    """Functions the oracles rely on: a submission that replaces any of them cannot be trusted."""
-    import numpy
-    import torch
-    import torch.nn.functional as F
+# ---------------------------------------------------------------- one check: the judge runs it, the sandbox the code
+def execute(chk: Check, session) -> tuple[str, str]:
+    """Run one check's function in the judge against a sandbox session; returns (status, message)."""
+    from .judge import SandboxGone
 
-    from . import api
-
-    modules = [torch, F, torch.nn, torch.autograd, torch.linalg, numpy, api, importlib, os]
-    return [(m, n) for m in modules for n in dir(m) if not n.startswith("_")] + \
-           [(torch.Tensor, n) for n in dir(torch.Tensor) if not n.startswith("__")]
-
-
-def _snapshot(pairs):
-    return {(id(m), n): getattr(m, n, None) for m, n in pairs}
-
-
-def _tampered(pairs, before) -> list[str]:
-    changed = []
-    for m, n in pairs:
-        if getattr(m, n, None) is not before[(id(m), n)]:
-            changed.append(f"{getattr(m, '__name__', m)}.{n}")
-    return changed
-
-
-SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
-
-
-def _file_guard(folder: Path, writable: list[str]):
-    """An audit hook for the check's child: no reading of the reference solutions (unless they are what is
-    being graded), no writing outside the temporary folders. Audit hooks cannot be removed once added."""
-    folder = folder.resolve()
-    guard_solutions = SOLUTIONS not in (folder, *folder.parents)
-    allowed = [Path(p).resolve() for p in writable]
-
-    def inside(path: Path, roots) -> bool:
-        return any(path == r or r in path.parents for r in roots)
-
-    def hook(event, args):
-        if event != "open" or not isinstance(args[0], (str, bytes, os.PathLike)):
-            return
-        path = Path(os.fsdecode(args[0])).resolve()
-        if guard_solutions and inside(path, [SOLUTIONS]):
-            raise PermissionError(f"the grader does not let a submission read {path}")
-        mode, flags = args[1], args[2]
-        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
-                  (isinstance(flags, int) and flags & _WRITE_FLAGS)
-        if writing and not inside(path, allowed):
-            raise PermissionError(f"the grader does not let a submission write {path} (only temporary files)")
-
-    return hook
-
-
-def _student_frame(exc: BaseException, folder: Path) -> str:
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if Path(frame.filename).resolve().parent == folder:
-            return f" ({Path(frame.filename).name}, line {frame.lineno})"
-    return ""
-
-
-def execute(chk: Check, folder: Path) -> tuple[str, str]:
-    """Run one check in this process; returns (status, message). Used by the child and by notebook cells."""
-    sub = Submission(folder)
-    for name in PRELOAD:
-        importlib.import_module(name)
-    pairs = _watched()
-    before = _snapshot(pairs)
     try:
-        chk.func(sub)
-        status, message = "passed", ""
+        chk.func(session)
+        return "passed", ""
     except NotImplementedError:
-        status, message = "not_implemented", "not implemented yet"
+        return "not_implemented", "not implemented yet"
     except CheckFailed as err:
-        status, message = "failed", str(err)
+        return "failed", str(err)
     except SubmissionError as err:
-        status, message = "error", str(err)
-    except MemoryError:
-        status, message = "error", "ran out of memory (the check's memory limit)"
-    except RecursionError:
-        status, message = "error", "maximum recursion depth exceeded"
-    except BaseException as err:  # SystemExit and KeyboardInterrupt from student code too
-        status, message = "error", f"{type(err).__name__}: {err}".rstrip(": ") + _student_frame(err, sub.folder)
-    changed = _tampered(pairs, before)
-    if changed:
-        status = "failed"
-        message = (f"the submission replaced {', '.join(changed[:3])}; the grader cannot trust results computed "
-                   f"after that (do not modify torch, numpy or the autograder)")
-    return status, message
+        return "error", str(err)
+    except SandboxGone as err:
+        return _gone(session, str(err), chk)
+    except Exception as err:  # a value the check could not use (a str for a tensor, ...): the submission's answer
+        return "error", f"the check could not use what the submission returned ({type(err).__name__}: {err})"
 
 
-def _child_main(conn, check_module: str, check_name: str, folder: str, out_path: str, threads: int,
-                memory_mb: int) -> None:
-    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    sys.stdout = open(1, "w", buffering=1, closefd=False, errors="replace")
-    sys.stderr = open(2, "w", buffering=1, closefd=False, errors="replace")
-    sys.stdin = open(os.devnull)
-    try:
-        import resource
+def _gone(session, why: str, chk: Check) -> tuple[str, str]:
+    if why == "timeout":
+        return "timeout", (f"took longer than the time limit of {session.timeout:.0f} s (endless loop, or far too "
+                           "slow?)")
+    if why == "ended":
+        code = (session.ended or {}).get("code")
+        if code == -signal.SIGKILL:
+            return "error", "the process was killed (out of memory?)"
+        return "error", (f"the submission ended the grading process (exit code {code}); do not call sys.exit or "
+                         "os._exit")
+    if why == "gone":
+        return "error", "the sandbox running the submission stopped (killed, or out of memory?)"
+    return "error", f"the submission broke the grader's channel ({why}); its answers cannot be read"
 
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over-long output makes writes fail, not the process
-        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
-        if memory_mb:
-            with open("/proc/self/statm") as f:
-                current = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-            limit = current + memory_mb * (1 << 20)
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (ImportError, OSError, ValueError):
-        pass  # not on Linux: time limit still applies
-    workdir = tempfile.mkdtemp(prefix="grade-")
-    os.chdir(workdir)  # relative writes of the student's code land in a throw-away folder
+
+def run_one(sandbox, chk: Check, folder: Path, threads: int = 1, memory_mb: int = DEFAULT_MEMORY_MB,
+            timeout_scale: float = 1.0) -> CheckResult:
+    """Run one check: its function in this process (the judge), the student's code in `sandbox`."""
     import torch
 
-    for name in PRELOAD:
-        importlib.import_module(name)
-    sys.addaudithook(_file_guard(Path(folder), [workdir, tempfile.gettempdir(), os.devnull, out_path,
-                                                str(Path.home() / ".cache")]))
-
-    torch.set_num_threads(max(1, threads))
-    importlib.import_module(check_module)
-    chk = next(c for c in REGISTRY[check_module.rsplit(".", 1)[-1]] if c.name == check_name)
-    seed_everything(check_seed(chk.id))
-    result = execute(chk, Path(folder))
-    try:
-        conn.send(result)
-    finally:
-        conn.close()
-        sys.stdout.flush()
-        os._exit(0)  # skip atexit handlers the student's code may have registered
-
-
-_CONTEXT = None
-
-
-def context():
-    global _CONTEXT
-    if _CONTEXT is None:
-        methods = multiprocessing.get_all_start_methods()
-        if "forkserver" in methods:
-            _CONTEXT = multiprocessing.get_context("forkserver")
-            # the fork server imports these once; each check's child starts as a cheap fork of it
-            _CONTEXT.set_forkserver_preload(list(PRELOAD) + ["autograder.api"] +
-                                            [f"autograder.checks.{a}" for a in ASSIGNMENTS])
-        else:
-            _CONTEXT = multiprocessing.get_context("spawn")
-    return _CONTEXT
-
-
-def _read_output(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(OUTPUT_LIMIT + 1)
-            size = os.fstat(f.fileno()).st_size
-    except OSError:
-        return ""
-    text = data[:OUTPUT_LIMIT].decode("utf-8", "replace")
-    if size > OUTPUT_LIMIT:
-        text += f"\n... [output truncated: {size} bytes in all]"
-    return text
-
-
-def run_isolated(chk: Check, folder: Path, threads: int = 1, memory_mb: int = DEFAULT_MEMORY_MB,
-                 timeout_scale: float = 1.0) -> CheckResult:
-    """Run one check in a child process and turn whatever happens into a CheckResult."""
-    ctx = context()
     timeout = chk.timeout * timeout_scale
-    with tempfile.TemporaryDirectory(prefix="check-") as tmp:
-        out_path = os.path.join(tmp, "output.txt")
-        receiver, sender = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child_main, daemon=True,
-                           args=(sender, f"autograder.checks.{chk.assignment}", chk.name, str(folder), out_path,
-                                 threads, memory_mb))
-        start = time.monotonic()
-        proc.start()
-        sender.close()
-        status, message = None, ""
-        try:
-            if receiver.poll(timeout):
-                status, message = receiver.recv()
-        except (EOFError, OSError):
-            pass
-        except Exception as err:  # an unpicklable object smuggled into the pipe
-            status, message = "error", f"the check's result could not be read ({type(err).__name__})"
-        elapsed = time.monotonic() - start
-        if status is None:
-            if proc.is_alive() and elapsed >= timeout:
-                status, message = "timeout", f"took longer than the time limit of {timeout:.0f} s (endless loop, or far too slow?)"
-            else:
-                proc.join(5)
-                code = proc.exitcode
-                if code is not None and code < 0 and -code == signal.SIGKILL:
-                    message = "the process was killed (out of memory?)"
-                else:
-                    message = f"the submission ended the grading process (exit code {code}); do not call sys.exit or os._exit"
-                status = "error"
-        if proc.is_alive():
-            proc.kill()
-        proc.join(5)
-        receiver.close()
-        output = _read_output(out_path)
+    seed = check_seed(chk.id)
+    seed_everything(seed)
+    torch.set_num_threads(max(1, threads))
+    start = time.monotonic()
+    try:
+        session = sandbox.session(folder, seed, timeout, threads=threads, memory_mb=memory_mb)
+    except Exception as err:  # the sandbox itself did not start: a grader problem, reported as such
+        return CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points, "error",
+                           f"grader error: {err}", "", time.monotonic() - start)
+    session.timeout = timeout
+    status, message = execute(chk, session)
+    output = session.finish()
+    elapsed = time.monotonic() - start
     points = chk.points if status == "passed" else 0.0
-    return CheckResult(chk.assignment, chk.name, chk.tier, points, chk.points, status, message, output, elapsed)
+    return CheckResult(chk.assignment, chk.name, chk.tier, points, chk.points, status, message, output, elapsed,
+                       isolation=sandbox.level)
 
 
 def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: int = 1,
-          progress=None, threads: int | None = None, only=None, **kwargs) -> list[CheckResult]:
+          progress=None, threads: int | None = None, only=None, level: str | None = None, slot: int = 0,
+          **kwargs) -> list[CheckResult]:
     """Grade the given assignments of a submission folder; never raises for anything the submission does.
 
-    `only`: check ids (``"a1_intro_nn/backward"``) to grade; the others of the tier are skipped."""
+    `only`: check ids (``"a1_intro_nn/backward"``) to grade; the others of the tier are skipped. `jobs` > 1 runs
+    checks in that many judge processes, each with its own sandbox. `level`: the isolation level (default: the
+    best available, or KIT_SANDBOX)."""
     submission = Path(submission).resolve()
-    os.environ["DATA_DIR"] = str(_data_dir())  # children run in a temp folder
+    os.environ["DATA_DIR"] = str(_data_dir())
     todo, results, order = [], {}, []
     for assignment in assignments:
         folder = submission / assignment
@@ -300,24 +148,71 @@ def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: i
                 results[chk.id] = CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points, "error",
                                               f"folder {assignment}/ not found in {submission}", "", 0.0)
             else:
-                todo.append((chk, folder))
+                todo.append(chk)
     threads = threads or _threads_per_child(jobs)
+    if jobs <= 1 or len(todo) <= 1:
+        for res in _grade_sequential(submission, todo, threads, level, kwargs, slot=slot):
+            results[res.id] = res
+            if progress:
+                progress(res)
+    else:
+        import concurrent.futures as cf
 
-    def one(item):
-        chk, folder = item
-        try:
-            res = run_isolated(chk, folder, threads=threads, **kwargs)
-        except Exception as err:  # the grader itself failed: still a result, never a crash
-            res = CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points, "error",
-                              f"grader error: {type(err).__name__}: {err}", "", 0.0)
-        if progress:
-            progress(res)
-        return res
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for res in pool.map(one, todo):
-            results[f"{res.assignment}/{res.name}"] = res
+        parts = [todo[i::jobs] for i in range(jobs)]
+        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=_judge_context()) as pool:
+            futures = [pool.submit(_grade_part, str(submission), [(c.assignment, c.name) for c in part],
+                                   threads, level, kwargs, slot) for slot, part in enumerate(parts) if part]
+            for fut in cf.as_completed(futures):
+                try:
+                    part_results = fut.result()
+                except Exception as err:  # a judge worker died: its checks still get a result
+                    part_results = []
+                    logging_error = f"grader error: a grading process failed ({type(err).__name__}: {err})"
+                    done = set(results)
+                    for chk in todo:
+                        if chk.id not in done:
+                            part_results.append(CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points,
+                                                            "error", logging_error, "", 0.0))
+                for res in part_results:
+                    results[res.id] = res
+                    if progress:
+                        progress(res)
     return [results[i] for i in order]
+
+
+def _judge_context():
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _grade_part(submission: str, ids, threads, level, kwargs, slot) -> list[CheckResult]:
+    """A judge worker process: its share of the checks, one after the other, in one sandbox."""
+    checks = []
+    for assignment, name in ids:
+        checks += [c for c in load_checks(assignment) if c.name == name]
+    return list(_grade_sequential(Path(submission), checks, threads, level, kwargs, slot))
+
+
+def _grade_sequential(submission: Path, checks, threads, level, kwargs, slot):
+    from data_scripts.datasets import public_dir
+
+    from .judge import Sandbox
+
+    if not checks:
+        return
+    public = public_dir()
+    public.mkdir(parents=True, exist_ok=True)
+    sandbox = Sandbox(submission, level=level, slot=slot, public_data=public)
+    try:
+        for chk in checks:
+            try:
+                res = run_one(sandbox, chk, submission / chk.assignment, threads=threads, **kwargs)
+            except Exception as err:  # the grader itself failed: still a result, never a crash
+                res = CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points, "error",
+                                  f"grader error: {type(err).__name__}: {err}", "", 0.0, isolation=sandbox.level)
+            yield res
+    finally:
+        sandbox.close()
 
 
 def grader_error(assignment: str, message: str) -> CheckResult:
@@ -327,22 +222,53 @@ def grader_error(assignment: str, message: str) -> CheckResult:
 
 def grade_many(folder: Path, assignments: list[str], tier: str = "train", jobs: int = 1, progress=None,
                **kwargs) -> dict[str, list[CheckResult]]:
-    """Grade every submission folder inside `folder`, `jobs` submissions at a time (checks of one submission run
-    one after the other, each with cores/jobs threads)."""
+    """Grade every submission folder inside `folder`, `jobs` submissions at a time, each in its own judge process
+    with its own sandbox (checks of one submission run one after the other, each with cores/jobs threads)."""
     students = sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
     threads = _threads_per_child(jobs)
+    out = {}
+    if jobs <= 1:
+        for path in students:
+            name, results = _grade_student(str(path), assignments, tier, threads, kwargs)
+            out[name] = results
+            if progress:
+                progress(name, results)
+        return out
+    import concurrent.futures as cf
 
-    def one(path):
-        try:
-            results = grade(path, assignments, tier=tier, jobs=1, threads=threads, **kwargs)
-        except Exception as err:  # one student's grading failed: the others and the gradebook still get written
-            results = [grader_error(a, f"{type(err).__name__}: {err}") for a in assignments]
-        if progress:
-            progress(path.name, results)
-        return path.name, results
+    ctx = _judge_context()
+    slots = ctx.Queue()
+    for i in range(jobs):
+        slots.put(i)
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_take_slot,
+                                initargs=(slots,)) as pool:
+        futures = {pool.submit(_grade_student, str(p), assignments, tier, threads, kwargs): p for p in students}
+        for fut in cf.as_completed(futures):
+            path = futures[fut]
+            try:
+                name, results = fut.result()
+            except Exception as err:  # one student's grading failed: the others and the gradebook still get written
+                name, results = path.name, [grader_error(a, f"{type(err).__name__}: {err}") for a in assignments]
+            out[name] = results
+            if progress:
+                progress(name, results)
+    return {name: out[name] for name in sorted(out)}
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return dict(pool.map(one, students))
+
+_SLOT = 0
+
+
+def _take_slot(queue):
+    global _SLOT
+    _SLOT = queue.get()
+
+
+def _grade_student(path: str, assignments, tier, threads, kwargs):
+    try:
+        results = grade(Path(path), assignments, tier=tier, jobs=1, threads=threads, slot=_SLOT, **kwargs)
+    except Exception as err:  # one student's grading failed: the others and the gradebook still get written
+        results = [grader_error(a, f"{type(err).__name__}: {err}") for a in assignments]
+    return Path(path).name, results
 
 
 def _threads_per_child(jobs: int) -> int:
@@ -367,27 +293,33 @@ class NotebookCheckFailed(AssertionError):
         return [str(self)]
 
 
-def run_check(check_id: str, folder: str | Path = ".", quiet: bool = False) -> None:
-    """Run one check in this process (nbgrader test cells); raises NotebookCheckFailed with the feedback.
+_NOTEBOOK_SANDBOXES: dict = {}
 
-    Warnings are silenced and the student's own printing is kept off stderr: nbgrader gives 0 to a test cell
-    that writes anything to stderr, even a harmless library warning. quiet=True (hidden tests) prints nothing
-    on success and does not name the check on failure.
+
+def run_check(check_id: str, folder: str | Path = ".", quiet: bool = False) -> None:
+    """Run one check for a notebook test cell: the same judge and sandbox as the CLI (the student's modules are
+    imported afresh in the sandbox, so edits count); raises NotebookCheckFailed with the feedback.
+
+    What runs in the student's kernel is feedback only: at `nbgrader autograde` time the points come from the
+    judge (autograder/nbgrader_plugins.py). quiet=True (hidden tests) prints nothing on success and does not
+    name the check on failure.
     """
-    import contextlib
-    import io
-    import warnings
+    from .judge import Sandbox
 
     assignment, name = check_id.split("/", 1)
     chk = next((c for c in load_checks(assignment) if c.name == name), None)
     if chk is None:
         raise KeyError(f"no check named {check_id}")
-    seed_everything(check_seed(chk.id))
-    captured = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stderr(captured):
-        warnings.simplefilter("ignore")
-        status, message = execute(chk, Path(folder).resolve())
-    if status != "passed":
-        raise NotebookCheckFailed(f"a hidden test failed: {message}" if quiet else f"{check_id}: {message}")
+    folder = Path(folder).resolve()
+    submission = folder.parent
+    sandbox = _NOTEBOOK_SANDBOXES.get(submission)
+    if sandbox is None:
+        from data_scripts.datasets import public_dir
+
+        public_dir().mkdir(parents=True, exist_ok=True)
+        sandbox = _NOTEBOOK_SANDBOXES[submission] = Sandbox(submission, public_data=public_dir())
+    res = run_one(sandbox, chk, folder, threads=_threads_per_child(1))
+    if res.status != "passed":
+        raise NotebookCheckFailed(f"a hidden test failed: {res.message}" if quiet else f"{check_id}: {res.message}")
     if not quiet:
         print(f"{check_id}: passed ({chk.points:g} points)")

@@ -94,7 +94,10 @@ def encode(value, to_ref=None) -> tuple[bytes, bytes]:
             return {"$dict": [[enc(k, depth + 1), enc(x, depth + 1)] for k, x in v.items()]}
         if to_ref is None:
             raise WireError(f"a {type(v).__name__} is not plain data")
-        return _ref(to_ref(v))
+        ref = to_ref(v)
+        if not isinstance(ref, Ref):
+            raise WireError(f"a {type(v).__name__} is not plain data")
+        return _ref(ref)
 
     header = json.dumps(enc(value, 0), allow_nan=False).encode()
     return header, b"".join(chunks)
@@ -194,7 +197,10 @@ def _array(v, view):
 
 # ---------------------------------------------------------------- frames over file descriptors
 def write_frame(fd: int, value, to_ref=None) -> None:
-    header, payload = encode(value, to_ref)
+    send(fd, *encode(value, to_ref))
+
+
+def send(fd: int, header: bytes, payload: bytes) -> None:
     data = _HEAD.pack(MAGIC, len(header), len(payload)) + header
     _write_all(fd, data)
     _write_all(fd, payload)

@@ -260,5 +260,45 @@ def load(name: str, train: bool = True):
     int64 tensor (N,) of class indices.
     """
     key = _canonical(name)
+    public = os.environ.get("KIT_PUBLIC_DATA")
+    if public:
+        return _load_public(Path(public), key, train)
     prepare(key)
     return _load_cifar10(train) if key == "cifar10" else _load_idx(key, train)
+
+
+# ---------------------------------------------------------------- the grader's sandbox sees no test labels
+def public_dir() -> Path:
+    return data_dir() / "public"
+
+
+def export_public(name: str) -> Path:
+    """Write <data_dir>/public/<name>.npz: training images and labels and the test images, without the test
+    labels. The grader's sandbox sees only this folder (KIT_PUBLIC_DATA), so a submission cannot read the
+    labels its predictions are scored against."""
+    key = _canonical(name)
+    path = public_dir() / f"{key}.npz"
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o755)
+    xtrain, ytrain = load(key, train=True)
+    xtest, _ = load(key, train=False)
+    tmp = path.with_name(f".{key}.{os.getpid()}.part.npz")
+    np.savez(tmp, xtrain=xtrain.numpy(), ytrain=ytrain.numpy(), xtest=xtest.numpy())
+    os.chmod(tmp, 0o644)
+    tmp.replace(path)
+    return path
+
+
+def _load_public(folder: Path, key: str, train: bool):
+    """In the grader's sandbox: (images, labels) for training, (images, None) for the test split."""
+    path = folder / f"{key}.npz"
+    if not path.is_file():
+        raise DataError(f"{key} is not available to the grader's sandbox")
+    import torch
+
+    with np.load(path) as z:
+        if train:
+            return torch.from_numpy(z["xtrain"]), torch.from_numpy(z["ytrain"]).long()
+        return torch.from_numpy(z["xtest"]), None

@@ -24,6 +24,7 @@ def image_tensors(name: str, normalize: bool = True, limit_train: int | None = N
             x = (x - mean) / std
         if train and limit_train:
             x, y = x[:limit_train], y[:limit_train]
+        # y is None for the test split inside the grader's sandbox (it never sees the test labels)
         out += [x, y]
     return tuple(out)
 

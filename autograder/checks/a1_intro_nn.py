@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from autograder.api import (CheckFailed, check, expect, expect_accuracy, expect_close, expect_finite, expect_shape,
-                            expect_tensor)
+from autograder.api import (CheckFailed, accuracy, check, expect, expect_accuracy, expect_close, expect_finite,
+                            expect_fraction, expect_shape, expect_tensor)
+from autograder.judge import is_module, is_remote
 
 SIZES = [(1, 2, 3, 2), (10, 2, 10, 2), (7, 5, 4, 3), (64, 784, 16, 10)]  # (N, nx, nh, ny)
 
@@ -129,8 +130,7 @@ def backward(sub):
     for N, nx, nh, ny in SIZES:
         params, X, Y = random_problem(N, nx, nh, ny)
         outputs = oracle_forward(params, X)
-        grads = mlp.backward({k: v.clone() for k, v in params.items()}, {k: v.clone() for k, v in outputs.items()},
-                             Y.clone())
+        grads = mlp.backward.call_by_hand(params, outputs, Y)
         dict_of_tensors(grads, ["Wy", "Wh", "by", "bh"], "backward(...)")
         expected = oracle_grads(params, X, Y)
         for name in ("Wy", "by", "Wh", "bh"):
@@ -146,9 +146,11 @@ def backward_batch_mean(sub):
     """Duplicating every example of the batch leaves the gradients unchanged (they are means)."""
     mlp = sub.module("mlp")
     params, X, Y = random_problem(8, 3, 5, 2)
-    g1 = mlp.backward(params, oracle_forward(params, X), Y)
+    g1 = dict_of_tensors(mlp.backward.call_by_hand(params, oracle_forward(params, X), Y), ["Wy", "Wh", "by", "bh"],
+                         "backward(...)")
     X2, Y2 = torch.cat([X, X]), torch.cat([Y, Y])
-    g2 = mlp.backward(params, oracle_forward(params, X2), Y2)
+    g2 = dict_of_tensors(mlp.backward.call_by_hand(params, oracle_forward(params, X2), Y2), ["Wy", "Wh", "by", "bh"],
+                         "backward(...)")
     for name in ("Wy", "Wh", "by", "bh"):
         expect_close(torch.as_tensor(g2[name]), torch.as_tensor(g1[name]), f"d{name} of a duplicated batch",
                      rtol=1e-6, atol=1e-12, hint="gradients must be averaged over the batch, not summed")
@@ -161,7 +163,7 @@ def sgd(sub):
     params, _, _ = random_problem(1, 3, 4, 2)
     grads = {k: torch.randn_like(v) for k, v in params.items()}
     expected = {k: params[k] - 0.03 * grads[k] for k in params}
-    out = mlp.sgd({k: v.clone() for k, v in params.items()}, grads, 0.03)
+    out = mlp.sgd.call_by_hand(params, grads, 0.03)
     dict_of_tensors(out, list(params), "sgd(params, grads, eta)")
     for k in params:
         expect_close(out[k], expected[k], f"updated {k}", rtol=1e-9, atol=1e-12,
@@ -178,22 +180,22 @@ def _batch(nx=2, ny=2, N=20):
 def autograd_version(sub):
     """init_params_autograd gives leaf tensors that require grad; sgd_autograd descends and zeroes grads."""
     mlp, mt = sub.module("mlp"), sub.module("mlp_torch")
-    params = dict_of_tensors(mt.init_params_autograd(2, 10, 2), ["Wh", "bh", "Wy", "by"], "init_params_autograd")
-    for k, p in params.items():
-        expect(p.requires_grad and p.is_leaf, f"params[{k!r}] should be a leaf tensor with requires_grad=True")
     X, Y = _batch()
-    yhat, _ = mlp.forward(params, X)
-    L0, _ = mlp.loss_accuracy(yhat, Y)
-    L0.backward()
-    grads = {k: p.grad.clone() for k, p in params.items()}
-    before = {k: p.detach().clone() for k, p in params.items()}
-    out = mt.sgd_autograd(params, 0.1)
-    params = out if isinstance(out, dict) else params
-    for k, p in params.items():
-        expect(p.is_leaf and p.requires_grad, f"after sgd_autograd, params[{k!r}] is no longer a leaf that requires "
-                                              "grad: do the update under torch.no_grad()")
-        expect_close(p.detach(), before[k] - 0.1 * grads[k], f"params[{k!r}] after sgd_autograd", rtol=1e-5, atol=1e-7)
-        expect(p.grad is None or float(p.grad.abs().max()) == 0, f"params[{k!r}].grad should be zeroed after the step")
+    step = sub.kit("kit.grading:autograd_step", mlp, mt, X, Y, 0.1)
+    expect("flags" in step, f"init_params_autograd should return a dict, got {step.get('params_type')}")
+    dict_of_tensors(step["before"], ["Wh", "bh", "Wy", "by"], "init_params_autograd")
+    for k, (requires_grad, leaf) in step["flags"].items():
+        expect(requires_grad and leaf, f"params[{k!r}] should be a leaf tensor with requires_grad=True")
+    for k, before in step["before"].items():
+        requires_grad, leaf = step["flags_after"].get(k, (False, False))
+        expect(leaf and requires_grad, f"after sgd_autograd, params[{k!r}] is no longer a leaf that requires "
+                                       "grad: do the update under torch.no_grad()")
+        grad = step["grads"][k]
+        expect(grad is not None, f"params[{k!r}].grad is None after backward")
+        expect_close(step["after"][k], before - 0.1 * grad, f"params[{k!r}] after sgd_autograd", rtol=1e-5,
+                     atol=1e-7)
+        left = step["grads_after"][k]
+        expect(left is None or float(left.abs().max()) == 0, f"params[{k!r}].grad should be zeroed after the step")
 
 
 @check("nn_version", points=2)
@@ -201,31 +203,32 @@ def nn_version(sub):
     """init_model_nn builds Linear-Tanh-Linear with the right sizes; loss_accuracy_nn and sgd_nn work."""
     mt = sub.module("mlp_torch")
     model, loss = mt.init_model_nn(3, 7, 4)
-    expect(isinstance(model, torch.nn.Module), "init_model_nn should return an nn.Module as model")
-    n_params = sum(p.numel() for p in model.parameters())
+    expect(is_module(model), "init_model_nn should return an nn.Module as model")
+    layers = model.structure()["layers"]
+    n_params = sum(t.numel() for layer in layers for t in layer["params"].values())
     expect(n_params == 3 * 7 + 7 + 7 * 4 + 4, f"the model has {n_params} parameters, expected {3 * 7 + 7 + 7 * 4 + 4}")
     X = torch.randn(12, 3)
     labels = torch.randint(0, 4, (12,))
     Y = F.one_hot(labels, 4).float()
     logits = model(X)
     expect_shape(logits, (12, 4), "model(X)")
-    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    linears = [m for m in layers if m["class"] == "Linear" and m["torch"]]
     expect(len(linears) == 2, f"the model should have 2 nn.Linear layers, found {len(linears)}")
-    with torch.no_grad():
-        expected = linears[1](torch.tanh(linears[0](X)))
-    expect_close(logits.detach(), expected, "model(X)", rtol=1e-5, atol=1e-6,
+    lin = [(m["params"]["weight"], m["params"].get("bias")) for m in linears]
+    expected = F.linear(torch.tanh(F.linear(X, *lin[0])), *lin[1])
+    expect_close(logits, expected, "model(X)", rtol=1e-5, atol=1e-6,
                  hint="the network is Linear -> Tanh -> Linear, with no softmax at the end")
-    L, acc = mt.loss_accuracy_nn(loss, logits, Y)
-    expect_close(L.detach().reshape(()), F.cross_entropy(logits.detach(), labels), "loss_accuracy_nn's L",
+    step = sub.kit("kit.grading:nn_step", mt, model, loss, X, Y, 0.5)
+    L, acc = step["L"], step["acc"]
+    expect_tensor(L, "loss_accuracy_nn's L")
+    expect_close(L.reshape(()), F.cross_entropy(logits, labels), "loss_accuracy_nn's L",
                  rtol=1e-5, atol=1e-6, hint="the model outputs logits; the loss applies the softmax")
-    expect(abs(float(acc) - float((logits.argmax(1) == labels).float().mean())) < 1e-6, "wrong accuracy")
-    L.backward()
-    before = [p.detach().clone() for p in model.parameters()]
-    grads = [p.grad.clone() for p in model.parameters()]
-    mt.sgd_nn(model, 0.5)
-    for p, b, g in zip(model.parameters(), before, grads):
-        expect_close(p.detach(), b - 0.5 * g, "a parameter after sgd_nn", rtol=1e-5, atol=1e-7)
-        expect(p.grad is None or float(p.grad.abs().max()) == 0, "gradients should be zeroed after sgd_nn")
+    want = float((logits.argmax(1) == labels).float().mean())
+    expect(abs(float(acc) - want) < 1e-6, f"loss_accuracy_nn's accuracy is {float(acc):.4f}, expected {want:.4f}")
+    for b, g, p, left in zip(step["before"], step["grads"], step["after"], step["grads_after"]):
+        expect(g is not None, "a parameter has no gradient after L.backward()")
+        expect_close(p, b - 0.5 * g, "a parameter after sgd_nn", rtol=1e-5, atol=1e-7)
+        expect(left is None or float(left.abs().max()) == 0, "gradients should be zeroed after sgd_nn")
 
 
 @check("optim_version", points=1)
@@ -235,10 +238,14 @@ def optim_version(sub):
     out = mt.init_model_optim(2, 10, 2, 0.03)
     expect(isinstance(out, tuple) and len(out) == 3, "init_model_optim should return (model, loss, optimizer)")
     model, loss, optim = out
-    expect(isinstance(optim, torch.optim.SGD), f"optimizer should be torch.optim.SGD, got {type(optim).__name__}")
-    expect(abs(optim.param_groups[0]["lr"] - 0.03) < 1e-12, "the optimizer's learning rate should be eta")
-    ids = {id(p) for g in optim.param_groups for p in g["params"]}
-    expect(ids == {id(p) for p in model.parameters()}, "the optimizer should update all the model's parameters")
+    expect(is_remote(optim) and optim.is_a("torch.optim.sgd.SGD"),
+           f"optimizer should be torch.optim.SGD, got {getattr(optim, 'class_name', lambda: type(optim).__name__)()}")
+    groups = optim.param_groups
+    expect(abs(float(groups[0]["lr"]) - 0.03) < 1e-12, "the optimizer's learning rate should be eta")
+    step = sub.kit("kit.grading:optimizer_step", model, optim)
+    for b, g, a in zip(step["before"], step["grads"], step["after"]):
+        expect_close(a, b - 0.03 * g, "a parameter after one optimizer step", rtol=1e-5, atol=1e-7,
+                     hint="the optimizer should update all the model's parameters")
 
 
 @check("mnist_mlp_shape", points=1)
@@ -247,13 +254,14 @@ def mnist_mlp_shape(sub):
     mm = sub.module("mnist_mlp")
     for nh in (512, 32):
         model = mm.make_mnist_mlp(nh=nh)
-        expect(isinstance(model, torch.nn.Module), "make_mnist_mlp should return an nn.Module")
-        n = sum(p.numel() for p in model.parameters())
+        expect(is_module(model), "make_mnist_mlp should return an nn.Module")
+        n = sum(t.numel() for layer in model.structure()["layers"] for t in layer["params"].values())
         expected = 784 * nh + nh + nh * 10 + 10
         expect(n == expected, f"make_mnist_mlp(nh={nh}) has {n} parameters, expected {expected}")
         expect_shape(model(torch.randn(5, 1, 28, 28)), (5, 10), f"make_mnist_mlp(nh={nh})(images)")
     opt = mm.make_optimizer(mm.make_mnist_mlp(), lr=0.05)
-    expect(isinstance(opt, torch.optim.Optimizer), "make_optimizer should return a torch.optim optimizer")
+    expect(is_remote(opt) and opt.is_a("torch.optim.optimizer.Optimizer"),
+           "make_optimizer should return a torch.optim optimizer")
 
 
 @check("svm_accuracies", points=2)
@@ -265,7 +273,8 @@ def svm_accuracies(sub):
 
     svm = sub.module("svm")
     clf = svm.make_svm("poly", 3.0)
-    expect(isinstance(clf, SVC), f"make_svm should return sklearn.svm.SVC, got {type(clf).__name__}")
+    expect(is_remote(clf) and clf.is_a("sklearn.svm._classes.SVC"),
+           f"make_svm should return sklearn.svm.SVC, got {clf.class_name() if is_remote(clf) else type(clf).__name__}")
     expect(clf.kernel == "poly" and clf.C == 3.0, "make_svm should set the kernel and C it is given")
     d = make_circles(n_train=60, n_test=60, seed=3)
     Xtr, ytr, Xte, yte = d.Xtrain.numpy(), d.ytrain.numpy(), d.Xtest.numpy(), d.ytest.numpy()
@@ -290,34 +299,41 @@ MNIST_THRESHOLD = 0.98
 CIRCLES_CHECK_ETA = 0.1
 
 
-def _circles_acc(hist, what):
-    acc = hist.test_acc[-1]
-    expect_accuracy(acc, CIRCLES_THRESHOLD, f"{what} reaches {acc:.1%} test accuracy on circles after training, "
+def _circles(sub, variant, what):
+    """Train `variant` in the sandbox; the judge scores its test outputs against the circles' labels."""
+    from data_scripts import make_circles
+
+    mods = {"mlp": sub.module("mlp")}
+    if variant != "manual":
+        mods["mlp_torch"] = sub.module("mlp_torch")
+    run = (sub.kit_by_hand if variant == "manual" else sub.kit)("kit.a1:circles_predictions", variant,
+                                                                 eta=CIRCLES_CHECK_ETA, **mods)
+    labels = make_circles().Ytest.argmax(1)
+    first, last = run["first"], run["last"]
+    expect_shape(last, (len(labels), 2), f"the {what}'s outputs on the test points")
+    acc = accuracy(last, labels)
+    if run["kind"] == "probabilities":
+        loss = lambda p: float(-torch.log(p.clamp_min(1e-12).gather(1, labels[:, None])).mean())
+    else:
+        loss = lambda z: float(F.cross_entropy(z, labels))
+    expect(loss(last) < loss(first), f"the {what}'s test loss did not decrease during training "
+                                     f"({loss(first):.3f} -> {loss(last):.3f})")
+    expect_accuracy(acc, CIRCLES_THRESHOLD, f"the {what} reaches {acc:.1%} test accuracy on circles after training, "
                                             f"expected at least {CIRCLES_THRESHOLD:.0%}")
 
 
 @check("train_circles_manual", points=3, tier="train", timeout=60)
 def train_circles_manual(sub):
     """The hand-written MLP (course architecture, learning rate 0.1) reaches 95 % test accuracy on circles."""
-    from data_scripts import make_circles
-    from kit.a1 import train_manual
-
-    _, hist = train_manual(sub.module("mlp"), make_circles(), eta=CIRCLES_CHECK_ETA)
-    expect(hist.test_loss[-1] < hist.test_loss[0], "the test loss did not decrease during training")
-    _circles_acc(hist, "the manual MLP")
+    _circles(sub, "manual", "manual MLP")
 
 
 @check("train_circles_torch", points=2, tier="train", timeout=90)
 def train_circles_torch(sub):
     """The autograd, nn and optim versions each reach 95 % test accuracy on circles."""
-    from data_scripts import make_circles
-    from kit.a1 import train_autograd, train_nn
-
-    data = make_circles()
-    mlp, mt = sub.module("mlp"), sub.module("mlp_torch")
-    _circles_acc(train_autograd(mlp, mt, data, eta=CIRCLES_CHECK_ETA)[1], "the autograd version")
-    _circles_acc(train_nn(mt, data, eta=CIRCLES_CHECK_ETA)[1], "the torch.nn version")
-    _circles_acc(train_nn(mt, data, eta=CIRCLES_CHECK_ETA, use_optim=True)[1], "the torch.optim version")
+    _circles(sub, "autograd", "autograd version")
+    _circles(sub, "nn", "torch.nn version")
+    _circles(sub, "optim", "torch.optim version")
 
 
 @check("train_svm_circles", points=1, tier="train", timeout=60)
@@ -327,18 +343,19 @@ def train_svm_circles(sub):
 
     d = make_circles()
     res = sub.module("svm").svm_accuracies(d.Xtrain.numpy(), d.ytrain.numpy(), d.Xtest.numpy(), d.ytest.numpy())
-    best_rbf = max(float(v[1]) for (k, _), v in res.items() if k == "rbf")
-    best_linear = max(float(v[1]) for (k, _), v in res.items() if k == "linear")
+    expect(isinstance(res, dict), f"svm_accuracies should return a dict, got {type(res).__name__}")
+    best_rbf = max(expect_fraction(v[1], "an SVM's test accuracy") for (k, _), v in res.items() if k == "rbf")
+    best_linear = max(expect_fraction(v[1], "an SVM's test accuracy") for (k, _), v in res.items() if k == "linear")
     expect_accuracy(best_rbf, 0.95, f"best RBF SVM test accuracy is {best_rbf:.1%}, expected at least 95%")
     expect(best_linear < 0.8, f"a linear SVM reports {best_linear:.1%} on circles, which no line can separate")
 
 
 @check("train_mnist_mlp", points=3, tier="train", timeout=240)
 def train_mnist_mlp(sub):
-    """The MNIST MLP trained by the kit's loop reaches 98 % test accuracy."""
-    from kit.a1 import train_mnist
-
-    _, hist = train_mnist(sub.module("mnist_mlp"), device="cpu")
-    acc = hist.test_acc[-1]
+    """The MNIST MLP trained by the kit's loop reaches 98 % test accuracy (scored by the judge)."""
+    labels = sub.test_labels("mnist")
+    run = sub.kit("kit.a1:mnist_predictions", sub.module("mnist_mlp"), device="cpu")
+    expect_shape(run["logits"], (len(labels), 10), "the MNIST MLP's outputs on the test images")
+    acc = accuracy(run["logits"], labels)
     expect_accuracy(acc, MNIST_THRESHOLD, f"the MNIST MLP reaches {acc:.2%} test accuracy after "
-                                          f"{len(hist.test_acc)} epochs, expected at least {MNIST_THRESHOLD:.0%}")
+                                          f"{run['epochs']} epochs, expected at least {MNIST_THRESHOLD:.0%}")
