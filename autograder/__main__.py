@@ -8,7 +8,20 @@ from pathlib import Path
 
 from .api import TIERS, measured_accuracies
 from .report import render, totals
+from .judge import LEVELS
 from .runner import ASSIGNMENTS, grade, grader_error, resolve_assignment
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Only the judge writes reports, and a reader never sees half of one."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 FORMATS = ("table", "json", "gradescope", "junit")
 
@@ -25,6 +38,8 @@ def _parser():
     g.add_argument("--jobs", type=int, default=1, help="checks run at once (default 1)")
     g.add_argument("--time-scale", type=float, default=1.0, help="multiply every check's time limit (slow machines)")
     g.add_argument("--quiet", action="store_true", help="no per-check progress lines on stderr")
+    g.add_argument("--sandbox", choices=("auto", *LEVELS), default=None,
+                   help="isolation of the student's code (default: the best available, or KIT_SANDBOX)")
     m = sub.add_parser("grade-many", help="grade every submission folder inside DIR; CSV gradebook + reports")
     m.add_argument("folder", metavar="DIR", help="one sub-folder per student, each with the assignments' layout")
     m.add_argument("--assignment", action="append", help="a1, a2, ...; repeatable (default: all)")
@@ -33,6 +48,7 @@ def _parser():
     m.add_argument("--output-dir", default="grades", help="gradebook.csv and <student>.json go here (default: grades)")
     m.add_argument("--format", default="json", choices=[f for f in FORMATS if f != "table"], help="per-student report")
     m.add_argument("--time-scale", type=float, default=1.0)
+    m.add_argument("--sandbox", choices=("auto", *LEVELS), default=None, help="isolation of the student's code")
     d = sub.add_parser("determinism", help="grade the reference K times with different training seeds; report flaky checks")
     d.add_argument("--runs", type=int, default=20)
     d.add_argument("--assignment", action="append")
@@ -105,11 +121,11 @@ def grade_many_main(args, assignments) -> int:
 
     def progress(student, results):
         got, out_of = totals(results)
-        (out / f"{student}{suffix}").write_text(render(results, args.format, student) + "\n")
+        write_atomically(out / f"{student}{suffix}", render(results, args.format, student) + "\n")
         print(f"  {student}: {got:g} / {out_of:g}", file=sys.stderr, flush=True)
 
     graded = grade_many(folder, assignments, tier=args.tier, jobs=args.jobs, progress=progress,
-                        timeout_scale=args.time_scale)
+                        timeout_scale=args.time_scale, level=args.sandbox)
     with open(out / "gradebook.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", *assignments, "total", "max_score"])
@@ -143,7 +159,7 @@ def main(argv=None) -> int:
 
     try:
         results = grade(submission, assignments, tier=args.tier, jobs=args.jobs, progress=progress,
-                        timeout_scale=args.time_scale)
+                        timeout_scale=args.time_scale, level=args.sandbox)
         status = 0
     except Exception as err:  # the grader failed, not the submission: the report says so rather than not existing
         results = [grader_error(a, f"{type(err).__name__}: {err}") for a in assignments]
@@ -151,8 +167,7 @@ def main(argv=None) -> int:
     text = render(results, args.format, str(submission))
     if args.output:
         out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
+        write_atomically(out, text + "\n")
         got, out_of = totals(results)
         print(f"{got:g} / {out_of:g} points; report written to {out}")
     else:

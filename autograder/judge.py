@@ -199,6 +199,13 @@ class Sandbox:
             args += ["--chdir", str(self.tmp)]
             return args + ["--", *launcher], {}
         if self.level == "user":
+            # the unprivileged user reads a copy of the submission (the original may sit in a private folder)
+            copy = self.root / "submission"
+            shutil.copytree(self.folder, copy, symlinks=False, ignore=shutil.ignore_patterns(
+                "__pycache__", ".ipynb_checkpoints", "*.ipynb", "runs", "data", ".git"))
+            for path in [copy, *copy.rglob("*")]:
+                os.chmod(path, 0o755 if path.is_dir() else 0o644)
+            self.copy = copy
             # the sandbox starts as root (the interpreter may live in root's home), imports torch, then drops
             # to the unprivileged user before it runs any student code
             uid = SANDBOX_UID + self.slot
@@ -245,6 +252,9 @@ class Sandbox:
         if not self.alive:
             self.close()
             self.start()
+        seen = folder
+        if self.level == "user" and getattr(self, "copy", None) is not None:
+            seen = self.copy / folder.relative_to(self.folder)
         check_tmp = self.tmp / f"check-{int(time.monotonic() * 1e6)}"
         check_tmp.mkdir()
         if self.level == "user":
@@ -257,7 +267,7 @@ class Sandbox:
         hidden = [] if _inside(folder, ROOT / "solutions") else [str(ROOT / "solutions")]
         hidden.append(str(ROOT / "autograder" / "checks"))
         wire.write_frame(self.req_w, {"op": "fork", "tmp": str(check_tmp), "output": str(output),
-                                      "folder": str(folder), "seed": seed, "threads": threads,
+                                      "folder": str(seen), "seed": seed, "threads": threads,
                                       "memory_mb": memory_mb if not _has_cuda() else 0, "nproc": 0,
                                       "hidden": hidden})
         return Session(self, folder, check_tmp, time.monotonic() + timeout)
@@ -393,7 +403,13 @@ class Session:
     # -- what checks call
     def module(self, name: str) -> "Remote":
         if name not in self._modules:
-            self._modules[name] = self.request("module", name=name, keep=True)
+            found = tripwires(self.folder / f"{name}.py")
+            if found:
+                raise SubmissionError(f"{name}.py reaches into the grader ({'; '.join(found[:3])}): a submission "
+                                      "must not inspect or modify the grader's frames, objects or modules")
+            remote = self.request("module", name=name, keep=True)
+            object.__setattr__(remote, "_name", name)
+            self._modules[name] = remote
         return self._modules[name]
 
     def function(self, module: str, name: str) -> "Remote":
@@ -493,7 +509,14 @@ class Remote:
 
     # handle methods (names no student object is likely to use)
     def call_by_hand(self, *args, **kwargs):
-        """Call with torch.autograd unavailable (exercises done by hand)."""
+        """Call with torch.autograd unavailable (exercises done by hand): the judge first reads the function's
+        source (and that of the functions it calls in its module) for autograd, then the sandbox refuses it."""
+        module, _, func = self._name.rpartition(".")
+        if module and func:
+            found = autograd_uses(self._session.folder / f"{module}.py", func)
+            if found:
+                raise ByHandViolation(f"{self._name} uses torch.autograd ({'; '.join(found[:3])}) in an exercise "
+                                      "done by hand: compute the gradients with the chain rule yourself")
         return self._session.request("call", obj=self._ref, args=list(args), kwargs=kwargs, by_hand=True,
                                      what=self._label())
 
@@ -525,3 +548,74 @@ def is_remote(x) -> bool:
 def is_module(x) -> bool:
     """Whether `x` is a handle on a torch.nn.Module in the sandbox."""
     return isinstance(x, Remote) and x.is_a("torch.nn.modules.module.Module")
+
+
+# ---------------------------------------------------------------- reading the student's source (never running it)
+_FRAME_TRICKS = {"_getframe", "f_globals", "f_locals", "f_back", "currentframe", "get_objects", "get_referrers",
+                 "get_referents", "stack", "getouterframes"}
+_GRADER_MODULES = ("autograder", "ctypes")
+
+
+def _parse(path: Path):
+    import ast
+
+    try:
+        return ast.parse(path.read_text(errors="replace"))
+    except (OSError, SyntaxError, ValueError, RecursionError):
+        return None  # the sandbox reports syntax errors with its own message
+
+
+def tripwires(path: Path) -> list[str]:
+    """Where a student module reaches for the grader: imports of the autograder or ctypes, frame and garbage-
+    collector inspection. A casual cheat needs one of these; no exercise of the course does."""
+    import ast
+
+    tree = _parse(path)
+    if tree is None:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        for n in names:
+            if n.split(".")[0] in _GRADER_MODULES:
+                found.append(f"imports {n} at line {node.lineno}")
+        if isinstance(node, ast.Attribute) and node.attr in _FRAME_TRICKS and node.attr != "stack" or (
+                isinstance(node, ast.Attribute) and node.attr == "stack" and isinstance(node.value, ast.Name)
+                and node.value.id == "inspect"):
+            found.append(f"uses .{node.attr} at line {node.lineno}")
+    return found
+
+
+_AUTOGRAD_ATTRS = {"backward", "grad", "requires_grad_", "autograd", "enable_grad", "set_grad_enabled", "vjp",
+                   "jacobian", "jacrev", "jacfwd", "hessian"}
+
+
+def autograd_uses(path: Path, func: str) -> list[str]:
+    """Uses of autograd in `func` of the module at `path` and in the functions of that module it calls."""
+    import ast
+
+    tree = _parse(path)
+    if tree is None:
+        return []
+    functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    todo, seen, found = [func], set(), []
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in functions:
+            continue
+        seen.add(name)
+        for node in ast.walk(functions[name]):
+            if isinstance(node, ast.Attribute) and node.attr in _AUTOGRAD_ATTRS:
+                found.append(f".{node.attr} at line {node.lineno}")
+            elif isinstance(node, ast.Attribute) and node.attr == "func" and isinstance(node.value, ast.Name) \
+                    and node.value.id == "torch":
+                found.append(f"torch.func at line {node.lineno}")
+            elif isinstance(node, ast.keyword) and node.arg == "requires_grad":
+                found.append(f"requires_grad= at line {getattr(node, 'lineno', '?')}")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                todo.append(node.func.id)
+    return found
