@@ -65,8 +65,8 @@ SOLUTION = (ROOT / "solutions" / "a1_intro_nn" / "mlp.py").read_text()
      "ended the grading process"),
     ("endless_forward", SOLUTION + "\ndef forward(params, X):\n    while True:\n        pass\n", "timeout",
      "time limit"),
-    ("patches_torch", SOLUTION + "\nimport torch\ntorch.allclose = lambda *a, **k: True\n", "failed",
-     "replaced torch.allclose"),
+    # patching torch in the sandbox cannot touch the judge's comparisons: a correct forward still passes
+    ("patches_torch", SOLUTION + "\nimport torch\ntorch.allclose = lambda *a, **k: True\n", "passed", ""),
     ("prints_megabytes", SOLUTION + "\nprint('x' * 5_000_000)\n", "passed", ""),
     ("numpy_instead_of_torch", SOLUTION + "\n_f = forward\ndef forward(params, X):\n    y, o = _f(params, X)\n"
      "    return y.numpy(), o\n", "failed", "should be a torch.Tensor, got ndarray"),
@@ -181,16 +181,17 @@ def test_gradescope_bundle_entry_point(tmp_path):
     ("reads_solutions", "import importlib.util as u, pathlib\n"
      "p = pathlib.Path(r'" + str(ROOT / "solutions" / "a1_intro_nn" / "mlp.py") + "')\n"
      "s = u.spec_from_file_location('ref', p); m = u.module_from_spec(s); s.loader.exec_module(m)\n"
-     "globals().update({k: getattr(m, k) for k in dir(m) if not k.startswith('_')})\n", "does not let a submission read"),
+     "globals().update({k: getattr(m, k) for k in dir(m) if not k.startswith('_')})\n",
+     ("does not let a submission read", "No such file")),  # the audit hook, or not even visible (bubblewrap)
     ("writes_outside_tmp", SOLUTION + "\nopen(r'" + str(ROOT / "pwned.txt") + "', 'w').write('x')\n",
-     "does not let a submission write"),
-    ("allocates_too_much", SOLUTION + "\nimport torch\nhog = torch.ones(4 * 1024 ** 3)\n", "memory"),
+     ("does not let a submission write",)),
+    ("allocates_too_much", SOLUTION + "\nimport torch\nhog = torch.ones(4 * 1024 ** 3)\n", ("memory",)),
 ])
 def test_sandbox_limits(name, source, words, tmp_path):
     sub = make_submission(tmp_path, source)
     report = grade_json(sub, "a1", "quick", tmp_path)
     forward = next(t for t in report["tests"] if t["name"].endswith("/forward"))
-    assert forward["score"] == 0 and words in forward["message"], forward
+    assert forward["score"] == 0 and any(w in forward["message"] for w in words), forward
     assert not (ROOT / "pwned.txt").exists()
     svm = next(t for t in report["tests"] if t["name"].endswith("/svm_accuracies"))
     assert svm["score"] == svm["max_score"]
