@@ -103,14 +103,14 @@ def to_json(results, submission: str = "") -> dict:
 
 def to_junit(results, submission: str = "") -> str:
     suites = ET.Element("testsuites", name=submission or "submission")
-    props = ET.SubElement(suites, "properties")
-    ET.SubElement(props, "property", name="isolation", value=isolation_text(results))
     for assignment in dict.fromkeys(r.assignment for r in results):
         rows = [r for r in results if r.assignment == assignment]
         suite = ET.SubElement(suites, "testsuite", name=assignment, tests=str(len(rows)),
                               failures=str(sum(r.status in ("failed", "not_implemented") for r in rows)),
                               errors=str(sum(r.status in ("error", "timeout") for r in rows)),
                               time=f"{sum(r.duration for r in rows):.3f}")
+        props = ET.SubElement(suite, "properties")
+        ET.SubElement(props, "property", name="isolation", value=isolation_text(rows))
         for r in rows:
             case = ET.SubElement(suite, "testcase", classname=assignment, name=r.name, time=f"{r.duration:.3f}")
             if r.status in ("failed", "not_implemented"):
