@@ -105,6 +105,32 @@ def quick_tier_seconds() -> float:
     return time.perf_counter() - start
 
 
+def sandbox_overhead(folder: Path, checks: int = 40) -> dict:
+    """What the judge/sandbox split costs: starting a submission's sandbox (isolation, importing torch), and one
+    check's round trip (fork a child, import a student module, one call with a small tensor, end the child)."""
+    from autograder.judge import Sandbox
+
+    sandbox = Sandbox(folder)
+    start = time.perf_counter()
+    sandbox.start()
+    started = time.perf_counter() - start
+    X = torch.randn(8, 2)
+    params = {"Wh": torch.randn(3, 2), "bh": torch.randn(3), "Wy": torch.randn(2, 3), "by": torch.randn(2)}
+    times = []
+    try:
+        for i in range(checks):
+            t = time.perf_counter()
+            session = sandbox.session(folder / "a1_intro_nn", seed=i, timeout=60)
+            session.module("mlp").forward(params, X)
+            session.finish()
+            times.append(time.perf_counter() - t)
+    finally:
+        sandbox.close()
+    times.sort()
+    return {"level": sandbox.level, "start_s": started, "check_median_s": times[len(times) // 2],
+            "check_max_s": times[-1], "checks": checks}
+
+
 def bench(device_name: str, full: bool, folder: Path) -> dict:
     from data_scripts import make_circles
 
@@ -171,6 +197,11 @@ def render(result: dict) -> str:
                      f"of measured dense {precision} matmul ({c['matmul_flop_per_s'] / 1e9:.1f} GFLOP/s)")
     if "quick_tier_s" in result:
         lines.append(f"quick tier, every assignment (python -m autograder grade --tier quick): {result['quick_tier_s']:.1f} s")
+    if "sandbox" in result:
+        sb = result["sandbox"]
+        lines.append(f"sandbox ({sb['level']}): start {sb['start_s']:.2f} s per submission; per check "
+                     f"{sb['check_median_s'] * 1e3:.0f} ms median, {sb['check_max_s'] * 1e3:.0f} ms max over "
+                     f"{sb['checks']} round trips (fork, import, one call, end)")
     return "\n".join(lines)
 
 
@@ -179,13 +210,25 @@ def main(argv=None) -> int:
     parser.add_argument("--full", action="store_true", help="train every model to its target (long on CPU)")
     parser.add_argument("--folder", default=str(ROOT / "solutions"), help="the code to time (default: solutions)")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench" / "bench.json"))
+    parser.add_argument("--grading-only", action="store_true",
+                        help="only the grader's figures: the sandbox's overhead and the quick tier's wall time")
     args = parser.parse_args(argv)
+    if args.grading_only:
+        result = {"sandbox": sandbox_overhead(Path(args.folder).resolve()), "quick_tier_s": quick_tier_seconds()}
+        print(f"sandbox ({result['sandbox']['level']}): start {result['sandbox']['start_s']:.2f} s; per check "
+              f"{result['sandbox']['check_median_s'] * 1e3:.0f} ms median; quick tier of every assignment "
+              f"{result['quick_tier_s']:.1f} s")
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps([result], indent=2))
+        return 0
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     results = []
     for dev in devices:
         result = bench(dev, args.full, Path(args.folder).resolve())
         if dev == "cpu":
             result["quick_tier_s"] = quick_tier_seconds()
+            result["sandbox"] = sandbox_overhead(Path(args.folder).resolve())
         print(render(result), flush=True)
         results.append(result)
     out = Path(args.out)
