@@ -7,7 +7,9 @@ the grader or earn points the check did not award.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import multiprocessing
 import os
 import random
@@ -112,8 +114,12 @@ def run_one(sandbox, chk: Check, folder: Path, threads: int = 1, memory_mb: int 
         return CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points, "error",
                            f"grader error: {err}", "", time.monotonic() - start)
     session.timeout = timeout
-    status, message = execute(chk, session)
+    notes = io.StringIO()  # what the check itself prints (measured accuracies): kept apart from the student's output
+    with contextlib.redirect_stdout(notes):
+        status, message = execute(chk, session)
     output = session.finish()
+    if notes.getvalue():
+        output = (output.rstrip("\n") + "\n" if output.strip() else "") + notes.getvalue()
     elapsed = time.monotonic() - start
     points = chk.points if status == "passed" else 0.0
     return CheckResult(chk.assignment, chk.name, chk.tier, points, chk.points, status, message, output, elapsed,
