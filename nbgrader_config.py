@@ -47,3 +47,16 @@ from autograder.nbgrader_plugins import DropDuplicateIds  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [ClearOutput, DropDuplicateIds, OverwriteKernelspec, OverwriteCells,
                                       CheckCellMetadata]
+
+# The auto-graded points come from the judge, not from what ran in the student's kernel (a notebook cell could
+# replace run_check): after Execute, JudgeGrades grades the checks each test cell names on the submitted modules,
+# in isolated children, and sets the cell's outputs from that result before SaveAutoGrades scores them.
+# nbgrader 0.9's default list, with JudgeGrades inserted after Execute and IgnorePattern.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (AssignLatePenalties, Execute, IgnorePattern, LimitOutput,  # noqa: E402
+                                    SaveAutoGrades)
+
+from autograder.nbgrader_plugins import JudgeGrades  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, JudgeGrades, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]

@@ -16,7 +16,7 @@ class DropDuplicateIds(DeduplicateIds):
 
 # ---------------------------------------------------------------- the judge's points for the test cells
 import ast  # noqa: E402
-import os  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -74,7 +74,7 @@ def check_calls(source: str) -> list[tuple[str, bool]]:
 
 
 def _field(result, *names):
-    """A CheckResult field under its current or its former name (points / score, max_points / max_score)."""
+    """A CheckResult field under whichever of its names the runner's CheckResult has (max_score, max_points)."""
     for name in names:
         if hasattr(result, name):
             return getattr(result, name)
@@ -87,8 +87,8 @@ class JudgeGrades(NbGraderPreprocessor):
     Runs after Execute and before SaveAutoGrades. The sources of the graded test cells are the instructor's
     again at this point (OverwriteCells restored them from the gradebook); the checks their `run_check` calls
     name are graded once per notebook by `autograder.runner.grade` on the notebook's folder (the student's
-    modules), each in its own isolated child, and each such cell's outputs are replaced by that result: the
-    `run_check` lines on success, an error output (which nbgrader scores 0) on failure. Whatever ran in the
+    modules), isolated as by `python -m autograder grade`, and each such cell's outputs are replaced by that
+    result: the `run_check` lines on success, an error output (which nbgrader scores 0) on failure. Whatever ran in the
     kernel (a notebook cell replacing run_check, say) no longer decides any points; the test cells stay the
     students' feedback while they work. Cells without run_check calls keep the kernel's outputs."""
 
@@ -131,10 +131,11 @@ class JudgeGrades(NbGraderPreprocessor):
         with tempfile.TemporaryDirectory(prefix="judge-") as tmp:
             if assignments == [folder.name]:
                 root = folder.parent  # the assignments' layout: <root>/<assignment>/ holds the modules
-            else:  # run_check grades the notebook's own folder, whatever the check's assignment is called
-                root = Path(tmp)
+            else:  # run_check grades the notebook's own folder, whatever the check's assignment is called: a copy
+                root = Path(tmp)  # (not a link: the sandbox sees the submission folder and nothing outside it)
                 for assignment in assignments:
-                    os.symlink(folder, root / assignment, target_is_directory=True)
+                    shutil.copytree(folder, root / assignment, symlinks=True,
+                                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "runs"))
             graded = grade(root, assignments, tier=self.tier, jobs=1, only=ids, **kwargs)
         results, broken = {}, {}
         for r in graded:

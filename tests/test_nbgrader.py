@@ -1,8 +1,10 @@
-"""nbgrader end to end, headless: generate, three submissions, autograde, feedback, read the gradebook.
+"""nbgrader end to end, headless: generate, five submissions, autograde, feedback, read the gradebook.
 
-Submissions: the reference modules (with a harmless warning in the graded code), the untouched release, and a
+Submissions: the reference modules (with a harmless warning in the graded code), the untouched release, a
 partly correct one whose student also edited a locked test cell to fake a pass, deleted another, and placed a
-faked copy of a third before the original.
+faked copy of a third before the original, and two whose notebook replaces `run_check` with a no-op in a cell
+near the top: one with the untouched stubs (the judge must give 0), one with the reference modules (full points).
+nbgrader runs once for the module (the `course` fixture): autograde takes minutes.
 """
 import os
 import shutil
@@ -14,6 +16,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT
+from autograder.nbgrader_plugins import JudgeGrades, check_calls
 
 A = "a1_intro_nn"
 MODULES = ("mlp.py", "mlp_torch.py", "mnist_mlp.py", "svm.py")
@@ -70,31 +73,59 @@ def partial_and_tampered(folder):
     nbformat.write(nb, path)
 
 
-@pytest.mark.train
-def test_nbgrader_end_to_end(tmp_path):
-    course = tmp_path / "course"
+def patch_run_check(folder):
+    """A cell near the top that turns every test cell into a no-op in the student's kernel."""
+    path = folder / f"{A}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.insert(1, nbformat.v4.new_code_cell("import autograder.runner as r\nr.run_check = lambda *a, **k: None"))
+    nbformat.write(nb, path)
+
+
+STUDENTS = ("reference", "untouched", "partial", "patched_stubs", "patched_reference")
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """generate, five submissions, autograde, feedback: once for the module."""
+    course = tmp_path_factory.mktemp("nbgrader") / "course"
     (course / "solutions").mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "solutions" / A, course / "solutions" / A,
                     ignore=shutil.ignore_patterns("__pycache__", "runs"))
     nbgrader(course, "generate_assignment", A)
-    released = nbformat.read(course / "release" / A / f"{A}.ipynb", as_version=4)
-    assert "BEGIN HIDDEN TESTS" not in nbformat.writes(released)
 
     submit(course, "reference", ROOT / "solutions" / A, reference_with_warning)
     submit(course, "untouched", ROOT / "assignments" / A)
     submit(course, "partial", ROOT / "solutions" / A, partial_and_tampered)
-    nbgrader(course, "autograde", A)
+    submit(course, "patched_stubs", ROOT / "assignments" / A, patch_run_check)
+    submit(course, "patched_reference", ROOT / "solutions" / A, patch_run_check)
+    nbgrader(course, "autograde", A, "--JudgeGrades.timeout_scale=2")  # time limits of a shared, busy machine
     nbgrader(course, "generate_feedback", A)
+    return course
+
+
+@pytest.fixture(scope="module")
+def scores(course):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        scores = {s: gb.find_submission(A, s).code_score for s in STUDENTS}
+        max_score = gb.find_assignment(A).max_code_score
+    print(f"auto-graded points out of {max_score:g}: {scores}")
+    return scores, max_score
+
+
+@pytest.mark.train
+def test_nbgrader_end_to_end(course, scores):
+    released = nbformat.read(course / "release" / A / f"{A}.ipynb", as_version=4)
+    assert "BEGIN HIDDEN TESTS" not in nbformat.writes(released)
 
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        scores = {s: gb.find_submission(A, s).code_score for s in ("reference", "untouched", "partial")}
-        max_score = gb.find_assignment(A).max_code_score
         graded_ids = {g.name: g.auto_score for g in gb.find_submission(A, "partial").notebooks[0].grades
                       if g.auto_score is not None}
-    print(f"auto-graded points out of {max_score:g}: {scores}")
+    scores, max_score = scores
     assert max_score > 0
     assert scores["reference"] == max_score, scores
     assert scores["untouched"] == 0, scores
@@ -108,3 +139,56 @@ def test_nbgrader_end_to_end(tmp_path):
         assert "backward_batch_mean" not in html and "HIDDEN TESTS" not in html, f"hidden test revealed to {student}"
     partial = (course / "feedback" / "partial" / A / f"{A}.html").read_text()
     assert "not implemented yet" in partial  # the student learns what failed
+
+
+@pytest.mark.train
+def test_replacing_run_check_in_the_kernel_earns_nothing(course, scores):
+    """The points come from the judge on the submitted modules, not from what ran in the student's kernel."""
+    scores, max_score = scores
+    assert scores["patched_stubs"] == 0, scores
+    feedback = (course / "feedback" / "patched_stubs" / A / f"{A}.html").read_text()
+    assert "not implemented yet" in feedback  # the judge's verdict, not the kernel's silence
+
+
+@pytest.mark.train
+def test_the_judge_gives_full_points_to_correct_modules_whatever_the_kernel_did(course, scores):
+    scores, max_score = scores
+    assert scores["patched_reference"] == max_score, scores
+    notebook = nbformat.read(course / "autograded" / "patched_reference" / A / f"{A}.ipynb", as_version=4)
+    lines = [o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    assert any("a1_intro_nn/backward: passed (" in text for text in lines)
+
+
+@pytest.mark.quick
+def test_judge_grades_reads_the_cells_and_survives_a_crash(monkeypatch):
+    src = ('from autograder.runner import run_check as rc\n%time x = 1\nrc("a1_intro_nn/sgd")\n'
+           'run_check(f"a1_intro_nn/{x}")\nrun_check("a1_intro_nn/backward_batch_mean", quiet=True)\n'
+           'runner.run_check("a1_intro_nn/forward", ".", flag)')
+    assert check_calls(src) == [("a1_intro_nn/sgd", False), ("a1_intro_nn/backward_batch_mean", True),
+                                ("a1_intro_nn/forward", True)]
+    assert check_calls("run_check(") == []
+
+    calls = [("a1_intro_nn/backward", False), ("a1_intro_nn/backward_batch_mean", True)]
+    passed = {"a1_intro_nn/backward": ("passed", "", 4.0), "a1_intro_nn/backward_batch_mean": ("passed", "", 1.0)}
+    [out] = JudgeGrades.outputs(calls, passed)
+    assert out.output_type == "stream" and out.text == "a1_intro_nn/backward: passed (4 points)\n"
+    hidden_failed = {**passed, "a1_intro_nn/backward_batch_mean": ("failed", "off by a factor 32", 1.0)}
+    out = JudgeGrades.outputs(calls, hidden_failed)
+    assert out[-1].output_type == "error" and out[-1].evalue == "a hidden test failed: off by a factor 32"
+
+    import autograder.runner
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the judge fell over on a1_intro_nn/backward_batch_mean")
+
+    monkeypatch.setattr(autograder.runner, "grade", crash)
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("\n".join(f'run_check("{i}", quiet={q})' for i, q in calls),
+                                  metadata={"nbgrader": {"grade": True, "solution": False}}),
+        nbformat.v4.new_code_cell("print(1)", metadata={"nbgrader": {"grade": True, "solution": False}},
+                                  outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")])])
+    nb, _ = JudgeGrades().preprocess(nb, {"metadata": {"path": str(ROOT / "assignments" / A)}})
+    [error] = nb.cells[0].outputs
+    assert error.output_type == "error" and error.evalue.startswith("grader error: RuntimeError")
+    assert "backward_batch_mean" not in error.evalue  # a hidden check stays hidden
+    assert nb.cells[1].outputs[0].text == "1\n"  # no run_check: the kernel's outputs stay
