@@ -20,20 +20,13 @@ SOLUTIONS = ROOT / "solutions" / A
 MUTANTS = {m.name.replace(" ", "_"): (m.module, m.old, m.new, list(m.checks)) for m in mutants_of(A)}
 
 
-def statuses(folder, names):
-    """Run the named checks in this process on `folder`; {name: status}."""
-    from autograder.runner import check_seed, execute, load_checks, seed_everything
+def statuses(submission, names):
+    """Grade the named checks of the assignment in `submission`/a3_transformers/ with the judge and a sandbox, as
+    the CLI does; {name: (status, message)}."""
+    from autograder.runner import grade
 
-    checks = {c.name: c for c in load_checks(A)}
-    out = {}
-    for name in names:
-        for mod in ("attention", "vit"):
-            sys.modules.pop(mod, None)  # the student's modules of another folder
-        seed_everything(check_seed(checks[name].id))
-        out[name] = execute(checks[name], folder)
-    for mod in ("attention", "vit"):
-        sys.modules.pop(mod, None)
-    return out
+    results = grade(submission, [A], tier="full", only=[f"{A}/{name}" for name in names])
+    return {r.name: (r.status, r.message) for r in results}
 
 
 @pytest.mark.quick
@@ -45,7 +38,8 @@ def test_wrong_implementation_loses_points(mutant, tmp_path):
     text = (folder / file).read_text()
     assert good in text, f"mutant {mutant}: the reference no longer contains {good!r}"
     (folder / file).write_text(text.replace(good, bad))
-    results = statuses(folder, must_fail)
+    results = statuses(tmp_path, must_fail)
+    assert set(results) == set(must_fail), results
     passed = [name for name, (status, _) in results.items() if status == "passed"]
     assert not passed, f"mutant {mutant} still passes {passed}"
     for name, (status, message) in results.items():
@@ -53,12 +47,78 @@ def test_wrong_implementation_loses_points(mutant, tmp_path):
 
 
 @pytest.mark.quick
-def test_reference_passes_in_process():
+def test_reference_passes_the_quick_checks():
     from autograder.runner import load_checks
 
     names = [c.name for c in load_checks(A) if c.tier == "quick"]
-    results = statuses(SOLUTIONS, names)
+    results = statuses(ROOT / "solutions", names)
+    assert set(results) == set(names)
     assert all(s == "passed" for s, _ in results.values()), {n: r for n, r in results.items() if r[0] != "passed"}
+
+
+@pytest.mark.quick
+def test_heads_check_names_the_exception_raised(tmp_path):
+    """A TypeError where a ValueError is asked for fails the check with both class names, through the sandbox's
+    `raised` driver (the judge only sees its class names and message)."""
+    folder = tmp_path / A
+    shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", "runs"))
+    path = folder / "attention.py"
+    path.write_text(path.read_text().replace('raise ValueError(f"embed_dim', 'raise TypeError(f"embed_dim'))
+    status, message = statuses(tmp_path, ["heads_must_divide"])["heads_must_divide"]
+    assert status == "failed" and "raised TypeError, expected a ValueError" in message, message
+
+
+@pytest.mark.quick
+def test_missing_attribute_is_named(tmp_path):
+    """A Block whose attention is stored under another name: the check says which attribute the docstring asks for
+    (the judge reads the weights through that name from the sandbox's structure of the module)."""
+    folder = tmp_path / A
+    shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", "runs"))
+    path = folder / "vit.py"
+    path.write_text(path.read_text().replace("self.attn", "self.attention"))
+    status, message = statuses(tmp_path, ["block"])["block"]
+    assert status == "failed" and "Block has no attribute `attn`" in message, message
+
+
+@pytest.mark.quick
+def test_sandbox_drivers_return_data():
+    """kit.a3's drivers (what the grader runs in its sandbox) return plain data: they set the judge's weights,
+    describe a tensor attribute, report an exception, never decide."""
+    from kit import a3
+
+    vit = _vit()
+    model = a3.make_vit(vit, {"nb_blocks": 1}, pos_embedding="learned")
+    values = {"head.bias": torch.arange(10.0), "nope": torch.zeros(1), "norm.weight": torch.zeros(3)}
+    assert a3.set_parameters(model, values) == ["nope", "norm.weight"]
+    assert torch.equal(model.head.bias.detach(), torch.arange(10.0))
+    assert a3.parameter_of(model, "pos_embed") == {"requires_grad": True, "is_parameter": True, "name": "pos_embed"}
+    fixed = a3.make_vit(vit, {"nb_blocks": 1})
+    assert a3.parameter_of(fixed, "pos_embed") == {"requires_grad": False, "is_parameter": False, "name": None}
+    assert a3.parameter_of(fixed, "missing") is None
+    err = a3.raised(vit.MultiHeadsSelfAttention, 30, 4)
+    assert err["classes"][:2] == ["ValueError", "Exception"] and "30" in err["message"]
+    assert a3.raised(vit.MultiHeadsSelfAttention, 32, 4) is None
+
+    def todo():
+        raise NotImplementedError
+
+    with pytest.raises(NotImplementedError):
+        a3.raised(todo)
+
+
+@pytest.mark.quick
+def test_training_without_test_labels_returns_predictions():
+    """In the sandbox the test split comes without labels (ytest is None): train_vit still trains, with no test
+    curve, and vit_predictions returns logits for every test image for the judge to score."""
+    from kit import a3
+
+    Xtrain, ytrain, Xtest, _ = a3.load("mnist")
+    data = (Xtrain[:600], ytrain[:600], Xtest[:300], None)
+    _, hist = a3.train_vit(_vit(), data=data, epochs=1, limit_test=100, device="cpu")
+    assert len(hist.train_loss) == 1 and hist.test_acc[0] != hist.test_acc[0]  # NaN: no labels, no test accuracy
+    run = a3.vit_predictions(_vit(), data=data, epochs=1, device="cpu")
+    assert run["logits"].shape == (300, 10) and run["logits"].dtype == torch.float32
+    assert run["epochs"] == 1 and run["parameters"] == a3.count_parameters(a3.make_vit(_vit()))
 
 
 def _vit():
