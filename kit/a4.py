@@ -115,6 +115,36 @@ def describe(params):
     return f"a={float(params['a']):.3f}, mu=({mu[0]:.2f}, {mu[1]:.2f}), sigma=({sigma[0]:.2f}, {sigma[1]:.2f})"
 
 
+# ---------------------------------------------------------------- what the grader runs in its sandbox
+def kept(value):
+    """`value` itself: called with the grader's kit_kept, it leaves the judge's data (a fit's `init`) in the
+    sandbox, where the student's fit gets it and the judge can fetch it afterwards (was it changed in place?)."""
+    return value
+
+
+def use_threads(n: int) -> int:
+    """Set torch's thread count for the rest of the check (one, as one_thread: the fits' images are small)."""
+    torch.set_num_threads(n)
+    return torch.get_num_threads()
+
+
+def requires_grad(result) -> dict:
+    """{name: requires_grad} of the parameters of a fit's result (params, losses); {} for anything else."""
+    params = result[0] if isinstance(result, tuple) and len(result) == 2 else None
+    if not isinstance(params, dict):
+        return {}
+    return {k: bool(getattr(v, "requires_grad", False)) for k, v in params.items()}
+
+
+def dtype(name: str):
+    """torch.<name>, a dtype ("float32"): the grader's channel carries no dtypes, so the judge asks for a handle
+    on one here and passes it on to the student's code."""
+    value = getattr(torch, name, None)
+    if not isinstance(value, torch.dtype):
+        raise ValueError(f"torch.{name} is not a dtype")
+    return value
+
+
 # ---------------------------------------------------------------- plots
 def plot_fit(image, params, path=None, title="", ax=None):
     """The image in grey, the fitted Gaussian as contours (levels 0.25, 0.5, 0.75 of a) and mu as a cross."""

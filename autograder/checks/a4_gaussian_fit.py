@@ -1,11 +1,16 @@
 """Checks of assignment 4 (fitting a Gaussian to an image by backprop). Oracles: the closed-form Gaussian,
 torch.autograd in float64 (gradients and reference descent steps), torch.optim.LBFGS for the best fit of a real
-image, and recovery of the known parameters of synthetic images (tolerance measured: README)."""
+image, and recovery of the known parameters of synthetic images (tolerance measured: README).
+
+The student's code runs in the sandbox; every oracle and comparison here, in the judge. backward and fit_manual
+are done by hand: they run with torch.autograd unavailable (a use of it fails the check). fit_autograd and the
+bonus fit_reparametrized ("gradient descent with autograd") run normally."""
 from __future__ import annotations
 
 import torch
 
 from autograder.api import CheckFailed, check, expect, expect_close, expect_finite, expect_shape, expect_tensor
+from autograder.judge import ByHandViolation
 
 SIZES = [(5, 7), (16, 16), (33, 20), (40, 60)]  # (H, W): square and non-square, both orientations
 KEYS = ("a", "mu", "sigma")
@@ -160,7 +165,8 @@ def pixel_grid(sub):
         expect(grid.dtype == torch.float64, f"pixel_grid({H}, {W}) should be float64 by default, got {grid.dtype}")
         hint = "grid[..., 0] is the row index i and grid[..., 1] the column index j (meshgrid with indexing='ij')"
         expect_close(grid, oracle_grid(H, W), f"pixel_grid({H}, {W})", rtol=0, atol=1e-12, hint=hint)
-    grid = gf.pixel_grid(3, 4, dtype=torch.float32)
+    grid = gf.pixel_grid(3, 4, dtype=sub.kit("kit.a4:dtype", "float32"))
+    expect_tensor(grid, "pixel_grid(3, 4, dtype=torch.float32)")
     expect(grid.dtype == torch.float32, f"pixel_grid(3, 4, dtype=torch.float32) has dtype {grid.dtype}")
 
 
@@ -223,7 +229,7 @@ def backward(sub):
         for _ in range(2):
             params, image = random_problem(H, W)
             outputs = oracle_forward(params, image)
-            grads = param_dict(gf.backward(clone(params), {k: v.clone() for k, v in outputs.items()}),
+            grads = param_dict(by_hand("backward(params, outputs)", gf.backward.call_by_hand, params, outputs),
                                "backward(params, outputs)")
             expected = oracle_grads(params, image)
             for name in ("a", "mu", "sigma"):
@@ -233,29 +239,43 @@ def backward(sub):
 
 
 # ---------------------------------------------------------------- the fits
-def _one_fit(fit, what, image, init, lr, steps, without_autograd=False):
-    frozen = clone(init)
-    if without_autograd:  # the hand-written fit must not lean on autograd: it runs with autograd switched off
-        try:
-            with torch.no_grad():
-                result = fit(image.clone(), init, lr, steps)
-        except RuntimeError as err:
-            if "grad" not in str(err):
-                raise
-            raise CheckFailed(f"{what} failed with autograd switched off (torch.no_grad()): {err}; fit_manual must "
-                              "use your forward and backward, not .backward()") from None
+BY_HAND_FIT = "fit_manual and the functions it calls run with autograd switched off, as under torch.no_grad()"
+
+
+def by_hand(what, call, *args, hint="", **kwargs):
+    """call(*args, **kwargs) for an exercise done by hand; a use of torch.autograd fails with a message naming
+    `what`."""
+    try:
+        return call(*args, **kwargs)
+    except ByHandViolation as err:
+        raise CheckFailed(f"{what}: {err}" + (f"; {hint}" if hint else "")) from None
+
+
+def _one_fit(sub, name, what, image, init, lr, steps):
+    """fit_<name>(image, init, lr, steps) in the sandbox, on one thread (as kit.a4.run_fits); fit_manual by hand
+    (autograd unavailable). `init` is kept in the sandbox, so that the judge sees whether the fit changed it in
+    place. Returns (params, losses as floats, {name: whether the returned tensor still requires grad})."""
+    fit = sub.function("gaussian_fit", f"fit_{name}")
+    sub.kit("kit.a4:use_threads", 1)
+    start = sub.kit_kept("kit.a4:kept", init)
+    if name == "manual":
+        result, requires_grad = by_hand(what, fit.call_by_hand, image, start, lr, steps, hint=BY_HAND_FIT), {}
     else:
-        result = fit(image.clone(), init, lr, steps)
+        kept = fit.call_kept(image, start, lr, steps)
+        result, requires_grad = kept.fetch(), sub.kit("kit.a4:requires_grad", kept)
     expect(isinstance(result, tuple) and len(result) == 2, f"{what} should return a pair (params, losses)")
     params, losses = result
     params = param_dict(params, what)
+    after = start.fetch()
     for k in KEYS:
-        expect(torch.equal(init[k], frozen[k]), f"{what} changed init[{k!r}] in place: work on copies (clone)")
+        left = after.get(k) if isinstance(after, dict) else None
+        expect(isinstance(left, torch.Tensor) and left.shape == init[k].shape and torch.equal(left, init[k]),
+               f"{what} changed init[{k!r}] in place: work on copies (clone)")
         expect_finite(params[k].detach(), f"{what}'s {k}")
     expect(isinstance(losses, (list, tuple)) and len(losses) == steps,
            f"{what} should return a list of {steps} losses (one per step), got "
            f"{len(losses) if isinstance(losses, (list, tuple)) else type(losses).__name__}")
-    return params, [float(v) for v in losses]
+    return params, [float(v) for v in losses], requires_grad if isinstance(requires_grad, dict) else {}
 
 
 def _compare_to_descent(params, losses, expected, expected_losses, init, what):
@@ -284,42 +304,38 @@ def _small_problem():
 @check("fit_manual", points=2)
 def fit_manual(sub):
     """fit_manual (autograd off) takes the gradient-descent steps of torch.autograd and records g before each."""
-    gf = sub.module("gaussian_fit")
     image, init, lr = _small_problem()
     lr = {k: lr[k] for k in KEYS}
     for steps in (1, 5):
         expected, expected_losses = oracle_descent(image, init, lr, steps)
-        params, losses = _one_fit(gf.fit_manual, f"fit_manual(..., steps={steps})", image, init, lr, steps,
-                                  without_autograd=True)
+        params, losses, _ = _one_fit(sub, "manual", f"fit_manual(..., steps={steps})", image, init, lr, steps)
         _compare_to_descent(params, losses, expected, expected_losses, init, f"fit_manual(..., steps={steps})")
 
 
 @check("fit_autograd", points=2)
 def fit_autograd(sub):
     """fit_autograd takes the same steps as gradient descent with autograd and returns detached parameters."""
-    gf = sub.module("gaussian_fit")
     image, init, lr = _small_problem()
     lr = {k: lr[k] for k in KEYS}
     for steps in (1, 5):
         expected, expected_losses = oracle_descent(image, init, lr, steps)
-        params, losses = _one_fit(gf.fit_autograd, f"fit_autograd(..., steps={steps})", image, init, lr, steps)
+        params, losses, requires_grad = _one_fit(sub, "autograd", f"fit_autograd(..., steps={steps})", image, init,
+                                                 lr, steps)
         for k in KEYS:
-            expect(not params[k].requires_grad, f"fit_autograd's {k} still requires grad: return detached tensors")
+            expect(not requires_grad.get(k), f"fit_autograd's {k} still requires grad: return detached tensors")
         _compare_to_descent(params, losses, expected, expected_losses, init, f"fit_autograd(..., steps={steps})")
 
 
 @check("fits_agree", points=1)
 def fits_agree(sub):
     """fit_manual and fit_autograd follow the same path from the stated start (100 steps, synthetic image)."""
-    from kit.a4 import initial_params, one_thread, step_sizes, synthetic_image
+    from kit.a4 import initial_params, step_sizes, synthetic_image
 
-    gf = sub.module("gaussian_fit")
     image, _ = synthetic_image(noise=0.05)
     init, lr = initial_params(image), step_sizes(image)
     lr = {k: lr[k] for k in KEYS}
-    with one_thread():
-        manual, manual_losses = _one_fit(gf.fit_manual, "fit_manual", image, init, lr, 100)
-        auto, auto_losses = _one_fit(gf.fit_autograd, "fit_autograd", image, init, lr, 100)
+    manual, manual_losses, _ = _one_fit(sub, "manual", "fit_manual", image, init, lr, 100)
+    auto, auto_losses, _ = _one_fit(sub, "autograd", "fit_autograd", image, init, lr, 100)
     expect_close(as_float64(manual_losses), as_float64(auto_losses), "fit_manual's losses vs fit_autograd's",
                  rtol=1e-7, atol=1e-9, hint="your hand-derived gradients and autograd's disagree along the path")
     for k in KEYS:
@@ -330,13 +346,12 @@ def fits_agree(sub):
 @check("fit_reparametrized", points=1)
 def fit_reparametrized(sub):
     """Bonus: fit_reparametrized descends on s = log(sigma) (autograd's steps) and returns sigma = exp(s) > 0."""
-    gf = sub.module("gaussian_fit")
     image, init, lr = _small_problem()
     lr = {k: lr[k] for k in ("a", "mu", "s")}
     for steps in (1, 5):
         what = f"fit_reparametrized(..., steps={steps})"
         expected, expected_losses = oracle_descent(image, init, lr, steps, reparametrized=True)
-        params, losses = _one_fit(gf.fit_reparametrized, what, image, init, lr, steps)
+        params, losses, _ = _one_fit(sub, "reparametrized", what, image, init, lr, steps)
         if _close(params["sigma"], torch.log(expected["sigma"])):
             raise CheckFailed(f"{what} returned s = log(sigma) as 'sigma': return sigma = exp(s)")
         expect(bool((params["sigma"] > 0).all()), f"{what} returned a non-positive sigma {params['sigma'].tolist()}")
@@ -355,15 +370,23 @@ RECOVERY_IMAGES = [  # (H, W, a, mu, sigma): the assignment's image, a small bum
 ]
 
 
-def _recovers(sub, which):
-    from kit.a4 import STEPS, describe, run_fits, synthetic_image
+def _stated_fit(sub, which, image):
+    """fit_<which> from the stated start with the kit's step sizes and STEPS steps (the notebook's run_fits)."""
+    from kit.a4 import STEPS, initial_params, step_sizes
 
-    gf = sub.module("gaussian_fit")
+    init, lr = initial_params(image), step_sizes(image)
+    lr = {k: lr[k] for k in (("a", "mu", "s") if which == "reparametrized" else KEYS)}
+    params, losses, _ = _one_fit(sub, which, f"fit_{which}", image, init, lr, STEPS)
+    return params, losses
+
+
+def _recovers(sub, which):
+    from kit.a4 import STEPS, describe, synthetic_image
+
     for H, W, a, mu, sigma in RECOVERY_IMAGES:
         image, true = synthetic_image(H, W, a, mu, sigma)
-        params, losses = run_fits(gf, image, which=(which,))[which]
-        params = param_dict(params, f"fit_{which}")
-        expect(len(losses) == STEPS and losses[-1] < losses[0],
+        params, losses = _stated_fit(sub, which, image)
+        expect(losses[-1] < losses[0],
                f"fit_{which}: the loss did not decrease on the {H}x{W} image ({losses[0]:.4g} -> {losses[-1]:.4g})")
         err = max(float((params[k].detach() - true[k]).abs().max()) for k in KEYS)
         expect(err <= RECOVERY_TOL,
@@ -395,11 +418,10 @@ DIGIT_LOSS_MARGIN = 1.01  # fit_manual's final g may exceed L-BFGS's best by 1 %
 @check("fit_digit", points=1, tier="train", timeout=60)
 def fit_digit(sub):
     """On a blurred MNIST digit, fit_manual reaches the loss of torch.optim.LBFGS's best Gaussian (within 1 %)."""
-    from kit.a4 import STEPS, blurred_digit, initial_params, run_fits
+    from kit.a4 import STEPS, blurred_digit, initial_params
 
-    gf = sub.module("gaussian_fit")
     image = blurred_digit()
-    _, losses = run_fits(gf, image, which=("manual",))["manual"]
+    _, losses = _stated_fit(sub, "manual", image)
     # oracle: L-BFGS on the closed form, same start
     leaves = {k: v.clone().requires_grad_(True) for k, v in initial_params(image).items()}
     opt = torch.optim.LBFGS(list(leaves.values()), lr=1, max_iter=500, tolerance_grad=1e-12,
