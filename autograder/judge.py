@@ -614,6 +614,9 @@ def autograd_uses(path: Path, func: str) -> list[str]:
             elif isinstance(node, ast.Attribute) and node.attr == "func" and isinstance(node.value, ast.Name) \
                     and node.value.id == "torch":
                 found.append(f"torch.func at line {node.lineno}")
+            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad"
+                                                      for t in node.targets):
+                found.append(f"requires_grad = at line {node.lineno}")
             elif isinstance(node, ast.keyword) and node.arg == "requires_grad":
                 found.append(f"requires_grad= at line {getattr(node, 'lineno', '?')}")
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):

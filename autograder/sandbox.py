@@ -319,7 +319,7 @@ class Server:
             return describe(req["obj"])
         if op == "kit":
             module, _, name = str(req["func"]).partition(":")
-            if not module.startswith(KIT_PREFIXES):
+            if module != "torch" and not module.startswith(KIT_PREFIXES):
                 raise LookupError(f"{module} is not a kit helper")
             func = importlib.import_module(module)
             for part in name.split("."):
@@ -378,9 +378,17 @@ class by_hand:
                 pass
         self.grad = torch.no_grad()
         self.grad.__enter__()
+
+        def pack(tensor):  # autograd is recording a graph: a reference to it was kept from before the call
+            self.flags["by_hand_violation"] = True
+            return tensor
+
+        self.hooks = torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor)
+        self.hooks.__enter__()
         return self
 
     def __exit__(self, *exc):
+        self.hooks.__exit__(*exc)
         self.grad.__exit__(*exc)
         for owner, name, value in self.saved:
             try:

@@ -2,7 +2,7 @@
 
 A frame is ``MAGIC``, the sizes of a JSON header and of a binary payload, the header, then the payload. The
 header holds plain values: None, bools, numbers (NaN and infinities included), strings, lists, tuples, dicts,
-tensors and numpy arrays (their bytes live in the payload, the header says dtype, shape, offset, length) and
+torch dtypes, tensors and numpy arrays (their bytes live in the payload, the header says dtype, shape, offset, length) and
 references to objects that stay in the sandbox (``{"$ref": id}``). Decoding builds fresh ``torch.Tensor`` /
 ``numpy.ndarray`` objects from bytes, so nothing the sandbox sends can carry code, a tensor subclass or a
 foreign object into the judge; sizes, depth and dtypes are bounded.
@@ -65,6 +65,11 @@ def encode(value, to_ref=None) -> tuple[bytes, bytes]:
         if isinstance(v, Ref):
             return _ref(v)
         kind = type(v).__module__.split(".", 1)[0]
+        if kind == "torch" and type(v).__name__ == "dtype":
+            name = str(v).replace("torch.", "")
+            if name not in DTYPES:
+                raise WireError(f"dtype {name} is not supported")
+            return {"$dtype": name}
         if kind == "torch" and _is_tensor(v):
             import torch
 
@@ -161,6 +166,12 @@ def decode(header: bytes, payload: bytes, refs=None):
                 raise WireError("malformed reference")
             return refs(rid) if refs else Ref(rid, str(v.get("cls", ""))[:200],
                                                [str(b)[:200] for b in _list(v.get("bases", []))[:50]])
+        if "$dtype" in v:
+            if v["$dtype"] not in DTYPES:
+                raise WireError("malformed dtype")
+            import torch
+
+            return getattr(torch, v["$dtype"])
         if "$tensor" in v or "$ndarray" in v:
             return _array(v, view)
         raise WireError("malformed value")

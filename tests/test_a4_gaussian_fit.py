@@ -169,10 +169,9 @@ def test_autograd_in_a_by_hand_exercise_loses_exactly_those_checks(tmp_path, che
 
 
 @pytest.mark.quick
-@pytest.mark.xfail(reason="core: by_hand (autograder/sandbox.py) replaces torch.autograd's module attributes during "
-                          "the call, so a function captured when the module is imported escapes it, and the source "
-                          "check (judge.autograd_uses) cannot see names computed at import time", strict=False)
 def test_autograd_captured_at_import_loses_the_by_hand_checks(tmp_path):
+    """autograd reached through names built at import time: the source scan cannot see it, the sandbox's
+    saved-tensor hook does (a graph is being recorded)."""
     old, new = CHEATS["backward reaching autograd by computed names"][0]
     computed = 'getattr(getattr(torch, "auto" + "grad"), "gr" + "ad")'
     replacements = [("import torch\n", f"import torch\n\n_GRAD = {computed}\n"),
