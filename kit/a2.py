@@ -47,18 +47,28 @@ _CACHE: dict = {}
 SUBSET_SEED = 0
 
 
+def subset_indices(n: int, limit: int | None):
+    """Indices of the fixed random subset of `limit` images among `n` (None: all of them, in order).
+
+    The stored images are sorted by class: a subset must be a random (fixed) draw, not the first ones. The grader's
+    judge draws the same indices to pick the test labels of the images its sandbox trained and predicted on."""
+    if not limit or limit >= n:
+        return None
+    return torch.randperm(n, generator=torch.Generator().manual_seed(SUBSET_SEED))[:limit]
+
+
 def cifar10(limit_train: int | None = None, limit_test: int | None = None):
-    """(Xtrain, ytrain, Xtest, ytest) of CIFAR-10 in [0, 1], cached in the process; a fixed random subset when limited."""
+    """(Xtrain, ytrain, Xtest, ytest) of CIFAR-10 in [0, 1], cached in the process; a fixed random subset when
+    limited. In the grader's sandbox ytest is None (it never sees the test labels)."""
     if "full" not in _CACHE:
         from .data import image_tensors
 
         _CACHE["full"] = image_tensors("cifar10")
     out = []
     for X, y, limit in zip(_CACHE["full"][::2], _CACHE["full"][1::2], (limit_train, limit_test)):
-        if limit and limit < len(X):
-            # the stored images are sorted by class: a subset must be a random (fixed) draw, not the first ones
-            idx = torch.randperm(len(X), generator=torch.Generator().manual_seed(SUBSET_SEED))[:limit]
-            X, y = X[idx], y[idx]
+        idx = subset_indices(len(X), limit)
+        if idx is not None:
+            X, y = X[idx], (None if y is None else y[idx])
         out += [X, y]
     return tuple(out)
 
@@ -66,13 +76,14 @@ def cifar10(limit_train: int | None = None, limit_test: int | None = None):
 class Batches:
     """Mini-batches (inputs, targets) of in-memory tensors, on `device`, transformed, in channels_last layout.
 
-    Iterating again gives a new pass (re-shuffled when `shuffle`): it plays the role of a DataLoader.
+    Iterating again gives a new pass (re-shuffled when `shuffle`): it plays the role of a DataLoader. Without
+    labels (y None: the test images in the grader's sandbox) the targets are None.
     """
 
     def __init__(self, X, y, batch_size, shuffle=False, transform=None, device="cpu", channels_last=True, seed=0):
         self.device, self.channels_last = torch.device(device), channels_last
         # the whole set moves to the device once (CIFAR-10 in float32: 0.6 GB), not one batch per step
-        self.X, self.y = X.to(self.device), y.to(self.device)
+        self.X, self.y = X.to(self.device), (None if y is None else y.to(self.device))
         self.batch_size, self.shuffle, self.transform = batch_size, shuffle, transform
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -84,10 +95,10 @@ class Batches:
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             if order is None:
-                xb, yb = self.X[start:start + self.batch_size], self.y[start:start + self.batch_size]
+                idx = slice(start, start + self.batch_size)
             else:
                 idx = order[start:start + self.batch_size].to(self.device)
-                xb, yb = self.X[idx], self.y[idx]
+            xb, yb = self.X[idx], (None if self.y is None else self.y[idx])
             if self.transform is not None:
                 xb = self.transform(xb)
             if self.channels_last:
@@ -107,12 +118,15 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
           augment: bool = False, lr_schedule: bool = False, dropout: float = 0.0, batch_norm: bool = False,
           momentum: float = 0.0, weight_decay: float = 0.0, gamma: float = GAMMA, limit_train: int | None = None,
           limit_test: int | None = None, seed: int = 0, device: str = "auto", channels_last: bool = True,
-          precision: str = "auto", progress: bool = False, data=None):
+          precision: str = "auto", progress: bool = False, data=None, test_logits: list | None = None):
     """Train the student's cnn.CourseCNN with their training.epoch / make_transforms / make_scheduler.
 
     `data` = (Xtrain, ytrain, Xtest, ytest) replaces CIFAR-10 (tests). Returns (model, History); the History's
     `seconds` is the cumulative training time (evaluation excluded). `precision` 'auto' runs the student's
     epoch under bfloat16 autocast where the hardware has it natively (2-2.7x faster on an AVX512-BF16 CPU).
+    `test_logits`: a list that receives, after each epoch, the model's logits on the test images (eval mode,
+    float32 on the CPU). Without test labels (ytest None: the grader's sandbox) the student's epoch never sees
+    the test images and the History's test curve is NaN; the grader scores those logits instead.
     """
     seed_everything(seed)
     dev = pick_device(device)
@@ -136,14 +150,36 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
         with mixed_precision(dev, precision):
             train_metrics = training.epoch(train_batches, model, criterion, optimizer)
         elapsed += time.perf_counter() - start
-        with mixed_precision(dev, precision):
-            test_metrics = training.epoch(test_batches, model, criterion)
+        if test_logits is not None:
+            test_logits.append(predict(model, test_batches, dev, precision))
+        if ytest is None:
+            test_metrics = NO_LABELS
+        else:
+            with mixed_precision(dev, precision):
+                test_metrics = training.epoch(test_batches, model, criterion)
         hist.add(train_metrics, test_metrics, elapsed)
         if scheduler is not None:
             scheduler.step()
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(train_acc=f"{train_metrics[1]:.3f}", test_acc=f"{test_metrics[1]:.3f}")
     return model, hist
+
+
+# no test curve without test labels (the grader's sandbox: the judge scores the predictions)
+NO_LABELS = (float("nan"), float("nan"))
+
+
+@torch.no_grad()
+def predict(model, batches, device, precision: str = "fp32"):
+    """Logits of `model` (eval mode, then back to the mode it was in) on every batch of `batches`, float32 on the
+    CPU: the test transform applies, as when the student's epoch evaluates."""
+    was = model.training
+    model.eval()
+    try:
+        with mixed_precision(device, precision):
+            return torch.cat([model(xb).float().cpu() for xb, _ in batches])
+    finally:
+        model.train(was)
 
 
 def ablation(cnn, training, epochs: int = 10, progress: bool = False, **kw) -> dict:
@@ -155,6 +191,91 @@ def ablation(cnn, training, epochs: int = 10, progress: bool = False, **kw) -> d
             print(f"== {name}", file=sys.stderr)
         results[name] = train(cnn, training, epochs=epochs, progress=progress, **settings, **kw)[1]
     return results
+
+
+# ---------------------------------------------------------------- what the grader runs in its sandbox
+# These run next to the student's code, in the grader's sandbox, and return data (predictions, shapes, what a
+# probe saw), never a verdict: the judge (autograder/checks/a2_cnn.py) holds the test labels and compares.
+def cifar_predictions(cnn, training, every_epoch: bool = False, **kw) -> dict:
+    """Train the student's CourseCNN with `train` and the kit recipe `kw` (in the sandbox the test images come
+    without labels); the logits on the test images after the last epoch (and after every epoch when
+    `every_epoch`) and the training curve the student's epoch reported."""
+    logits = []
+    _, hist = train(cnn, training, test_logits=logits, **kw)
+    out = {"logits": logits[-1] if logits else None, "epochs": len(hist.train_loss),
+           "train_loss": list(hist.train_loss), "seconds": list(hist.seconds)}
+    if every_epoch:
+        out["epoch_logits"] = logits
+    return out
+
+
+class ModeProbe(nn.Module):
+    """Records (train mode, gradients enabled) each time the model it sits in runs; passes its input through."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append((self.training, torch.is_grad_enabled()))
+        return x
+
+
+def probe_model():
+    """(model, probe): a tiny classifier of (N, 3, 2, 2) inputs into 3 classes, with a ModeProbe inside."""
+    torch.manual_seed(0)
+    probe = ModeProbe()
+    return nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), probe, nn.Linear(8, 3)), probe
+
+
+def layer_table_test_network():
+    """A small network unlike the course CNN (nesting, a non-square kernel, a lazy layer) on (1, 28, 36) inputs."""
+    net = nn.Sequential(nn.Conv2d(1, 6, 3, stride=2, padding=1), nn.Tanh(), nn.AvgPool2d(2),
+                        nn.Sequential(nn.Conv2d(6, 10, (3, 5)), nn.ReLU()), nn.Flatten(), nn.LazyLinear(7))
+    net(torch.zeros(1, 1, 28, 36))
+    return net
+
+
+@torch.no_grad()
+def leaf_trace(model, x) -> list:
+    """[(name, output shape)] of the elementary layers of `model` (modules without sub-modules) in the order
+    they run on x, seen by forward hooks; the model stays in its mode."""
+    order, hooks = [], []
+    for name, m in model.named_modules():
+        if not list(m.children()):
+            hooks.append(m.register_forward_hook(
+                lambda mod, i, o, name=name: order.append(
+                    (name, tuple(o.shape) if isinstance(o, torch.Tensor) else None))))
+    try:
+        model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return order
+
+
+def forward_channels_last(model, x):
+    """model(x) on a batch in the channels_last memory layout (the kit's training layout)."""
+    return model(x.contiguous(memory_format=torch.channels_last))
+
+
+def generator(seed: int) -> torch.Generator:
+    """A torch.Generator seeded with `seed` (for the student's random_crop_flip)."""
+    return torch.Generator().manual_seed(seed)
+
+
+def plain(value):
+    """`value` with tuple subclasses (torch.Size, named tuples) turned into tuples, recursively: what a student's
+    function returns, as plain data the channel carries."""
+    if isinstance(value, torch.Size):
+        return tuple(int(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 
 
 # ---------------------------------------------------------------- command line
@@ -191,8 +312,8 @@ def _parser():
     common.add_argument("--weight-decay", type=float, default=0.0, help="SGD's L2 penalty")
     common.add_argument("--gamma", type=float, default=GAMMA, help="ExponentialLR factor per epoch, with "
                         f"--lr-schedule (default {GAMMA}, the course's)")
-    common.add_argument("--limit-train", type=int, help="use only the first N training images")
-    common.add_argument("--limit-test", type=int, help="use only the first N test images")
+    common.add_argument("--limit-train", type=int, help="use only N training images (a fixed random subset)")
+    common.add_argument("--limit-test", type=int, help="use only N test images (a fixed random subset)")
     common.add_argument("--seed", type=int, default=0)
     common.add_argument("--device", default="auto", help="cpu, cuda or auto")
     common.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],

@@ -1,29 +1,38 @@
-"""Tests of assignment 2's kit: the checks' oracles, the checks failing on wrong code, kit.a2's batches,
-training loop and command line."""
+"""Tests of assignment 2's kit: the checks' oracles, the checks failing on wrong code (graded by the judge, the
+code in its sandbox), kit.a2's batches, training loop, the drivers the grader runs in its sandbox, and the
+command line."""
 import json
+import math
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
-from autograder.api import CheckFailed, Submission
+from autograder.api import CheckFailed
 from autograder.checks import a2_cnn as checks
 from autograder.mutants import mutants_of
+from autograder.runner import grade
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "solutions" / "a2_cnn"
 
 
 def mutant(tmp_path, module, old, new):
-    """A copy of the reference with one wrong line, as a student might write it."""
-    folder = tmp_path / "a2_cnn"
+    """A submission folder holding a copy of the reference with one wrong line, as a student might write it."""
+    folder = tmp_path / "submission" / "a2_cnn"
     shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
     path = folder / f"{module}.py"
     text = path.read_text()
     assert old in text, old
     path.write_text(text.replace(old, new))
-    return Submission(folder)
+    return folder.parent
+
+
+@pytest.fixture(scope="module")
+def reference_quick():
+    """The reference graded once with the quick tier: {check name: result}."""
+    return {r.name: r for r in grade(ROOT / "solutions", ["a2_cnn"], tier="quick")}
 
 
 @pytest.mark.quick
@@ -33,17 +42,34 @@ def test_empirical_receptive_field_oracle():
     assert checks.empirical_receptive_field(checks.COURSE_CNN_LAYERS) == 36
 
 
+@pytest.mark.quick
+def test_course_cnn_oracle_recomputes_the_reference():
+    """The judge's functional recomputation of the course CNN, from the weights and the execution order the
+    sandbox reports, equals the reference network's own output."""
+    from autograder.sandbox import describe
+    from kit import a2
+
+    cnn, _ = a2._student_modules(str(REFERENCE))
+    model = cnn.CourseCNN()
+    x = torch.randn(3, 3, 32, 32)
+    layers = {layer["name"]: layer for layer in describe(model)["layers"]}
+    order = [(name, layers[name], shape) for name, shape in a2.leaf_trace(model, x)]
+    with torch.no_grad():
+        torch.testing.assert_close(checks._course_cnn_oracle(order, x), model(x), rtol=1e-4, atol=1e-5)
+
+
 # typical mistakes, kept with every assignment's in autograder/mutants.py (make mutants reports them all)
-WRONG = [(m.checks[0], m.module[:-3], m.old, m.new) for m in mutants_of("a2_cnn")]
+WRONG = [(m.checks[0], m.module[:-3], m.old, m.new, m.hint) for m in mutants_of("a2_cnn")]
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("check_name,module,old,new", WRONG, ids=[f"{w[0]}-{i}" for i, w in enumerate(WRONG)])
-def test_checks_catch_wrong_code(tmp_path, check_name, module, old, new):
-    func = getattr(checks, check_name)
-    func(Submission(REFERENCE))  # the reference passes ...
-    with pytest.raises(CheckFailed):  # ... and the wrong line loses the points
-        func(mutant(tmp_path, module, old, new))
+@pytest.mark.parametrize("check_name,module,old,new,hint", WRONG, ids=[f"{w[0]}-{i}" for i, w in enumerate(WRONG)])
+def test_checks_catch_wrong_code(reference_quick, tmp_path, check_name, module, old, new, hint):
+    ref = reference_quick[check_name]
+    assert ref.status == "passed", ref.message  # the reference passes ...
+    res, = grade(mutant(tmp_path, module, old, new), ["a2_cnn"], tier="quick", only=[f"a2_cnn/{check_name}"])
+    assert res.status == "failed", (res.status, res.message)  # ... and the wrong line loses the points, with a
+    assert res.score == 0 and hint in res.message  # message in the student's terms (not an error of the grader)
 
 
 @pytest.mark.quick
@@ -55,6 +81,24 @@ def test_cifar10_subset_is_balanced_and_fixed():
     counts = torch.bincount(ytrain, minlength=10)
     assert counts.min() > 400, "a subset of the (class-sorted) stored images must cover every class"
     assert torch.equal(a2.cifar10(limit_train=5000)[1], ytrain)
+    # the judge picks the labels of the sandbox's test subset with the same indices
+    full_labels = a2.cifar10()[3]
+    assert torch.equal(full_labels[a2.subset_indices(len(full_labels), 1000)], ytest)
+    assert a2.subset_indices(len(full_labels), None) is None and a2.subset_indices(10, 10) is None
+
+
+@pytest.mark.quick
+def test_cifar10_subset_without_test_labels(monkeypatch):
+    """In the grader's sandbox the test labels are None: the subset keeps the same images, and no labels."""
+    from kit import a2
+
+    X = torch.arange(50.0).view(50, 1, 1, 1)
+    y = torch.arange(50)
+    monkeypatch.setattr(a2, "_CACHE", {"full": (X, y, X.clone(), None)})
+    Xtrain, ytrain, Xtest, ytest = a2.cifar10(limit_train=20, limit_test=10)
+    assert ytest is None and Xtest.shape == (10, 1, 1, 1)
+    idx = a2.subset_indices(50, 10)
+    assert torch.equal(Xtest.flatten(), idx.float()) and torch.equal(ytrain, Xtrain.flatten().long())
 
 
 @pytest.mark.quick
@@ -71,6 +115,8 @@ def test_batches_cover_the_data_once():
         assert torch.equal(x[:, 0, 0, 0], 2 * t.float())
         assert x.is_contiguous(memory_format=torch.channels_last)
     assert not torch.equal(torch.cat([t for _, t in batches]), seen), "each pass is shuffled anew"
+    unlabelled = list(Batches(X, None, 4))
+    assert [t for _, t in unlabelled] == [None] * 3 and torch.equal(torch.cat([x for x, _ in unlabelled]), X)
 
 
 def _tiny_data(n=96):
@@ -84,52 +130,142 @@ def test_train_runs_with_every_switch():
     from kit import a2
 
     cnn, training = a2._student_modules(str(REFERENCE))
+    logits = []
     model, hist = a2.train(cnn, training, epochs=2, batch_size=32, standardize=True, augment=True, lr_schedule=True,
-                           dropout=0.5, batch_norm=True, device="cpu", data=_tiny_data())
+                           dropout=0.5, batch_norm=True, device="cpu", data=_tiny_data(), test_logits=logits)
     assert len(hist.test_acc) == 2 and hist.seconds[1] >= hist.seconds[0]
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     names = [n for n, _ in a2.ABLATION]
     assert names[0] == "vanilla" and names[-1] == "+batch norm" and len(names) == 6
+    # the logits the grader scores give the accuracy the student's epoch measures on the same test images
+    ytest = _tiny_data()[3]
+    assert len(logits) == 2 and logits[-1].shape == (32, 10) and logits[-1].dtype == torch.float32
+    assert float((logits[-1].argmax(1) == ytest).float().mean()) == pytest.approx(hist.test_acc[-1], abs=1e-6)
+
+
+class _SpyTraining:
+    """The student's training module, counting the evaluation epochs (epoch without optimizer)."""
+
+    def __init__(self, training):
+        self.training, self.evaluations = training, 0
+
+    def __getattr__(self, name):
+        return getattr(self.training, name)
+
+    def epoch(self, data, model, criterion, optimizer=None):
+        self.evaluations += optimizer is None
+        return self.training.epoch(data, model, criterion, optimizer)
+
+
+@pytest.mark.quick
+def test_sandbox_driver_trains_without_test_labels():
+    """In the sandbox (ytest None) the student's epoch never sees the test images; the driver returns their logits
+    after each epoch, and the History's test curve is NaN."""
+    from kit import a2
+
+    cnn, training = a2._student_modules(str(REFERENCE))
+    spy = _SpyTraining(training)
+    Xtrain, ytrain, Xtest, _ = _tiny_data()
+    run = a2.cifar_predictions(cnn, spy, every_epoch=True, epochs=2, batch_size=32, device="cpu",
+                               data=(Xtrain, ytrain, Xtest, None))
+    assert spy.evaluations == 0
+    assert run["logits"].shape == (32, 10) and len(run["epoch_logits"]) == 2
+    assert torch.equal(run["epoch_logits"][-1], run["logits"])
+    assert run["epochs"] == 2 and len(run["train_loss"]) == 2 and all(math.isfinite(v) for v in run["train_loss"])
+    model, hist = a2.train(cnn, training, epochs=1, batch_size=32, device="cpu", data=(Xtrain, ytrain, Xtest, None),
+                           test_logits=[])
+    assert math.isnan(hist.test_acc[0]) and math.isnan(hist.test_loss[0])
+    assert model.training, "predicting leaves the model in the mode it was in"
+    assert "epoch_logits" not in a2.cifar_predictions(cnn, training, epochs=1, batch_size=32, device="cpu",
+                                                      data=(Xtrain, ytrain, Xtest, None))
+
+
+@pytest.mark.quick
+def test_plain_turns_shapes_into_tuples():
+    from kit.a2 import plain
+
+    rows = [("features.0", torch.Size([32, 32, 32]), 2432)]
+    assert plain(rows) == [("features.0", (32, 32, 32), 2432)]
+    assert type(plain(rows)[0][1]) is tuple
+
+
+class FakeSession:
+    """Stands for the judge's session in a unit test of the train checks: it records the kit calls, and answers
+    with test logits whose accuracy after each epoch is `accs` (against `labels`, the test labels it hands the
+    check, or their subset drawn by kit.a2 when the recipe limits the test set)."""
+
+    def __init__(self, accs, n=1000):
+        self.labels = torch.randint(0, 10, (n,), generator=torch.Generator().manual_seed(5))
+        self.accs, self.calls = accs, []
+
+    def test_labels(self, dataset):
+        assert dataset == "cifar10"
+        return self.labels
+
+    def module(self, name):
+        return name
+
+    def kit(self, func, *args, **kwargs):
+        from kit.a2 import subset_indices
+
+        self.calls.append((func, args, kwargs))
+        idx = subset_indices(len(self.labels), kwargs.get("limit_test"))
+        labels = self.labels if idx is None else self.labels[idx]
+        logits = []
+        for acc in self.accs:
+            right = torch.arange(len(labels)) < round(acc * len(labels))
+            logits.append(torch.nn.functional.one_hot(torch.where(right, labels, (labels + 1) % 10), 10).float())
+        return {"logits": logits[-1], "epoch_logits": logits, "epochs": len(logits),
+                "train_loss": [2.0 - i for i in range(len(logits))]}
 
 
 @pytest.mark.quick
 def test_full_tier_checks_train_the_kit_recipes(monkeypatch):
-    """The full tier trains kit.a2's recipes; vanilla is judged at its best epoch (it overfits), the improved
-    network at its last one."""
+    """The full tier trains kit.a2's recipes in the sandbox; the judge scores the test logits: vanilla at its best
+    epoch (it overfits), the improved network at its last one."""
     import data_scripts
     from kit import a2
-    from kit.loops import History
 
-    calls = []
-
-    def fake_train(cnn, training, **kw):
-        calls.append(kw)
-        hist = History()
-        for i, acc in enumerate(fake_train.test_acc):
-            hist.add((2.0 - i, 0.5), (1.0, acc), float(i))
-        return None, hist
-
-    monkeypatch.setattr(a2, "train", fake_train)
     monkeypatch.setattr(data_scripts, "cifar10_source", lambda: "original")
-    sub = Submission(REFERENCE)
-    fake_train.test_acc = [0.55, 0.70, 0.62]  # peaks above 68 %, ends below
+    sub = FakeSession([0.55, 0.70, 0.62])  # peaks above 68 %, ends below
     checks.train_cifar_full_vanilla(sub)
-    assert calls[-1] == {"device": "auto", **a2.FULL_VANILLA}
-    fake_train.test_acc = [0.60, 0.66, 0.64]
+    func, args, kwargs = sub.calls[-1]
+    assert func == "kit.a2:cifar_predictions" and args == ("cnn", "training")
+    assert kwargs == {"device": "auto", "every_epoch": True, **a2.FULL_VANILLA}
     with pytest.raises(CheckFailed, match="66.0% test accuracy at its best epoch"):
-        checks.train_cifar_full_vanilla(sub)
-    fake_train.test_acc = [0.86, 0.84]  # an early peak does not count for the improved network
+        checks.train_cifar_full_vanilla(FakeSession([0.60, 0.66, 0.64]))
+    sub = FakeSession([0.86, 0.84])  # an early peak does not count for the improved network
     with pytest.raises(CheckFailed, match="84.0% test accuracy after 2 epochs"):
         checks.train_cifar_full_improved(sub)
-    assert calls[-1] == {"device": "auto", **a2.FULL_IMPROVED}
-    fake_train.test_acc = [0.80, 0.86]
-    checks.train_cifar_full_improved(sub)
+    assert sub.calls[-1][2] == {"device": "auto", "every_epoch": False, **a2.FULL_IMPROVED}
+    checks.train_cifar_full_improved(FakeSession([0.80, 0.86]))
     # the offline mirror's JPEG pixels have their own measured threshold
-    fake_train.test_acc = [0.80, 0.83]
     with pytest.raises(CheckFailed, match="expected at least 85%"):
-        checks.train_cifar_full_improved(sub)
+        checks.train_cifar_full_improved(FakeSession([0.80, 0.83]))
     monkeypatch.setattr(data_scripts, "cifar10_source", lambda: "jpeg-q75")
-    checks.train_cifar_full_improved(sub)
+    checks.train_cifar_full_improved(FakeSession([0.80, 0.83]))
+
+
+@pytest.mark.quick
+def test_train_checks_score_the_sandbox_subset():
+    """The train tier limits the test set: the judge draws the labels of kit.a2's subset, so logits right on that
+    subset pass, and logits on other images score about chance."""
+    from kit import a2
+
+    sub = FakeSession([0.2, 0.3], n=10000)
+    checks.train_cifar_small(sub)
+    assert sub.calls[-1][2] == {"device": "cpu", "every_epoch": False, **a2.SMALL}
+    with pytest.raises(CheckFailed, match="20.0% test accuracy after 2 epochs"):
+        checks.train_cifar_small(FakeSession([0.3, 0.2], n=10000))
+
+    class Shuffled(FakeSession):  # logits right on the first images instead of the subset: about chance
+        def kit(self, func, *args, **kwargs):
+            run = super().kit(func, *args, **{**kwargs, "limit_test": None})
+            run["logits"] = run["logits"][:kwargs["limit_test"]]
+            return run
+
+    with pytest.raises(CheckFailed, match="expected at least 25%"):
+        checks.train_cifar_small(Shuffled([0.9], n=10000))
 
 
 @pytest.mark.train

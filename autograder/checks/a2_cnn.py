@@ -1,21 +1,33 @@
 """Checks of assignment 2 (convolutional networks). Oracles: nn.Conv2d / nn.MaxPool2d shapes, numel(),
-gradients of one output unit (receptive fields), forward hooks, torch.optim.SGD steps, training thresholds."""
+gradients of one output unit (receptive fields), the course CNN recomputed with torch.nn.functional from the
+student's weights, forward hooks, torch.optim.SGD steps, training thresholds.
+
+The student's code runs in the grader's sandbox (`sub`): the checks call it there, get plain data back and
+compare in the judge; models, optimizers and generators the student's code uses are built in the sandbox
+(`sub.kit`), and kit.a2's "what the grader runs in its sandbox" drivers return predictions and traces."""
 import random
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.api import (CheckFailed, check, expect, expect_accuracy, expect_close, expect_shape,
-                            expect_tensor)
+from autograder.api import (CheckFailed, SubmissionError, accuracy, check, expect, expect_accuracy, expect_close,
+                            expect_fraction, expect_shape)
+from autograder.judge import is_module, is_remote
 
 COURSE_CNN_PARAMS = 1_191_170
 COURSE_CNN_LAYERS = [(5, 1), (2, 2), (5, 1), (2, 2), (5, 1), (2, 2)]
 
 
+def _type_name(value):
+    return value.class_name() if is_remote(value) else type(value).__name__
+
+
 def _int(value, what):
-    expect(isinstance(value, int) or (hasattr(value, "__index__") and not isinstance(value, bool)),
-           f"{what} should be an int, got {type(value).__name__} ({value!r})")
+    ok = isinstance(value, int) or (hasattr(value, "__index__") and not isinstance(value, bool))
+    if isinstance(value, torch.Tensor):
+        ok = value.numel() == 1 and not value.is_complex() and value.dtype != torch.bool
+    expect(ok, f"{what} should be an int, got {_type_name(value)} ({value!r})")
     return int(value)
 
 
@@ -158,22 +170,32 @@ def receptive_field(sub):
 
 
 # ---------------------------------------------------------------- the course CNN
-def _n_params(model):
-    return sum(p.numel() for p in model.parameters())
+def _layers(model) -> dict:
+    """{name: layer} of a sandbox model's structure (name, class, params, buffers, config), in module order."""
+    return {layer["name"]: layer for layer in model.structure()["layers"]}
 
 
-def _leaf_order(model, x):
-    """Elementary layers in the order they run on x (oracle: forward hooks)."""
-    order, hooks = [], []
-    for name, m in model.named_modules():
-        if not list(m.children()):
-            hooks.append(m.register_forward_hook(lambda mod, i, o, name=name: order.append((name, mod, o))))
-    try:
-        model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return order
+def _n_params(layers) -> int:
+    return sum(t.numel() for layer in layers.values() for t in layer["params"].values())
+
+
+def _leaf_order(sub, model, x, layers):
+    """Elementary layers in the order they run on x: (name, layer from the structure, output shape), seen by
+    forward hooks in the sandbox."""
+    trace = sub.kit("kit.a2:leaf_trace", model, x)
+    return [(name, layers.get(name, {"class": "?", "params": {}, "config": {}}), shape) for name, shape in trace]
+
+
+def _course_cnn_oracle(order, x):
+    """The course CNN recomputed in the judge with torch.nn.functional, from the weights of the student's
+    convolutions and linear layers taken in the order they run."""
+    convs = [layer["params"] for _, layer, _ in order if layer["class"] == "Conv2d"]
+    linears = [layer["params"] for _, layer, _ in order if layer["class"] == "Linear"]
+    h = x
+    for conv in convs:
+        h = F.max_pool2d(F.relu(F.conv2d(h, conv["weight"], conv.get("bias"), padding=2)), 2, stride=2)
+    h = F.relu(F.linear(h.flatten(1), linears[0]["weight"], linears[0].get("bias")))
+    return F.linear(h, linears[1]["weight"], linears[1].get("bias"))
 
 
 @check("course_cnn", points=3)
@@ -181,75 +203,115 @@ def course_cnn(sub):
     """CourseCNN has 1,191,170 parameters, maps (N, 3, 32, 32) to (N, 10), and its switches add BN and dropout."""
     cnn = sub.module("cnn")
     model = cnn.CourseCNN()
-    expect(isinstance(model, nn.Module), "CourseCNN() should be an nn.Module")
-    n = _n_params(model)
+    expect(is_module(model), "CourseCNN() should be an nn.Module")
+    layers = _layers(model)
+    n = _n_params(layers)
     expect(n == COURSE_CNN_PARAMS, f"CourseCNN() has {n:,} parameters, the course CNN has {COURSE_CNN_PARAMS:,} "
                                    "(convolutions 5x5 with padding 2, poolings 2x2 with stride 2, fc 1000, fc 10)")
     x = torch.randn(7, 3, 32, 32)
-    out = model(x)
+    kept = model.call_kept(x)
+    out = kept.fetch()
     expect_shape(out, (7, 10), "CourseCNN()(images)")
-    expect(out.requires_grad, "the output of CourseCNN does not depend on its parameters")
-    order = _leaf_order(model, x)
-    kinds = [type(m).__name__ for _, m, _ in order]
+    requires_grad, _ = sub.kit("kit.grading:tensor_flags", {"out": kept})["out"]
+    expect(requires_grad, "the output of CourseCNN does not depend on its parameters")
+    order = _leaf_order(sub, model, x, layers)
+    kinds = [layer["class"] for _, layer, _ in order]
     for kind, count in (("Conv2d", 3), ("MaxPool2d", 3), ("Linear", 2)):
         expect(kinds.count(kind) == count, f"the course CNN runs {count} {kind} layers, yours runs "
                                            f"{kinds.count(kind)} (layers run: {kinds})")
-    convs = [o for _, m, o in order if isinstance(m, nn.Conv2d)]
-    for o, c, s in zip(convs, (32, 64, 64), (32, 16, 8)):
-        expect(tuple(o.shape[1:]) == (c, s, s), f"a convolution outputs {tuple(o.shape[1:])}, expected {(c, s, s)}")
-    out_cl = model(x.contiguous(memory_format=torch.channels_last))
+    convs = [shape for _, layer, shape in order if layer["class"] == "Conv2d"]
+    for shape, c, s in zip(convs, (32, 64, 64), (32, 16, 8)):
+        got = tuple(shape[1:]) if shape else None
+        expect(got == (c, s, s), f"a convolution outputs {got}, expected {(c, s, s)}")
+    try:
+        want = _course_cnn_oracle(order, x)
+    except (RuntimeError, IndexError, KeyError, TypeError) as err:
+        raise CheckFailed(f"the course CNN cannot be recomputed from your layers' weights ({err}): it is conv "
+                          "(padding 2) -> ReLU -> max-pool 2x2, three times, then flatten -> fc 1000 -> ReLU -> "
+                          "fc 10") from None
+    expect_close(out, want, "CourseCNN()(images)", rtol=1e-4, atol=1e-5,
+                 hint="recomputed from your weights, the course CNN is conv (padding 2) -> ReLU -> max-pool 2x2, "
+                      "three times, then flatten -> fc 1000 -> ReLU -> fc 10, with no softmax at the end")
+    out_cl = sub.kit("kit.a2:forward_channels_last", model, x)
     expect_close(out_cl, out, "the output on a channels_last batch", rtol=1e-3, atol=1e-4)
 
     bn_model = cnn.CourseCNN(batch_norm=True)
-    n_bn = _n_params(bn_model)
+    expect(is_module(bn_model), "CourseCNN(batch_norm=True) should be an nn.Module")
+    bn_layers = _layers(bn_model)
+    n_bn = _n_params(bn_layers)
     expect(n_bn == COURSE_CNN_PARAMS + 2 * (32 + 64 + 64), f"CourseCNN(batch_norm=True) has {n_bn:,} parameters; "
                                                             "batch norm after each convolution adds 2 per channel")
-    order = _leaf_order(bn_model, x)
-    for i, (_, m, _) in enumerate(order):
-        if isinstance(m, nn.Conv2d):
-            expect(i + 1 < len(order) and isinstance(order[i + 1][1], nn.BatchNorm2d),
+    order = _leaf_order(sub, bn_model, x, bn_layers)
+    for i, (_, layer, _) in enumerate(order):
+        if layer["class"] == "Conv2d":
+            expect(i + 1 < len(order) and order[i + 1][1]["class"] == "BatchNorm2d",
                    "with batch_norm=True, each convolution should be followed directly by nn.BatchNorm2d")
     drop_model = cnn.CourseCNN(dropout=0.3)
-    order = _leaf_order(drop_model, x)
-    drops = [i for i, (_, m, _) in enumerate(order) if isinstance(m, nn.Dropout)]
-    linears = [i for i, (_, m, _) in enumerate(order) if isinstance(m, nn.Linear)]
-    expect(len(drops) == 1 and order[drops[0]][1].p == 0.3,
+    expect(is_module(drop_model), "CourseCNN(dropout=0.3) should be an nn.Module")
+    order = _leaf_order(sub, drop_model, x, _layers(drop_model))
+    drops = [i for i, (_, layer, _) in enumerate(order) if layer["class"] == "Dropout"]
+    linears = [i for i, (_, layer, _) in enumerate(order) if layer["class"] == "Linear"]
+    expect(len(drops) == 1 and order[drops[0]][1]["config"].get("p") == 0.3,
            "CourseCNN(dropout=0.3) should run exactly one nn.Dropout(0.3)")
     expect(len(linears) == 2 and linears[0] < drops[0] < linears[1],
            "the dropout should sit before the classifier: between the 1000-unit layer and the last nn.Linear")
-    expect(not any(isinstance(m, (nn.Dropout, nn.BatchNorm2d)) for m in model.modules()),
+    expect(not any(layer["class"] in ("Dropout", "BatchNorm2d") for layer in layers.values()),
            "CourseCNN() without switches should have neither dropout nor batch norm")
 
 
-def _oracle_table(model, input_shape):
+def _judge_table(model, input_shape):
+    """Oracle for a network the judge holds itself: forward hooks and numel(), in eval mode."""
+    order, hooks = [], []
+    for name, m in model.named_modules():
+        if not list(m.children()):
+            hooks.append(m.register_forward_hook(lambda mod, i, o, name=name: order.append((name, mod, o))))
     model.eval()
-    with torch.no_grad():
-        order = _leaf_order(model, torch.zeros(1, *input_shape))
-    return [(name, tuple(o.shape[1:]), _n_params(m)) for name, m, o in order]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape))
+    finally:
+        for h in hooks:
+            h.remove()
+    return [(name, tuple(o.shape[1:]), sum(p.numel() for p in m.parameters())) for name, m, o in order]
+
+
+def _sandbox_table(sub, model, input_shape):
+    """Oracle for the student's network: the forward hooks run in the sandbox (eval mode), the parameters are
+    counted in the judge from the model's weights."""
+    layers = _layers(model)
+    model.eval()
+    order = _leaf_order(sub, model, torch.zeros(1, *input_shape), layers)
+    return [(name, tuple(shape[1:]) if shape else None, sum(t.numel() for t in layer["params"].values()))
+            for name, layer, shape in order]
 
 
 @check("layer_table", points=2)
 def layer_table(sub):
     """layer_table lists each layer's output shape and parameter count, as forward hooks and numel() see them."""
+    from kit.a2 import layer_table_test_network
+
     cnn = sub.module("cnn")
-    other = nn.Sequential(nn.Conv2d(1, 6, 3, stride=2, padding=1), nn.Tanh(), nn.AvgPool2d(2),
-                          nn.Sequential(nn.Conv2d(6, 10, (3, 5)), nn.ReLU()), nn.Flatten(), nn.LazyLinear(7))
-    other(torch.zeros(1, 1, 28, 36))
-    for model, shape, what in ((cnn.CourseCNN(), (3, 32, 32), "CourseCNN()"),
-                               (other, (1, 28, 36), "a small test network on (1, 28, 36) inputs")):
-        want = _oracle_table(model, shape)
+    course = cnn.CourseCNN()
+    expect(is_module(course), "CourseCNN() should be an nn.Module")
+    other = sub.kit("kit.a2:layer_table_test_network")
+    for model, want, shape, what in (
+            (course, _sandbox_table(sub, course, (3, 32, 32)), (3, 32, 32), "CourseCNN()"),
+            (other, _judge_table(layer_table_test_network(), (1, 28, 36)), (1, 28, 36),
+             "a small test network on (1, 28, 36) inputs")):
         model.train()
-        got = cnn.layer_table(model, shape)
-        expect(isinstance(got, (list, tuple)), f"layer_table should return a list, got {type(got).__name__}")
+        got = sub.kit("kit.a2:plain", cnn.layer_table.call_kept(model, shape))
+        expect(isinstance(got, (list, tuple)), f"layer_table should return a list, got {_type_name(got)}")
         expect(len(got) == len(want), f"layer_table of {what} has {len(got)} rows, the network runs {len(want)} "
                                       f"elementary layers: {[n for n, _, _ in want]}")
         for row, (name, out_shape, n) in zip(got, want):
             expect(isinstance(row, (list, tuple)) and len(row) == 3, "each row should be (name, output_shape, n_params)")
             expect(str(row[0]) == name, f"row {row[0]!r} should be named {name!r} (order of execution)")
-            expect(tuple(int(v) for v in row[1]) == out_shape,
-                   f"layer {name} of {what} outputs {out_shape} (without the batch dimension), you give {tuple(row[1])}")
-            expect(int(row[2]) == n, f"layer {name} of {what} has {n} parameters, you give {row[2]}")
-        expect(model.training, "layer_table should leave the model in the mode it was in (train)")
+            got_shape = isinstance(row[1], (list, tuple)) and tuple(_int(v, "an output size") for v in row[1])
+            expect(got_shape == out_shape, f"layer {name} of {what} outputs {out_shape} (without the batch dimension), "
+                                          f"you give {row[1]}")
+            expect(_int(row[2], "a parameter count") == n,
+                   f"layer {name} of {what} has {n} parameters, you give {row[2]}")
+        expect(model.training is True, "layer_table should leave the model in the mode it was in (train)")
 
 
 @check("bag_of_words_comparison", points=1)
@@ -264,22 +326,25 @@ def bag_of_words_comparison(sub):
 
 
 # ---------------------------------------------------------------- epoch
-class ModeProbe(nn.Module):
-    """Records train/eval mode and whether a graph is built when the model runs."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen = []
-
-    def forward(self, x):
-        self.seen.append((self.training, torch.is_grad_enabled()))
-        return x
+def _probe_model(sub):
+    """(model, probe) in the sandbox (kit.a2.probe_model: a tiny classifier with a ModeProbe that records the
+    mode and whether a graph is built each time the model runs)."""
+    return sub.kit("kit.a2:probe_model")
 
 
-def _probe_model():
-    torch.manual_seed(0)
-    probe = ModeProbe()
-    return nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), probe, nn.Linear(8, 3)), probe
+def _weights(model) -> dict:
+    """{name: tensor} of a sandbox model's parameters, as named_parameters() names them."""
+    return {f"{layer['name']}.{k}" if layer["name"] else k: v
+            for layer in model.structure()["layers"] for k, v in layer["params"].items()}
+
+
+def _judge_copy(weights: dict) -> nn.Module:
+    """The probe model in the judge (its probe a pass-through), loaded with the sandbox model's weights."""
+    from kit.a2 import probe_model
+
+    model, _ = probe_model()
+    model.load_state_dict(weights)
+    return model
 
 
 def _batches(sizes=(5, 5, 3, 1), seed=0):
@@ -289,7 +354,8 @@ def _batches(sizes=(5, 5, 3, 1), seed=0):
 
 def _pair(result, what):
     expect(isinstance(result, (tuple, list)) and len(result) == 2, f"{what} should return (mean loss, accuracy)")
-    loss, acc = (float(v) for v in result)
+    loss = float(result[0])
+    acc = expect_fraction(result[1], f"the accuracy {what} returned")
     return loss, acc
 
 
@@ -297,24 +363,29 @@ def _pair(result, what):
 def epoch_evaluate(sub):
     """epoch without optimizer: eval mode, no graph, weights unchanged, loss and accuracy averaged per example."""
     training = sub.module("training")
-    model, probe = _probe_model()
+    model, probe = _probe_model(sub)
     model.train()
     data = _batches()
-    before = [p.detach().clone() for p in model.parameters()]
-    loss, acc = _pair(training.epoch(data, model, nn.CrossEntropyLoss()), "epoch(data, model, criterion)")
-    expect(probe.seen, "epoch did not run the model on the data")
-    expect(len(probe.seen) == len(data), f"epoch ran the model {len(probe.seen)} times for {len(data)} batches")
-    expect(all(not mode for mode, _ in probe.seen), "without optimizer the model must be in eval mode (model.eval()): "
-                                                    "dropout and batch norm behave differently when evaluating")
-    expect(all(not grad for _, grad in probe.seen), "without optimizer, evaluate under torch.no_grad(): no graph "
-                                                    "is needed and it saves memory and time")
-    for p, b in zip(model.parameters(), before):
-        expect(torch.equal(p.detach(), b), "epoch changed the weights although no optimizer was given")
+    before = _weights(model)
+    criterion = sub.kit("torch.nn:CrossEntropyLoss")
+    loss, acc = _pair(training.epoch(data, model, criterion), "epoch(data, model, criterion)")
+    seen = probe.seen
+    expect(seen, "epoch did not run the model on the data")
+    expect(len(seen) == len(data), f"epoch ran the model {len(seen)} times for {len(data)} batches")
+    expect(all(not mode for mode, _ in seen), "without optimizer the model must be in eval mode (model.eval()): "
+                                              "dropout and batch norm behave differently when evaluating")
+    expect(all(not grad for _, grad in seen), "without optimizer, evaluate under torch.no_grad(): no graph "
+                                              "is needed and it saves memory and time")
+    after = _weights(model)
+    for name, b in before.items():
+        expect(name in after and torch.equal(after[name], b), "epoch changed the weights although no optimizer was "
+                                                              "given")
+    oracle = _judge_copy(before).eval()
     X = torch.cat([x for x, _ in data])
     y = torch.cat([t for _, t in data])
     with torch.no_grad():
-        logits = model(X)
-        mean_of_means = sum(float(F.cross_entropy(model(x), t)) for x, t in data) / len(data)
+        logits = oracle(X)
+        mean_of_means = sum(float(F.cross_entropy(oracle(x), t)) for x, t in data) / len(data)
     want_loss = float(F.cross_entropy(logits, y))
     want_acc = float((logits.argmax(1) == y).float().mean())
     hint = "; with batches of different sizes, weight each batch's mean loss by its size" \
@@ -327,16 +398,17 @@ def epoch_evaluate(sub):
 def epoch_train(sub):
     """epoch with an optimizer: train mode, one SGD step per batch exactly as torch.optim does it."""
     training = sub.module("training")
-    model, probe = _probe_model()
-    oracle, _ = _probe_model()
-    oracle.load_state_dict(model.state_dict())
+    model, probe = _probe_model(sub)
+    oracle = _judge_copy(_weights(model))
     model.eval()
     data = _batches(seed=1)
-    opt = torch.optim.SGD(model.parameters(), lr=0.3)
-    loss, acc = _pair(training.epoch(data, model, nn.CrossEntropyLoss(), opt), "epoch(data, model, criterion, optimizer)")
-    expect(probe.seen and all(mode for mode, _ in probe.seen), "with an optimizer the model must be in train mode "
-                                                                "(model.train())")
-    expect(all(grad for _, grad in probe.seen), "with an optimizer, gradients must be enabled during the forward pass")
+    opt = sub.kit("torch.optim:SGD", model.parameters(), lr=0.3)
+    criterion = sub.kit("torch.nn:CrossEntropyLoss")
+    loss, acc = _pair(training.epoch(data, model, criterion, opt), "epoch(data, model, criterion, optimizer)")
+    seen = probe.seen
+    expect(seen and all(mode for mode, _ in seen), "with an optimizer the model must be in train mode "
+                                                    "(model.train())")
+    expect(all(grad for _, grad in seen), "with an optimizer, gradients must be enabled during the forward pass")
     oracle_opt = torch.optim.SGD(oracle.parameters(), lr=0.3)
     total, correct = 0.0, 0
     for x, t in data:
@@ -348,8 +420,10 @@ def epoch_train(sub):
         total += float(batch_loss.detach()) * len(t)
         correct += int((out.argmax(1) == t).sum())
     n = sum(len(t) for _, t in data)
-    for (name, p), q in zip(model.named_parameters(), oracle.parameters()):
-        expect_close(p.detach(), q.detach(), f"parameter {name} after one epoch", rtol=1e-5, atol=1e-6,
+    after = _weights(model)
+    for name, q in oracle.named_parameters():
+        expect(name in after, f"the model lost its parameter {name}")
+        expect_close(after[name], q.detach(), f"parameter {name} after one epoch", rtol=1e-5, atol=1e-6,
                      hint="each batch should do zero_grad, forward, loss, backward, step (one step per batch; "
                           "forgetting zero_grad accumulates the gradients of previous batches)")
     expect(abs(loss - total / n) < 1e-5, f"the mean training loss (each batch's loss before its step, weighted by "
@@ -367,6 +441,14 @@ def _skewed_sets():
     return Xtrain, Xtest
 
 
+def _transforms(result, what):
+    expect(isinstance(result, (tuple, list)) and len(result) == 2, f"{what} should return (train_transform, "
+                                                                   "test_transform)")
+    for f, name in zip(result, ("train_transform", "test_transform")):
+        expect(is_remote(f), f"{what}'s {name} should be a function, got {_type_name(f)}")
+    return result
+
+
 @check("standardization", points=2)
 def standardization(sub):
     """channel_stats / standardize per channel; make_transforms uses the TRAIN statistics only."""
@@ -382,15 +464,14 @@ def standardization(sub):
     m, s = Xtrain.mean(dim=(0, 2, 3)), Xtrain.std(dim=(0, 2, 3))
     want = (Xtest - m.view(1, 3, 1, 1)) / s.view(1, 3, 1, 1)
     expect_close(training.standardize(Xtest, m, s), want, "standardize(X, mean, std)", rtol=1e-4, atol=1e-5)
-    out = training.make_transforms(Xtrain, standardize_inputs=True, augment=False)
-    expect(isinstance(out, (tuple, list)) and len(out) == 2, "make_transforms should return (train_transform, "
-                                                             "test_transform)")
-    train_tf, test_tf = out
+    train_tf, test_tf = _transforms(training.make_transforms(Xtrain, standardize_inputs=True, augment=False),
+                                    "make_transforms")
     expect_close(test_tf(Xtest.clone()), want, "test_transform(Xtest)", rtol=2e-3, atol=1e-4,
                  hint="test images are standardized with the mean and std of the TRAINING images")
     expect_close(train_tf(Xtrain[:40].clone()), (Xtrain[:40] - m.view(1, 3, 1, 1)) / s.view(1, 3, 1, 1),
                  "train_transform without augmentation", rtol=2e-3, atol=1e-4)
-    train_tf, test_tf = training.make_transforms(Xtrain, standardize_inputs=False, augment=False)
+    train_tf, test_tf = _transforms(training.make_transforms(Xtrain, standardize_inputs=False, augment=False),
+                                    "make_transforms")
     expect_close(test_tf(Xtest.clone()), Xtest, "test_transform with both switches off", rtol=0, atol=0)
     expect_close(train_tf(Xtest.clone()), Xtest, "train_transform with both switches off", rtol=0, atol=0)
 
@@ -402,6 +483,11 @@ def _crop_candidates(X, padding):
     crops = [padded[:, :, i:i + H, j:j + W] for i in range(2 * padding + 1) for j in range(2 * padding + 1)]
     crops = torch.stack(crops, dim=1)
     return torch.cat([crops, crops.flip(-1)], dim=1)
+
+
+def _generator(sub, seed):
+    """A torch.Generator with this seed, in the sandbox (to pass to the student's code)."""
+    return sub.kit("kit.a2:generator", seed)
 
 
 @check("random_crop_flip", points=2)
@@ -428,8 +514,9 @@ def random_crop_flip(sub):
                                             "in 256 images: draw the position at random for each image")
         identity = (out - X).abs().flatten(1).amax(1) < 1e-6
         expect(float(identity.float().mean()) < 0.2, "most images came back unchanged")
-    a = training.random_crop_flip(X, 4, generator=torch.Generator().manual_seed(7))
-    b = training.random_crop_flip(X, 4, generator=torch.Generator().manual_seed(7))
+    a = training.random_crop_flip(X, 4, generator=_generator(sub, 7))
+    b = training.random_crop_flip(X, 4, generator=_generator(sub, 7))
+    expect_shape(a, X.shape, "random_crop_flip(X, 4, generator)")
     expect(torch.equal(a, b), "two calls with generators of the same seed should give the same crops: draw the "
                               "random numbers from `generator`")
 
@@ -439,8 +526,10 @@ def augment_train_only(sub):
     """With augmentation on, training batches vary from call to call, test batches are deterministic."""
     training = sub.module("training")
     Xtrain, Xtest = _skewed_sets()
-    train_tf, test_tf = training.make_transforms(Xtrain, standardize_inputs=True, augment=True)
+    train_tf, test_tf = _transforms(training.make_transforms(Xtrain, standardize_inputs=True, augment=True),
+                                    "make_transforms")
     a, b = test_tf(Xtest.clone()), test_tf(Xtest.clone())
+    expect_shape(a, Xtest.shape, "test_transform(Xtest)")
     expect(torch.equal(a, b), "test_transform gave two different results on the same images: evaluation must be "
                               "deterministic (augment the training batches only)")
     m, s = Xtrain.mean(dim=(0, 2, 3)).view(1, 3, 1, 1), Xtrain.std(dim=(0, 2, 3)).view(1, 3, 1, 1)
@@ -456,21 +545,30 @@ def train_eval_modes(sub):
     """With dropout and batch norm, CourseCNN is random in train mode, deterministic and batch-independent in eval."""
     cnn = sub.module("cnn")
     model = cnn.CourseCNN(batch_norm=True, dropout=0.5)
+    expect(is_module(model), "CourseCNN(batch_norm=True, dropout=0.5) should be an nn.Module")
     x = torch.randn(16, 3, 32, 32)
     model.train()
-    with torch.no_grad():
-        a, b = model(x), model(x)
+    a, b = model(x), model(x)
+    expect_shape(a, (16, 10), "CourseCNN(batch_norm=True, dropout=0.5)(images)")
     expect(not torch.allclose(a, b), "in train mode two forward passes should differ (dropout)")
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-    expect(bool(bns) and all(int(m.num_batches_tracked) == 2 for m in bns),
+    bns = [layer for layer in model.structure()["layers"] if layer["class"] == "BatchNorm2d"]
+    expect(bool(bns) and all(int(layer["buffers"].get("num_batches_tracked", -1)) == 2 for layer in bns),
            "in train mode batch norm should update its running statistics")
     model.eval()
-    with torch.no_grad():
-        c, d = model(x), model(x)
-        single = model(x[:1])
+    c, d = model(x), model(x)
+    single = model(x[:1])
     expect(torch.equal(c, d), "in eval mode the output should be deterministic (dropout off)")
     expect_close(single, c[:1], "the eval-mode output of one image alone vs. inside a batch", rtol=1e-4, atol=1e-5,
                  hint="in eval mode batch norm uses its running statistics, not the batch's")
+
+
+def _has_method(obj, name) -> bool:
+    if not is_remote(obj):
+        return False
+    try:
+        return is_remote(getattr(obj, name))
+    except SubmissionError:  # the sandbox says the attribute does not exist
+        return False
 
 
 @check("lr_schedule", points=1)
@@ -478,13 +576,14 @@ def lr_schedule(sub):
     """make_scheduler multiplies the learning rate by gamma at each step (ExponentialLR)."""
     training = sub.module("training")
     for gamma in (0.95, 0.5):
-        opt = torch.optim.SGD([nn.Parameter(torch.zeros(2))], lr=0.1)
+        weight = sub.kit_kept("torch.nn:Parameter", torch.zeros(2))
+        opt = sub.kit("torch.optim:SGD", [weight], lr=0.1)
         sched = training.make_scheduler(opt, gamma=gamma)
-        expect(hasattr(sched, "step"), "make_scheduler should return a scheduler with a .step() method")
+        expect(_has_method(sched, "step"), "make_scheduler should return a scheduler with a .step() method")
         for k in range(1, 11):
             opt.step()
             sched.step()
-            lr = opt.param_groups[0]["lr"]
+            lr = float(opt.param_groups[0]["lr"])
             expect(abs(lr - 0.1 * gamma ** k) < 1e-9, f"after {k} steps with gamma={gamma} the learning rate is "
                                                        f"{lr:.6g}, expected {0.1 * gamma ** k:.6g}")
 
@@ -498,15 +597,35 @@ FULL_VANILLA_THRESHOLD = {"original": 0.68, "jpeg-q75": 0.68}
 FULL_IMPROVED_THRESHOLD = {"original": 0.85, "jpeg-q75": 0.82}
 
 
-def _train_and_expect(sub, threshold, what, device="cpu", best_epoch=False, **kw):
-    from kit.a2 import train
+def _test_labels(sub, limit_test=None):
+    """The CIFAR-10 test labels (judge only) of the images the sandbox predicts on: kit.a2's fixed random subset
+    when the recipe limits the test set."""
+    from kit.a2 import subset_indices
 
-    _, hist = train(sub.module("cnn"), sub.module("training"), device=device, **kw)
-    acc = max(hist.test_acc) if best_epoch else hist.test_acc[-1]
-    expect(hist.train_loss[-1] < hist.train_loss[0] or len(hist.train_loss) == 1, f"{what}: the training loss did "
-                                                                                   "not decrease")
+    labels = sub.test_labels("cifar10")
+    idx = subset_indices(len(labels), limit_test)
+    return labels if idx is None else labels[idx]
+
+
+def _train_and_expect(sub, threshold, what, device="cpu", best_epoch=False, **kw):
+    """Train in the sandbox with kit.a2's recipe `kw`; the judge scores the test logits it sends back (after each
+    epoch for `best_epoch`, else after the last one) against the test labels the sandbox never saw."""
+    labels = _test_labels(sub, kw.get("limit_test"))
+    run = sub.kit("kit.a2:cifar_predictions", sub.module("cnn"), sub.module("training"), device=device,
+                  every_epoch=best_epoch, **kw)
+    expect(isinstance(run, dict) and "logits" in run and "train_loss" in run,
+           f"{what}: the training sent back no predictions")
+    outputs = run["epoch_logits"] if best_epoch else [run["logits"]]
+    expect(isinstance(outputs, list) and len(outputs) >= 1, f"{what}: the training sent back no predictions")
+    accs = []
+    for logits in outputs:
+        expect_shape(logits, (len(labels), 10), f"{what}: the outputs on the test images")
+        accs.append(accuracy(logits, labels))
+    acc = max(accs) if best_epoch else accs[-1]
+    losses = [float(v) for v in run["train_loss"]]
+    expect(len(losses) == 1 or losses[-1] < losses[0], f"{what}: the training loss did not decrease")
     when = "at its best epoch of" if best_epoch else "after"
-    expect_accuracy(acc, threshold, f"{what} reaches {acc:.1%} test accuracy {when} {len(hist.test_acc)} epochs, "
+    expect_accuracy(acc, threshold, f"{what} reaches {acc:.1%} test accuracy {when} {len(losses)} epochs, "
                                     f"expected at least {threshold:.0%}")
 
 
