@@ -52,6 +52,15 @@ class ByHandViolation(CheckFailed):
     pass
 
 
+class MissingAttribute(SubmissionError, AttributeError):
+    """A student object lacks an attribute: `hasattr(remote, name)` is False, and a check that does not expect it
+    reports it as the submission's error."""
+
+
+class JudgeError(Exception):
+    """The check itself asked for something the channel cannot do: a bug of the grader, not of the submission."""
+
+
 # ---------------------------------------------------------------- isolation level
 _LEVEL_CACHE: dict[str, str] = {}
 
@@ -438,7 +447,7 @@ class Session:
 def _remote_ref(obj):
     if isinstance(obj, Remote):
         return obj._ref
-    raise TypeError(f"the judge cannot send a {type(obj).__name__} to the sandbox")
+    raise JudgeError(f"the judge cannot send a {type(obj).__name__} to the sandbox")
 
 
 def _student_error(err, fields) -> Exception:
@@ -490,7 +499,12 @@ class Remote:
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
-        value = self._session.request("getattr", obj=self._ref, name=name)
+        try:
+            value = self._session.request("getattr", obj=self._ref, name=name)
+        except SubmissionError as err:
+            if "AttributeError" in str(err) or "defines no" in str(err):
+                raise MissingAttribute(str(err)) from None
+            raise
         if isinstance(value, Remote):
             object.__setattr__(value, "_name", f"{self._name}.{name}" if self._name else name)
         return value

@@ -66,7 +66,7 @@ def seed_everything(seed: int) -> None:
 # ---------------------------------------------------------------- one check: the judge runs it, the sandbox the code
 def execute(chk: Check, session) -> tuple[str, str]:
     """Run one check's function in the judge against a sandbox session; returns (status, message)."""
-    from .judge import SandboxGone
+    from .judge import JudgeError, SandboxGone
 
     try:
         chk.func(session)
@@ -79,6 +79,8 @@ def execute(chk: Check, session) -> tuple[str, str]:
         return "error", str(err)
     except SandboxGone as err:
         return _gone(session, str(err), chk)
+    except JudgeError as err:
+        return "error", f"grader error: {err}"
     except Exception as err:  # a value the check could not use (a str for a tensor, ...): the submission's answer
         return "error", f"the check could not use what the submission returned ({type(err).__name__}: {err})"
 

@@ -92,10 +92,10 @@ def encode(value, to_ref=None) -> tuple[bytes, bytes]:
                 return {"$ndarray": v.dtype.name, "shape": list(v.shape), "at": off, "n": n}
             if isinstance(v, np.generic) and v.dtype.name in DTYPES:
                 return enc(v.item(), depth + 1)
-        if type(v) in (list, tuple):
+        if isinstance(v, (list, tuple)):  # torch.Size, named tuples and the like travel as plain tuples
             items = [enc(x, depth + 1) for x in v]
-            return items if type(v) is list else {"$tuple": items}
-        if type(v) is dict:
+            return items if isinstance(v, list) else {"$tuple": items}
+        if isinstance(v, dict):  # OrderedDict (state dicts) too
             return {"$dict": [[enc(k, depth + 1), enc(x, depth + 1)] for k, x in v.items()]}
         if to_ref is None:
             raise WireError(f"a {type(v).__name__} is not plain data")
