@@ -180,7 +180,7 @@ def test_attack_earns_nothing(name, tmp_path):
     text = json.dumps(report)
     assert "LEAKED" not in text
     if name in ("autograd_by_hand", "autograd_caught"):
-        assert "torch.autograd was used in an exercise done by hand" in tests["backward"]["message"]
+        assert "in an exercise done by hand" in tests["backward"]["message"]
         assert tests["forward"]["score"] == tests["forward"]["max_score"]  # only the by-hand checks are lost
     if name == "reads_test_labels":
         listed = [t["output"] for t in report["tests"] if "PUBLIC" in t["output"]]
