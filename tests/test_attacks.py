@@ -301,3 +301,26 @@ def test_fallback_levels_grade_reference_and_stubs(level, tmp_path):
     stubs = grade_json(ROOT / "assignments", "a1", "quick", tmp_path / "stubs", *env_level) \
         if (tmp_path / "stubs").mkdir() is None else None
     assert stubs["score"] == 0 and stubs["isolation"] == [level]
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("name", ["tensor_subclass", "autograd_by_hand", "frame_and_gc"])
+def test_attack_earns_nothing_under_nbgrader(name, tmp_path):
+    """The same attacks, graded the way `nbgrader autograde` grades them: its JudgeGrades preprocessor sets the
+    graded test cells' outcomes from the judge (tests/test_nbgrader.py runs the whole nbgrader flow)."""
+    import nbformat
+
+    from autograder.nbgrader_plugins import JudgeGrades
+
+    targets, source = ATTACKS[name]
+    folder = submission(tmp_path, source) / A1
+    nb = nbformat.read(ROOT / "assignments" / A1 / f"{A1}.ipynb", as_version=4)
+    nb, _ = JudgeGrades(timeout_scale=2).preprocess(nb, {"metadata": {"path": str(folder)}})
+    outcome = {}
+    for cell in nb.cells:
+        for target in targets:
+            if f'"{A1}/{target}"' in cell.source and cell.metadata.get("nbgrader", {}).get("grade"):
+                outcome[target] = [o.get("output_type") for o in cell.outputs]
+    assert outcome and set(outcome) <= set(targets)  # some checks are graded by the CLI only (no test cell)
+    for target, kinds in outcome.items():
+        assert "error" in kinds, (target, kinds)  # nbgrader scores a test cell with an error output 0
