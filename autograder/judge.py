@@ -277,7 +277,9 @@ class Sandbox:
         hidden.append(str(ROOT / "autograder" / "checks"))
         wire.write_frame(self.req_w, {"op": "fork", "tmp": str(check_tmp), "output": str(output),
                                       "folder": str(seen), "seed": seed, "threads": threads,
-                                      "memory_mb": memory_mb if not _has_cuda() else 0, "nproc": 0,
+                                      "memory_mb": memory_mb if not _has_cuda() else 0,
+                                      # a fork bomb: capped per user where the sandbox has a user of its own
+                                      "nproc": 512 if self.level == "user" else 0,
                                       "hidden": hidden})
         return Session(self, folder, check_tmp, time.monotonic() + timeout)
 
