@@ -1,15 +1,32 @@
 """Checks of assignment 1 (intro to neural networks). Oracles: closed-form torch math, torch.autograd,
-torch.nn.functional.cross_entropy, scikit-learn's own SVC, and training thresholds."""
+torch.nn.functional.cross_entropy, scikit-learn's own SVC, and training thresholds.
+
+Conventions. Where two spellings compute the same thing, both are graded as right: biases shaped (n,), (n, 1) or
+(1, n) are fed to the student's functions in the shape their own init_params returns, and gradients or updates
+are accepted in that shape. Where the kit deliberately fixes a convention, a student who follows another one loses
+the points of that convention ONCE, with a message that names it, and the other checks grade the maths in the
+student's own convention:
+- weights as (out, in) (nn.Linear's layout): weights stored (in, out) lose `init_params`; forward, backward and
+  sgd are then fed (and compared) transposed.
+- the loss is the MEAN over the batch: a summed loss loses `loss_accuracy` (the loss itself) and
+  `backward_batch_mean` (the check that exists for that convention); `backward` keeps its points when the
+  student's gradients are exactly N times the mean ones AND the student's own loss_accuracy is the sum (the
+  chain rule is right for the loss they wrote; the output says so). Summed gradients with a MEAN loss are a bug
+  and lose `backward`.
+- labels are one-hot (N, ny): code expecting class indices loses `nn_version` once.
+- accuracies are fractions in [0, 1]: a percentage loses the check that reads it, with both values shown.
+"""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from autograder.api import (CheckFailed, accuracy, check, expect, expect_accuracy, expect_close, expect_finite,
-                            expect_fraction, expect_shape, expect_tensor)
+from autograder.api import (CheckFailed, SubmissionError, accuracy, check, expect, expect_accuracy, expect_close,
+                            expect_finite, expect_fraction, expect_shape, expect_tensor)
 from autograder.judge import is_module, is_remote
 
 SIZES = [(1, 2, 3, 2), (10, 2, 10, 2), (7, 5, 4, 3), (64, 784, 16, 10)]  # (N, nx, nh, ny)
+PARAMS = ("Wh", "bh", "Wy", "by")
 
 
 def random_problem(N, nx, nh, ny, dtype=torch.float64, scale=0.5):
@@ -35,16 +52,83 @@ def oracle_grads(params, X, Y):
     return dict(zip(leaves, grads))
 
 
+# ---------------------------------------------------------------- the student's own layout of the parameters
+class Layout:
+    """How the student's init_params stores each parameter: 'kit' ((out, in) weights, (n,) biases), 'T' (a weight
+    stored (in, out)), 'col' ((n, 1) bias) or 'row' ((1, n) bias). The judge feeds every function the parameters
+    in this layout and reads gradients and updates back through it."""
+
+    def __init__(self, kinds=None):
+        self.kinds = dict(kinds or {})
+
+    @property
+    def transposed(self):
+        return [k for k in ("Wh", "Wy") if self.kinds.get(k) == "T"]
+
+    def to_student(self, params):
+        out = {}
+        for k, v in params.items():
+            kind = self.kinds.get(k, "kit")
+            out[k] = v.T.contiguous() if kind == "T" else v.reshape(-1, 1) if kind == "col" else \
+                v.reshape(1, -1) if kind == "row" else v.clone()
+        return out
+
+    def to_kit(self, name, got, shape):
+        """A gradient or an updated parameter in the student's layout, read back in the kit's `shape`."""
+        if not isinstance(got, torch.Tensor):
+            return got
+        shape = tuple(shape)
+        if len(shape) == 1:  # a bias: (n,), (n, 1) and (1, n) are the same numbers
+            if got.numel() == shape[0] and sum(d != 1 for d in got.shape) <= 1:
+                return got.reshape(shape)
+        elif self.kinds.get(name) == "T" and tuple(got.shape) == shape[::-1] and shape[0] != shape[1]:
+            return got.T
+        return got
+
+
+def student_layout(mlp, nx=3, nh=5, ny=2) -> Layout:
+    """Read the layout from the shapes the student's init_params returns (the kit's when it cannot be read)."""
+    try:
+        p = mlp.init_params(nx, nh, ny)
+    except (SubmissionError, NotImplementedError):
+        return Layout()
+    if not isinstance(p, dict):
+        return Layout()
+    kinds = {}
+    for name, kit, t in (("Wh", (nh, nx), (nx, nh)), ("Wy", (ny, nh), (nh, ny))):
+        if isinstance(p.get(name), torch.Tensor) and tuple(p[name].shape) == t:
+            kinds[name] = "T"
+    for name, n in (("bh", nh), ("by", ny)):
+        if isinstance(p.get(name), torch.Tensor):
+            kinds[name] = {(n, 1): "col", (1, n): "row"}.get(tuple(p[name].shape), "kit")
+    return Layout(kinds)
+
+
+def student_loss_is_sum(mlp) -> bool:
+    """Whether the student's own loss_accuracy returns the SUM of the cross-entropies (not the kit's mean)."""
+    logits = torch.randn(10, 3, dtype=torch.float64)
+    labels = torch.arange(10) % 3
+    try:
+        L = mlp.loss_accuracy(torch.softmax(logits, 1), F.one_hot(labels, 3).double())[0]
+        return abs(float(L) - 10 * float(F.cross_entropy(logits, labels))) < 1e-5
+    except Exception:
+        return False
+
+
 def diagnose_grad(name, got, expected, N):
-    """A hint naming the usual mistake behind a wrong gradient."""
+    """A hint naming the usual mistake behind a wrong gradient (never the formula)."""
     if not isinstance(got, torch.Tensor):
         return ""
     g = got.detach().to(torch.float64)
     if g.shape == expected.shape and N > 1 and torch.allclose(g, expected * N, rtol=1e-4, atol=1e-8):
-        return "it is N times too large: did you average over the batch (the loss is a mean)?"
+        return ("it is N times too large: summed over the batch while your loss_accuracy returns the mean "
+                "(the kit's loss is the mean, so its gradients are averaged over the batch)")
     if g.dim() == 2 and g.shape == expected.T.shape and g.shape != expected.shape:
         return f"it has the transposed shape: d{name} must have the shape of {name}"
-    return "compare each step with the chain rule: dL/dytilde = (yhat - Y) / N, and tanh' = 1 - h**2"
+    if g.shape == expected.shape and torch.allclose(g, -expected, rtol=1e-4, atol=1e-8):
+        return "it has the wrong sign"
+    return ("check each factor of your chain rule against a finite-difference estimate on a tiny network "
+            "(the activation's derivative and the softmax + cross-entropy step are the usual suspects)")
 
 
 def dict_of_tensors(obj, keys, what):
@@ -56,44 +140,90 @@ def dict_of_tensors(obj, keys, what):
     return obj
 
 
+def weight_law_problems(p, what):
+    """Every weight not drawn from N(0, 0.3), with the mean and std measured."""
+    problems = []
+    for k in ("Wh", "Wy"):
+        t = p.get(k)
+        if isinstance(t, torch.Tensor) and t.numel() > 100 and t.is_floating_point():
+            std, mean = float(t.detach().double().std()), float(t.detach().double().mean())
+            if not (0.25 < std < 0.35 and abs(mean) < 0.05):
+                problems.append(f"{what}[{k!r}] should be drawn from N(0, 0.3): its entries have mean {mean:.3f} "
+                                f"and std {std:.3f}")
+    return problems
+
+
 # ---------------------------------------------------------------- manual MLP
 @check("init_params", points=1)
 def init_params(sub):
-    """init_params returns the four tensors with the right shapes and N(0, 0.3) weights."""
+    """init_params returns the four tensors with the right shapes and N(0, 0.3) weights; every problem is listed."""
     mlp = sub.module("mlp")
-    p = dict_of_tensors(mlp.init_params(30, 40, 50), ["Wh", "bh", "Wy", "by"], "init_params(30, 40, 50)")
-    for k, shape in {"Wh": (40, 30), "bh": (40,), "Wy": (50, 40), "by": (50,)}.items():
-        expect_shape(p[k], shape, f"init_params(30, 40, 50)[{k!r}]")
-        expect(p[k].dtype == torch.float32, f"{k} should be float32, got {p[k].dtype}")
-    for k in ("Wh", "Wy"):
-        std, mean = float(p[k].std()), float(p[k].mean())
-        expect(0.25 < std < 0.35 and abs(mean) < 0.05,
-               f"{k} should be drawn from N(0, 0.3): its entries have mean {mean:.3f} and std {std:.3f}")
+    what = "init_params(30, 40, 50)"
+    p = dict_of_tensors(mlp.init_params(30, 40, 50), list(PARAMS), what)
+    problems = []
+    for k, (n_out, n_in) in {"Wh": (40, 30), "Wy": (50, 40)}.items():
+        shape = tuple(p[k].shape)
+        if shape == (n_in, n_out):
+            problems.append(f"{what}[{k!r}] has shape {shape}: stored (in, out); the kit's convention is weights "
+                            f"as (out, in) = {(n_out, n_in)}, like nn.Linear's weight (the other checks grade your "
+                            "code in your layout)")
+        elif shape != (n_out, n_in):
+            problems.append(f"{what}[{k!r}] has shape {shape}, expected {(n_out, n_in)}")
+    for k, n in {"bh": 40, "by": 50}.items():
+        shape = tuple(p[k].shape)
+        if shape not in ((n,), (n, 1), (1, n)):
+            problems.append(f"{what}[{k!r}] has shape {shape}, expected ({n},)")
+    for k in PARAMS:
+        if p[k].dtype != torch.float32:
+            problems.append(f"{what}[{k!r}] should be float32, got {p[k].dtype}")
+    problems += weight_law_problems(p, what)
     q = mlp.init_params(30, 40, 50)
-    expect(not torch.equal(p["Wh"], q["Wh"]), "two calls of init_params returned the same weights: draw them at random")
+    if isinstance(q, dict) and isinstance(q.get("Wh"), torch.Tensor) and torch.equal(p["Wh"], q["Wh"]):
+        problems.append("two calls of init_params returned the same weights: draw them at random")
+    if problems:
+        raise CheckFailed("; ".join(problems))
 
 
 @check("softmax_stable", points=1)
 def softmax_stable(sub):
     """softmax rows sum to 1 and stay finite for logits of +-1000."""
     mlp = sub.module("mlp")
-    logits = torch.tensor([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -999.0], [0.5, 0.1, 0.2]])
-    out = mlp.softmax(logits)
-    expect_shape(out, logits.shape, "softmax(logits)")
-    expect_finite(out, "softmax of logits of +-1000 (subtract the row maximum before exp)")
-    expect_close(out, torch.softmax(logits, dim=1), "softmax(logits)", rtol=1e-4, atol=1e-6,
-                 hint="softmax is taken over each row (dim=1)")
+    problems = []
     x = torch.randn(6, 4) * 3
-    expect_close(mlp.softmax(x).sum(dim=1), torch.ones(6), "row sums of softmax", rtol=1e-5, atol=1e-5)
+    out = mlp.softmax(x)
+    expect_shape(out, x.shape, "softmax(logits) for logits of shape (6, 4)")
+    if out.isfinite().all() and torch.allclose(out.double(), torch.softmax(x.double(), dim=0), rtol=1e-4, atol=1e-6):
+        problems.append(f"softmax sums over the batch axis (dim 0): its row sums are "
+                        f"{[round(float(s), 3) for s in out.sum(dim=1)]}; each row (one example) is one distribution")
+    else:
+        try:
+            expect_close(out, torch.softmax(x, dim=1), "softmax(logits) for moderate logits", rtol=1e-4, atol=1e-6)
+        except CheckFailed as err:
+            problems.append(str(err))
+    logits = torch.tensor([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -999.0], [0.5, 0.1, 0.2]])
+    big = mlp.softmax(logits)
+    expect_shape(big, logits.shape, "softmax(logits)")
+    if big.is_floating_point() and not torch.isfinite(big).all():
+        problems.append(f"softmax of logits of +-1000 gives {big[0].tolist()} for the row [1000, 0, -1000]: exp "
+                        "overflows (no protection against large logits)")
+    elif not problems:
+        try:
+            expect_close(big, torch.softmax(logits, dim=1), "softmax of logits of +-1000", rtol=1e-4, atol=1e-6)
+        except CheckFailed as err:
+            problems.append(str(err))
+    if problems:
+        raise CheckFailed("; ".join(problems))
 
 
 @check("forward", points=2)
 def forward(sub):
-    """forward returns yhat and the intermediate outputs, equal to the closed-form network."""
+    """forward returns yhat and the intermediate outputs, equal to the closed-form network (in the student's layout
+    of the parameters)."""
     mlp = sub.module("mlp")
+    layout = student_layout(mlp)
     for N, nx, nh, ny in SIZES:
         params, X, _ = random_problem(N, nx, nh, ny, dtype=torch.float32)
-        result = mlp.forward({k: v.clone() for k, v in params.items()}, X.clone())
+        result = mlp.forward(layout.to_student(params), X.clone())
         expect(isinstance(result, tuple) and len(result) == 2, "forward should return a pair (yhat, outputs)")
         yhat, outputs = result
         expected = oracle_forward(params, X)
@@ -106,37 +236,83 @@ def forward(sub):
 
 @check("loss_accuracy", points=2)
 def loss_accuracy(sub):
-    """loss_accuracy equals torch's cross_entropy (mean) and the argmax accuracy."""
+    """loss_accuracy equals torch's cross_entropy (MEAN over the batch) and the argmax accuracy (a fraction)."""
     mlp = sub.module("mlp")
-    for N, ny in [(1, 2), (10, 2), (37, 10)]:
+    for N, ny in [(10, 2), (37, 10), (1, 2)]:
         logits = torch.randn(N, ny, dtype=torch.float64) * 2
         labels = torch.randint(0, ny, (N,))
         Y = F.one_hot(labels, ny).to(torch.float64)
-        L, acc = mlp.loss_accuracy(torch.softmax(logits, 1), Y)
+        probs = torch.softmax(logits, 1)
+        L, acc = mlp.loss_accuracy(probs, Y)
         expect_tensor(L, "L")
         expect(L.numel() == 1, f"L should be a scalar, got shape {tuple(L.shape)}")
-        ref = F.cross_entropy(logits, labels)
-        if abs(float(L) - float(ref) * N) < 1e-6 * N and N > 1:
-            raise CheckFailed("L is the sum over the batch: the loss of this kit is the mean over the batch")
-        expect_close(L.reshape(()), ref, f"L for N={N}, ny={ny}", rtol=1e-6, atol=1e-9)
+        ref = float(F.cross_entropy(logits, labels))
+        got = float(L)
+        problems = []
+        close = lambda v: abs(got - v) <= 1e-6 * max(1.0, abs(v))
+        if close(ref):
+            pass
+        elif N > 1 and close(ref * N):
+            problems.append(f"L is {got:.6g} for N={N}, the mean cross-entropy is {ref:.6g}: L is the sum over the "
+                            "batch; the kit's loss is the mean over the batch")
+        elif ny > 1 and close(ref / ny):
+            problems.append(f"L is {got:.6g}, expected {ref:.6g}: it is the mean over all N x ny entries of the "
+                            "matrix; the loss is a mean over the examples only")
+        elif close(float(F.cross_entropy(probs, labels))):
+            problems.append(f"L is {got:.6g}, expected {ref:.6g}: cross-entropy applied to Yhat as if it were "
+                            "logits; loss_accuracy receives probabilities (the softmax is already applied)")
+        else:
+            try:
+                expect_close(L.reshape(()), torch.tensor(ref, dtype=torch.float64), f"L for N={N}, ny={ny}",
+                             rtol=1e-6, atol=1e-9)
+            except CheckFailed as err:
+                problems.append(str(err))
         ref_acc = float((logits.argmax(1) == labels).double().mean())
-        expect(abs(float(acc) - ref_acc) < 1e-6, f"accuracy is {float(acc):.4f}, expected {ref_acc:.4f}")
+        try:
+            a = float(acc)
+        except (TypeError, ValueError):
+            a = None
+            problems.append(f"the accuracy should be a number, got {type(acc).__name__}")
+        if a is not None and abs(a - ref_acc) >= 1e-6:
+            if abs(a - 100 * ref_acc) < 1e-4:
+                problems.append(f"accuracy is {a:g}, expected {ref_acc:g}: a percentage? accuracies in this kit are "
+                                "fractions in [0, 1]")
+            else:
+                problems.append(f"accuracy is {a:.4f}, expected {ref_acc:.4f} (N={N}, ny={ny})")
+        if problems:
+            raise CheckFailed("; ".join(problems))
+
+
+def _grads_in_kit_layout(layout, grads, params):
+    return {k: layout.to_kit(k, grads[k], params[k].shape) for k in PARAMS}
 
 
 @check("backward", points=4)
 def backward(sub):
-    """Hand-derived gradients equal torch.autograd's (float64, several sizes)."""
+    """Hand-derived gradients equal torch.autograd's (float64, several sizes), in the student's parameter layout.
+    Gradients exactly N times the mean ones pass when the student's own loss_accuracy is the sum (one penalty for
+    that convention: loss_accuracy and backward_batch_mean); with a mean loss they are a bug."""
     mlp = sub.module("mlp")
+    layout = student_layout(mlp)
+    summed_loss = student_loss_is_sum(mlp)
+    noted = False
     for N, nx, nh, ny in SIZES:
         params, X, Y = random_problem(N, nx, nh, ny)
         outputs = oracle_forward(params, X)
-        grads = mlp.backward.call_by_hand(params, outputs, Y)
-        dict_of_tensors(grads, ["Wy", "Wh", "by", "bh"], "backward(...)")
+        raw = mlp.backward.call_by_hand(layout.to_student(params), outputs, Y)
+        grads = _grads_in_kit_layout(layout, dict_of_tensors(raw, ["Wy", "Wh", "by", "bh"], "backward(...)"), params)
         expected = oracle_grads(params, X, Y)
+        if summed_loss and N > 1 and all(
+                isinstance(grads[k], torch.Tensor) and grads[k].shape == expected[k].shape
+                and torch.allclose(grads[k].double(), expected[k] * N, rtol=1e-6, atol=1e-10) for k in PARAMS):
+            if not noted:
+                print("note: backward's gradients are N times the mean ones, consistent with a summed loss (your "
+                      "loss_accuracy returns the sum); the kit's loss is the mean: loss_accuracy and "
+                      "backward_batch_mean lose their points for that convention, backward keeps its own")
+                noted = True
+            continue
         for name in ("Wy", "by", "Wh", "bh"):
             got = grads[name]
-            if isinstance(got, torch.Tensor) and got.dim() == 2 and name.startswith("b"):
-                got = got.reshape(-1)
             expect_close(got, expected[name], f"d{name} for N={N}, nx={nx}, nh={nh}, ny={ny}", rtol=1e-6,
                          atol=1e-10, hint=diagnose_grad(name, got, expected[name], N))
 
@@ -145,28 +321,35 @@ def backward(sub):
 def backward_batch_mean(sub):
     """Duplicating every example of the batch leaves the gradients unchanged (they are means)."""
     mlp = sub.module("mlp")
+    layout = student_layout(mlp)
     params, X, Y = random_problem(8, 3, 5, 2)
-    g1 = dict_of_tensors(mlp.backward.call_by_hand(params, oracle_forward(params, X), Y), ["Wy", "Wh", "by", "bh"],
+    sp = layout.to_student(params)
+    g1 = dict_of_tensors(mlp.backward.call_by_hand(sp, oracle_forward(params, X), Y), ["Wy", "Wh", "by", "bh"],
                          "backward(...)")
     X2, Y2 = torch.cat([X, X]), torch.cat([Y, Y])
-    g2 = dict_of_tensors(mlp.backward.call_by_hand(params, oracle_forward(params, X2), Y2), ["Wy", "Wh", "by", "bh"],
+    g2 = dict_of_tensors(mlp.backward.call_by_hand(sp, oracle_forward(params, X2), Y2), ["Wy", "Wh", "by", "bh"],
                          "backward(...)")
+    g1, g2 = _grads_in_kit_layout(layout, g1, params), _grads_in_kit_layout(layout, g2, params)
     for name in ("Wy", "Wh", "by", "bh"):
-        expect_close(torch.as_tensor(g2[name]), torch.as_tensor(g1[name]), f"d{name} of a duplicated batch",
-                     rtol=1e-6, atol=1e-12, hint="gradients must be averaged over the batch, not summed")
+        a, b = g2[name].double(), g1[name].double()
+        hint = ("gradients must be averaged over the batch, not summed" if a.shape != b.shape or not torch.allclose(
+            a, 2 * b, rtol=1e-6, atol=1e-12) else "the gradients of the duplicated batch are twice as large: "
+            "consistent with a summed loss; the kit's loss is the mean over the batch")
+        expect_close(a, b, f"d{name} of a duplicated batch", rtol=1e-6, atol=1e-12, hint=hint)
 
 
 @check("sgd", points=1)
 def sgd(sub):
-    """sgd applies p - eta * grad to every parameter."""
+    """sgd applies p - eta * grad to every parameter (in the student's parameter layout)."""
     mlp = sub.module("mlp")
+    layout = student_layout(mlp)
     params, _, _ = random_problem(1, 3, 4, 2)
     grads = {k: torch.randn_like(v) for k, v in params.items()}
     expected = {k: params[k] - 0.03 * grads[k] for k in params}
-    out = mlp.sgd.call_by_hand(params, grads, 0.03)
+    out = mlp.sgd.call_by_hand(layout.to_student(params), layout.to_student(grads), 0.03)
     dict_of_tensors(out, list(params), "sgd(params, grads, eta)")
     for k in params:
-        expect_close(out[k], expected[k], f"updated {k}", rtol=1e-9, atol=1e-12,
+        expect_close(layout.to_kit(k, out[k], params[k].shape), expected[k], f"updated {k}", rtol=1e-9, atol=1e-12,
                      hint="the update is p - eta * grad (minus: we descend)")
 
 
@@ -178,10 +361,27 @@ def _batch(nx=2, ny=2, N=20):
 
 @check("autograd_version", points=2)
 def autograd_version(sub):
-    """init_params_autograd gives leaf tensors that require grad; sgd_autograd descends and zeroes grads."""
+    """init_params_autograd gives N(0, 0.3) leaf tensors that require grad; sgd_autograd descends and zeroes grads."""
     mlp, mt = sub.module("mlp"), sub.module("mlp_torch")
+    p = dict_of_tensors(mt.init_params_autograd(30, 40, 50), list(PARAMS), "init_params_autograd(30, 40, 50)")
+    problems = weight_law_problems(p, "init_params_autograd(30, 40, 50)")
+    if problems:
+        try:  # the course builds these from mlp.init_params: a wrong law there already cost init_params's point
+            inherited = weight_law_problems(mlp.init_params(30, 40, 50), "init_params")
+        except (SubmissionError, NotImplementedError, AttributeError, TypeError):
+            inherited = []
+        if inherited:
+            print("note: init_params_autograd's weights have the same wrong law as init_params's, counted there")
+        else:
+            raise CheckFailed("; ".join(problems))
     X, Y = _batch()
-    step = sub.kit("kit.grading:autograd_step", mlp, mt, X, Y, 0.1)
+    if p["Wh"].is_floating_point():  # a dtype other than float32 already cost init_params's point
+        X, Y = X.to(p["Wh"].dtype), Y.to(p["Wh"].dtype)
+    try:
+        step = sub.kit("kit.grading:autograd_step", mlp, mt, X, Y, 0.1)
+    except SubmissionError as err:  # name the student function the step failed in
+        raise SubmissionError(f"one autograd step (mlp_torch.init_params_autograd, mlp.forward, "
+                              f"mlp.loss_accuracy, L.backward(), mlp_torch.sgd_autograd) failed: {err}") from None
     expect("flags" in step, f"init_params_autograd should return a dict, got {step.get('params_type')}")
     dict_of_tensors(step["before"], ["Wh", "bh", "Wy", "by"], "init_params_autograd")
     for k, (requires_grad, leaf) in step["flags"].items():
@@ -196,6 +396,52 @@ def autograd_version(sub):
                      atol=1e-7)
         left = step["grads_after"][k]
         expect(left is None or float(left.abs().max()) == 0, f"params[{k!r}].grad should be zeroed after the step")
+
+
+def check_loss_accuracy_nn(mt, loss, logits, labels, Y):
+    """loss_accuracy_nn on one-hot labels (the kit's convention); code written for class indices is told so."""
+    ref = F.cross_entropy(logits, labels)
+    want = float((logits.argmax(1) == labels).float().mean())
+
+    def verdict(L, acc):
+        """Every problem of (L, acc) against the judge's values, as messages."""
+        problems = []
+        if not isinstance(L, torch.Tensor) or L.numel() != 1:
+            return [f"loss_accuracy_nn's L should be a scalar tensor, got {type(L).__name__}"]
+        got = float(L)
+        if abs(got - float(ref)) > 1e-5 * max(1.0, abs(float(ref))):
+            hint = ""
+            if abs(got - float(F.cross_entropy(torch.softmax(logits, 1), labels))) < 1e-5:
+                hint = ": softmax applied before a loss that applies it itself (the model outputs logits)"
+            elif abs(got - float(ref) * len(labels)) < 1e-4:
+                hint = ": the sum over the batch; the kit's loss is the mean"
+            problems.append(f"loss_accuracy_nn's L is {got:.6g}, expected {float(ref):.6g}{hint}")
+        try:
+            a = float(acc)
+        except (TypeError, ValueError):
+            return problems + [f"loss_accuracy_nn's accuracy should be a number, got {type(acc).__name__}"]
+        if abs(a - want) >= 1e-6:
+            pct = ": a percentage? accuracies in this kit are fractions" if abs(a - 100 * want) < 1e-3 else ""
+            problems.append(f"loss_accuracy_nn's accuracy is {a:g}, expected {want:g}{pct}")
+        return problems
+
+    try:
+        problems, error = verdict(*mt.loss_accuracy_nn(loss, logits, Y)), None
+    except SubmissionError as err:
+        problems, error = None, err
+    if not problems and error is None:
+        return
+    try:  # the same code given class indices (N,) instead of the kit's one-hot (N, ny)
+        with_indices = verdict(*mt.loss_accuracy_nn(loss, logits, labels))
+    except Exception:
+        with_indices = None
+    if with_indices == []:
+        raise CheckFailed(f"loss_accuracy_nn expects class indices of shape ({len(labels)},); the kit's labels Y "
+                          f"are one-hot, shape {tuple(Y.shape)} ("
+                          + ("; ".join(problems) if problems else str(error)) + ")")
+    if error is not None:
+        raise error
+    raise CheckFailed("; ".join(problems))
 
 
 @check("nn_version", points=2)
@@ -218,13 +464,8 @@ def nn_version(sub):
     expected = F.linear(torch.tanh(F.linear(X, *lin[0])), *lin[1])
     expect_close(logits, expected, "model(X)", rtol=1e-5, atol=1e-6,
                  hint="the network is Linear -> Tanh -> Linear, with no softmax at the end")
+    check_loss_accuracy_nn(mt, loss, logits, labels, Y)
     step = sub.kit("kit.grading:nn_step", mt, model, loss, X, Y, 0.5)
-    L, acc = step["L"], step["acc"]
-    expect_tensor(L, "loss_accuracy_nn's L")
-    expect_close(L.reshape(()), F.cross_entropy(logits, labels), "loss_accuracy_nn's L",
-                 rtol=1e-5, atol=1e-6, hint="the model outputs logits; the loss applies the softmax")
-    want = float((logits.argmax(1) == labels).float().mean())
-    expect(abs(float(acc) - want) < 1e-6, f"loss_accuracy_nn's accuracy is {float(acc):.4f}, expected {want:.4f}")
     for b, g, p, left in zip(step["before"], step["grads"], step["after"], step["grads_after"]):
         expect(g is not None, "a parameter has no gradient after L.backward()")
         expect_close(p, b - 0.5 * g, "a parameter after sgd_nn", rtol=1e-5, atol=1e-7)

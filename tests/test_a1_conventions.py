@@ -1,0 +1,205 @@
+"""a1 graded on code written the way students write it (issue 15): each variant is the reference with some
+functions rewritten in a student's style, appended to the module (a later `def` replaces the earlier one, and
+mlp_torch's `from mlp import init_params` sees the rewrite). Correct variants in another convention earn full
+points or lose exactly the points of the kit's convention, with a message naming it; buggy variants lose points
+with a hint that names the mistake."""
+import shutil
+import textwrap
+
+import pytest
+
+from autograder.runner import grade
+from conftest import ROOT
+
+A1 = "a1_intro_nn"
+QUICK_POINTS = 20
+
+BIAS_COLUMN = '''
+def init_params(nx, nh, ny):
+    return {"Wh": torch.randn(nh, nx) * 0.3, "bh": torch.zeros(nh, 1),
+            "Wy": torch.randn(ny, nh) * 0.3, "by": torch.zeros(ny, 1)}
+
+
+def forward(params, X):
+    htilde = X @ params["Wh"].T + params["bh"].T
+    h = torch.tanh(htilde)
+    ytilde = h @ params["Wy"].T + params["by"].T
+    yhat = softmax(ytilde)
+    return yhat, {"X": X, "htilde": htilde, "h": h, "ytilde": ytilde, "yhat": yhat}
+
+
+def backward(params, outputs, Y):
+    N = Y.shape[0]
+    d_ytilde = (outputs["yhat"] - Y) / N
+    d_htilde = (d_ytilde @ params["Wy"]) * (1 - outputs["h"] ** 2)
+    return {"Wy": d_ytilde.T @ outputs["h"], "by": d_ytilde.sum(dim=0).reshape(-1, 1),
+            "Wh": d_htilde.T @ outputs["X"], "bh": d_htilde.sum(dim=0).reshape(-1, 1)}
+'''
+
+BIAS_ROW = '''
+def init_params(nx, nh, ny):
+    return {"Wh": torch.randn(nh, nx) * 0.3, "bh": torch.randn(1, nh) * 0.3,
+            "Wy": torch.randn(ny, nh) * 0.3, "by": torch.randn(1, ny) * 0.3}
+
+
+def backward(params, outputs, Y):
+    N = Y.shape[0]
+    d_ytilde = (outputs["yhat"] - Y) / N
+    d_htilde = (d_ytilde @ params["Wy"]) * (1 - outputs["h"] ** 2)
+    return {"Wy": d_ytilde.T @ outputs["h"], "by": d_ytilde.sum(dim=0, keepdim=True),
+            "Wh": d_htilde.T @ outputs["X"], "bh": d_htilde.sum(dim=0, keepdim=True)}
+'''
+
+TRANSPOSED = '''
+def init_params(nx, nh, ny):
+    return {"Wh": torch.randn(nx, nh) * 0.3, "bh": torch.randn(nh) * 0.3,
+            "Wy": torch.randn(nh, ny) * 0.3, "by": torch.randn(ny) * 0.3}
+
+
+def forward(params, X):
+    htilde = X @ params["Wh"] + params["bh"]
+    h = torch.tanh(htilde)
+    ytilde = h @ params["Wy"] + params["by"]
+    yhat = softmax(ytilde)
+    return yhat, {"X": X, "htilde": htilde, "h": h, "ytilde": ytilde, "yhat": yhat}
+
+
+def backward(params, outputs, Y):
+    N = Y.shape[0]
+    d_ytilde = (outputs["yhat"] - Y) / N
+    d_htilde = (d_ytilde @ params["Wy"].T) * (1 - outputs["h"] ** 2)
+    return {"Wy": outputs["h"].T @ d_ytilde, "by": d_ytilde.sum(dim=0),
+            "Wh": outputs["X"].T @ d_htilde, "bh": d_htilde.sum(dim=0)}
+'''
+
+SUMMED = '''
+def loss_accuracy(Yhat, Y):
+    L = -(Y * torch.log(Yhat)).sum()
+    acc = (Yhat.argmax(dim=1) == Y.argmax(dim=1)).float().mean().item()
+    return L, acc
+
+
+def backward(params, outputs, Y):
+    d_ytilde = outputs["yhat"] - Y
+    d_htilde = (d_ytilde @ params["Wy"]) * (1 - outputs["h"] ** 2)
+    return {"Wy": d_ytilde.T @ outputs["h"], "by": d_ytilde.sum(dim=0),
+            "Wh": d_htilde.T @ outputs["X"], "bh": d_htilde.sum(dim=0)}
+'''
+
+PERCENT = '''
+def loss_accuracy(Yhat, Y):
+    L = -(Y * torch.log(Yhat)).sum(dim=1).mean()
+    acc = 100 * (Yhat.argmax(dim=1) == Y.argmax(dim=1)).float().mean().item()
+    return L, acc
+'''
+
+CLASS_INDICES = '''
+def loss_accuracy_nn(loss, Ytilde, y):
+    L = loss(Ytilde, y)
+    acc = (Ytilde.argmax(1) == y).float().mean().item()
+    return L, acc
+'''
+
+MEAN_ALL_ENTRIES = '''
+def loss_accuracy(Yhat, Y):
+    L = -(Y * torch.log(Yhat)).mean()
+    acc = (Yhat.argmax(dim=1) == Y.argmax(dim=1)).float().mean().item()
+    return L, acc
+'''
+
+CE_ON_PROBABILITIES = '''
+def loss_accuracy(Yhat, Y):
+    L = torch.nn.functional.cross_entropy(Yhat, Y.argmax(dim=1))
+    acc = (Yhat.argmax(dim=1) == Y.argmax(dim=1)).float().mean().item()
+    return L, acc
+'''
+
+SOFTMAX_BATCH_AXIS = '''
+def softmax(ytilde):
+    e = torch.exp(ytilde - ytilde.max())
+    return e / e.sum(dim=0)
+'''
+
+SOFTMAX_NO_SHIFT = '''
+def softmax(ytilde):
+    e = torch.exp(ytilde)
+    return e / e.sum(dim=1, keepdim=True)
+'''
+
+SUMMED_GRADIENTS_MEAN_LOSS = '''
+def backward(params, outputs, Y):
+    d_ytilde = outputs["yhat"] - Y
+    d_htilde = (d_ytilde @ params["Wy"]) * (1 - outputs["h"] ** 2)
+    return {"Wy": d_ytilde.T @ outputs["h"], "by": d_ytilde.sum(dim=0),
+            "Wh": d_htilde.T @ outputs["X"], "bh": d_htilde.sum(dim=0)}
+'''
+
+AUTOGRAD_STANDARD_NORMAL = '''
+def init_params_autograd(nx, nh, ny):
+    return {"Wh": torch.randn(nh, nx, requires_grad=True), "bh": torch.zeros(nh, requires_grad=True),
+            "Wy": torch.randn(ny, nh, requires_grad=True), "by": torch.zeros(ny, requires_grad=True)}
+'''
+
+INIT_SEVERAL_PROBLEMS = '''
+def init_params(nx, nh, ny):
+    return {"Wh": torch.randn(nh, nx, dtype=torch.float64), "bh": torch.zeros(nh, dtype=torch.float64),
+            "Wy": torch.randn(ny, nh, dtype=torch.float64), "by": torch.zeros(ny, dtype=torch.float64)}
+'''
+
+# (name, {module: appended code}, {check that loses points: words its message must contain})
+VARIANTS = [
+    ("biases (nh, 1), a correct network", {"mlp.py": BIAS_COLUMN}, {}),
+    ("biases (1, nh), a correct network", {"mlp.py": BIAS_ROW}, {}),
+    ("weights stored (in, out), a correct network", {"mlp.py": TRANSPOSED},
+     {"init_params": ["(in, out)", "(out, in)", "nn.Linear"]}),
+    ("summed loss with its exact gradients", {"mlp.py": SUMMED},
+     {"loss_accuracy": ["sum over the batch", "mean"], "backward_batch_mean": ["summed loss", "mean"]}),
+    ("accuracy in percent", {"mlp.py": PERCENT}, {"loss_accuracy": ["percentage", "expected 0.", "fractions"]}),
+    ("class-index labels in the nn part", {"mlp_torch.py": CLASS_INDICES},
+     {"nn_version": ["class indices", "one-hot"]}),
+    ("bug: mean over all N x ny entries", {"mlp.py": MEAN_ALL_ENTRIES}, {"loss_accuracy": ["N x ny"]}),
+    ("bug: cross-entropy on probabilities", {"mlp.py": CE_ON_PROBABILITIES},
+     {"loss_accuracy": ["probabilities", "logits"]}),
+    ("bug: softmax over the batch axis", {"mlp.py": SOFTMAX_BATCH_AXIS},
+     {"softmax_stable": ["batch axis", "dim 0"], "forward": ["differs"]}),
+    ("bug: softmax without protection against large logits", {"mlp.py": SOFTMAX_NO_SHIFT},
+     {"softmax_stable": ["overflows", "large logits"]}),
+    ("bug: summed gradients with a mean loss", {"mlp.py": SUMMED_GRADIENTS_MEAN_LOSS},
+     {"backward": ["N times too large", "mean"], "backward_batch_mean": ["twice", "summed"]}),
+    ("bug: autograd weights drawn from N(0, 1)", {"mlp_torch.py": AUTOGRAD_STANDARD_NORMAL},
+     {"autograd_version": ["N(0, 0.3)", "std"]}),
+    ("bug: init_params with several problems", {"mlp.py": INIT_SEVERAL_PROBLEMS},
+     {"init_params": ["'bh'] should be float32, got torch.float64", "'Wh'] should be drawn from N(0, 0.3)",
+                     "'Wy'] should be drawn from N(0, 0.3)"]}),
+]
+
+
+def variant(tmp_path, rewrites):
+    folder = tmp_path / "submission" / A1
+    shutil.copytree(ROOT / "solutions" / A1, folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", "runs"))
+    for module, code in rewrites.items():
+        path = folder / module
+        path.write_text(path.read_text() + "\n\n# ---- rewritten the way a student wrote it\n" + textwrap.dedent(code))
+    return folder.parent
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("name, rewrites, losses", VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_a1_student_styles(name, rewrites, losses, tmp_path):
+    results = {r.name: r for r in grade(variant(tmp_path, rewrites), [A1], tier="quick")}
+    assert sum(r.max_score for r in results.values()) == QUICK_POINTS
+    lost = {n: r.message for n, r in results.items() if r.score < r.max_score}
+    assert set(lost) == set(losses), lost
+    for check_name, words in losses.items():
+        for word in words:
+            assert word in lost[check_name], (check_name, word, lost[check_name])
+
+
+@pytest.mark.quick
+def test_a1_summed_convention_is_noted_by_backward(tmp_path):
+    """backward keeps its points for a summed loss with its exact gradients, and its output says why."""
+    results = {r.name: r for r in grade(variant(tmp_path, {"mlp.py": SUMMED}), [A1], tier="quick",
+                                        only=[f"{A1}/backward"])}
+    assert results["backward"].status == "passed"
+    assert "consistent with a summed loss" in results["backward"].output
+    assert "the kit's loss is the mean" in results["backward"].output
