@@ -475,10 +475,22 @@ def _student_error(err, fields) -> Exception:
 
 
 def _read_output(path: Path) -> str:
+    """The check's captured output. The folder is writable by the sandbox: never follow a link planted there (it
+    could point the judge, which may run as root, at the reference solutions), read only a regular file."""
+    import stat
+
     try:
-        with open(path, "rb") as f:
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+        finally:
+            os.close(folder)
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+                return "[the check's output file was replaced by the submission; not shown]"
             data = f.read(OUTPUT_LIMIT + 1)
-            size = os.fstat(f.fileno()).st_size
+            size = info.st_size
     except OSError:
         return ""
     text = data[:OUTPUT_LIMIT].decode("utf-8", "replace")

@@ -324,3 +324,27 @@ def test_attack_earns_nothing_under_nbgrader(name, tmp_path):
     assert outcome and set(outcome) <= set(targets)  # some checks are graded by the CLI only (no test cell)
     for target, kinds in outcome.items():
         assert "error" in kinds, (target, kinds)  # nbgrader scores a test cell with an error output 0
+
+
+@pytest.mark.quick
+def test_output_file_swapped_for_a_link_shows_nothing(tmp_path):
+    """The check's output file lives in a folder the sandbox can write: replacing it with a link to a file the
+    judge can read (the reference solution, a root-only file) must not put that file into the student's report."""
+    target = ROOT / "solutions" / A1 / "mlp.py"
+    source = SOLUTION + textwrap.dedent(f"""
+        import os, sys
+        def _swap():
+            out = os.readlink("/proc/self/fd/1")
+            try:
+                os.remove(out)
+                os.symlink(r"{target}", out)
+            except OSError:
+                pass
+        _f = forward
+        def forward(params, X):
+            _swap()
+            return _f(params, X)
+    """)
+    report = grade_json(submission(tmp_path, source), "a1", "quick", tmp_path)
+    text = json.dumps(report)
+    assert "def backward" not in text and "BEGIN SOLUTION" not in text
