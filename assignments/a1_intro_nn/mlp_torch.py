@@ -3,7 +3,8 @@
 2. torch.nn layers build the network and the loss,
 3. torch.optim performs the update.
 
-Labels stay one-hot (N, ny) as in mlp.py; the loss is the mean over the batch.
+Labels stay one-hot (N, ny) as in mlp.py (not class indices); the loss is the mean over the batch; accuracies
+are fractions in [0, 1].
 """
 import torch
 from torch import nn
@@ -13,7 +14,8 @@ from mlp import init_params
 
 # ---------------------------------------------------------------- 1. autograd
 def init_params_autograd(nx, nh, ny):
-    """Same parameters as mlp.init_params, as leaf tensors that require gradients.
+    """Same parameters as mlp.init_params (float32, N(0, 0.3) weights stored (out, in), 1-D biases), as leaf tensors
+    that require gradients.
 
     Returns:
         dict "Wh" (nh, nx), "bh" (nh,), "Wy" (ny, nh), "by" (ny,), each with requires_grad=True.
@@ -52,9 +54,9 @@ def loss_accuracy_nn(loss, Ytilde, Y):
     Args:
         loss: the loss module from init_model_nn.
         Ytilde: (N, ny) logits.
-        Y: (N, ny) one-hot labels.
+        Y: (N, ny) one-hot labels (the kit's convention, not class indices).
     Returns:
-        L: scalar tensor (differentiable); acc: float in [0, 1].
+        L: scalar tensor (differentiable), the mean over the batch; acc: float in [0, 1] (a fraction).
     """
     # YOUR CODE HERE
     raise NotImplementedError()

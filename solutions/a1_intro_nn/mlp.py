@@ -3,8 +3,14 @@
 Network: X -> htilde = X Wh^T + bh -> h = tanh(htilde) -> ytilde = h Wy^T + by -> yhat = softmax(ytilde).
 Shapes: N examples in a batch, nx inputs, nh hidden units, ny classes.
 
-Convention for the whole assignment: the loss L is the MEAN cross-entropy over the batch, so every gradient
-below is the gradient of that mean (it must match what torch.autograd gives for the same L).
+Conventions for the whole assignment (the grader follows them):
+- the loss L is the MEAN cross-entropy over the batch (over the N examples, not over the N x ny entries), so
+  every gradient below is the gradient of that mean (it must match what torch.autograd gives for the same L);
+- labels Y are one-hot, shape (N, ny);
+- accuracies are fractions in [0, 1] (0.53, not 53);
+- weights are stored (out, in), like nn.Linear's weight: Wh is (nh, nx), Wy is (ny, nh);
+- biases are 1-D: bh is (nh,), by is (ny,). (A bias kept as (nh, 1) or (1, nh) is graded the same, as long as
+  init_params, forward, backward and sgd agree on it.)
 """
 import torch
 
@@ -16,7 +22,7 @@ def init_params(nx, nh, ny):
         nx, nh, ny: sizes of the input, hidden and output layers.
     Returns:
         dict with float32 tensors, every entry drawn from a normal law of mean 0 and standard deviation 0.3:
-        "Wh": (nh, nx), "bh": (nh,), "Wy": (ny, nh), "by": (ny,).
+        "Wh": (nh, nx), "bh": (nh,), "Wy": (ny, nh), "by": (ny,) (weights (out, in), biases 1-D).
     """
     ### BEGIN SOLUTION
     return {
@@ -71,8 +77,10 @@ def loss_accuracy(Yhat, Y):
         Yhat: (N, ny) predicted probabilities.
         Y: (N, ny) one-hot labels.
     Returns:
-        L: scalar tensor, mean over the batch of -sum_k Y[i, k] log Yhat[i, k].
-        acc: float in [0, 1], fraction of rows whose argmax of Yhat is the true class.
+        L: scalar tensor, mean over the batch (the N examples) of -sum_k Y[i, k] log Yhat[i, k]. Yhat already
+            holds probabilities: the softmax is applied, do not apply it again.
+        acc: float in [0, 1] (a fraction, not a percentage), fraction of rows whose argmax of Yhat is the true
+            class.
     """
     ### BEGIN SOLUTION
     L = -(Y * torch.log(Yhat.clamp_min(1e-30))).sum(dim=1).mean()
