@@ -268,11 +268,11 @@ class Sandbox:
         check_tmp.mkdir()
         if self.level == "user":
             uid = SANDBOX_UID + self.slot
-            os.chown(check_tmp, uid, uid)
+            os.chown(check_tmp, uid, uid, follow_symlinks=False)
         output = check_tmp / "output.txt"
         output.touch()
         if self.level == "user":
-            os.chown(output, SANDBOX_UID + self.slot, SANDBOX_UID + self.slot)
+            os.chown(output, SANDBOX_UID + self.slot, SANDBOX_UID + self.slot, follow_symlinks=False)
         hidden = [] if _inside(folder, ROOT / "solutions") else [str(ROOT / "solutions")]
         hidden.append(str(ROOT / "autograder" / "checks"))
         wire.write_frame(self.req_w, {"op": "fork", "tmp": str(check_tmp), "output": str(output),
