@@ -15,7 +15,7 @@ class PatchEmbed(nn.Module):
     A Conv2d with kernel_size = stride = patch_size does exactly that: one output position per patch.
 
     Attributes:
-        proj: nn.Conv2d(in_chan, embed_dim, kernel_size=patch_size, stride=patch_size) with bias.
+        proj (or projection): nn.Conv2d(in_chan, embed_dim, kernel_size=patch_size, stride=patch_size) with bias.
     """
 
     def __init__(self, in_chan, patch_size, embed_dim):
@@ -35,7 +35,8 @@ class MLP(nn.Module):
 
     Attributes:
         fc1: nn.Linear(in_features, hid_features); act: nn.GELU() (the exact, erf-based one);
-        fc2: nn.Linear(hid_features, in_features).
+        fc2: nn.Linear(hid_features, in_features). (An nn.Sequential(Linear, GELU, Linear) does as well: the
+        autograder takes the two Linear layers in the order they are created.)
     """
 
     def __init__(self, in_features, hid_features):
@@ -52,9 +53,12 @@ class MLP(nn.Module):
 class Block(nn.Module):
     """A pre-norm transformer block: x = x + MHSA(LN(x)), then x = x + MLP(LN(x)).
 
-    Attributes:
-        norm1: nn.LayerNorm(embed_dim); attn: MultiHeadsSelfAttention(embed_dim, num_heads);
-        norm2: nn.LayerNorm(embed_dim); mlp: MLP(embed_dim, int(embed_dim * mlp_ratio)).
+    mlp_ratio is an int, as in the course (4): the hidden layer has embed_dim * mlp_ratio features.
+
+    Attributes (the autograder finds them by these names, the course notebook's or the kit's):
+        norm1, norm2: nn.LayerNorm(embed_dim), before the attention and before the MLP;
+        attn (or mhsa): MultiHeadsSelfAttention(embed_dim, num_heads);
+        mlp: MLP(embed_dim, embed_dim * mlp_ratio), or the nn.Sequential(Linear, GELU, Linear) of the course.
     """
 
     def __init__(self, embed_dim, num_heads, mlp_ratio):
@@ -77,7 +81,7 @@ def get_positional_embeddings(sequence_length, d):
     Args:
         sequence_length: number of positions; d: number of features (even).
     Returns:
-        (sequence_length, d) float32 tensor.
+        (sequence_length, d) float32 tensor ((1, sequence_length, d), ready to add to a batch, is accepted too).
     """
     # YOUR CODE HERE
     raise NotImplementedError()
@@ -90,17 +94,18 @@ class ViT(nn.Module):
     LayerNorm -> linear head applied to the class token only.
 
     Args:
-        embed_dim, nb_blocks, patch_size, nb_heads, mlp_ratio, nb_classes: the architecture.
+        embed_dim, nb_blocks, patch_size, nb_heads, mlp_ratio, nb_classes: the architecture (mlp_ratio an int,
+            as in the course: 4).
         img_size, in_chan: size and channels of the (square) input images (MNIST: 28, 1).
         pos_embedding: "sinusoidal" (fixed, get_positional_embeddings, not trained) or "learned" (a trained
             parameter, initialized with small random values).
-    Attributes (the autograder reads them):
-        patch_embed: PatchEmbed(in_chan, patch_size, embed_dim).
-        cls_token: nn.Parameter of shape (1, 1, embed_dim).
-        pos_embed: (1, N + 1, embed_dim): a buffer (or a parameter with requires_grad=False) when sinusoidal,
-            an nn.Parameter when learned.
+    Attributes (the autograder reads them by these names, the course notebook's or the kit's):
+        patch_embed (or patch_embedding): PatchEmbed(in_chan, patch_size, embed_dim).
+        cls_token (or class_token): nn.Parameter of shape (1, 1, embed_dim) (or (1, embed_dim)).
+        pos_embed (or positional_embeddings): (1, N + 1, embed_dim) (or (N + 1, embed_dim)): a buffer (or a
+            parameter with requires_grad=False) when sinusoidal, an nn.Parameter when learned.
         blocks: nn.Sequential (or nn.ModuleList) of nb_blocks Block(embed_dim, nb_heads, mlp_ratio).
-        norm: nn.LayerNorm(embed_dim); head: nn.Linear(embed_dim, nb_classes).
+        norm (or ln): nn.LayerNorm(embed_dim); head (or mlp_head): nn.Linear(embed_dim, nb_classes).
     """
 
     def __init__(self, embed_dim, nb_blocks, patch_size, nb_heads, mlp_ratio, nb_classes=10, img_size=28,

@@ -21,6 +21,41 @@ TOL = dict(rtol=1e-4, atol=1e-5)
 
 
 # ---------------------------------------------------------------- a student's module, seen from the judge
+# The course's notebook and the kit's stubs name the same parts differently (fused `qkv` or separate `q`/`k`/`v`,
+# `proj` or `projection`, `cls_token` or `class_token`, `fc1`/`fc2` or an `mlp` Sequential). The judge reads the
+# layout with `structure()` and finds each part by the names below, then by type and shape where the name is
+# unknown; the first name of each list is the one the stubs ask for.
+NAMES = {
+    "qkv": ("qkv", "to_qkv", "qkv_proj", "in_proj", "W_qkv", "w_qkv", "Wqkv"),
+    "qkv3": (("q", "k", "v"), ("query", "key", "value"), ("q_proj", "k_proj", "v_proj"), ("W_q", "W_k", "W_v"),
+             ("w_q", "w_k", "w_v"), ("Wq", "Wk", "Wv"), ("wq", "wk", "wv"), ("to_q", "to_k", "to_v"),
+             ("query_proj", "key_proj", "value_proj"), ("q_linear", "k_linear", "v_linear")),
+    "proj": ("proj", "projection", "out_proj", "o_proj", "out", "fc_out", "W_o", "w_o", "Wo", "wo", "to_out", "o",
+             "output", "out_linear", "proj_out"),
+    "norms": (("norm1", "norm2"), ("ln1", "ln2"), ("ln_1", "ln_2"), ("norm_1", "norm_2"),
+              ("layer_norm1", "layer_norm2"), ("layernorm1", "layernorm2"), ("attn_norm", "mlp_norm"),
+              ("norm_attn", "norm_mlp"), ("ln_attn", "ln_mlp")),
+    "attn": ("attn", "mhsa", "msa", "self_attn", "attn_layer", "mha"),
+    "mlp": ("mlp", "ffn", "ff", "feed_forward", "feedforward", "mlp_block"),
+    "fc": (("fc1", "fc2"), ("linear1", "linear2"), ("lin1", "lin2"), ("dense1", "dense2"), ("l1", "l2")),
+    "conv": ("proj", "projection", "conv", "patch_conv", "conv_proj"),
+    "patch_embed": ("patch_embed", "patch_embedding", "patch_embeddings", "to_patch_embedding", "patchify",
+                    "embedding", "embed"),
+    "cls_token": ("cls_token", "class_token", "cls", "cls_embedding", "class_embedding"),
+    "pos_embed": ("pos_embed", "pos_embedding", "positional_embeddings", "positional_embedding", "pos_emb",
+                  "position_embeddings", "position_embedding", "pos_embeddings"),
+    "blocks": ("blocks", "layers", "transformer", "encoder", "transformer_blocks", "encoder_blocks"),
+    "norm": ("norm", "ln", "final_norm", "norm_final", "ln_f", "layer_norm", "fc_norm", "ln_final"),
+    "head": ("head", "mlp_head", "classifier", "fc", "linear_head", "cls_head", "out", "fc_out"),
+}
+
+
+def listing(names) -> str:
+    """'a (or b, c)' for the message that says what was looked for."""
+    names = ["/".join(n) if isinstance(n, tuple) else n for n in names]
+    return names[0] + (f" (or {', '.join(names[1:])})" if len(names) > 1 else "")
+
+
 def layers_of(model, what):
     """{dotted name: layer} of a student's nn.Module (its structure, read in the sandbox: class, parameters,
     buffers, config); "" is the model itself."""
@@ -28,23 +63,157 @@ def layers_of(model, what):
     return {lay["name"]: lay for lay in model.structure()["layers"]}
 
 
-def layer(layers, name, kind, what, why=""):
-    """The submodule `name` (dotted, from the model's root), which must be torch's nn.`kind` (any module when
-    kind is None): the name the docstring asks for."""
-    short = name.rsplit(".", 1)[-1]
+def join(prefix, name):
+    return f"{prefix}.{name}" if prefix else name
+
+
+def under(layers, prefix, direct=False):
+    """The submodules below `prefix` ("" = the model), in registration order; only its children when direct."""
+    start = f"{prefix}." if prefix else ""
+    out = []
+    for n, lay in layers.items():
+        if n and n.startswith(start) and n != prefix:
+            if not direct or "." not in n[len(start):]:
+                out.append(lay)
+    return out
+
+
+def is_torch(lay, kind):
+    return lay is not None and lay["torch"] and lay["class"] == kind
+
+
+def short(lay, prefix):
+    n = lay["name"]
+    return n[len(prefix) + 1:] if prefix and n.startswith(prefix + ".") else n
+
+
+def found_linears(layers, prefix):
+    """'q Linear(8, 8), proj Linear(8, 8)': what a message shows when a part was not found."""
+    found = [f"{short(lay, prefix)} {lay['class']}{tuple(reversed(lay['params']['weight'].shape))}"
+             for lay in under(layers, prefix) if lay["class"] in ("Linear", "Conv2d") and "weight" in lay["params"]]
+    return ", ".join(found) or "no nn.Linear at all"
+
+
+def linear_in(layers, name, shape=None):
+    """The nn.Linear called `name`, or the only nn.Linear inside it (a Sequential(Linear, Dropout)); None when
+    there is none (or its weight does not have `shape`)."""
     lay = layers.get(name)
-    expect(lay is not None, why or (f"{what} has no attribute `{short}`: the docstring asks for {what}.{short}"
-                                    f"{f' (nn.{kind})' if kind else ''}; the grader reads the weights through "
-                                    "that name"))
-    if kind:
-        expect(lay["torch"] and lay["class"] == kind, f"{what}.{short} should be an nn.{kind}, got {lay['class']}")
+    if lay is None:
+        return None
+    if not is_torch(lay, "Linear"):
+        inner = [m for m in under(layers, name) if is_torch(m, "Linear")]
+        if len(inner) != 1:
+            return None
+        lay = inner[0]
+    if shape is not None and tuple(lay["params"]["weight"].shape) != tuple(shape):
+        return None
     return lay
 
 
-def children(layers, name):
-    """The direct submodules of `name`, in order."""
-    prefix = f"{name}."
-    return [n for n in layers if n.startswith(prefix) and "." not in n[len(prefix):]]
+def weights(lay, what):
+    """(weight, bias) of a Linear layer as judge tensors; a Linear without bias has a zero bias."""
+    weight = lay["params"].get("weight")
+    expect(weight is not None, f"{what} has no weight")
+    bias = lay["params"].get("bias")
+    return weight, torch.zeros(weight.shape[0]) if bias is None else bias
+
+
+def resolve_attention(layers, prefix, C, what):
+    """{"q", "k", "v", "proj": (weight, bias)} of a self-attention module (fused qkv or separate q/k/v, with or
+    without bias), and the names found, or CheckFailed saying what was looked for."""
+    lins = [lay for lay in under(layers, prefix) if is_torch(lay, "Linear")]
+    square = [lay for lay in lins if tuple(lay["params"]["weight"].shape) == (C, C)]
+    W, used = {}, []
+    qkv = next((linear_in(layers, join(prefix, n), (3 * C, C)) for n in NAMES["qkv"]
+                if linear_in(layers, join(prefix, n), (3 * C, C))), None)
+    if qkv is None:
+        fused = [lay for lay in lins if tuple(lay["params"]["weight"].shape) == (3 * C, C)]
+        qkv = fused[0] if len(fused) == 1 else None
+    if qkv is not None:
+        w, b = weights(qkv, f"{what}.{short(qkv, prefix)}")
+        W.update(q=(w[:C], b[:C]), k=(w[C:2 * C], b[C:2 * C]), v=(w[2 * C:], b[2 * C:]))
+        used.append(qkv["name"])
+    else:
+        for trio in NAMES["qkv3"]:
+            found = [linear_in(layers, join(prefix, n), (C, C)) for n in trio]
+            if all(found):
+                break
+        else:
+            found = square[:3] if len(square) == 4 else None  # q, k, v, proj in the order they were made
+        expect(found is not None and all(found),
+               f"{what}: no query/key/value projection found: looked for one Linear({C}, {3 * C}) named "
+               f"{listing(NAMES['qkv'])}, or three Linear({C}, {C}) named {listing(NAMES['qkv3'])}; "
+               f"found: {found_linears(layers, prefix)}")
+        for role, lay in zip("qkv", found):
+            W[role] = weights(lay, f"{what}.{short(lay, prefix)}")
+            used.append(lay["name"])
+    proj = next((linear_in(layers, join(prefix, n), (C, C)) for n in NAMES["proj"]
+                 if join(prefix, n) not in used and linear_in(layers, join(prefix, n), (C, C))), None)
+    if proj is None:
+        left = [lay for lay in square if lay["name"] not in used]
+        proj = left[0] if len(left) == 1 else None
+    expect(proj is not None and proj["name"] not in used,
+           f"{what}: no output projection found: looked for a Linear({C}, {C}) named {listing(NAMES['proj'])}; "
+           f"found: {found_linears(layers, prefix)}")
+    W["proj"] = weights(proj, f"{what}.{short(proj, prefix)}")
+    W["proj_name"] = proj["name"]
+    return W
+
+
+def resolve_mlp(layers, prefix, C, hidden, what, exclude=()):
+    """(fc1, fc2) as (weight, bias) pairs: the two nn.Linear of an MLP, by name or in the order they were made."""
+    pair_ = None
+    for a, b in NAMES["fc"]:
+        la, lb = layers.get(join(prefix, a)), layers.get(join(prefix, b))
+        if is_torch(la, "Linear") and is_torch(lb, "Linear"):
+            pair_ = [la, lb]
+            break
+    if pair_ is None:
+        lins = [lay for lay in under(layers, prefix) if is_torch(lay, "Linear")
+                and not any(lay["name"].startswith(e + ".") or lay["name"] == e for e in exclude)]
+        pair_ = lins if len(lins) == 2 else None
+    expect(pair_ is not None, f"{what}: no MLP found: looked for two nn.Linear named {listing(NAMES['fc'])}, or an "
+                              f"nn.Sequential(Linear, GELU, Linear); found: {found_linears(layers, prefix)}")
+    for lay, shape, n in zip(pair_, ((hidden, C), (C, hidden)), ("first", "second")):
+        got = tuple(lay["params"]["weight"].shape)
+        expect(got == shape, f"{what}: the {n} Linear of the MLP ({short(lay, prefix)}) has a weight of shape {got}, "
+                             f"expected {shape} (hidden = int(embed_dim * mlp_ratio) = {hidden})")
+    return [weights(lay, f"{what}.{short(lay, prefix)}") for lay in pair_], pair_[1]["name"]
+
+
+def norm_params(lay, C, what):
+    """(weight, bias, eps) of an nn.LayerNorm(C) with its affine parameters."""
+    expect(is_torch(lay, "LayerNorm"), f"{what} should be an nn.LayerNorm, got {lay['class']}")
+    shape = tuple(lay["config"].get("normalized_shape", ()))
+    expect(shape == (C,), f"{what} normalizes {shape}, expected {(C,)}")
+    weight, bias = lay["params"].get("weight"), lay["params"].get("bias")
+    expect(weight is not None and bias is not None,
+           f"{what} should have a weight and a bias (nn.LayerNorm's default elementwise_affine=True)")
+    return weight, bias, float(lay["config"].get("eps", 1e-5))
+
+
+def resolve_block(layers, prefix, C, hidden, what="Block"):
+    """The parameters of a pre-norm block: {"norm1", "norm2", "attn", "mlp", "names"}."""
+    P = {}
+    for n1, n2 in NAMES["norms"]:
+        a, b = layers.get(join(prefix, n1)), layers.get(join(prefix, n2))
+        if a is not None and b is not None:
+            break
+    else:
+        norms = [lay for lay in under(layers, prefix, direct=True) if is_torch(lay, "LayerNorm")]
+        a, b = norms if len(norms) == 2 else (None, None)
+    expect(a is not None, f"{what}: no LayerNorms found: looked for {listing(NAMES['norms'])}, or two nn.LayerNorm "
+                          f"attributes; found: {', '.join(short(m, prefix) + ' ' + m['class'] for m in under(layers, prefix, True)) or 'nothing'}")
+    P["norm1"], P["norm2"] = norm_params(a, C, f"{what}.{short(a, prefix)}"), norm_params(b, C, f"{what}.{short(b, prefix)}")
+    attn = next((join(prefix, n) for n in NAMES["attn"] if join(prefix, n) in layers), None)
+    expect(attn is not None, f"{what} has no attribute `attn` (its MultiHeadsSelfAttention): looked for "
+                             f"{listing(NAMES['attn'])}")
+    P["attn"] = resolve_attention(layers, attn, C, f"{what}.{short(layers[attn], prefix)}")
+    mlp = next((join(prefix, n) for n in NAMES["mlp"] if join(prefix, n) in layers), None)
+    P["mlp"], fc2 = resolve_mlp(layers, mlp or prefix, C, hidden, f"{what}.{short(layers[mlp], prefix)}" if mlp else what,
+                           exclude=() if mlp else (attn,))
+    P["last"] = (P["attn"]["proj_name"], fc2)  # the last layer of each residual branch
+    return P
 
 
 def parameter_count(layers) -> int:
@@ -66,98 +235,168 @@ def randomize(sub, model, layers, scale=0.5):
     return layers
 
 
-def attribute(model, name):
-    """model.<name> from the sandbox (plain data, or a handle), or None when it has no such attribute."""
-    try:
-        return getattr(model, name)
-    except SubmissionError:
-        return None
+def attribute(model, names):
+    """(name, model.<name>) for the first of `names` the model has (plain data, or a handle); (None, None)."""
+    for name in (names,) if isinstance(names, str) else names:
+        try:
+            return name, getattr(model, name)
+        except SubmissionError:
+            continue
+    return None, None
 
 
-def tensor_of(model, name, what):
-    t = attribute(model, name)
-    expect(t is not None, f"{what} has no attribute `{name}`")
-    return expect_tensor(t, f"{what}.{name}")
+def tensor_of(model, role, what):
+    """(name, tensor) of the model's class token or positional embedding, looked up by its accepted names."""
+    name, t = attribute(model, NAMES[role])
+    expect(t is not None, f"{what} has no attribute `{NAMES[role][0]}`: looked for {listing(NAMES[role])}")
+    return name, expect_tensor(t, f"{what}.{name}")
 
 
-def copy_linear(dst: nn.Linear, lay, what):
-    weight, bias = lay["params"].get("weight"), lay["params"].get("bias")
-    shape = None if weight is None else tuple(weight.shape)
-    expect(shape == tuple(dst.weight.shape), f"{what}.weight has shape {shape}, expected {tuple(dst.weight.shape)}")
-    expect(bias is not None, f"{what} should have a bias")
-    with torch.no_grad():
-        dst.weight.copy_(weight)
-        dst.bias.copy_(bias)
-
-
-def copy_norm(dst: nn.LayerNorm, lay, what):
-    expect(lay["torch"] and lay["class"] == "LayerNorm", f"{what} should be an nn.LayerNorm, got {lay['class']}")
-    shape = tuple(lay["config"].get("normalized_shape", ()))
-    expect(shape == tuple(dst.normalized_shape),
-           f"{what} normalizes {shape}, expected {tuple(dst.normalized_shape)}")
-    weight, bias = lay["params"].get("weight"), lay["params"].get("bias")
-    expect(weight is not None and bias is not None,
-           f"{what} should have a weight and a bias (nn.LayerNorm's default elementwise_affine=True)")
-    with torch.no_grad():
-        dst.weight.copy_(weight)
-        dst.bias.copy_(bias)
-    dst.eps = float(lay["config"].get("eps", dst.eps))
-
-
-def oracle_mhsa(layers, C, H, prefix="", what="MultiHeadsSelfAttention"):
-    """nn.MultiheadAttention with the student's qkv and proj weights."""
-    qkv = layer(layers, f"{prefix}qkv", "Linear", what)
-    proj = layer(layers, f"{prefix}proj", "Linear", what)
+def mha_oracle(W, C, H):
+    """nn.MultiheadAttention with the student's projections (Q, K, V then the output one)."""
     ref = nn.MultiheadAttention(C, H, batch_first=True)
-    weight, bias = qkv["params"].get("weight"), qkv["params"].get("bias")
-    shape = None if weight is None else tuple(weight.shape)
-    expect(shape == (3 * C, C), f"qkv.weight has shape {shape}, expected {(3 * C, C)} (one Linear(C, 3C) for Q, K "
-                                "and V)")
-    expect(bias is not None, f"{what}.qkv should have a bias")
     with torch.no_grad():
-        ref.in_proj_weight.copy_(weight)
-        ref.in_proj_bias.copy_(bias)
-    copy_linear(ref.out_proj, proj, f"{what}.proj")
+        ref.in_proj_weight.copy_(torch.cat([W[r][0] for r in "qkv"]))
+        ref.in_proj_bias.copy_(torch.cat([W[r][1] for r in "qkv"]))
+        ref.out_proj.weight.copy_(W["proj"][0])
+        ref.out_proj.bias.copy_(W["proj"][1])
     return ref.eval()
 
 
 def run_mha(ref, x):
-    out, weights = ref(x, x, x, need_weights=True, average_attn_weights=False)
-    return out, weights
+    with torch.no_grad():
+        return ref(x, x, x, need_weights=True, average_attn_weights=False)
 
 
-def pair(result, what):
-    expect(isinstance(result, tuple) and len(result) == 2,
-           f"{what} with return_attention=True should return a pair (out, weights), got {type(result).__name__}")
-    return result
-
-
-def oracle_mlp(layers, C, hidden, prefix="", what="MLP"):
-    fc1 = layer(layers, f"{prefix}fc1", "Linear", what)
-    fc2 = layer(layers, f"{prefix}fc2", "Linear", what)
+def mlp_oracle(M, C, hidden):
     ref = nn.Sequential(nn.Linear(C, hidden), nn.GELU(), nn.Linear(hidden, C))
-    copy_linear(ref[0], fc1, f"{what}.fc1")
-    copy_linear(ref[2], fc2, f"{what}.fc2")
+    with torch.no_grad():
+        for dst, (w, b) in zip((ref[0], ref[2]), M):
+            dst.weight.copy_(w)
+            dst.bias.copy_(b)
+    return ref
+
+
+def norm_oracle(p, C):
+    ref = nn.LayerNorm(C, eps=p[2])
+    with torch.no_grad():
+        ref.weight.copy_(p[0])
+        ref.bias.copy_(p[1])
     return ref
 
 
 class OracleBlock(nn.Module):
     """Pre-norm block built from torch modules: x + MHA(LN(x)), then + MLP(LN(x))."""
 
-    def __init__(self, layers, C, H, hidden, prefix=""):
+    def __init__(self, P, C, H, hidden):
         super().__init__()
-        self.norm1, self.norm2 = nn.LayerNorm(C), nn.LayerNorm(C)
-        copy_norm(self.norm1, layer(layers, f"{prefix}norm1", None, "Block"), "Block.norm1")
-        copy_norm(self.norm2, layer(layers, f"{prefix}norm2", None, "Block"), "Block.norm2")
-        layer(layers, f"{prefix}attn", None, "Block", why="Block has no attribute `attn` (its MultiHeadsSelfAttention)")
-        self.attn = oracle_mhsa(layers, C, H, f"{prefix}attn.", "Block.attn")
-        layer(layers, f"{prefix}mlp", None, "Block", why="Block has no attribute `mlp` (its MLP)")
-        self.mlp = oracle_mlp(layers, C, hidden, f"{prefix}mlp.", "Block.mlp")
+        self.norm1, self.norm2 = norm_oracle(P["norm1"], C), norm_oracle(P["norm2"], C)
+        self.attn = mha_oracle(P["attn"], C, H)
+        self.mlp = mlp_oracle(P["mlp"], C, hidden)
 
     def forward(self, x):
         h = self.norm1(x)
         x = x + self.attn(h, h, h, need_weights=False)[0]
         return x + self.mlp(self.norm2(x))
+
+
+# ---------------------------------------------------------------- what a wrong output matches (hints only)
+# The oracles above are torch's modules; these few lines recompute the same layers with one mistake at a time, so
+# that a failing check can say which one the student's output matches. They never decide a pass.
+SCALE_MISTAKES = {
+    "mul": "the scores are multiplied by sqrt(d) where they should be divided by it",
+    "none": "the scores are not scaled by 1/sqrt(d)",
+    "model": "the scores are scaled with the embedding dimension C instead of the dimension D = C / H of a head",
+    "by_d": "the scores are divided by d instead of sqrt(d)",
+}
+SOFTMAX_MISTAKE = "the softmax runs over the queries (dim=-2) instead of over the keys (the last dimension)"
+PROJ_MISTAKE = "the output projection is never applied (it is created in __init__ but not used in forward)"
+RESIDUAL_MISTAKES = {
+    "norm": "the {branch} residual adds the normalized tokens (x = norm(x); x = x + f(x)) instead of the block's "
+            "input: the skip connection must bypass the LayerNorm",
+    "none": "the {branch} residual connection is missing (the block's input is not added back)",
+}
+
+
+def mhsa_fn(x, W, H, scale="right", dim=-1, project=True):
+    B, N, C = x.shape
+    D = C // H
+    q, k, v = (F.linear(x, *W[r]).reshape(B, N, H, D).transpose(1, 2) for r in "qkv")
+    s = q @ k.transpose(-2, -1)
+    s = {"right": s / math.sqrt(D), "mul": s * math.sqrt(D), "none": s, "model": s / math.sqrt(C),
+         "by_d": s / D}[scale]
+    w = s.softmax(dim)
+    out = (w @ v).transpose(1, 2).reshape(B, N, C)
+    return (F.linear(out, *W["proj"]) if project else out), w
+
+
+def attention_variants(H, C):
+    """(mistakes, keywords of mhsa_fn) for every combination of the usual attention mistakes, the right one
+    first."""
+    scales = ["right", "mul", "none", "by_d"] + (["model"] if H > 1 and C // H != C else [])
+    out = []
+    for scale in scales:
+        for dim in (-1, -2):
+            for project in (True, False):
+                mistakes = ([SCALE_MISTAKES[scale]] if scale != "right" else []) + \
+                           ([SOFTMAX_MISTAKE] if dim == -2 else []) + ([] if project else [PROJ_MISTAKE])
+                out.append((mistakes, dict(scale=scale, dim=dim, project=project)))
+    return sorted(out, key=lambda c: len(c[0]))  # the fewest mistakes that explain the output
+
+
+def block_fn(x, P, H, attn=None, res=("x", "x")):
+    C = x.shape[-1]
+    attn = attn or {}
+    for branch, mode in zip(("attn", "mlp"), res):
+        p = P["norm1" if branch == "attn" else "norm2"]
+        h = F.layer_norm(x, (C,), p[0], p[1], p[2])
+        if branch == "attn":
+            f = mhsa_fn(h, P["attn"], H, **attn)[0]
+        else:
+            f = F.linear(F.gelu(F.linear(h, *P["mlp"][0])), *P["mlp"][1])
+        x = {"x": x, "norm": h, "none": 0}[mode] + f
+    return x
+
+
+def block_variants(H, C):
+    out = []
+    for mistakes, attn in attention_variants(H, C):
+        for r1 in ("x", "norm", "none"):
+            for r2 in ("x", "norm", "none"):
+                more = [RESIDUAL_MISTAKES[r].format(branch=b) for r, b in ((r1, "attention"), (r2, "MLP"))
+                        if r != "x"]
+                out.append((mistakes + more, dict(attn=attn, res=(r1, r2))))
+    return sorted(out, key=lambda c: len(c[0]))
+
+
+def matching(out, candidates, compute):
+    """The mistakes of the first candidate whose output `out` matches (None when none does, or when it is the
+    right one: then the difference lies elsewhere)."""
+    if not isinstance(out, torch.Tensor):
+        return None
+    with torch.no_grad():
+        for mistakes, kw in candidates:
+            try:
+                value = compute(**kw)
+            except Exception:  # a variant that does not apply to these shapes
+                continue
+            if value.shape == out.shape and torch.allclose(out.double(), value.double(), rtol=1e-3, atol=1e-4):
+                return mistakes or None
+    return None
+
+
+def diagnose(out, candidates, compute, what):
+    """Fail with the named mistakes when the wrong output matches a known one."""
+    mistakes = matching(out, candidates, compute)
+    if mistakes:
+        raise CheckFailed(f"{what} is wrong; it matches the right computation with these mistakes: "
+                          + "; ".join(mistakes))
+
+
+def pair(result, what):
+    expect(isinstance(result, tuple) and len(result) == 2,
+           f"{what} with return_attention=True should return a pair (out, weights), got {type(result).__name__}")
+    return result
 
 
 # ---------------------------------------------------------------- attention
@@ -172,14 +411,47 @@ def attention_function(sub):
         out, weights = result
         what = f"attention(Q, K, V) for Q of shape {tuple(Q.shape)}"
         expected_weights = torch.softmax(Q @ K.transpose(-2, -1) / math.sqrt(dk), dim=-1)
-        unscaled = torch.softmax(Q @ K.transpose(-2, -1), dim=-1)
+        scores = Q @ K.transpose(-2, -1)
+        if N > 1:
+            wrong = [("the weights are softmax(Q K^T) without the 1/sqrt(d_k) scaling", scores.softmax(-1)),
+                     (SCALE_MISTAKES["mul"], (scores * math.sqrt(dk)).softmax(-1)),
+                     (SCALE_MISTAKES["by_d"], (scores / dk).softmax(-1)),
+                     (SOFTMAX_MISTAKE, (scores / math.sqrt(dk)).softmax(-2))]
+            for mistake, value in wrong:
+                if isinstance(weights, torch.Tensor) and weights.shape == value.shape and \
+                        torch.allclose(weights.double(), value.double(), atol=1e-5):
+                    raise CheckFailed(f"{what}: {mistake}")
         hint = "the scores are Q K^T / sqrt(d_k) and the softmax is over the last dimension (the keys)"
-        if isinstance(weights, torch.Tensor) and weights.shape == unscaled.shape and N > 1 and \
-                torch.allclose(weights, unscaled, atol=1e-5):
-            raise CheckFailed(f"{what}: the weights are softmax(Q K^T) without the 1/sqrt(d_k) scaling")
         expect_close(weights, expected_weights, f"weights of {what}", hint=hint, **TOL)
         expect_close(weights.sum(-1), torch.ones(*lead, N), f"row sums of the weights of {what}", **TOL)
         expect_close(out, F.scaled_dot_product_attention(Q, K, V), what, hint="out = weights @ V", **TOL)
+
+
+def attention_against_torch(sub, model, B, N, C, H, what, hint):
+    """Random weights in the student's attention, read back by role; its output, weights and permutation
+    equivariance against nn.MultiheadAttention with the same weights."""
+    layers = randomize(sub, model, layers_of(model, what.split("(")[0]), 1 / math.sqrt(C))
+    W = resolve_attention(layers, "", C, what.split("(")[0])
+    ref = mha_oracle(W, C, H)
+    x = torch.randn(B, N, C)
+    expected, expected_w = run_mha(ref, x)
+    out = model(x)
+    expect_shape(out, (B, N, C), what)
+    if not torch.allclose(out.double(), expected.double(), **TOL):  # which mistake, on enough tokens to tell
+        probe = torch.randn(2, max(N, 6), C)
+        diagnose(model(probe), attention_variants(H, C), lambda **kw: mhsa_fn(probe, W, H, **kw)[0], what)
+    expect_close(out, expected, what, hint=hint, **TOL)
+    out2, weights = pair(model(x, return_attention=True), what)
+    expect_close(out2, expected, f"{what} (return_attention=True)", **TOL)
+    weights = expect_tensor(weights, f"attention weights of {what}")
+    if H == 1 and weights.dim() == 4:
+        weights = weights[:, 0]
+    expect_close(weights, expected_w if H > 1 else expected_w[:, 0],
+                 f"attention weights {'(B, H, N, N)' if H > 1 else '(B, N, N)'} of {what}", hint=hint, **TOL)
+    perm = torch.randperm(N)
+    expect_close(model(x[:, perm]), out[:, perm], f"{what} with its tokens permuted",
+                 hint="self-attention without positions must permute its outputs like its inputs", **TOL)
+    return layers
 
 
 @check("self_attention", points=2)
@@ -188,61 +460,25 @@ def self_attention(sub):
     SelfAttention = sub.function("attention", "SelfAttention")
     for B, N, C, _ in SIZES:
         torch.manual_seed(B * 100 + N)
-        model = SelfAttention(C)
-        layers = layers_of(model, "SelfAttention")
-        names = ("q", "k", "v", "proj")
-        for n in names:
-            layer(layers, n, "Linear", "SelfAttention")
-        randomize(sub, model, layers, 1 / math.sqrt(C))
-        ref = nn.MultiheadAttention(C, 1, batch_first=True).eval()
-        for n in "qkv":
-            copy_linear(nn.Linear(C, C), layers[n], f"SelfAttention.{n}")  # its shape, and a bias
-        with torch.no_grad():
-            ref.in_proj_weight.copy_(torch.cat([layers[n]["params"]["weight"] for n in "qkv"]))
-            ref.in_proj_bias.copy_(torch.cat([layers[n]["params"]["bias"] for n in "qkv"]))
-        copy_linear(ref.out_proj, layers["proj"], "SelfAttention.proj")
-        x = torch.randn(B, N, C)
-        what = f"SelfAttention({C}) on x of shape {(B, N, C)}"
-        with torch.no_grad():
-            expected, expected_w = run_mha(ref, x)
-        out = model(x)
-        expect_close(out, expected, what, hint="out = proj(softmax(Q K^T / sqrt(C)) V) with Q = q(x), ...", **TOL)
-        out2, weights = pair(model(x, return_attention=True), what)
-        expect_close(out2, expected, f"{what} (return_attention=True)", **TOL)
-        expect_close(weights, expected_w[:, 0], f"attention weights of {what}", **TOL)
-        perm = torch.randperm(N)
-        expect_close(model(x[:, perm]), out[:, perm], f"{what} with its tokens permuted",
-                     hint="self-attention without positions must permute its outputs like its inputs", **TOL)
+        attention_against_torch(sub, SelfAttention(C), B, N, C, 1, f"SelfAttention({C}) on x of shape {(B, N, C)}",
+                                "out = proj(softmax(Q K^T / sqrt(C)) V) with Q = q(x), ...")
 
 
 @check("multi_head_attention", points=3)
 def multi_head_attention(sub):
     """MultiHeadsSelfAttention equals nn.MultiheadAttention with the same weights, for many (B, N, C, H)."""
     MHSA = sub.function("attention", "MultiHeadsSelfAttention")
+    hint = ("split Q, K, V into H heads of C/H features (reshape to (B, N, 3, H, D)), attend per head with "
+            "1/sqrt(D), concatenate the heads in order, then project")
     for B, N, C, H in SIZES:
         torch.manual_seed(B * 100 + N)
-        model = MHSA(C, H)
-        layers = layers_of(model, "MultiHeadsSelfAttention")
-        randomize(sub, model, layers, 1 / math.sqrt(C))
-        ref = oracle_mhsa(layers, C, H)
-        x = torch.randn(B, N, C)
-        what = f"MultiHeadsSelfAttention({C}, {H}) on x of shape {(B, N, C)}"
-        hint = ("split Q, K, V into H heads of C/H features (reshape to (B, N, 3, H, D)), attend per head with "
-                "1/sqrt(D), concatenate the heads in order, then project")
-        with torch.no_grad():
-            expected, expected_w = run_mha(ref, x)
-        out = model(x)
-        expect_close(out, expected, what, hint=hint, **TOL)
-        out2, weights = pair(model(x, return_attention=True), what)
-        expect_close(out2, expected, f"{what} (return_attention=True)", **TOL)
-        expect_close(weights, expected_w, f"attention weights (B, H, N, N) of {what}", hint=hint, **TOL)
-        expect_close(weights.sum(-1), torch.ones(B, H, N), f"row sums of the attention weights of {what}", **TOL)
-        perm = torch.randperm(N)
-        expect_close(model(x[:, perm]), out[:, perm], f"{what} with its tokens permuted",
-                     hint="self-attention without positions must permute its outputs like its inputs", **TOL)
+        attention_against_torch(sub, MHSA(C, H), B, N, C, H,
+                                f"MultiHeadsSelfAttention({C}, {H}) on x of shape {(B, N, C)}", hint)
     n = parameter_count(layers_of(MHSA(48, 6), "MultiHeadsSelfAttention"))
     ref_n = sum(p.numel() for p in nn.MultiheadAttention(48, 6).parameters())
-    expect(n == ref_n, f"MultiHeadsSelfAttention(48, 6) has {n} parameters, nn.MultiheadAttention has {ref_n}")
+    biasless = ref_n - 4 * 48  # the same projections without their biases
+    expect(n in range(biasless, ref_n + 1, 48), f"MultiHeadsSelfAttention(48, 6) has {n} parameters, nn.MultiheadAttention has "
+                                   f"{ref_n} ({biasless} without biases)")
 
 
 @check("heads_must_divide", points=1)
@@ -265,6 +501,17 @@ def heads_must_divide(sub):
 
 
 # ---------------------------------------------------------------- pieces of the ViT
+def resolve_conv(layers, prefix, what):
+    """The patch embedding's nn.Conv2d: by name, or the only Conv2d inside."""
+    for n in NAMES["conv"]:
+        if is_torch(layers.get(join(prefix, n)), "Conv2d"):
+            return layers[join(prefix, n)]
+    convs = [lay for lay in under(layers, prefix) if is_torch(lay, "Conv2d")]
+    expect(len(convs) == 1, f"{what}: no patch convolution found: looked for an nn.Conv2d named "
+                            f"{listing(NAMES['conv'])}; found: {found_linears(layers, prefix)}")
+    return convs[0]
+
+
 @check("patch_embed", points=1)
 def patch_embed(sub):
     """PatchEmbed equals a strided nn.Conv2d, flattened to (B, N, C) in row-major patch order."""
@@ -272,11 +519,12 @@ def patch_embed(sub):
     for B, chan, size, p, C in [(2, 1, 28, 7, 32), (3, 1, 28, 4, 16), (1, 3, 32, 8, 24), (2, 1, 28, 14, 8)]:
         model = PatchEmbed(chan, p, C)
         layers = layers_of(model, "PatchEmbed")
-        conv = layer(layers, "proj", "Conv2d", "PatchEmbed")
+        conv = resolve_conv(layers, "", "PatchEmbed")
         weight, bias = conv["params"].get("weight"), conv["params"].get("bias")
         expect(weight is not None and tuple(weight.shape) == (C, chan, p, p)
                and tuple(conv["config"].get("stride", ())) == (p, p),
-               f"PatchEmbed({chan}, {p}, {C}).proj should be Conv2d({chan}, {C}, kernel_size={p}, stride={p})")
+               f"PatchEmbed({chan}, {p}, {C}).{conv['name']} should be Conv2d({chan}, {C}, kernel_size={p}, "
+               f"stride={p})")
         x = torch.randn(B, chan, size, size)
         N = (size // p) ** 2
         out = model(x)
@@ -298,7 +546,8 @@ def mlp(sub):
     for C, hidden in [(8, 32), (32, 128), (16, 10)]:
         model = MLP(C, hidden)
         layers = randomize(sub, model, layers_of(model, "MLP"))
-        ref = oracle_mlp(layers, C, hidden)
+        M, _ = resolve_mlp(layers, "", C, hidden, "MLP")
+        ref = mlp_oracle(M, C, hidden)
         x = torch.randn(3, 5, C) * 2
         with torch.no_grad():
             expected = ref(x)
@@ -308,15 +557,21 @@ def mlp(sub):
         expect(n == want, f"MLP({C}, {hidden}) has {n} parameters, expected {want}")
 
 
+# Integer ratios, as the course passes them (4): code written `embed_dim * mlp_ratio` and code written
+# `int(embed_dim * mlp_ratio)` both build the same layers.
+BLOCK_RATIOS = (4, 2, 4, 1, 3)
+
+
 @check("block", points=3)
 def block(sub):
     """Block equals the pre-norm composition LN -> MHSA -> residual, LN -> MLP -> residual of torch modules."""
     Block = sub.function("vit", "Block")
-    for (B, N, C, H), ratio in zip(SIZES[1:], (4, 2, 4.0, 1.5, 3)):
+    for (B, N, C, H), ratio in zip(SIZES[1:], BLOCK_RATIOS):
         hidden = int(C * ratio)
         model = Block(C, H, ratio)
         layers = randomize(sub, model, layers_of(model, "Block"), 1 / math.sqrt(C))
-        ref = OracleBlock(layers, C, H, hidden)
+        P = resolve_block(layers, "", C, hidden)
+        ref = OracleBlock(P, C, H, hidden)
         x = torch.randn(B, N, C)
         what = f"Block({C}, {H}, {ratio}) on x of shape {(B, N, C)}"
         out = model(x)
@@ -328,10 +583,11 @@ def block(sub):
             expected = ref(x)
         if torch.allclose(out, post, atol=1e-4):
             hint = "this is the post-norm block (norm after the residual); the ViT normalizes first: " + hint
+        elif not torch.allclose(out.double(), expected.double(), **TOL):
+            diagnose(out, block_variants(H, C), lambda **kw: block_fn(x, P, H, **kw), what)
         expect_close(out, expected, what, hint=hint, **TOL)
         # residual paths: with both branches silenced the block is the identity
-        zeros = {f"{name}.{key}": torch.zeros_like(t) for name in ("attn.proj", "mlp.fc2")
-                 for key, t in layers[name]["params"].items()}
+        zeros = {f"{name}.{key}": torch.zeros_like(t) for name in P["last"] for key, t in layers[name]["params"].items()}
         sub.kit("kit.a3:set_parameters", model, zeros)
         expect_close(model(x), x, f"{what} with the last layers of attn and mlp set to zero",
                      hint="each branch is added to its input (x + ...): the residual connections", **TOL)
@@ -339,11 +595,14 @@ def block(sub):
 
 @check("positional_embeddings", points=1)
 def positional_embeddings(sub):
-    """get_positional_embeddings equals the closed-form sinusoids sin/cos(p / 10000^(2i/d))."""
+    """get_positional_embeddings equals the closed-form sinusoids sin/cos(p / 10000^(2i/d)), as (L, d) or
+    (1, L, d)."""
     pe_fn = sub.function("vit", "get_positional_embeddings")
     for L, d in [(1, 2), (17, 32), (50, 64), (5, 8), (197, 16)]:
-        pe = pe_fn(L, d)
-        expect_shape(pe, (L, d), f"get_positional_embeddings({L}, {d})")
+        pe = expect_tensor(pe_fn(L, d), f"get_positional_embeddings({L}, {d})")
+        if pe.dim() == 3 and pe.shape[0] == 1:
+            pe = pe[0]  # (1, L, d): ready to add to a batch of tokens
+        expect_shape(pe, (L, d), f"get_positional_embeddings({L}, {d}) (or (1, {L}, {d}))")
         expect(pe.is_floating_point(), f"get_positional_embeddings should return floats, got {pe.dtype}")
         p = torch.arange(L, dtype=torch.float64)[:, None]
         i = torch.arange(d // 2, dtype=torch.float64)[None]
@@ -355,8 +614,8 @@ def positional_embeddings(sub):
 
 # ---------------------------------------------------------------- the ViT
 VIT_CONFIGS = [  # (embed_dim, nb_blocks, patch_size, nb_heads, mlp_ratio, nb_classes, img_size, in_chan)
-    (32, 2, 7, 4, 4.0, 10, 28, 1), (16, 1, 4, 2, 2.0, 10, 28, 1), (24, 3, 14, 3, 1.5, 7, 28, 1),
-    (48, 2, 8, 6, 4.0, 10, 32, 3),
+    (32, 2, 7, 4, 4, 10, 28, 1), (16, 1, 4, 2, 2, 10, 28, 1), (24, 3, 14, 3, 1, 7, 28, 1),
+    (48, 2, 8, 6, 4, 10, 32, 3),
 ]
 
 
@@ -377,6 +636,40 @@ def expected_parameters(cfg, pos_embedding):
     return n + C + ((N + 1) * C if pos_embedding == "learned" else 0)  # class token, learned positions
 
 
+def as_tokens(t, n, C, what):
+    """A class token ((1, 1, C), (1, C) or (C,)) or positional embedding ((1, L, C) or (L, C)) as (1, n, C)."""
+    expect(t.numel() == n * C and tuple(t.shape[-2 if n > 1 else -1:]) in ((n, C), (C,)) and
+           all(s == 1 for s in t.shape[:-2 if n > 1 else -1]),
+           f"{what} has shape {tuple(t.shape)}, expected {(1, n, C)} or {(n, C) if n > 1 else (1, C)}")
+    return t.reshape(1, n, C)
+
+
+def resolve_vit(layers, cfg, what):
+    """conv, blocks (their prefixes), final norm and head of a ViT, found by name, then by type."""
+    C, nb, p, H, ratio, k, size, chan = cfg
+    conv = resolve_conv(layers, "", what)
+    blocks_name = next((n for n in NAMES["blocks"] if n in layers), None)
+    expect(blocks_name is not None, f"{what} has no attribute `blocks`: looked for {listing(NAMES['blocks'])} "
+                                    "(an nn.Sequential or nn.ModuleList of Blocks)")
+    blocks = [lay["name"] for lay in under(layers, blocks_name, direct=True)]
+    expect(len(blocks) == nb, f"{what}.{blocks_name} has {len(blocks)} blocks, expected {nb}")
+    head = next((linear_in(layers, n, (k, C)) for n in NAMES["head"] if linear_in(layers, n, (k, C))), None)
+    if head is None:
+        heads = [lay for lay in under(layers, "") if is_torch(lay, "Linear")
+                 and tuple(lay["params"]["weight"].shape) == (k, C) and not lay["name"].startswith(blocks_name + ".")]
+        head = heads[-1] if heads else None
+    expect(head is not None, f"{what}: no classification head found: looked for a Linear({C}, {k}) named "
+                             f"{listing(NAMES['head'])}")
+    norm = next((layers[n] for n in NAMES["norm"] if is_torch(layers.get(n), "LayerNorm")), None)
+    if norm is None:
+        norms = [lay for lay in under(layers, "") if is_torch(lay, "LayerNorm")
+                 and not lay["name"].startswith(blocks_name + ".")]
+        norm = norms[-1] if len(norms) == 1 else None
+    expect(norm is not None, f"{what}: no final LayerNorm found: looked for an nn.LayerNorm({C}) named "
+                             f"{listing(NAMES['norm'])} (after the blocks, before the head)")
+    return conv, blocks, norm_params(norm, C, f"{what}.{norm['name']}"), weights(head, f"{what}.{head['name']}")
+
+
 @check("vit_tokens", points=1)
 def vit_tokens(sub):
     """The ViT makes (img_size / patch_size)^2 patch tokens plus one class token, with positions for each."""
@@ -386,12 +679,14 @@ def vit_tokens(sub):
         N = (size // p) ** 2
         model = build_vit(ViT, cfg, "sinusoidal")
         what = f"ViT(embed_dim={C}, patch_size={p}, img_size={size})"
-        pe = attribute(model, "patch_embed")
-        expect(is_module(pe), f"{what} has no attribute `patch_embed`" if pe is None else
-               f"{what}.patch_embed should be an nn.Module (PatchEmbed)")
-        expect_shape(pe(torch.randn(2, chan, size, size)), (2, N, C), f"{what}.patch_embed(images)")
-        expect_shape(tensor_of(model, "cls_token", what), (1, 1, C), f"{what}.cls_token")
-        expect_shape(tensor_of(model, "pos_embed", what), (1, N + 1, C), f"{what}.pos_embed (N patches + 1 class token)")
+        name, pe = attribute(model, NAMES["patch_embed"])
+        expect(is_module(pe), f"{what} has no attribute `patch_embed`: looked for {listing(NAMES['patch_embed'])}"
+               if pe is None else f"{what}.{name} should be an nn.Module (PatchEmbed)")
+        expect_shape(pe(torch.randn(2, chan, size, size)), (2, N, C), f"{what}.{name}(images)")
+        name, cls = tensor_of(model, "cls_token", what)
+        as_tokens(cls, 1, C, f"{what}.{name}")
+        name, pos = tensor_of(model, "pos_embed", what)
+        as_tokens(pos, N + 1, C, f"{what}.{name} (N patches + 1 class token)")
 
 
 @check("vit_positions", points=1)
@@ -401,24 +696,25 @@ def vit_positions(sub):
     cfg = VIT_CONFIGS[0]
     C, N = cfg[0], (cfg[6] // cfg[2]) ** 2 + 1
     fixed = build_vit(ViT, cfg, "sinusoidal")
-    pos = tensor_of(fixed, "pos_embed", "ViT")
+    name, pos = tensor_of(fixed, "pos_embed", "ViT")
+    pos = as_tokens(pos, N, C, f"ViT.{name}")
     p = torch.arange(N, dtype=torch.float64)[:, None]
     angle = p / 10000 ** (2 * torch.arange(C // 2, dtype=torch.float64)[None] / C)
     expected = torch.stack([angle.sin(), angle.cos()], dim=-1).reshape(1, N, C)
-    expect_close(pos.double(), expected, "ViT(pos_embedding='sinusoidal').pos_embed", rtol=1e-4, atol=1e-5)
-    info = sub.kit("kit.a3:parameter_of", fixed, "pos_embed") or {}
+    expect_close(pos.double(), expected, f"ViT(pos_embedding='sinusoidal').{name}", rtol=1e-4, atol=1e-5)
+    info = sub.kit("kit.a3:parameter_of", fixed, name) or {}
     expect(not info.get("requires_grad", True),
            "sinusoidal positional embeddings are fixed: register them as a buffer (or requires_grad=False)")
     learned = build_vit(ViT, cfg, "learned")
-    pos = tensor_of(learned, "pos_embed", "ViT")
-    info = sub.kit("kit.a3:parameter_of", learned, "pos_embed") or {}  # requires_grad, nn.Parameter, registered
+    name, pos = tensor_of(learned, "pos_embed", "ViT")
+    info = sub.kit("kit.a3:parameter_of", learned, name) or {}  # requires_grad, nn.Parameter, registered
     expect(info.get("is_parameter") and info.get("name") is not None and info.get("requires_grad"),
-           "ViT(pos_embedding='learned').pos_embed should be an nn.Parameter that requires grad")
+           f"ViT(pos_embedding='learned').{name} should be an nn.Parameter that requires grad")
     expect(float(pos.abs().max()) > 0, "learned positional embeddings should start random, not all zero")
-    tensor_of(learned, "cls_token", "ViT")
-    info = sub.kit("kit.a3:parameter_of", learned, "cls_token") or {}
+    name, _ = tensor_of(learned, "cls_token", "ViT")
+    info = sub.kit("kit.a3:parameter_of", learned, name) or {}
     expect(info.get("is_parameter") and info.get("name") is not None and info.get("requires_grad"),
-           "cls_token should be a trained nn.Parameter")
+           f"{name} should be a trained nn.Parameter")
 
 
 @check("vit_parameters", points=2)
@@ -433,11 +729,23 @@ def vit_parameters(sub):
             expect(isinstance(n, int), f"the grader could not count the ViT's parameters (got {type(n).__name__})")
             expected = expected_parameters(cfg, pos)
             C, nb, p, H, ratio, k, size, chan = cfg
-            expect(n == expected, f"ViT(embed_dim={C}, nb_blocks={nb}, patch_size={p}, nb_heads={H}, "
-                                  f"mlp_ratio={ratio}, nb_classes={k}, img_size={size}, in_chan={chan}, "
-                                  f"pos_embedding={pos!r}) has {n} trainable parameters, expected {expected} "
-                                  f"(patch embedding, class token, {'learned positions, ' if pos == 'learned' else ''}"
-                                  f"{nb} blocks, final LayerNorm, head)")
+            biasless = expected - nb * 3 * C  # q, k and v without biases
+            expect(n in (expected, biasless),
+                   f"ViT(embed_dim={C}, nb_blocks={nb}, patch_size={p}, nb_heads={H}, "
+                   f"mlp_ratio={ratio}, nb_classes={k}, img_size={size}, in_chan={chan}, "
+                   f"pos_embedding={pos!r}) has {n} trainable parameters, expected {expected} "
+                   f"(patch embedding, class token, {'learned positions, ' if pos == 'learned' else ''}"
+                   f"{nb} blocks, final LayerNorm, head)")
+
+
+def vit_fn(x, conv, cls, pos, blocks, norm, head, H, variant=None):
+    """The ViT recomputed with one block's worth of mistakes in every block (hints only)."""
+    C = cls.shape[-1]
+    tokens = F.conv2d(x, conv["params"]["weight"], conv["params"].get("bias"), stride=conv["config"]["stride"])
+    tokens = torch.cat([cls.expand(len(x), -1, -1), tokens.flatten(2).transpose(1, 2)], 1) + pos
+    for P in blocks:
+        tokens = block_fn(tokens, P, H, **(variant or {}))
+    return F.linear(F.layer_norm(tokens, (C,), *norm[:2], norm[2])[:, 0], *head)
 
 
 @check("vit_forward", points=3)
@@ -446,6 +754,7 @@ def vit_forward(sub):
     ViT = sub.function("vit", "ViT")
     for cfg in VIT_CONFIGS:
         C, nb, p, H, ratio, k, size, chan = cfg
+        N = (size // p) ** 2
         for pos in ("sinusoidal", "learned"):
             model = build_vit(ViT, cfg, pos)
             expect(is_module(model), "ViT should be an nn.Module")
@@ -455,27 +764,30 @@ def vit_forward(sub):
             x = torch.randn(3, chan, size, size)
             out = model(x)
             expect_shape(out, (3, k), f"{what} logits")
-            layer(layers, "patch_embed", None, "ViT")
-            conv = layer(layers, "patch_embed.proj", "Conv2d", "ViT.patch_embed")
-            cls = tensor_of(model, "cls_token", what)
-            pos_embed = tensor_of(model, "pos_embed", what)
-            layer(layers, "blocks", None, "ViT")
-            blocks = children(layers, "blocks")
-            expect(len(blocks) == nb, f"{what} has {len(blocks)} blocks, expected {nb}")
-            final = nn.LayerNorm(C)
-            copy_norm(final, layer(layers, "norm", None, "ViT"), "ViT.norm")
-            head = nn.Linear(C, k)
-            copy_linear(head, layer(layers, "head", "Linear", "ViT"), "ViT.head")
-            oracles = [OracleBlock(layers, C, H, int(C * ratio), prefix=f"{b}.") for b in blocks]
+            conv, blocks, norm, head = resolve_vit(layers, cfg, "ViT")
+            name, cls = tensor_of(model, "cls_token", what)
+            cls = as_tokens(cls, 1, C, f"{what}.{name}")
+            name, pos_embed = tensor_of(model, "pos_embed", what)
+            pos_embed = as_tokens(pos_embed, N + 1, C, f"{what}.{name}")
+            Ps = [resolve_block(layers, b, C, int(C * ratio), f"ViT.{b}") for b in blocks]
+            final, classifier = norm_oracle(norm, C), nn.Linear(C, k)
+            with torch.no_grad():
+                classifier.weight.copy_(head[0])
+                classifier.bias.copy_(head[1])
+            oracles = [OracleBlock(P, C, H, int(C * ratio)) for P in Ps]
             with torch.no_grad():
                 tokens = F.conv2d(x, conv["params"]["weight"], conv["params"].get("bias"),
                                   stride=p).flatten(2).transpose(1, 2)
                 tokens = torch.cat([cls.expand(3, -1, -1), tokens], 1) + pos_embed
                 for oracle in oracles:
                     tokens = oracle(tokens)
-                expected = head(final(tokens)[:, 0])
-            expect_close(out, expected, f"{what} logits", hint="prepend the class token, add pos_embed to all "
-                         "N+1 tokens, run the blocks, then norm, and classify from token 0 only", **TOL)
+                expected = classifier(final(tokens)[:, 0])
+            if not torch.allclose(out.double(), expected.double(), **TOL):
+                diagnose(out, block_variants(H, C),
+                         lambda **kw: vit_fn(x, conv, cls, pos_embed, Ps, norm, head, H, kw), what + " logits")
+            expect_close(out, expected, f"{what} logits", hint="prepend the class token, add the positional "
+                         "embedding to all N+1 tokens, run the blocks, then norm, and classify from token 0 only",
+                         **TOL)
 
 
 # ---------------------------------------------------------------- trainings (thresholds measured: README)

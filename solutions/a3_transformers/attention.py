@@ -30,9 +30,10 @@ def attention(Q, K, V):
 class SelfAttention(nn.Module):
     """Single-head self-attention: Q = X W_q, K = X W_k, V = X W_v, then attention, then a linear projection.
 
-    Attributes (the autograder copies weights through these names):
-        q, k, v: nn.Linear(embed_dim, embed_dim) with bias, the three projections of the tokens.
-        proj: nn.Linear(embed_dim, embed_dim) with bias, the output projection.
+    Attributes (the autograder finds the layers by these names, the course notebook's or the kit's):
+        q, k, v (or query, key, value): nn.Linear(embed_dim, embed_dim), the three projections of the tokens,
+            with or without bias.
+        proj (or projection): nn.Linear(embed_dim, embed_dim) with bias, the output projection.
     """
 
     def __init__(self, embed_dim):
@@ -58,12 +59,13 @@ class MultiHeadsSelfAttention(nn.Module):
     """Multi-head self-attention: project to Q, K, V with one linear layer, split the C features into H heads of
     D = C // H features, attend within each head, concatenate the heads back to C features, project.
 
-    Attributes (the autograder copies weights through these names):
+    Attributes (the autograder finds the layers by these names, the course notebook's or the kit's):
         num_heads: H; head_dim: D.
-        qkv: nn.Linear(embed_dim, 3 * embed_dim) with bias. Its output, read as (B, N, 3, H, D), holds Q, K
-            then V, and within each of them the heads one after the other (the layout of
-            nn.MultiheadAttention's in_proj_weight).
-        proj: nn.Linear(embed_dim, embed_dim) with bias, the output projection.
+        qkv: nn.Linear(embed_dim, 3 * embed_dim). Its output, read as (B, N, 3, H, D), holds Q, K then V, and
+            within each of them the heads one after the other (the layout of nn.MultiheadAttention's
+            in_proj_weight). Or, as in the course notebook, three nn.Linear(embed_dim, embed_dim) q, k, v (or
+            query, key, value), each output read as (B, N, H, D). With or without bias.
+        proj (or projection): nn.Linear(embed_dim, embed_dim) with bias, the output projection.
     Raises:
         ValueError (with a message naming both numbers) when embed_dim is not divisible by num_heads.
     """

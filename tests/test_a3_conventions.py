@@ -1,0 +1,243 @@
+"""Assignment 3, graded the way students write it: a corpus of ViTs in the course notebook's conventions.
+
+Correct variants (separate q / k / v projections with or without bias, `projection`, `class_token`, (1, L, d) or
+(L, d) positional embeddings, an integer `mlp_ratio` multiplied into the hidden size, an `mlp` Sequential) must
+earn every quick-tier point: the checks find each part by its role, not by the kit's spelling. Buggy variants (the
+three bugs of the issue's ViT that reached 96.42 % on MNIST: scores multiplied by sqrt(d), the output projection
+never applied, the residual added to the normalized tokens; and a softmax over the queries) must lose the named
+structural checks with a hint naming the mistake: the training threshold is not the only gate."""
+import pytest
+
+A = "a3_transformers"
+
+# The course notebook's style: attention written inline with separate projections, `projection`, `class_token`
+# of shape (1, d), positional embeddings as an (L, d) buffer, `embed_dim * mlp_ratio` with an integer ratio.
+COURSE_ATTENTION = '''
+import math
+
+import torch
+from torch import nn
+
+
+def attention(Q, K, V):
+    d_k = K.size(-1)
+    scores = torch.matmul(Q, K.transpose(-2, -1)) / math.sqrt(d_k)
+    weights = torch.softmax(scores, dim=-1)
+    return torch.matmul(weights, V), weights
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, embed_dim):
+        super().__init__()
+        self.query = nn.Linear(embed_dim, embed_dim, bias=BIAS)
+        self.key = nn.Linear(embed_dim, embed_dim, bias=BIAS)
+        self.value = nn.Linear(embed_dim, embed_dim, bias=BIAS)
+        self.projection = nn.Linear(embed_dim, embed_dim)
+
+    def forward(self, x, return_attention=False):
+        out, weights = attention(self.query(x), self.key(x), self.value(x))
+        out = self.projection(out)
+        if return_attention:
+            return out, weights
+        return out
+
+
+class MultiHeadsSelfAttention(nn.Module):
+    def __init__(self, embed_dim, num_heads):
+        super().__init__()
+        if embed_dim % num_heads != 0:
+            raise ValueError(f"{embed_dim} is not divisible by {num_heads}")
+        self.num_heads = num_heads
+        self.d_head = embed_dim // num_heads
+        self.q = nn.Linear(embed_dim, embed_dim, bias=BIAS)
+        self.k = nn.Linear(embed_dim, embed_dim, bias=BIAS)
+        self.v = nn.Linear(embed_dim, embed_dim, bias=BIAS)
+        self.projection = nn.Linear(embed_dim, embed_dim)
+
+    def forward(self, x, return_attention=False):
+        B, N, C = x.shape
+        q = self.q(x).view(B, N, self.num_heads, self.d_head).transpose(1, 2)
+        k = self.k(x).view(B, N, self.num_heads, self.d_head).transpose(1, 2)
+        v = self.v(x).view(B, N, self.num_heads, self.d_head).transpose(1, 2)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)
+        attn = scores.softmax(dim=-1)
+        out = (attn @ v).transpose(1, 2).contiguous().view(B, N, C)
+        out = self.projection(out)
+        if return_attention:
+            return out, attn
+        return out
+'''
+
+COURSE_VIT = '''
+import numpy as np
+import torch
+from torch import nn
+
+from attention import MultiHeadsSelfAttention
+
+
+class PatchEmbed(nn.Module):
+    def __init__(self, in_chan, patch_size, embed_dim):
+        super().__init__()
+        self.projection = nn.Conv2d(in_chan, embed_dim, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, x):
+        x = self.projection(x)
+        return x.flatten(2).transpose(1, 2)
+
+
+class MLP(nn.Module):
+    def __init__(self, in_features, hid_features):
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, hid_features)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hid_features, in_features)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, embed_dim, num_heads, mlp_ratio=4):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(embed_dim)
+        self.mhsa = MultiHeadsSelfAttention(embed_dim, num_heads)
+        self.norm2 = nn.LayerNorm(embed_dim)
+        self.mlp = nn.Sequential(nn.Linear(embed_dim, mlp_ratio * embed_dim), nn.GELU(),
+                                 nn.Linear(mlp_ratio * embed_dim, embed_dim))
+
+    def forward(self, x):
+        out = x + self.mhsa(self.norm1(x))
+        out = out + self.mlp(self.norm2(out))
+        return out
+
+
+def get_positional_embeddings(sequence_length, d):
+    result = torch.ones(sequence_length, d)
+    for i in range(sequence_length):
+        for j in range(d):
+            result[i][j] = np.sin(i / (10000 ** (j / d))) if j % 2 == 0 else np.cos(i / (10000 ** ((j - 1) / d)))
+    return result
+
+
+class ViT(nn.Module):
+    def __init__(self, embed_dim, nb_blocks, patch_size, nb_heads, mlp_ratio, nb_classes=10, img_size=28,
+                 in_chan=1, pos_embedding="sinusoidal"):
+        super().__init__()
+        n_patches = (img_size // patch_size) ** 2
+        self.patch_embedding = PatchEmbed(in_chan, patch_size, embed_dim)
+        self.class_token = nn.Parameter(torch.rand(1, embed_dim))
+        if pos_embedding == "sinusoidal":
+            self.register_buffer("positional_embeddings", get_positional_embeddings(n_patches + 1, embed_dim),
+                                 persistent=False)
+        else:
+            self.positional_embeddings = nn.Parameter(torch.randn(n_patches + 1, embed_dim) * 0.02)
+        self.blocks = nn.ModuleList([Block(embed_dim, nb_heads, mlp_ratio) for _ in range(nb_blocks)])
+        self.ln = nn.LayerNorm(embed_dim)
+        self.mlp_head = nn.Linear(embed_dim, nb_classes)
+
+    def forward(self, images):
+        n = images.shape[0]
+        tokens = self.patch_embedding(images)
+        tokens = torch.cat((self.class_token.expand(n, 1, -1), tokens), dim=1)
+        out = tokens + self.positional_embeddings.repeat(n, 1, 1)
+        for block in self.blocks:
+            out = block(out)
+        out = self.ln(out)
+        return self.mlp_head(out[:, 0])
+'''
+
+# name -> [(file, text of the course variant, its replacement)]
+CORRECT = {
+    "course notebook (q/k/v with bias, projection, class_token (1, d), (L, d) positions)": [],
+    "q/k/v without bias": [("attention.py", "bias=BIAS", "bias=False")],
+    "(1, L, d) positional embeddings, (1, 1, d) class token": [
+        ("vit.py", "    return result\n", "    return result.unsqueeze(0)\n"),
+        ("vit.py", "torch.randn(n_patches + 1, embed_dim) * 0.02", "torch.randn(1, n_patches + 1, embed_dim) * 0.02"),
+        ("vit.py", "torch.rand(1, embed_dim)", "torch.rand(1, 1, embed_dim)"),
+        ("vit.py", "self.class_token.expand(n, 1, -1)", "self.class_token.expand(n, -1, -1)")],
+    "fused qkv, kit names in the block (attn, fc1/fc2 MLP, norm)": [
+        ("attention.py", "        self.q = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n"
+                         "        self.k = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n"
+                         "        self.v = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n",
+         "        self.qkv = nn.Linear(embed_dim, 3 * embed_dim)\n"),
+        ("attention.py", "        q = self.q(x).view(B, N, self.num_heads, self.d_head).transpose(1, 2)\n"
+                         "        k = self.k(x).view(B, N, self.num_heads, self.d_head).transpose(1, 2)\n"
+                         "        v = self.v(x).view(B, N, self.num_heads, self.d_head).transpose(1, 2)\n",
+         "        q, k, v = self.qkv(x).view(B, N, 3, self.num_heads, self.d_head).permute(2, 0, 3, 1, 4)\n"),
+        ("vit.py", "self.mhsa", "self.attn"),
+        ("vit.py", "self.mlp = nn.Sequential(nn.Linear(embed_dim, mlp_ratio * embed_dim), nn.GELU(),\n"
+                   "                                 nn.Linear(mlp_ratio * embed_dim, embed_dim))",
+         "self.mlp = MLP(embed_dim, int(embed_dim * mlp_ratio))"),
+        ("vit.py", "self.ln", "self.norm")],
+}
+
+# name -> (replacements, {check: words its message must contain})
+BUGGY = {
+    "scores multiplied by sqrt(d)": (
+        [("attention.py", "scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)",
+          "scores = q @ k.transpose(-2, -1) * math.sqrt(self.d_head)")],
+        {"multi_head_attention": "multiplied by sqrt(d)", "block": "multiplied by sqrt(d)",
+         "vit_forward": "multiplied by sqrt(d)"}),
+    "output projection never applied": (
+        [("attention.py", "        out = self.projection(out)\n        if return_attention:\n            return out, attn",
+          "        if return_attention:\n            return out, attn")],
+        {"multi_head_attention": "output projection is never applied", "block": "output projection",
+         "vit_forward": "output projection"}),
+    "residual added to the normalized tokens": (
+        [("vit.py", "        out = x + self.mhsa(self.norm1(x))\n",
+          "        x = self.norm1(x)\n        out = x + self.mhsa(x)\n")],
+        {"block": "normalized tokens", "vit_forward": "normalized tokens"}),
+    "softmax over the queries": (
+        [("attention.py", "attn = scores.softmax(dim=-1)", "attn = scores.softmax(dim=-2)"),
+         ("attention.py", "weights = torch.softmax(scores, dim=-1)", "weights = torch.softmax(scores, dim=-2)")],
+        {"attention_function": "over the queries", "multi_head_attention": "over the queries",
+         "block": "over the queries"}),
+    "the issue's ViT: the three bugs at once (96.42 % on MNIST)": (
+        [("attention.py", "scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)",
+          "scores = q @ k.transpose(-2, -1) * math.sqrt(self.d_head)"),
+         ("attention.py", "        out = self.projection(out)\n        if return_attention:\n            return out, attn",
+          "        if return_attention:\n            return out, attn"),
+         ("vit.py", "        out = x + self.mhsa(self.norm1(x))\n",
+          "        x = self.norm1(x)\n        out = x + self.mhsa(x)\n")],
+        {"multi_head_attention": "multiplied by sqrt(d)", "block": "normalized tokens",
+         "vit_forward": "normalized tokens"}),
+}
+
+
+def write(root, edits):
+    folder = root / A
+    folder.mkdir(parents=True)
+    files = {"attention.py": COURSE_ATTENTION, "vit.py": COURSE_VIT}
+    for file, old, new in edits:
+        assert old in files[file], (file, old)
+        files[file] = files[file].replace(old, new)
+    for file, text in files.items():
+        (folder / file).write_text(text.replace("BIAS", "True"))
+    return root
+
+
+def grade(root):
+    from autograder.runner import grade
+
+    return {r.name: r for r in grade(root, [A], tier="quick")}
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("variant", sorted(CORRECT))
+def test_course_conventions_earn_every_point(variant, tmp_path):
+    results = grade(write(tmp_path, CORRECT[variant]))
+    lost = {n: (r.status, r.message) for n, r in results.items() if r.score < r.max_score}
+    assert not lost, f"{variant}: {lost}"
+    assert sum(r.score for r in results.values()) == 21
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("variant", sorted(BUGGY))
+def test_buggy_vit_loses_the_structural_checks(variant, tmp_path):
+    edits, must_fail = BUGGY[variant]
+    results = grade(write(tmp_path, edits))
+    for name, words in must_fail.items():
+        r = results[name]
+        assert r.status == "failed" and r.score == 0, (variant, name, r.status, r.message)
+        assert words in r.message, (variant, name, r.message)
