@@ -101,6 +101,12 @@ MUTANTS += [
            'classifier.append(nn.Identity())', checks=('train_eval_modes',)),
     Mutant(A2, "training.py", 'ExponentialLR gamma ignored', 'ExponentialLR(optimizer, gamma=gamma)',
            'ExponentialLR(optimizer, gamma=0.95)', checks=('lr_schedule',)),
+    Mutant(A2, "cnn.py", 'ReLU after the last Linear (clipped logits)', 'classifier.append(nn.Linear(1000, 10))',
+           'classifier += [nn.Linear(1000, 10), nn.ReLU()]', checks=('course_cnn',),
+           hint='the logits must not go through an activation'),
+    Mutant(A2, "training.py", 'accuracy in percent', 'return total_loss / count, correct / count',
+           'return total_loss / count, 100 * correct / count', checks=('epoch_evaluate', 'epoch_train'),
+           hint='a percentage?'),
 ]
 
 A3 = "a3_transformers"

@@ -2,7 +2,9 @@
 
 The notebook, the CLI and the autograder all train through `train`, so they measure exactly the same thing.
 Speed on CPU: the data live in memory as tensors, augmentation is batched on tensors, and the model and the
-batches use the channels_last memory layout (faster convolutions on CPU).
+batches use the channels_last memory layout (faster convolutions on CPU) when the student's forward accepts it:
+the course's `x.view(N, -1)` after the convolutions does not (a channels_last tensor cannot be viewed flat), and
+then `train` keeps the usual contiguous layout, so view, reshape, flatten and nn.Flatten all train.
 
     python -m kit.a2 train --epochs 30 --standardize --augment --lr-schedule --dropout 0.5 --batch-norm
     python -m kit.a2 ablation --epochs 30
@@ -136,6 +138,9 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
     model = cnn.CourseCNN(batch_norm=batch_norm, dropout=dropout).to(dev)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+        if not accepts_channels_last(model, Xtrain[:2].to(dev)):  # e.g. x.view(N, -1) after a convolution
+            channels_last = False
+            model = model.to(memory_format=torch.contiguous_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     scheduler = training.make_scheduler(optimizer, gamma) if lr_schedule else None
     criterion = nn.CrossEntropyLoss()
@@ -163,6 +168,22 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(train_acc=f"{train_metrics[1]:.3f}", test_acc=f"{test_metrics[1]:.3f}")
     return model, hist
+
+
+@torch.no_grad()
+def accepts_channels_last(model, x) -> bool:
+    """Whether `model`'s forward runs on `x` in the channels_last memory layout (one forward pass in eval mode,
+    no graph; the model goes back to its mode). `x.view(N, -1)` on a channels_last feature map raises (its
+    values are not stored in the (C, H, W) order the view needs); reshape, flatten and nn.Flatten copy."""
+    was = model.training
+    model.eval()
+    try:
+        model(x.contiguous(memory_format=torch.channels_last))
+        return True
+    except RuntimeError:
+        return False
+    finally:
+        model.train(was)
 
 
 # no test curve without test labels (the grader's sandbox: the judge scores the predictions)
@@ -222,10 +243,14 @@ class ModeProbe(nn.Module):
 
 
 def probe_model():
-    """(model, probe): a tiny classifier of (N, 3, 2, 2) inputs into 3 classes, with a ModeProbe inside."""
+    """(model, probe): a tiny classifier of (N, 3, 2, 2) inputs into PROBE_CLASSES classes, with a ModeProbe
+    inside. Ten classes, as CIFAR-10: an epoch that also computes a top-5 accuracy (the course's) runs on it."""
     torch.manual_seed(0)
     probe = ModeProbe()
-    return nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), probe, nn.Linear(8, 3)), probe
+    return nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Tanh(), probe, nn.Linear(8, PROBE_CLASSES)), probe
+
+
+PROBE_CLASSES = 10
 
 
 def layer_table_test_network():
@@ -255,8 +280,12 @@ def leaf_trace(model, x) -> list:
 
 
 def forward_channels_last(model, x):
-    """model(x) on a batch in the channels_last memory layout (the kit's training layout)."""
-    return model(x.contiguous(memory_format=torch.channels_last))
+    """model(x) on a batch in the channels_last memory layout (the kit's training layout), or None when the
+    forward refuses that layout (then `train` uses the contiguous one)."""
+    try:
+        return model(x.contiguous(memory_format=torch.channels_last))
+    except RuntimeError:
+        return None
 
 
 def generator(seed: int) -> torch.Generator:

@@ -14,11 +14,15 @@ def epoch(data, model, criterion, optimizer=None):
     (torch.no_grad()), the weights must not change.
     Args:
         data: iterable of (inputs (B, C, H, W), targets (B,) int64 class indices) batches; batch sizes may differ.
-        model: nn.Module mapping inputs to (B, n_classes) logits.
+            The kit's batches may arrive in the channels_last memory layout (same values, another order in
+            memory); they are already on the model's device.
+        model: nn.Module mapping inputs to (B, n_classes) logits (at least 10 classes, also when grading).
         criterion: loss module returning the MEAN loss of a batch (nn.CrossEntropyLoss()).
         optimizer: a torch.optim optimizer, or None to evaluate.
     Returns:
-        (mean loss, accuracy): floats, averaged over all the examples of the pass (not over batches).
+        (mean loss, accuracy): two floats, averaged over all the examples of the pass (not over batches); the
+        accuracy is the top-1 FRACTION in [0, 1] (0.53, not 53 %). You may compute more (a top-5 accuracy, as
+        in the course), but return these two.
     """
     # YOUR CODE HERE
     raise NotImplementedError()

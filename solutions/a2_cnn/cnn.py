@@ -15,8 +15,14 @@ class CourseCNN(nn.Module):
     """The course CNN; `batch_norm` puts nn.BatchNorm2d after each convolution (before its ReLU), `dropout` > 0
     puts nn.Dropout(dropout) between the ReLU of the 1000-unit layer and the last (classifier) layer.
 
-    forward: (N, 3, 32, 32) float images -> (N, 10) logits (no softmax: the loss applies it).
+    forward: (N, 3, 32, 32) float images -> (N, 10) logits: no activation after the last layer (no ReLU, no
+    softmax: the loss applies the softmax itself).
     Without the switches, the network has exactly 1,191,170 parameters.
+    Any way of flattening works (x.view(x.size(0), -1), x.reshape, torch.flatten(x, 1), nn.Flatten()), and
+    poolings may be nn.MaxPool2d modules or F.max_pool2d calls; convolutions and linear layers are nn.Conv2d,
+    nn.Linear (and nn.BatchNorm2d, nn.Dropout for the switches) modules. The kit trains with batches in the
+    channels_last memory layout when your forward accepts them (faster on CPU), in the usual layout otherwise
+    (x.view(N, -1) after a convolution needs it).
     """
 
     def __init__(self, batch_norm=False, dropout=0.0):

@@ -58,7 +58,9 @@ def same_size_settings(kernel):
     """Padding and stride with which a convolution of odd size `kernel` keeps the spatial size.
 
     Returns:
-        (padding, stride), two ints, such that conv_output_size(n, kernel, padding, stride) == n for every n.
+        (padding, stride): PADDING FIRST, then stride, two ints, such that
+        conv_output_size(n, kernel, padding, stride) == n for every n.
+        (Careful: halving_pool_settings below returns them in the other order, (stride, padding).)
     """
     ### BEGIN SOLUTION
     return (kernel - 1) // 2, 1
@@ -71,8 +73,9 @@ def halving_pool_settings(kernel):
     Args:
         kernel: pooling window size, 1 <= kernel <= 7.
     Returns:
-        (stride, padding), two ints, such that conv_output_size(n, kernel, padding, stride) == n // 2 for every
-        even n >= kernel; nn.MaxPool2d also requires padding <= kernel // 2.
+        (stride, padding): STRIDE FIRST, then padding (the reverse of same_size_settings' (padding, stride)),
+        two ints, such that conv_output_size(n, kernel, padding, stride) == n // 2 for every even n >= kernel;
+        nn.MaxPool2d also requires padding <= kernel // 2.
     """
     ### BEGIN SOLUTION
     return 2, (kernel - 1) // 2
