@@ -193,6 +193,23 @@ BUGGY = {
          ("attention.py", "weights = torch.softmax(scores, dim=-1)", "weights = torch.softmax(scores, dim=-2)")],
         {"attention_function": "over the queries", "multi_head_attention": "over the queries",
          "block": "over the queries"}),
+    "scores scaled with sqrt(C) instead of sqrt(D)": (
+        [("attention.py", "scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)",
+          "scores = q @ k.transpose(-2, -1) / math.sqrt(C)")],
+        {"multi_head_attention": "instead of the dimension D = C / H of a head", "block": "D = C / H"}),
+    "no attention residual": (
+        [("vit.py", "        out = x + self.mhsa(self.norm1(x))\n", "        out = self.mhsa(self.norm1(x))\n")],
+        {"block": "attention residual connection is missing", "vit_forward": "residual connection is missing"}),
+    "no output projection layer at all": (
+        [("attention.py", "        self.v = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n"
+                          "        self.projection = nn.Linear(embed_dim, embed_dim)\n\n"
+                          "    def forward(self, x, return_attention=False):\n        B, N, C",
+          "        self.v = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n\n"
+          "    def forward(self, x, return_attention=False):\n        B, N, C"),
+         ("attention.py", "        out = self.projection(out)\n        if return_attention:\n            return out, attn",
+          "        if return_attention:\n            return out, attn")],
+        {"multi_head_attention": "no output projection found: looked for a Linear(4, 4) named proj (or projection",
+         "block": "Block.mhsa: no output projection found", "vit_forward": "no output projection found"}),
     "the issue's ViT: the three bugs at once (96.42 % on MNIST)": (
         [("attention.py", "scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)",
           "scores = q @ k.transpose(-2, -1) * math.sqrt(self.d_head)"),
