@@ -177,12 +177,13 @@ def vit_predictions(vit, dataset="mnist", data=None, **kw) -> dict:
 def attention_maps(model, images):
     """Attention weights of every block for `images`: list of (B, H, N+1, N+1) tensors, one per block.
 
-    Hooks read the tokens entering each block's `attn` and ask it again with return_attention=True, so any ViT
+    Hooks read the tokens entering each block's `attn` (or `mhsa`) and ask it again with return_attention=True, so any ViT
     that follows the assignment's interface works.
     """
     inputs = []
-    hooks = [b.attn.register_forward_pre_hook(lambda mod, args: inputs.append((mod, args[0])))
-             for b in model.blocks]
+    attn = [next(getattr(b, n) for n in ("attn", "mhsa", "msa", "self_attn", "attention") if hasattr(b, n))
+            for b in model.blocks]  # the kit's name, or the course notebook's
+    hooks = [a.register_forward_pre_hook(lambda mod, args: inputs.append((mod, args[0]))) for a in attn]
     was_training = model.training
     model.eval()
     try:
