@@ -22,7 +22,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -100,10 +99,9 @@ def _bwrap_works() -> bool:
     binary = bwrap_binary()
     if not binary or not sys.platform.startswith("linux"):
         return False
+    probe = [*_bwrap_base(), *_bwrap_python(), "--", sys.executable, "-c", "pass"]
     try:
-        proc = subprocess.run([binary, *_bwrap_base(), "--", "/bin/true" if os.path.exists("/bin/true")
-                               else sys.executable, *([] if os.path.exists("/bin/true") else ["-c", "pass"])],
-                              capture_output=True, timeout=20)
+        proc = subprocess.run([binary, *probe], capture_output=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return proc.returncode == 0
@@ -281,7 +279,7 @@ class Sandbox:
                                       # a fork bomb: capped per user where the sandbox has a user of its own
                                       "nproc": 512 if self.level == "user" else 0,
                                       "hidden": hidden})
-        return Session(self, folder, check_tmp, time.monotonic() + timeout)
+        return Session(self, folder, check_tmp, timeout)
 
 
 _LAUNCH = r"""
@@ -333,8 +331,9 @@ OUTPUT_LIMIT = 2000
 class Session:
     """The judge's view of one check's sandbox child. Used as `sub` by the checks."""
 
-    def __init__(self, sandbox: Sandbox, folder: Path, tmp: Path, deadline: float):
-        self.sandbox, self.tmp, self.deadline = sandbox, tmp, deadline
+    def __init__(self, sandbox: Sandbox, folder: Path, tmp: Path, timeout: float):
+        self.sandbox, self.tmp, self.timeout = sandbox, tmp, timeout
+        self.deadline = time.monotonic() + timeout
         self.broken = None  # why the sandbox cannot be used any more
         self.ended = None  # the child's exit report
         self._modules = {}
@@ -387,25 +386,17 @@ class Session:
         return value
 
     def finish(self) -> str:
-        """End the child; returns its captured output. A sandbox that misbehaved is killed and restarted later."""
-        if not self.broken:
+        """End the child; returns its captured output. A sandbox whose zygote did not report the child's end
+        (a timeout, a broken channel, a dead sandbox) is killed; the next check starts a fresh one."""
+        if self.broken is None:
             try:
                 wire.write_frame(self.sandbox.req_w, {"op": "end"})
-            except OSError:
-                self.broken = "gone"
-        if self.broken in (None, "ended") or self.broken == "gone":
-            if self.ended is None and self.broken != "gone":
-                try:
-                    reply = wire.read_frame(self.sandbox.rep_r, time.monotonic() + 30)
-                    if isinstance(reply, dict) and reply.get("op") == "ended":
-                        self.ended = reply
-                    else:
-                        self.broken = self.broken or "channel: no end"
-                except (TimeoutError, EOFError, OSError, wire.WireError):
-                    self.broken = self.broken or "no end"
-            if self.broken == "gone" or self.ended is None:
-                self.sandbox.close()
-        else:
+                reply = wire.read_frame(self.sandbox.rep_r, time.monotonic() + 30)
+                if isinstance(reply, dict) and reply.get("op") == "ended":
+                    self.ended = reply
+            except (TimeoutError, EOFError, OSError, wire.WireError):
+                pass
+        if self.ended is None:
             self.sandbox.close()
         output = _read_output(self.tmp / "output.txt")
         shutil.rmtree(self.tmp, ignore_errors=True)

@@ -78,14 +78,14 @@ def execute(chk: Check, session) -> tuple[str, str]:
     except SubmissionError as err:
         return "error", str(err)
     except SandboxGone as err:
-        return _gone(session, str(err), chk)
+        return _gone(session, str(err))
     except JudgeError as err:
         return "error", f"grader error: {err}"
     except Exception as err:  # a value the check could not use (a str for a tensor, ...): the submission's answer
         return "error", f"the check could not use what the submission returned ({type(err).__name__}: {err})"
 
 
-def _gone(session, why: str, chk: Check) -> tuple[str, str]:
+def _gone(session, why: str) -> tuple[str, str]:
     if why == "timeout":
         return "timeout", (f"took longer than the time limit of {session.timeout:.0f} s (endless loop, or far too "
                            "slow?)")
@@ -115,7 +115,6 @@ def run_one(sandbox, chk: Check, folder: Path, threads: int = 1, memory_mb: int 
     except Exception as err:  # the sandbox itself did not start: a grader problem, reported as such
         return CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points, "error",
                            f"grader error: {err}", "", time.monotonic() - start)
-    session.timeout = timeout
     notes = io.StringIO()  # what the check itself prints (measured accuracies): kept apart from the student's output
     with contextlib.redirect_stdout(notes):
         status, message = execute(chk, session)
@@ -166,21 +165,17 @@ def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: i
     else:
         import concurrent.futures as cf
 
-        parts = [todo[i::jobs] for i in range(jobs)]
+        parts = [part for part in (todo[i::jobs] for i in range(jobs)) if part]
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=_judge_context()) as pool:
-            futures = [pool.submit(_grade_part, str(submission), [(c.assignment, c.name) for c in part],
-                                   threads, level, kwargs, slot) for slot, part in enumerate(parts) if part]
+            futures = {pool.submit(_grade_part, str(submission), [(c.assignment, c.name) for c in part],
+                                   threads, level, kwargs, slot): part for slot, part in enumerate(parts)}
             for fut in cf.as_completed(futures):
                 try:
                     part_results = fut.result()
                 except Exception as err:  # a judge worker died: its checks still get a result
-                    part_results = []
-                    logging_error = f"grader error: a grading process failed ({type(err).__name__}: {err})"
-                    done = set(results)
-                    for chk in todo:
-                        if chk.id not in done:
-                            part_results.append(CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points,
-                                                            "error", logging_error, "", 0.0))
+                    message = f"grader error: a grading process failed ({type(err).__name__}: {err})"
+                    part_results = [CheckResult(c.assignment, c.name, c.tier, 0.0, c.points, "error", message, "", 0.0)
+                                    for c in futures[fut]]
                 for res in part_results:
                     results[res.id] = res
                     if progress:
@@ -201,16 +196,20 @@ def _grade_part(submission: str, ids, threads, level, kwargs, slot) -> list[Chec
     return list(_grade_sequential(Path(submission), checks, threads, level, kwargs, slot))
 
 
-def _grade_sequential(submission: Path, checks, threads, level, kwargs, slot):
+def new_sandbox(submission: Path, level: str | None = None, slot: int = 0):
+    """The sandbox of one submission, seeing the public data (no test labels)."""
     from data_scripts.datasets import public_dir
 
     from .judge import Sandbox
 
+    public_dir().mkdir(parents=True, exist_ok=True)
+    return Sandbox(submission, level=level, slot=slot, public_data=public_dir())
+
+
+def _grade_sequential(submission: Path, checks, threads, level, kwargs, slot):
     if not checks:
         return
-    public = public_dir()
-    public.mkdir(parents=True, exist_ok=True)
-    sandbox = Sandbox(submission, level=level, slot=slot, public_data=public)
+    sandbox = new_sandbox(submission, level, slot)
     try:
         for chk in checks:
             try:
@@ -312,8 +311,6 @@ def run_check(check_id: str, folder: str | Path = ".", quiet: bool = False) -> N
     judge (autograder/nbgrader_plugins.py). quiet=True (hidden tests) prints nothing on success and does not
     name the check on failure.
     """
-    from .judge import Sandbox
-
     assignment, name = check_id.split("/", 1)
     chk = next((c for c in load_checks(assignment) if c.name == name), None)
     if chk is None:
@@ -322,10 +319,7 @@ def run_check(check_id: str, folder: str | Path = ".", quiet: bool = False) -> N
     submission = folder.parent
     sandbox = _NOTEBOOK_SANDBOXES.get(submission)
     if sandbox is None:
-        from data_scripts.datasets import public_dir
-
-        public_dir().mkdir(parents=True, exist_ok=True)
-        sandbox = _NOTEBOOK_SANDBOXES[submission] = Sandbox(submission, public_data=public_dir())
+        sandbox = _NOTEBOOK_SANDBOXES[submission] = new_sandbox(submission)
     res = run_one(sandbox, chk, folder, threads=_threads_per_child(1))
     if res.status != "passed":
         raise NotebookCheckFailed(f"a hidden test failed: {res.message}" if quiet else f"{check_id}: {res.message}")

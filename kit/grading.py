@@ -63,10 +63,6 @@ def optimizer_step(model, optimizer, seed: int = 0) -> dict:
     return {"before": before, "grads": grads, "after": [p.detach().clone() for p in model.parameters()]}
 
 
-def parameter_count(model) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 @torch.no_grad()
 def predict(model, X, batch_size: int = 1000):
     """Logits of `model` (eval mode) on X, float32 on the CPU."""
