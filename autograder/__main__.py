@@ -40,6 +40,8 @@ def _parser():
     g.add_argument("--quiet", action="store_true", help="no per-check progress lines on stderr")
     g.add_argument("--sandbox", choices=("auto", *LEVELS), default=None,
                    help="isolation of the student's code (default: the best available, or KIT_SANDBOX)")
+    g.add_argument("--leaderboard", action="store_true",
+                   help="gradescope format: add each training's test accuracy and time to the leaderboard")
     m = sub.add_parser("grade-many", help="grade every submission folder inside DIR; CSV gradebook + reports")
     m.add_argument("folder", metavar="DIR", help="one sub-folder per student, each with the assignments' layout")
     m.add_argument("--assignment", action="append", help="a1, a2, ...; repeatable (default: all)")
@@ -164,7 +166,7 @@ def main(argv=None) -> int:
     except Exception as err:  # the grader failed, not the submission: the report says so rather than not existing
         results = [grader_error(a, f"{type(err).__name__}: {err}") for a in assignments]
         status = 3
-    text = render(results, args.format, str(submission))
+    text = render(results, args.format, str(submission), leaderboard=args.leaderboard)
     if args.output:
         out = Path(args.output)
         write_atomically(out, text + "\n")

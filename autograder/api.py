@@ -33,21 +33,26 @@ class Check:
     timeout: float
     func: Callable = field(repr=False, compare=False)
     description: str = ""
+    hidden: bool = False  # graded, but neither shipped to students nor shown before the grades are published
 
     @property
     def id(self) -> str:
         return f"{self.assignment}/{self.name}"
 
 
-def check(name: str, points: float = 1, tier: str = "quick", timeout: float = 30, description: str = ""):
-    """Register `f(sub)` as a check of the assignment whose check module defines it."""
+def check(name: str, points: float = 1, tier: str = "quick", timeout: float = 30, description: str = "",
+          hidden: bool = False):
+    """Register `f(sub)` as a check of the assignment whose check module defines it.
+
+    hidden=True: the check counts in every grade, but the student kit leaves out its code, name and messages,
+    Gradescope shows it once the grades are published, and notebooks may name it only in a hidden-tests region."""
     if tier not in TIERS:
         raise ValueError(f"tier must be one of {TIERS}")
 
     def register(func):
         assignment = func.__module__.rsplit(".", 1)[-1]
         doc = description or (func.__doc__ or "").strip().splitlines()[0] if (description or func.__doc__) else ""
-        item = Check(assignment, name, float(points), tier, float(timeout), func, doc)
+        item = Check(assignment, name, float(points), tier, float(timeout), func, doc, bool(hidden))
         checks = REGISTRY.setdefault(assignment, [])
         if any(c.name == name for c in checks):
             raise ValueError(f"duplicate check name {item.id}")

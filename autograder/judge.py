@@ -302,8 +302,9 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 def _site_packages() -> list[str]:
     import site
 
-    paths = [p for p in site.getsitepackages() if os.path.isdir(p)]
-    return paths
+    # also package folders reached through .pth files or PYTHONPATH (a venv layered on another one)
+    extra = [p for p in sys.path if os.path.basename(p.rstrip("/")) in ("site-packages", "dist-packages")]
+    return list(dict.fromkeys(p for p in [*site.getsitepackages(), *extra] if os.path.isdir(p)))
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -21,6 +21,7 @@ class CheckResult:
     output: str
     duration: float
     isolation: str = ""  # how the submission's code was isolated (autograder/judge.py LEVELS)
+    hidden: bool = False  # a hidden check: shown to students once grades are published
 
     @property
     def id(self) -> str:
@@ -49,14 +50,15 @@ def render_table(results, submission: str = "") -> str:
     lines = []
     if submission:
         lines.append(f"Submission: {submission}")
-    width = max([len(r.id) for r in results] + [10])
+    width = max([len(r.id) + 9 * r.hidden for r in results] + [10])
     for assignment in dict.fromkeys(r.assignment for r in results):
         rows = [r for r in results if r.assignment == assignment]
         got, out_of = totals(rows)
         lines.append("")
         lines.append(f"{assignment}: {_fmt(got)} / {_fmt(out_of)}")
         for r in rows:
-            lines.append(f"  {STATUS_LABEL.get(r.status, r.status):<7} {r.name:<{width - len(assignment)}} "
+            name = f"{r.name} (hidden)" if r.hidden else r.name
+            lines.append(f"  {STATUS_LABEL.get(r.status, r.status):<7} {name:<{width - len(assignment)}} "
                          f"{_fmt(r.score):>4} / {_fmt(r.max_score):<3} {r.tier:<5} {r.duration:5.1f}s")
             if r.message:
                 lines.append(f"          -> {r.message}")
@@ -75,18 +77,38 @@ def _test_output(r: CheckResult) -> str:
     return text
 
 
-def to_gradescope(results) -> dict:
-    """Gradescope's results.json: score, max_score and one entry per check."""
+def to_gradescope(results, leaderboard: bool = False) -> dict:
+    """Gradescope's results.json: score, max_score and one entry per check (a hidden check is shown once the
+    grades are published); leaderboard=True adds each training's test accuracy and time."""
     got, out_of = totals(results)
-    return {
+    data = {
         "score": got,
         "max_score": out_of,
+        "execution_time": round(sum(r.duration for r in results), 1),
         "visibility": "visible",
         "output": isolation_text(results),
         "tests": [{"name": r.id, "score": r.score, "max_score": r.max_score,
                    "status": "passed" if r.status == "passed" else "failed",
+                   "visibility": "after_published" if r.hidden else "visible",
                    "output": _test_output(r)} for r in results],
     }
+    if leaderboard:
+        data["leaderboard"] = leaderboard_rows(results)
+    return data
+
+
+def leaderboard_rows(results) -> list[dict]:
+    """For each check that trained a model: its test accuracy (higher first) and its time (lower first)."""
+    from .api import measured_accuracies
+
+    rows = []
+    for r in results:
+        found = measured_accuracies(r.output) if r.status == "passed" else []
+        if found:
+            rows.append({"name": f"{r.name}: test accuracy (%)", "value": round(100 * min(v for v, _ in found), 2),
+                         "order": "desc"})
+            rows.append({"name": f"{r.name}: time (s)", "value": round(r.duration, 1), "order": "asc"})
+    return rows
 
 
 def to_json(results, submission: str = "") -> dict:
@@ -97,7 +119,7 @@ def to_json(results, submission: str = "") -> dict:
     data["assignments"] = {a: dict(zip(("score", "max_score"), totals([r for r in results if r.assignment == a])))
                            for a in dict.fromkeys(r.assignment for r in results)}
     for test, r in zip(data["tests"], results):
-        test.update(kit_status=r.status, tier=r.tier, isolation=r.isolation, duration=round(r.duration, 3), message=r.message)
+        test.update(kit_status=r.status, tier=r.tier, hidden=r.hidden, isolation=r.isolation, duration=round(r.duration, 3), message=r.message)
     return data
 
 
@@ -122,13 +144,13 @@ def to_junit(results, submission: str = "") -> str:
     return ET.tostring(suites, encoding="unicode")
 
 
-def render(results, fmt: str, submission: str = "") -> str:
+def render(results, fmt: str, submission: str = "", leaderboard: bool = False) -> str:
     if fmt == "table":
         return render_table(results, submission)
     if fmt == "json":
         return json.dumps(to_json(results, submission), indent=2)
     if fmt == "gradescope":
-        return json.dumps(to_gradescope(results), indent=2)
+        return json.dumps(to_gradescope(results, leaderboard), indent=2)
     if fmt == "junit":
         return to_junit(results, submission)
     raise ValueError(f"unknown format {fmt}")

@@ -113,8 +113,7 @@ def run_one(sandbox, chk: Check, folder: Path, threads: int = 1, memory_mb: int 
     try:
         session = sandbox.session(folder, seed, timeout, threads=threads, memory_mb=memory_mb)
     except Exception as err:  # the sandbox itself did not start: a grader problem, reported as such
-        return CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points, "error",
-                           f"grader error: {err}", "", time.monotonic() - start)
+        return result_of(chk, "error", f"grader error: {err}", duration=time.monotonic() - start)
     notes = io.StringIO()  # what the check itself prints (measured accuracies): kept apart from the student's output
     with contextlib.redirect_stdout(notes):
         status, message = execute(chk, session)
@@ -122,9 +121,14 @@ def run_one(sandbox, chk: Check, folder: Path, threads: int = 1, memory_mb: int 
     if notes.getvalue():
         output = (output.rstrip("\n") + "\n" if output.strip() else "") + notes.getvalue()
     elapsed = time.monotonic() - start
-    points = chk.points if status == "passed" else 0.0
-    return CheckResult(chk.assignment, chk.name, chk.tier, points, chk.points, status, message, output, elapsed,
-                       isolation=sandbox.level)
+    return result_of(chk, status, message, output, elapsed, isolation=sandbox.level)
+
+
+def result_of(chk: Check, status: str, message: str, output: str = "", duration: float = 0.0,
+              isolation: str = "") -> CheckResult:
+    """A check's result: its points only when it passed; its visibility travels with it to every report."""
+    return CheckResult(chk.assignment, chk.name, chk.tier, chk.points if status == "passed" else 0.0, chk.points,
+                       status, message, output, duration, isolation=isolation, hidden=chk.hidden)
 
 
 def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: int = 1,
@@ -152,8 +156,7 @@ def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: i
         order += [c.id for c in checks]
         for chk in checks:
             if not folder.is_dir():
-                results[chk.id] = CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points, "error",
-                                              f"folder {assignment}/ not found in {submission}", "", 0.0)
+                results[chk.id] = result_of(chk, "error", f"folder {assignment}/ not found in {submission}")
             else:
                 todo.append(chk)
     threads = threads or _threads_per_child(jobs)
@@ -174,8 +177,7 @@ def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: i
                     part_results = fut.result()
                 except Exception as err:  # a judge worker died: its checks still get a result
                     message = f"grader error: a grading process failed ({type(err).__name__}: {err})"
-                    part_results = [CheckResult(c.assignment, c.name, c.tier, 0.0, c.points, "error", message, "", 0.0)
-                                    for c in futures[fut]]
+                    part_results = [result_of(c, "error", message) for c in futures[fut]]
                 for res in part_results:
                     results[res.id] = res
                     if progress:
@@ -215,8 +217,7 @@ def _grade_sequential(submission: Path, checks, threads, level, kwargs, slot):
             try:
                 res = run_one(sandbox, chk, submission / chk.assignment, threads=threads, **kwargs)
             except Exception as err:  # the grader itself failed: still a result, never a crash
-                res = CheckResult(chk.assignment, chk.name, chk.tier, 0.0, chk.points, "error",
-                                  f"grader error: {type(err).__name__}: {err}", "", 0.0, isolation=sandbox.level)
+                res = result_of(chk, "error", f"grader error: {type(err).__name__}: {err}", isolation=sandbox.level)
             yield res
     finally:
         sandbox.close()

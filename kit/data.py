@@ -32,16 +32,16 @@ def image_tensors(name: str, normalize: bool = True, limit_train: int | None = N
 def random_shift_flip(x, max_shift: int = 2, flip: bool = True, generator: torch.Generator | None = None):
     """Batched augmentation of (N, C, H, W) images: each one moved by up to `max_shift` pixels in each direction
     (borders replicated: the background of MNIST-like images) and, when `flip`, mirrored left-right with
-    probability 1/2 (right for clothes, wrong for digits). One gather for the whole batch, no Python loop."""
+    probability 1/2 (right for clothes, wrong for digits). One resampling of the whole batch, no Python loop:
+    a per-image affine map (translation, optional mirror) read with nearest pixels and border padding."""
     N, C, H, W = x.shape
-    padded = torch.nn.functional.pad(x, (max_shift,) * 4, mode="replicate")
-    top = torch.randint(0, 2 * max_shift + 1, (N,), generator=generator).to(x.device)
-    left = torch.randint(0, 2 * max_shift + 1, (N,), generator=generator).to(x.device)
-    rows = top[:, None] + torch.arange(H, device=x.device)
-    cols = torch.arange(W, device=x.device).expand(N, W)
+    shift_y = torch.randint(0, 2 * max_shift + 1, (N,), generator=generator) - max_shift
+    shift_x = torch.randint(0, 2 * max_shift + 1, (N,), generator=generator) - max_shift
+    scale_x = torch.ones(N)
     if flip:
-        mirror = (torch.rand(N, generator=generator) < 0.5).to(x.device)
-        cols = torch.where(mirror[:, None], cols.flip(1), cols)
-    cols = cols + left[:, None]
-    n = torch.arange(N, device=x.device)[:, None, None]
-    return padded[n, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
+        scale_x = torch.where(torch.rand(N, generator=generator) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(N, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 2] = scale_x, 2 * shift_x / W  # normalized coordinates: one pixel is 2 / size
+    theta[:, 1, 1], theta[:, 1, 2] = 1.0, 2 * shift_y / H
+    grid = torch.nn.functional.affine_grid(theta.to(x.device, x.dtype), (N, C, H, W), align_corners=False)
+    return torch.nn.functional.grid_sample(x, grid, mode="nearest", padding_mode="border", align_corners=False)

@@ -110,3 +110,29 @@ def test_circles_seeded_and_one_hot():
     assert torch.equal(a.Ytrain.sum(1), torch.ones(200))
     assert a.Xgrid.shape == (a.grid_size ** 2, 2)
     assert 80 < int(a.ytrain.sum()) < 120  # both classes present
+
+
+@pytest.mark.quick
+def test_random_shift_flip_is_a_replicate_pad_and_crop():
+    """The kit's augmentation (an affine resampling) moves pixels exactly as padding with the border's values
+    and cropping at the drawn offsets would (written here, not in the kit: it is a2's random_crop_flip)."""
+    import torch
+
+    from kit.data import random_shift_flip
+
+    def pad_and_crop(x, max_shift, flip, generator):
+        N, C, H, W = x.shape
+        padded = torch.nn.functional.pad(x, (max_shift,) * 4, mode="replicate")
+        top = torch.randint(0, 2 * max_shift + 1, (N,), generator=generator)
+        left = torch.randint(0, 2 * max_shift + 1, (N,), generator=generator)
+        rows = top[:, None] + torch.arange(H)
+        cols = torch.arange(W).expand(N, W)
+        if flip:
+            cols = torch.where((torch.rand(N, generator=generator) < 0.5)[:, None], cols.flip(1), cols)
+        cols = cols + left[:, None]
+        return padded[torch.arange(N)[:, None, None], :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+    for shape, max_shift, flip in [((64, 1, 28, 28), 1, True), ((8, 3, 32, 32), 4, False), ((5, 2, 7, 9), 2, True)]:
+        x = torch.randn(*shape)
+        expected = pad_and_crop(x, max_shift, flip, torch.Generator().manual_seed(5))
+        assert torch.equal(random_shift_flip(x, max_shift, flip, torch.Generator().manual_seed(5)), expected)

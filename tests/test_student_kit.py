@@ -1,0 +1,162 @@
+"""The student kit: built in a temporary folder, it holds nothing a student should not see, and its README's
+commands work there (stubs score 0, the reference modules dropped in score every public point)."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+from autograder.student_kit import build, hidden_check_names, public_source
+
+ASSIGNMENTS = ("a1_intro_nn", "a2_cnn", "a3_transformers", "a4_gaussian_fit")
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("kit") / "student-kit")
+
+
+def _files(kit):
+    """Every file of the kit, and every file inside its zip, as (name, text)."""
+    for path in sorted(kit.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            yield str(path.relative_to(kit)), path.read_text(errors="replace")
+    with zipfile.ZipFile(kit.with_suffix(".zip")) as zf:
+        for name in zf.namelist():
+            yield "zip:" + name, zf.read(name).decode(errors="replace")
+
+
+# Lines of a solution region that the kit may hold, and why.
+ALLOWED = {
+    "losses.append(float(g.detach()))": "a loop's bookkeeping, not an answer",
+    "rows = torch.arange(height, dtype=dtype)": "a4's pixel grid: the assignment's statement gives it",
+    "cols = torch.arange(width, dtype=dtype)": "a4's pixel grid: the assignment's statement gives it",
+}
+
+
+def _solution_lines() -> set[str]:
+    """Distinctive lines of every solution region of the instructor source (modules and notebooks)."""
+    lines = set()
+    for path in (ROOT / "solutions").rglob("*"):
+        if path.suffix == ".py":
+            texts = [path.read_text()]
+        elif path.suffix == ".ipynb":
+            texts = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]]
+        else:
+            continue
+        for text in texts:
+            for region in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", text, re.S):
+                lines |= {ln.strip() for ln in region.splitlines()
+                          if len(ln.strip()) >= 30 and not ln.strip().startswith(("#", '"""', "raise NotImplemented"))}
+    return lines
+
+
+@pytest.mark.quick
+def test_nothing_a_student_should_not_see(kit):
+    names = {str(p.relative_to(kit)) for p in kit.rglob("*")}
+    for forbidden in ("solutions", "tests", "autograder/mutants.py", "autograder/release.py",
+                      "autograder/nbgrader_plugins.py", "autograder/gradescope.py", "kit/bench.py", "gradebook.db"):
+        assert forbidden not in names, f"{forbidden} is in the student kit"
+    hidden = [n for names_ in hidden_check_names().values() for n in names_]
+    assert hidden, "no hidden check to test with: mark one @check(..., hidden=True)"
+    solution_lines = _solution_lines()
+    assert len(solution_lines) > 50
+    for name, text in _files(kit):
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS"):
+            assert marker not in text, f"{marker} in {name}"
+        for check_name in hidden:
+            assert check_name not in text, f"hidden check {check_name} named in {name}"
+        leaked = [ln for ln in solution_lines - set(ALLOWED) if ln in text]
+        assert not leaked, f"solution code in {name}: {leaked[:3]}"
+
+
+@pytest.mark.quick
+def test_hidden_checks_are_cut_with_what_only_they_use():
+    source = textwrap.dedent('''
+        from autograder.api import check
+
+        LIMIT = 3  # used by both
+        SECRET = 0.125
+
+
+        def shared(x):
+            return x + LIMIT
+
+
+        # the oracle of the hidden check
+        def oracle(x):
+            return x * SECRET
+
+
+        @check("public_one", points=1)
+        def public_one(sub):
+            shared(1)
+
+
+        @check("secret_one", points=1, hidden=True)
+        def secret_one(sub):
+            """edge cases"""
+            oracle(shared(2))
+        ''')
+    out, names = public_source(source)
+    assert names == ["secret_one"]
+    assert "secret_one" not in out and "oracle" not in out and "SECRET" not in out and "edge cases" not in out
+    assert "def shared" in out and "LIMIT = 3" in out and "public_one" in out
+    compile(out, "public", "exec")
+
+
+def _venv_on_top_of_ours(folder: Path) -> Path:
+    """A new venv that sees this environment's packages through a .pth file: `make setup` then runs for real
+    (pip resolves the requirements, installs the kit) without downloading PyTorch again."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    site = next(folder.glob("lib/python*/site-packages"))
+    ours = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
+    (site / "kit_test_parent.pth").write_text("\n".join(ours) + "\n")
+    return folder
+
+
+def _make(kit, *args, venv, timeout=900):
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(DATA_DIR=str(ROOT / "data"), KIT_NO_PROGRESS="1")
+    return subprocess.run(["make", "--no-print-directory", *args, f"VENV={venv}"], cwd=kit, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.train
+def test_readme_commands_stubs_then_reference(kit, tmp_path):
+    """Copied anywhere: `make setup`, `make check A=..` scores 0 on the stubs, full public points on the
+    reference; `make handin` zips the modules and the notebook."""
+    copy = tmp_path / "somewhere" / "student-kit"
+    shutil.copytree(kit, copy)
+    venv = _venv_on_top_of_ours(tmp_path / "venv")
+    # pip needs to run from the new venv: borrow ours through the .pth (no network, no new packages)
+    proc = _make(copy, "setup", venv=venv)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    readme = (copy / "README.md").read_text()
+    assert "make setup" in readme and "make check A=a1" in readme
+    for aid in ASSIGNMENTS:
+        proc = _make(copy, "check", f"A={aid.split('_')[0]}", venv=venv)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert re.search(r"TOTAL: 0 / \d+", proc.stdout), proc.stdout
+        rows = [ln for ln in proc.stdout.splitlines() if re.match(r"\s+(ok|FAIL|TODO|ERROR|TIMEOUT)\s", ln)]
+        assert rows and all(ln.split()[0] == "TODO" for ln in rows), proc.stdout
+    for aid in ASSIGNMENTS:
+        for module in (ROOT / "solutions" / aid).glob("*.py"):
+            shutil.copy(module, copy / "assignments" / aid / module.name)
+        proc = _make(copy, "check", f"A={aid.split('_')[0]}", venv=venv)
+        got, out_of = re.search(r"TOTAL: ([\d.]+) / ([\d.]+)", proc.stdout).groups()
+        assert float(got) == float(out_of) > 0, proc.stdout
+    proc = _make(copy, "handin", "A=a1", venv=venv)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with zipfile.ZipFile(copy / "handin" / "a1_intro_nn.zip") as zf:
+        assert sorted(zf.namelist()) == sorted(f"a1_intro_nn/{p.name}" for p in
+                                               (copy / "assignments" / "a1_intro_nn").iterdir()
+                                               if p.suffix in (".py", ".ipynb"))
