@@ -10,7 +10,7 @@ TIER ?= train
 SUBMISSION ?= assignments
 JOBS ?= 2
 
-.PHONY: help setup data grade check release test test-all bench clean gradescope mutants
+.PHONY: help setup data grade check release test test-all bench clean gradescope mutants student-kit classroom prairielearn
 
 help:
 	@echo "make grade        set up, fetch data, grade assignments/ (tier $(TIER))"
@@ -19,6 +19,8 @@ help:
 	@echo "make release      regenerate assignments/ from solutions/"
 	@echo "make data         fetch / verify the data sets"
 	@echo "make bench        time-to-accuracy table (FULL=1: train every model to its target)"
+	@echo "make student-kit  dist/student-kit/ and .zip: what a class receives (public checks only)"
+	@echo "make gradescope A=a1 / classroom A=a1 / prairielearn A=a1   one platform's artefact in dist/"
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -48,6 +50,15 @@ mutants: setup
 
 gradescope: setup
 	$(PY) -m autograder.gradescope $(A)
+
+student-kit: setup
+	$(PY) -m autograder.student_kit
+
+classroom: setup
+	$(PY) -m autograder.classroom $(A)
+
+prairielearn: setup
+	$(PY) -m autograder.prairielearn $(A)
 
 test: data
 	$(PY) -m pytest -m "quick or train" -n $(JOBS)

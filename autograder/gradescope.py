@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 from .runner import resolve_assignment
+from .student_kit import grader_requirements
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("autograder", "data_scripts", "kit")
@@ -22,6 +23,12 @@ SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once when it builds the autograder image.
 set -euo pipefail
 cd "${AUTOGRADER_ROOT:-/autograder}/source"
+# A CPU build of PyTorch: Gradescope's graders have no GPU, and the default wheel brings about 4.6 GB of CUDA
+# libraries (nvidia-*, triton). KIT_TORCH_INDEX="" keeps the default wheel.
+TORCH_INDEX="${KIT_TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
+if [ -n "$TORCH_INDEX" ]; then
+  ${KIT_PYTHON:-python3} -m pip install torch torchvision --index-url "$TORCH_INDEX" -c constraints.txt
+fi
 ${KIT_PYTHON:-python3} -m pip install -r requirements.txt -c constraints.txt
 ${KIT_PYTHON:-python3} -m pip install --no-deps -e .
 ${KIT_PYTHON:-python3} -m data_scripts fetch mnist fashion_mnist cifar10 || true  # also fetched on demand
@@ -42,7 +49,7 @@ else
 fi
 cd "$ROOT/source"
 KIT_NO_PROGRESS=1 ${KIT_PYTHON:-python3} -m autograder grade --submission "$work" --assignment "$ASSIGNMENT" \\
-  --tier "${KIT_TIER:-train}" --format gradescope --output "$ROOT/results/results.json" --quiet
+  --tier "${KIT_TIER:-train}" --format gradescope --output "$ROOT/results/results.json" --quiet __LEADERBOARD__
 status=$?
 if [ ! -s "$ROOT/results/results.json" ]; then
   printf '{"score": 0, "output": "the autograder failed (exit %s); please tell your instructor", "tests": []}\\n' "$status" \\
@@ -52,17 +59,21 @@ exit 0
 """
 
 
-def build(assignment: str, out: Path) -> Path:
+def build(assignment: str, out: Path, leaderboard: bool = False) -> Path:
     assignment = resolve_assignment(assignment)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in (("setup.sh", SETUP_SH), ("run_autograder",
-                                                      RUN_AUTOGRADER.replace("__ASSIGNMENT__", assignment))):
+                                                      RUN_AUTOGRADER.replace("__ASSIGNMENT__", assignment)
+                                                      .replace("__LEADERBOARD__", "--leaderboard" if leaderboard else ""))):
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o755 << 16
             zf.writestr(info, text)
         for name in FILES:
-            zf.write(ROOT / name, name)
+            if name == "requirements.txt":  # the image needs the grader, not nbgrader or pytest
+                zf.writestr(name, grader_requirements())
+            else:
+                zf.write(ROOT / name, name)
         for package in PACKAGES:
             for path in sorted((ROOT / package).rglob("*.py")):
                 zf.write(path, str(path.relative_to(ROOT)))
@@ -73,13 +84,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.gradescope", description=__doc__)
     parser.add_argument("assignment", help="a1, a2, ... or the folder name")
     parser.add_argument("--out", help="zip path (default: dist/gradescope-<assignment>.zip)")
+    parser.add_argument("--leaderboard", action="store_true",
+                        help="results carry a leaderboard: each training's test accuracy and time")
     args = parser.parse_args(argv)
     try:
         full = resolve_assignment(args.assignment)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    path = build(full, Path(args.out or ROOT / "dist" / f"gradescope-{full}.zip"))
+    path = build(full, Path(args.out or ROOT / "dist" / f"gradescope-{full}.zip"), leaderboard=args.leaderboard)
     print(f"Gradescope bundle for {full}: {path}")
     return 0
 

@@ -45,6 +45,44 @@ def clear_module(text: str, config: Config) -> str:
     return nb.cells[0].source
 
 
+# The data sets each notebook uses: its set-up cell fetches them where the kit is not installed (Colab, JupyterHub).
+DATASETS = {"a1_intro_nn": ["mnist"], "a2_cnn": ["cifar10"], "a3_transformers": ["mnist", "fashion_mnist"],
+            "a4_gaussian_fit": ["mnist"]}
+SETUP_TAG = "kit-setup"
+
+
+def student_kit_source() -> str:
+    """Where released notebooks fetch the student kit from when it is not installed: KIT_STUDENT_KIT_URL, else
+    pyproject.toml's [tool.dlvision] student-kit-url (a URL of student-kit.zip, or a path); "" when unset."""
+    if os.environ.get("KIT_STUDENT_KIT_URL"):
+        return os.environ["KIT_STUDENT_KIT_URL"]
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        return ""
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        return tomllib.load(f).get("tool", {}).get("dlvision", {}).get("student-kit-url", "")
+
+
+def setup_cell_source(assignment: str) -> str:
+    template = (ROOT / "autograder" / "templates" / "setup_cell.py").read_text()
+    return (template.replace("__KIT_SOURCE__", student_kit_source()).replace("__ASSIGNMENT__", assignment)
+            .replace("__DATASETS__", repr(DATASETS.get(assignment, []))).rstrip("\n"))
+
+
+def add_setup_cell(notebook: Path, assignment: str) -> None:
+    """Put the set-up cell right after the notebook's title (replacing one from an earlier release)."""
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells = [c for c in nb.cells if SETUP_TAG not in c.metadata.get("tags", [])]
+    cell = nbformat.v4.new_code_cell(setup_cell_source(assignment), metadata={"tags": [SETUP_TAG]})
+    if nb.nbformat_minor >= 5:
+        cell["id"] = SETUP_TAG  # stable: the release is reproducible
+    else:
+        cell.pop("id", None)
+    nb.cells.insert(1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0, cell)
+    nbformat.write(nb, notebook)
+
+
 def build(out_dir: Path, assignments: list[str] | None = None, course: bool = False) -> None:
     """Write the student release of every assignment (or of `assignments`) to out_dir/<assignment>/.
 
@@ -68,6 +106,8 @@ def build(out_dir: Path, assignments: list[str] | None = None, course: bool = Fa
             released = release_dir / aid
             for py in sorted(released.rglob("*.py")):
                 py.write_text(clear_module(py.read_text(), config))
+            for notebook in sorted(released.glob("*.ipynb")):
+                add_setup_cell(notebook, aid)
             target = out_dir / aid
             if target.exists():
                 shutil.rmtree(target)

@@ -115,14 +115,19 @@ def hidden_check_names(assignments=None) -> dict[str, list[str]]:
 
 
 # ---------------------------------------------------------------- the kit
-def student_requirements() -> str:
-    """requirements.txt without the instructor's tools, plus what students need to run the notebooks."""
+def grader_requirements() -> str:
+    """requirements.txt without the instructor's tools (nbgrader, pytest): what grading a submission needs."""
     keep = []
     for line in (ROOT / "requirements.txt").read_text().splitlines():
         name = line.split(";")[0].split("<")[0].split(">")[0].split("=")[0].strip()
         if name not in INSTRUCTOR_ONLY:
             keep.append(line)
-    return "\n".join(keep) + "\n" + (TEMPLATES / "requirements-extra.txt").read_text()
+    return "\n".join(keep) + "\n"
+
+
+def student_requirements() -> str:
+    """What grading needs, plus what students need to run the notebooks."""
+    return grader_requirements() + (TEMPLATES / "requirements-extra.txt").read_text()
 
 
 def build(out: Path = DEFAULT_OUT, assignments: list[str] | None = None, make_zip: bool = True) -> Path:

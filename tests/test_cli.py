@@ -168,6 +168,11 @@ def test_gradescope_bundle_entry_point(tmp_path):
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == results["max_score"] > 0
     assert all(t["status"] == "passed" for t in results["tests"])
+    assert isinstance(results["execution_time"], (int, float)) and results["execution_time"] > 0
+    visibility = {t["name"]: t["visibility"] for t in results["tests"]}
+    assert visibility.pop("a1_intro_nn/backward_batch_mean") == "after_published"  # the hidden check
+    assert set(visibility.values()) == {"visible"}
+    assert "nbgrader" not in (root / "source" / "requirements.txt").read_text()
     # an empty submission still gets a results.json, with 0
     shutil.rmtree(sub)
     sub.mkdir()
@@ -209,3 +214,19 @@ def test_determinism_reports_margins():
         passed, low, median, high, threshold = line.split()[:5]
         assert passed == "2/2" and float(threshold[:-1]) <= float(low[:-1]) <= float(high[:-1]) <= 100
     assert "0 flaky check(s) over 2 seeds" in proc.stdout
+
+
+@pytest.mark.quick
+def test_gradescope_leaderboard_rows():
+    from autograder.api import MEASURED
+    from autograder.report import CheckResult, to_gradescope
+
+    trained = CheckResult("a2_cnn", "train_cifar_small", "train", 3, 3, "passed", "",
+                          MEASURED.format(value=0.3125, threshold=0.25) + "\n", 41.26)
+    failed = CheckResult("a2_cnn", "train_other", "train", 0, 2, "failed", "too low",
+                         MEASURED.format(value=0.1, threshold=0.25) + "\n", 10.0)
+    quick = CheckResult("a2_cnn", "conv_output_size", "quick", 2, 2, "passed", "", "", 0.2)
+    assert "leaderboard" not in to_gradescope([trained, quick])
+    rows = to_gradescope([trained, failed, quick], leaderboard=True)["leaderboard"]
+    assert rows == [{"name": "train_cifar_small: test accuracy (%)", "value": 31.25, "order": "desc"},
+                    {"name": "train_cifar_small: time (s)", "value": 41.3, "order": "asc"}]

@@ -160,3 +160,31 @@ def test_readme_commands_stubs_then_reference(kit, tmp_path):
         assert sorted(zf.namelist()) == sorted(f"a1_intro_nn/{p.name}" for p in
                                                (copy / "assignments" / "a1_intro_nn").iterdir()
                                                if p.suffix in (".py", ".ipynb"))
+
+
+@pytest.mark.train
+def test_notebook_setup_cell_installs_the_kit_where_it_is_missing(kit, tmp_path, monkeypatch):
+    """Colab / a fresh JupyterHub: the released notebook's first code cell installs the student kit from the
+    address the instructor set, moves into the assignment's folder and fetches its data."""
+    from autograder.release import setup_cell_source
+
+    monkeypatch.setenv("KIT_STUDENT_KIT_URL", str(kit.with_suffix(".zip")))
+    cell = setup_cell_source("a1_intro_nn")
+    venv = _venv_on_top_of_ours(tmp_path / "venv")
+    python = venv / "bin" / "python"
+    home = tmp_path / "home"
+    home.mkdir()
+    script = tmp_path / "notebook.py"
+    script.write_text(cell + "\nimport kit, mlp\nprint('cwd', os.getcwd())\nprint('mlp', mlp.__file__)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(HOME=str(home), DATA_DIR=str(ROOT / "data"))
+    probe = subprocess.run([str(python), "-c", "import importlib.util as u; print(u.find_spec('kit'))"],
+                           env=env, cwd=home, capture_output=True, text=True)
+    assert probe.stdout.strip() == "None", "the test's venv must not see the kit already"
+    proc = subprocess.run([str(python), str(script)], env=env, cwd=home, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    folder = home / "student-kit" / "assignments" / "a1_intro_nn"
+    assert f"cwd {folder}" in proc.stdout and f"mlp {folder / 'mlp.py'}" in proc.stdout, proc.stdout
+    # a second run (the kit is now installed) does nothing but say which device it uses
+    again = subprocess.run([str(python), "-c", cell], env=env, cwd=home, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout.strip().startswith("device:"), again.stdout + again.stderr
