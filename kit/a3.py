@@ -173,16 +173,42 @@ def vit_predictions(vit, dataset="mnist", data=None, **kw) -> dict:
 
 
 # ---------------------------------------------------------------- attention maps
+# The names a Block's attention goes by: the kit's stub's first, then the course notebook's and the usual others.
+# The grader (autograder/checks/a3_transformers.py) looks for the same ones.
+ATTENTION_NAMES = ("attn", "mhsa", "msa", "mha", "attention", "self_attention", "self_attn", "attn_layer",
+                   "attention_layer", "multi_head_attention", "multihead_attention", "mh_attention")
+
+
+def attention_of(block):
+    """A Block's multi-head self-attention: by one of ATTENTION_NAMES, else the only child whose forward takes
+    `return_attention`."""
+    import inspect
+
+    for name in ATTENTION_NAMES:
+        if isinstance(getattr(block, name, None), torch.nn.Module):
+            return getattr(block, name)
+    found = []
+    for child in block.children():
+        try:
+            if "return_attention" in inspect.signature(child.forward).parameters:
+                found.append(child)
+        except (TypeError, ValueError):
+            continue
+    if len(found) != 1:
+        raise ValueError(f"{type(block).__name__} has no attention module named {' / '.join(ATTENTION_NAMES[:5])}, "
+                         f"... and {len(found)} children take return_attention")
+    return found[0]
+
+
 @torch.no_grad()
 def attention_maps(model, images):
     """Attention weights of every block for `images`: list of (B, H, N+1, N+1) tensors, one per block.
 
-    Hooks read the tokens entering each block's `attn` (or `mhsa`) and ask it again with return_attention=True, so any ViT
-    that follows the assignment's interface works.
+    Hooks read the tokens entering each block's `attn` (or `mhsa`, `attention`, ...) and ask it again with
+    return_attention=True, so any ViT that follows the assignment's interface works.
     """
     inputs = []
-    attn = [next(getattr(b, n) for n in ("attn", "mhsa", "msa", "self_attn", "attention") if hasattr(b, n))
-            for b in model.blocks]  # the kit's name, or the course notebook's
+    attn = [attention_of(b) for b in model.blocks]
     hooks = [a.register_forward_pre_hook(lambda mod, args: inputs.append((mod, args[0]))) for a in attn]
     was_training = model.training
     model.eval()

@@ -1,10 +1,11 @@
 """Assignment 3, graded the way students write it: a corpus of ViTs in the course notebook's conventions.
 
-Correct variants (separate q / k / v projections with or without bias, `projection`, `class_token`, (1, L, d) or
-(L, d) positional embeddings, an integer `mlp_ratio` multiplied into the hidden size, an `mlp` Sequential) must
-earn every quick-tier point: the checks find each part by its role, not by the kit's spelling. Buggy variants (the
-three bugs of the issue's ViT that reached 96.42 % on MNIST: scores multiplied by sqrt(d), the output projection
-never applied, the residual added to the normalized tokens; and a softmax over the queries) must lose the named
+Correct variants (separate q / k / v projections with or without bias, per-head lists of projections, `projection`,
+`class_token`, (1, L, d) or (L, d) positional embeddings, an integer `mlp_ratio` multiplied into the hidden size, an
+`mlp` Sequential, a block attention named `attention` or `self_attention`) must earn every quick-tier point: the
+checks find each part by its role, not by the kit's spelling. Buggy variants (the three bugs of the issue's ViT that
+reached 96.42 % on MNIST: scores multiplied by sqrt(d), the output projection never applied, the residual added to
+the normalized tokens; a softmax over the queries; per-head lists scaled with sqrt(C)) must lose the named
 structural checks with a hint naming the mistake: the training threshold is not the only gate."""
 import pytest
 
@@ -67,6 +68,15 @@ class MultiHeadsSelfAttention(nn.Module):
             return out, attn
         return out
 '''
+
+
+
+def class_source(name, text=COURSE_ATTENTION):
+    """The source of class `name` in `text`, up to the next top-level definition (or the end)."""
+    start = text.index(f"class {name}(")
+    ends = [i for i in (text.find("\nclass ", start + 1), text.find("\ndef ", start + 1)) if i > 0]
+    return text[start:min(ends) + 1 if ends else len(text)]
+
 
 COURSE_VIT = '''
 import numpy as np
@@ -147,6 +157,38 @@ class ViT(nn.Module):
         return self.mlp_head(out[:, 0])
 '''
 
+# Multi-head attention written head by head (as in Karpathy's "Let's build GPT"): a list of heads, each with its
+# own key / query / value Linear(C, C / H), outputs concatenated in head order, then one output projection.
+MHSA_COURSE = class_source("MultiHeadsSelfAttention")
+MHSA_PER_HEAD = '''class Head(nn.Module):
+    def __init__(self, embed_dim, head_size):
+        super().__init__()
+        self.key = nn.Linear(embed_dim, head_size, bias=BIAS)
+        self.query = nn.Linear(embed_dim, head_size, bias=BIAS)
+        self.value = nn.Linear(embed_dim, head_size, bias=BIAS)
+
+    def forward(self, x):
+        k, q, v = self.key(x), self.query(x), self.value(x)
+        weights = (q @ k.transpose(-2, -1) * k.shape[-1] ** -0.5).softmax(dim=-1)
+        return weights @ v, weights
+
+
+class MultiHeadsSelfAttention(nn.Module):
+    def __init__(self, embed_dim, num_heads):
+        super().__init__()
+        if embed_dim % num_heads != 0:
+            raise ValueError(f"{embed_dim} is not divisible by {num_heads}")
+        self.heads = nn.ModuleList([Head(embed_dim, embed_dim // num_heads) for _ in range(num_heads)])
+        self.projection = nn.Linear(embed_dim, embed_dim)
+
+    def forward(self, x, return_attention=False):
+        outs = [head(x) for head in self.heads]
+        out = self.projection(torch.cat([o for o, _ in outs], dim=-1))
+        if return_attention:
+            return out, torch.stack([w for _, w in outs], dim=1)
+        return out
+'''
+
 # name -> [(file, text of the course variant, its replacement)]
 CORRECT = {
     "course notebook (q/k/v with bias, projection, class_token (1, d), (L, d) positions)": [],
@@ -170,6 +212,13 @@ CORRECT = {
                    "                                 nn.Linear(mlp_ratio * embed_dim, embed_dim))",
          "self.mlp = MLP(embed_dim, int(embed_dim * mlp_ratio))"),
         ("vit.py", "self.ln", "self.norm")],
+    "block attention named `attention`": [("vit.py", "self.mhsa", "self.attention")],
+    "per-head lists: heads = ModuleList of Head(key, query, value), concatenated, projection": [
+        ("attention.py", MHSA_COURSE, MHSA_PER_HEAD)],
+    "per-head lists named attention_heads with q/k/v without bias, block attention named `self_attention`": [
+        ("attention.py", MHSA_COURSE, MHSA_PER_HEAD.replace("self.heads", "self.attention_heads")
+         .replace("self.key", "self.k").replace("self.query", "self.q").replace("self.value", "self.v")),
+        ("attention.py", "bias=BIAS", "bias=False"), ("vit.py", "self.mhsa", "self.self_attention")],
 }
 
 # name -> (replacements, {check: words its message must contain})
@@ -219,6 +268,10 @@ BUGGY = {
           "        x = self.norm1(x)\n        out = x + self.mhsa(x)\n")],
         {"multi_head_attention": "multiplied by sqrt(d)", "block": "normalized tokens",
          "vit_forward": "normalized tokens"}),
+    "per-head lists, each head scaled with sqrt(C) instead of sqrt(D)": (
+        [("attention.py", MHSA_COURSE, MHSA_PER_HEAD.replace("k.shape[-1] ** -0.5", "x.shape[-1] ** -0.5"))],
+        {"multi_head_attention": "instead of the dimension D = C / H of a head", "block": "D = C / H",
+         "vit_forward": "D = C / H"}),
 }
 
 

@@ -70,14 +70,107 @@ def test_heads_check_names_the_exception_raised(tmp_path):
 
 @pytest.mark.quick
 def test_missing_attribute_is_named(tmp_path):
-    """A Block whose attention is stored under another name: the check says which attribute the docstring asks for
-    (the judge reads the weights through that name from the sandbox's structure of the module)."""
+    """A Block whose attention the judge cannot see (kept in a plain list, so not registered as a submodule; any
+    registered name is found, by name or by what it computes): the check names the attribute the docstring asks
+    for and what it found, never a NoneType error."""
     folder = tmp_path / A
     shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", "runs"))
     path = folder / "vit.py"
-    path.write_text(path.read_text().replace("self.attn", "self.attention"))
+    text = path.read_text()
+    assert "self.attn = MultiHeadsSelfAttention(" in text and "self.attn(" in text
+    path.write_text(text.replace("self.attn = MultiHeadsSelfAttention(embed_dim, num_heads)",
+                                 "self.parts = [MultiHeadsSelfAttention(embed_dim, num_heads)]")
+                    .replace("self.attn(", "self.parts[0]("))
     status, message = statuses(tmp_path, ["block"])["block"]
     assert status == "failed" and "Block has no attribute `attn`" in message, message
+    assert "NoneType" not in message and "plain list" in message, message
+
+
+class _Head(torch.nn.Module):
+    def __init__(self, C, D, extra=False, names=("query", "key", "value")):
+        super().__init__()
+        for name in names:
+            setattr(self, name, torch.nn.Linear(C, D))
+        if extra:
+            self.scale = torch.nn.Parameter(torch.ones(1))
+
+
+class _PerHead(torch.nn.Module):
+    """Per-head layouts as the judge sees them (only their structure matters here)."""
+
+    def __init__(self, C, H, layout="heads", **kw):
+        super().__init__()
+        D = C // H
+        if layout == "heads":
+            self.heads = torch.nn.ModuleList([_Head(C, D, **kw) for _ in range(H)])
+        elif layout == "unnamed":
+            self.blocks_of_heads = torch.nn.ModuleList([_Head(C, D, **kw) for _ in range(H)])
+        elif layout == "two lists":
+            self.first = torch.nn.ModuleList([_Head(C, D, **kw) for _ in range(H)])
+            self.second = torch.nn.ModuleList([_Head(C, D, **kw) for _ in range(H)])
+        else:  # one list per role: lists of Linear(C, D), or of Linear(D, D) on slices of the features
+            size = D if layout == "slices" else C
+            for role in ("q_mappings", "k_mappings", "v_mappings"):
+                setattr(self, role, torch.nn.ModuleList([torch.nn.Linear(size, D) for _ in range(H)]))
+        self.proj = torch.nn.Linear(C, C)
+
+
+def _resolve(model, C, H):
+    from autograder.checks.a3_transformers import resolve_attention
+    from autograder.sandbox import describe
+
+    return resolve_attention({lay["name"]: lay for lay in describe(model)["layers"]}, "", C, "MHSA", H)
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("layout", ["heads", "unnamed", "lists"])
+def test_per_head_projections_are_assembled_in_head_order(layout):
+    """Per-head q/k/v Linear(C, C/H) are read as the fused projections whose rows are the heads' in order."""
+    model = _PerHead(8, 2, layout)
+    W = _resolve(model, 8, 2)
+    if layout == "lists":
+        heads = [{"query": model.q_mappings[h], "key": model.k_mappings[h], "value": model.v_mappings[h]}
+                 for h in range(2)]
+    else:
+        heads = [{name: getattr(h, name) for name in ("query", "key", "value")}
+                 for h in (model.heads if layout == "heads" else model.blocks_of_heads)]
+    for role, name in zip("qkv", ("query", "key", "value")):
+        assert torch.equal(W[role][0], torch.cat([h[name].weight for h in heads]).detach())
+        assert torch.equal(W[role][1], torch.cat([h[name].bias for h in heads]).detach())
+    assert W["proj_name"] == "proj"
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("layout, kw, H, words", [
+    ("heads", {}, 4, "holds 2 heads, expected num_heads = 4"),
+    ("slices", {}, 2, "a head that reads only its slice"),
+    ("two lists", {}, 2, "several lists could be its heads (first, second)"),
+    ("heads", {"extra": True}, 2, "heads.0 has parameters besides its query, key and value projections "
+                                  "(heads.0.scale)"),
+    ("heads", {"names": ("a", "b", "c")}, 2, "MHSA.heads.0: found no query, key and value projections"),
+])
+def test_ambiguous_per_head_layouts_say_what_was_found(layout, kw, H, words):
+    from autograder.api import CheckFailed
+
+    with pytest.raises(CheckFailed) as err:
+        _resolve(_PerHead(8, 2, layout, **kw), 8, H)
+    assert words in str(err.value), str(err.value)
+
+
+@pytest.mark.quick
+def test_block_attention_found_by_what_it_computes():
+    """A Block whose attention has an unknown name is found as the only child that resolves as an attention (and,
+    for the attention maps, as the only child that takes return_attention)."""
+    from autograder.checks.a3_transformers import resolve_block
+    from autograder.sandbox import describe
+    from kit import a3
+
+    block = _vit().Block(8, 2, 4)
+    block.thinking = block.attn
+    del block.attn
+    P = resolve_block({lay["name"]: lay for lay in describe(block)["layers"]}, "", 8, 32, H=2)
+    assert P["attn"]["proj_name"] == "thinking.proj"
+    assert a3.attention_of(block) is block.thinking
 
 
 @pytest.mark.quick

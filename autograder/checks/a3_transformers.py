@@ -14,6 +14,7 @@ from torch import nn
 from autograder.api import (CheckFailed, SubmissionError, accuracy, check, expect, expect_accuracy, expect_close,
                             expect_shape, expect_tensor)
 from autograder.judge import is_module
+from kit.a3 import ATTENTION_NAMES
 
 # (B, N, C, H): batch, tokens, embedding dimension, heads
 SIZES = [(1, 1, 4, 1), (2, 5, 8, 2), (3, 17, 32, 4), (4, 50, 48, 6), (2, 9, 64, 8), (1, 65, 16, 16)]
@@ -22,7 +23,8 @@ TOL = dict(rtol=1e-4, atol=1e-5)
 
 # ---------------------------------------------------------------- a student's module, seen from the judge
 # The course's notebook and the kit's stubs name the same parts differently (fused `qkv` or separate `q`/`k`/`v`,
-# `proj` or `projection`, `cls_token` or `class_token`, `fc1`/`fc2` or an `mlp` Sequential). The judge reads the
+# `proj` or `projection`, `cls_token` or `class_token`, `fc1`/`fc2` or an `mlp` Sequential, `attn` or `attention`),
+# and some students write the heads one by one (a list of heads with their own projections). The judge reads the
 # layout with `structure()` and finds each part by the names below, then by type and shape where the name is
 # unknown; the first name of each list is the one the stubs ask for.
 NAMES = {
@@ -35,7 +37,14 @@ NAMES = {
     "norms": (("norm1", "norm2"), ("ln1", "ln2"), ("ln_1", "ln_2"), ("norm_1", "norm_2"),
               ("layer_norm1", "layer_norm2"), ("layernorm1", "layernorm2"), ("attn_norm", "mlp_norm"),
               ("norm_attn", "norm_mlp"), ("ln_attn", "ln_mlp")),
-    "attn": ("attn", "mhsa", "msa", "self_attn", "attn_layer", "mha"),
+    "attn": ATTENTION_NAMES,  # kit/a3.py's, which its attention maps use too
+    # multi-head attention written head by head: a list of heads, each with its own q/k/v Linear(C, C / H)
+    "heads": ("heads", "attention_heads", "attn_heads", "head_list", "heads_list", "self_attention_heads",
+              "sa_heads", "multi_heads"),
+    # ... or one list per role, each of H Linear(C, C / H)
+    "qkv_lists": (("q_heads", "k_heads", "v_heads"), ("q_mappings", "k_mappings", "v_mappings"),
+                  ("queries", "keys", "values"), ("q_list", "k_list", "v_list"), ("q_layers", "k_layers", "v_layers"),
+                  ("query_heads", "key_heads", "value_heads")),
     "mlp": ("mlp", "ffn", "ff", "feed_forward", "feedforward", "mlp_block"),
     "fc": (("fc1", "fc2"), ("linear1", "linear2"), ("lin1", "lin2"), ("dense1", "dense2"), ("l1", "l2")),
     "conv": ("proj", "projection", "conv", "patch_conv", "conv_proj"),
@@ -118,9 +127,111 @@ def weights(lay, what):
     return weight, torch.zeros(weight.shape[0]) if bias is None else bias
 
 
-def resolve_attention(layers, prefix, C, what):
-    """{"q", "k", "v", "proj": (weight, bias)} of a self-attention module (fused qkv or separate q/k/v, with or
-    without bias), and the names found, or CheckFailed saying what was looked for."""
+# a head's own projections, matched by name whatever the case: q / query / W_q / ... for the queries
+ROLE_NAMES = {role: {trio[i].lower() for trio in NAMES["qkv3"] + NAMES["qkv_lists"]} | more
+              for i, (role, more) in enumerate((("q", {"q_layer", "query_layer", "w_query", "q_mapping"}),
+                                                ("k", {"k_layer", "key_layer", "w_key", "k_mapping"}),
+                                                ("v", {"v_layer", "value_layer", "w_value", "v_mapping"})))}
+HEADS_HINT = (f"or per-head lists: an nn.ModuleList named {listing(NAMES['heads'])} of heads that each hold their "
+              "own q/k/v (or query/key/value) Linear(C, C/H), or three nn.ModuleList of H Linear(C, C/H) named "
+              f"{listing(NAMES['qkv_lists'])}")
+
+
+def head_roles(layers, head, what):
+    """{"q", "k", "v": layer} of one head (or {"qkv": layer}, a fused Linear(C, 3D)), found by name."""
+    fused = [linear_in(layers, join(head, n)) for n in NAMES["qkv"] if linear_in(layers, join(head, n))]
+    if fused:
+        return {"qkv": fused[0]}
+    roles = {}
+    for child in under(layers, head, direct=True):
+        role = next((r for r, names in ROLE_NAMES.items() if short(child, head).lower() in names), None)
+        lay = linear_in(layers, child["name"])
+        if role and lay is not None:
+            roles.setdefault(role, []).append(lay)
+    expect(all(len(roles.get(r, ())) == 1 for r in "qkv"),
+           f"{what}: found no query, key and value projections of its own: looked for three nn.Linear named "
+           f"{listing(NAMES['qkv3'])}, or one named {listing(NAMES['qkv'])}; found: {found_linears(layers, head)}")
+    return {r: roles[r][0] for r in "qkv"}
+
+
+def assemble_heads(layers, prefix, heads, C, H, what):
+    """Fused {"q", "k", "v": (weight, bias)} from per-head projections [{"q", "k", "v" (or "qkv"): layer}, ...]:
+    the weights' rows of head h are rows h*D .. (h+1)*D of the fused one (the heads concatenated in order)."""
+    n = len(heads)
+    expect(n > 0, f"{what}: the list of heads is empty")
+    expect(H is None or n == H, f"{what} holds {n} heads, expected num_heads = {H}")
+    parts = {r: [] for r in "qkv"}
+    for roles in heads:
+        if "qkv" in roles:
+            w, b = weights(roles["qkv"], f"{what}.{short(roles['qkv'], prefix)}")
+            expect(w.shape[0] % 3 == 0, f"{what}.{short(roles['qkv'], prefix)} has {w.shape[0]} outputs, not 3 x D "
+                                        "(the queries, keys and values of the head)")
+            D = w.shape[0] // 3
+            for i, r in enumerate("qkv"):
+                parts[r].append((roles["qkv"], w[i * D:(i + 1) * D], b[i * D:(i + 1) * D]))
+        else:
+            for r in "qkv":
+                parts[r].append((roles[r], *weights(roles[r], f"{what}.{short(roles[r], prefix)}")))
+    shapes = {tuple(w.shape) for r in "qkv" for _, w, _ in parts[r]}
+    found = ", ".join(f"{short(lay, prefix)} Linear{tuple(reversed(w.shape))}"
+                      for r in "qkv" for lay, w, _ in parts[r][:1])
+    expect(len(shapes) == 1, f"{what}: the heads' projections do not all have one shape: {found}, ...")
+    D, inputs = shapes.pop()
+    expect(inputs == C, f"{what}: each head's projections should read all C = {C} features of a token "
+                        f"(Linear({C}, {C // n})), found {found}; a head that reads only its slice of the features "
+                        "is not multi-head attention as nn.MultiheadAttention computes it")
+    expect(n * D == C, f"{what}: {n} heads of {D} features make {n * D}, expected C = {C} (D = C / H = {C // n}); "
+                       f"found {found}")
+    used = {lay["name"] for r in "qkv" for lay, _, _ in parts[r]}
+    return {r: (torch.cat([w for _, w, _ in parts[r]]), torch.cat([b for _, _, b in parts[r]])) for r in "qkv"}, used
+
+
+def resolve_heads(layers, prefix, C, H, what):
+    """Multi-head attention written head by head, its projections assembled into fused ones: ({"q", "k", "v":
+    (weight, bias)}, names of the layers used), or None when the module has no per-head layout."""
+    def container(name):
+        lay = layers.get(name)
+        return lay is not None and not is_torch(lay, "Linear") and bool(under(layers, name, direct=True))
+
+    for trio in NAMES["qkv_lists"] + NAMES["qkv3"]:  # one list per role: q = [Linear(C, D)] * H, ...
+        names = [join(prefix, n) for n in trio]
+        if all(container(n) for n in names):
+            lists = [under(layers, n, direct=True) for n in names]
+            where = f"{what}.{'/'.join(trio)}"
+            expect(all(is_torch(lay, "Linear") for lst in lists for lay in lst),
+                   f"{where} should each hold one nn.Linear per head; found: {found_linears(layers, prefix)}")
+            expect(len({len(lst) for lst in lists}) == 1,
+                   f"{where} hold {', '.join(str(len(lst)) for lst in lists)} heads: one Linear per head each")
+            W, used = assemble_heads(layers, prefix, [dict(zip("qkv", t)) for t in zip(*lists)], C, H, where)
+            return W, used | set(names)
+    name = next((join(prefix, n) for n in NAMES["heads"] if container(join(prefix, n))), None)
+    if name is None:  # an unnamed list of heads: a ModuleList whose items are modules holding Linear layers
+        lists = [lay for lay in under(layers, prefix, direct=True) if lay["class"] in ("ModuleList", "Sequential")
+                 and under(layers, lay["name"], direct=True)
+                 and all(not lay2["torch"] and any(is_torch(m, "Linear") for m in under(layers, lay2["name"]))
+                         for lay2 in under(layers, lay["name"], direct=True))]
+        expect(len(lists) <= 1, f"{what}: several lists could be its heads "
+                                f"({', '.join(short(lay, prefix) for lay in lists)}): name the list of heads "
+                                f"{listing(NAMES['heads'])}")
+        name = lists[0]["name"] if lists else None
+    if name is None:
+        return None
+    heads = under(layers, name, direct=True)
+    per_head = [head_roles(layers, h["name"], f"{what}.{short(h, prefix)}") for h in heads]
+    W, used = assemble_heads(layers, prefix, per_head, C, H, f"{what}.{short(layers[name], prefix)}")
+    for h in heads:  # a head may hold nothing else with weights: the oracle would not know what to do with them
+        extra = [f"{short(lay, prefix)}.{k}" for lay in [h] + under(layers, h["name"]) if lay["name"] not in used
+                 for k in lay["params"]]
+        expect(not extra, f"{what}.{short(h, prefix)} has parameters besides its query, key and value projections "
+                          f"({', '.join(extra)}): the grader cannot place them in nn.MultiheadAttention; keep one "
+                          "output projection Linear(C, C) after the heads are concatenated")
+    return W, used | {name}
+
+
+def resolve_attention(layers, prefix, C, what, H=None):
+    """{"q", "k", "v", "proj": (weight, bias)} of a self-attention module (fused qkv, separate q/k/v, or per-head
+    lists assembled into fused weights; with or without bias), and the names found, or CheckFailed saying what was
+    looked for. H (when known) is the number of heads a per-head list must hold."""
     lins = [lay for lay in under(layers, prefix) if is_torch(lay, "Linear")]
     square = [lay for lay in lins if tuple(lay["params"]["weight"].shape) == (C, C)]
     W, used = {}, []
@@ -139,14 +250,24 @@ def resolve_attention(layers, prefix, C, what):
             if all(found):
                 break
         else:
-            found = square[:3] if len(square) == 4 else None  # q, k, v, proj in the order they were made
-        expect(found is not None and all(found),
-               f"{what}: no query/key/value projection found: looked for one Linear({C}, {3 * C}) named "
-               f"{listing(NAMES['qkv'])}, or three Linear({C}, {C}) named {listing(NAMES['qkv3'])}; "
-               f"found: {found_linears(layers, prefix)}")
-        for role, lay in zip("qkv", found):
-            W[role] = weights(lay, f"{what}.{short(lay, prefix)}")
-            used.append(lay["name"])
+            found = None
+        heads = resolve_heads(layers, prefix, C, H, what) if found is None else None
+        if heads is not None:
+            W.update(heads[0])
+            inside = heads[1]
+            used += sorted(inside)
+            square = [lay for lay in square if not any(lay["name"] == n or lay["name"].startswith(n + ".")
+                                                       for n in inside)]
+        else:
+            if found is None:
+                found = square[:3] if len(square) == 4 else None  # q, k, v, proj in the order they were made
+            expect(found is not None and all(found),
+                   f"{what}: no query/key/value projection found: looked for one Linear({C}, {3 * C}) named "
+                   f"{listing(NAMES['qkv'])}, or three Linear({C}, {C}) named {listing(NAMES['qkv3'])}, "
+                   f"{HEADS_HINT}; found: {found_linears(layers, prefix)}")
+            for role, lay in zip("qkv", found):
+                W[role] = weights(lay, f"{what}.{short(lay, prefix)}")
+                used.append(lay["name"])
     proj = next((linear_in(layers, join(prefix, n), (C, C)) for n in NAMES["proj"]
                  if join(prefix, n) not in used and linear_in(layers, join(prefix, n), (C, C))), None)
     if proj is None:
@@ -192,8 +313,31 @@ def norm_params(lay, C, what):
     return weight, bias, float(lay["config"].get("eps", 1e-5))
 
 
-def resolve_block(layers, prefix, C, hidden, what="Block"):
-    """The parameters of a pre-norm block: {"norm1", "norm2", "attn", "mlp", "names"}."""
+def find_attention(layers, prefix, C, H, what, skip=()):
+    """The prefix of a block's attention: by name, else the only child module that resolves as a self-attention."""
+    attn = next((join(prefix, n) for n in NAMES["attn"] if join(prefix, n) in layers), None)
+    if attn is not None:
+        return attn
+    children = [lay for lay in under(layers, prefix, direct=True) if not lay["torch"] and lay["name"] not in skip]
+    found = []
+    for lay in children:
+        try:
+            resolve_attention(layers, lay["name"], C, what, H)
+            found.append(lay)
+        except CheckFailed:
+            continue
+    expect(len(found) < 2, f"{what}: several children could be its attention ("
+                           f"{', '.join(short(lay, prefix) for lay in found)}): name it `{NAMES['attn'][0]}`")
+    seen = ", ".join(f"{short(lay, prefix)} {lay['class']}" for lay in under(layers, prefix, direct=True))
+    expect(found, f"{what} has no attribute `{NAMES['attn'][0]}` (its MultiHeadsSelfAttention): looked for "
+                  f"{listing(NAMES['attn'])}, or another child module with query/key/value and output projections; "
+                  f"found: {seen or 'no child module'} (a module kept in a plain list or dict is not registered: "
+                  "use an attribute or nn.ModuleList)")
+    return found[0]["name"]
+
+
+def resolve_block(layers, prefix, C, hidden, what="Block", H=None):
+    """The parameters of a pre-norm block: {"norm1", "norm2", "attn", "mlp", "last"}."""
     P = {}
     for n1, n2 in NAMES["norms"]:
         a, b = layers.get(join(prefix, n1)), layers.get(join(prefix, n2))
@@ -205,11 +349,9 @@ def resolve_block(layers, prefix, C, hidden, what="Block"):
     expect(a is not None, f"{what}: no LayerNorms found: looked for {listing(NAMES['norms'])}, or two nn.LayerNorm "
                           f"attributes; found: {', '.join(short(m, prefix) + ' ' + m['class'] for m in under(layers, prefix, True)) or 'nothing'}")
     P["norm1"], P["norm2"] = norm_params(a, C, f"{what}.{short(a, prefix)}"), norm_params(b, C, f"{what}.{short(b, prefix)}")
-    attn = next((join(prefix, n) for n in NAMES["attn"] if join(prefix, n) in layers), None)
-    expect(attn is not None, f"{what} has no attribute `attn` (its MultiHeadsSelfAttention): looked for "
-                             f"{listing(NAMES['attn'])}")
-    P["attn"] = resolve_attention(layers, attn, C, f"{what}.{short(layers[attn], prefix)}")
     mlp = next((join(prefix, n) for n in NAMES["mlp"] if join(prefix, n) in layers), None)
+    attn = find_attention(layers, prefix, C, H, what, skip=(mlp,))
+    P["attn"] = resolve_attention(layers, attn, C, f"{what}.{short(layers[attn], prefix)}", H)
     P["mlp"], fc2 = resolve_mlp(layers, mlp or prefix, C, hidden, f"{what}.{short(layers[mlp], prefix)}" if mlp else what,
                            exclude=() if mlp else (attn,))
     P["last"] = (P["attn"]["proj_name"], fc2)  # the last layer of each residual branch
@@ -431,7 +573,7 @@ def attention_against_torch(sub, model, B, N, C, H, what, hint):
     """Random weights in the student's attention, read back by role; its output, weights and permutation
     equivariance against nn.MultiheadAttention with the same weights."""
     layers = randomize(sub, model, layers_of(model, what.split("(")[0]), 1 / math.sqrt(C))
-    W = resolve_attention(layers, "", C, what.split("(")[0])
+    W = resolve_attention(layers, "", C, what.split("(")[0], H)
     ref = mha_oracle(W, C, H)
     x = torch.randn(B, N, C)
     expected, expected_w = run_mha(ref, x)
@@ -570,7 +712,7 @@ def block(sub):
         hidden = int(C * ratio)
         model = Block(C, H, ratio)
         layers = randomize(sub, model, layers_of(model, "Block"), 1 / math.sqrt(C))
-        P = resolve_block(layers, "", C, hidden)
+        P = resolve_block(layers, "", C, hidden, H=H)
         ref = OracleBlock(P, C, H, hidden)
         x = torch.randn(B, N, C)
         what = f"Block({C}, {H}, {ratio}) on x of shape {(B, N, C)}"
@@ -769,7 +911,7 @@ def vit_forward(sub):
             cls = as_tokens(cls, 1, C, f"{what}.{name}")
             name, pos_embed = tensor_of(model, "pos_embed", what)
             pos_embed = as_tokens(pos_embed, N + 1, C, f"{what}.{name}")
-            Ps = [resolve_block(layers, b, C, int(C * ratio), f"ViT.{b}") for b in blocks]
+            Ps = [resolve_block(layers, b, C, int(C * ratio), f"ViT.{b}", H) for b in blocks]
             final, classifier = norm_oracle(norm, C), nn.Linear(C, k)
             with torch.no_grad():
                 classifier.weight.copy_(head[0])
