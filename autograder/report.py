@@ -123,6 +123,52 @@ def to_json(results, submission: str = "") -> dict:
     return data
 
 
+def to_prairielearn(results) -> dict:
+    """PrairieLearn's external-grader results.json: score in [0, 1] and one test per check.
+
+    Not gradable (`gradable: false`, no attempt used, `format_errors` naming the problem) when no check reached
+    the student's code: there is no result at all, or every result is an error saying that a module is missing,
+    has a syntax error or raised on import, that the assignment folder is missing, or that the grader failed.
+    PrairieLearn shows every test at once (it has no "after published"), so a hidden check is listed without its
+    name, description, message or output: only its points."""
+    import re
+
+    from .runner import load_checks
+
+    # how a check says the code could not be loaded at all (autograder/sandbox.py, autograder/runner.py)
+    unimportable = re.compile(r"\.py has a syntax error|\.py not found in the submission|importing \S+\.py raised|"
+                              r"^folder \S+/ not found in|^grader error:")
+    descriptions = {}
+    for assignment in dict.fromkeys(r.assignment for r in results):
+        try:
+            descriptions.update({c.id: c.description for c in load_checks(assignment)})
+        except Exception:  # a description is a nicety: never let it cost the report
+            pass
+    got, out_of = totals(results)
+    passed = sum(r.status == "passed" for r in results)
+    single = len({r.assignment for r in results}) == 1
+    tests, n_hidden = [], 0
+    for r in results:
+        if r.hidden:
+            n_hidden += 1
+            tests.append({"name": f"hidden check {n_hidden}", "description": "", "points": r.score,
+                          "max_points": r.max_score, "message": "passed" if r.status == "passed" else "not passed",
+                          "output": ""})
+        else:
+            tests.append({"name": r.name if single else r.id, "description": descriptions.get(r.id, ""),
+                          "points": r.score, "max_points": r.max_score, "message": r.message or "passed",
+                          "output": r.output})
+    data = {"gradable": True, "score": got / out_of if out_of > 0 else 0.0,
+            "message": f"{_fmt(got)} / {_fmt(out_of)} points ({passed} of {len(results)} checks passed)",
+            "output": isolation_text(results), "tests": tests}
+    if not results or all(r.status == "error" and unimportable.search(r.message) for r in results):
+        errors = list(dict.fromkeys(r.message for r in results if not r.hidden)) or \
+            ["nothing was graded: no check ran"]
+        data.update(gradable=False, score=0.0, format_errors=errors,
+                    message="The submission could not be graded: " + "; ".join(errors[:3]))
+    return data
+
+
 def to_junit(results, submission: str = "") -> str:
     suites = ET.Element("testsuites", name=submission or "submission")
     for assignment in dict.fromkeys(r.assignment for r in results):
@@ -153,6 +199,8 @@ def render(results, fmt: str, submission: str = "", leaderboard: bool = False) -
         return json.dumps(to_gradescope(results, leaderboard), indent=2)
     if fmt == "junit":
         return to_junit(results, submission)
+    if fmt == "prairielearn":
+        return json.dumps(to_prairielearn(results), indent=2)
     raise ValueError(f"unknown format {fmt}")
 
 

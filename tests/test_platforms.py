@@ -1,0 +1,257 @@
+"""The PrairieLearn question and the GitHub Classroom template repository, against fake platform trees and the
+platforms' documented layouts and schemas (quick tier only)."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+A1 = "a1_intro_nn"
+A1_MODULES = ("mlp.py", "mlp_torch.py", "mnist_mlp.py", "svm.py")
+REFERENCE = ROOT / "solutions" / A1
+
+# PrairieLearn's results.json as its external-grading docs describe it: `score` in [0, 1] when gradable;
+# `gradable: false` with `format_errors` (a string or a list of strings) when not; tests rendered by
+# <pl-external-grader-results> with name, description, points, max_points, message, output.
+PL_RESULTS_SCHEMA = {
+    "type": "object",
+    "required": ["gradable", "message", "output", "tests"],
+    "properties": {
+        "gradable": {"type": "boolean"},
+        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "message": {"type": "string"},
+        "output": {"type": "string"},
+        "format_errors": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
+        "tests": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "description", "points", "max_points", "message", "output"],
+            "properties": {"name": {"type": "string", "minLength": 1}, "description": {"type": "string"},
+                           "points": {"type": "number", "minimum": 0}, "max_points": {"type": "number", "minimum": 0},
+                           "message": {"type": "string"}, "output": {"type": "string"}}}},
+    },
+    "if": {"properties": {"gradable": {"const": False}}},
+    "then": {"required": ["format_errors"]},
+    "else": {"required": ["score"]},
+}
+
+
+def validate_pl(results):
+    import jsonschema
+
+    jsonschema.validate(results, PL_RESULTS_SCHEMA)
+    assert len(json.dumps(results)) < 1024 * 1024  # PrairieLearn's limit on results.json
+    for t in results["tests"]:
+        assert t["points"] <= t["max_points"]
+
+
+# ---------------------------------------------------------------- PrairieLearn
+@pytest.fixture(scope="module")
+def pl_question(tmp_path_factory):
+    from autograder.prairielearn import build
+
+    return build("a1", tmp_path_factory.mktemp("pl") / "question")
+
+
+@pytest.mark.quick
+def test_prairielearn_question_layout(pl_question):
+    from autograder.prairielearn import MAX_TIMEOUT, build
+
+    info = json.loads((pl_question / "info.json").read_text())
+    assert info["uuid"] == json.loads((build("a1", pl_question.parent / "again") / "info.json").read_text())["uuid"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", info["uuid"])
+    assert info["type"] == "v3" and info["gradingMethod"] == "External" and info["singleVariant"] is True
+    assert info["title"] and info["topic"] and isinstance(info["tags"], list)
+    ext = info["externalGradingOptions"]
+    assert ext["enabled"] is True and ext["enableNetworking"] is False and ext["image"] == "prairielearn/grader-python"
+    assert ext["timeout"] == MAX_TIMEOUT == 600 and ext["environment"]["KIT_TIER"] == "quick"
+    assert ext["entrypoint"].startswith("/grade/tests/")
+    entry = pl_question / "tests" / ext["entrypoint"][len("/grade/tests/"):]
+    assert entry.is_file() and os.access(entry, os.X_OK)
+    html = (pl_question / "question.html").read_text()
+    upload = re.search(r'<pl-file-upload file-names="([^"]+)"', html)
+    assert upload and sorted(n.strip() for n in upload.group(1).split(",")) == sorted(A1_MODULES)
+    assert "<pl-submission-panel>" in html and "<pl-external-grader-results>" in html
+    # the grader with every check (PrairieLearn grades authoritatively), never the solutions
+    tests = pl_question / "tests"
+    assert "backward_batch_mean" in (tests / "autograder" / "checks" / f"{A1}.py").read_text()
+    assert (tests / "kit").is_dir() and (tests / "data_scripts").is_dir() and (tests / "requirements.txt").is_file()
+    assert not any("solutions" in p.parts for p in pl_question.rglob("*"))
+    assert "nbgrader" not in (tests / "requirements.txt").read_text()
+    assert "data_scripts fetch mnist" in (pl_question / "Dockerfile").read_text()
+    with pytest.raises(ValueError, match="600"):
+        build("a1", pl_question.parent / "too-long", timeout=900)
+
+
+def run_pl(question, tmp_path, files):
+    """PrairieLearn's /grade tree in tmp_path: tests/ from the question, the upload in student/; runs the
+    entrypoint and returns results.json."""
+    grade = tmp_path / "grade"
+    shutil.copytree(question / "tests", grade / "tests")
+    (grade / "student").mkdir()
+    for name, text in files.items():
+        (grade / "student" / name).write_text(text)
+    env = {**os.environ, "GRADE_ROOT": str(grade), "KIT_PYTHON": sys.executable, "KIT_TIER": "quick"}
+    proc = subprocess.run(["bash", str(grade / "tests" / "run.sh")], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert (grade / "tests" / "autograder" / "checks").stat().st_mode & 0o077 == 0  # the judge's alone
+    results = json.loads((grade / "results" / "results.json").read_text())
+    validate_pl(results)
+    return results
+
+
+@pytest.mark.quick
+def test_prairielearn_reference_scores_1(pl_question, tmp_path):
+    results = run_pl(pl_question, tmp_path, {n: (REFERENCE / n).read_text() for n in A1_MODULES})
+    assert results["gradable"] is True and results["score"] == 1.0, results["message"]
+    assert all(t["points"] == t["max_points"] > 0 for t in results["tests"])
+    assert any(t["name"].startswith("hidden check") for t in results["tests"])  # graded, but not named
+    assert "backward_batch_mean" not in json.dumps(results)
+    assert results["output"].startswith("Isolation:")
+    assert any(t["description"] for t in results["tests"])
+
+
+@pytest.mark.quick
+def test_prairielearn_stubs_score_0(pl_question, tmp_path):
+    stubs = ROOT / "assignments" / A1
+    results = run_pl(pl_question, tmp_path, {n: (stubs / n).read_text() for n in A1_MODULES})
+    assert results["gradable"] is True and results["score"] == 0
+    assert any("not implemented yet" in t["message"] for t in results["tests"])
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("files, words", [
+    ({"mlp.py": "def init_params(:\n"}, "syntax error"),
+    ({}, "not found"),
+])
+def test_prairielearn_not_gradable(pl_question, tmp_path, files, words):
+    results = run_pl(pl_question, tmp_path, files)
+    assert results["gradable"] is False and results["score"] == 0
+    assert any(words in e for e in results["format_errors"]) and words in results["message"]
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("script, words", [
+    ("exit 1", "no torch"),  # an image without the kit's dependencies
+    ('[ "$2" = "import torch" ] && exit 0; exit 3', "the autograder failed (exit 3)"),  # the grader crashed
+])
+def test_prairielearn_grader_failure_still_writes_results(pl_question, tmp_path, script, words):
+    broken = tmp_path / "python"
+    broken.write_text(f"#!/bin/sh\n{script}\n")
+    broken.chmod(0o755)
+    grade = tmp_path / "grade"
+    shutil.copytree(pl_question / "tests", grade / "tests")
+    (grade / "student").mkdir()
+    env = {**os.environ, "GRADE_ROOT": str(grade), "KIT_PYTHON": str(broken)}
+    proc = subprocess.run(["bash", str(grade / "tests" / "run.sh")], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0
+    results = json.loads((grade / "results" / "results.json").read_text())
+    validate_pl(results)
+    assert results["gradable"] is False and words in results["message"]
+
+
+@pytest.mark.quick
+def test_prairielearn_format_rules():
+    from autograder.report import CheckResult, to_prairielearn
+
+    def res(name, status, message="", score=0.0, max_score=1.0, hidden=False):
+        return CheckResult(A1, name, "quick", score, max_score, status, message, "", 0.1, hidden=hidden)
+
+    mixed = to_prairielearn([res("a", "error", "mlp.py has a syntax error at line 3: invalid syntax"),
+                             res("b", "failed", "wrong", hidden=True), res("c", "passed", score=2, max_score=2)])
+    validate_pl(mixed)
+    assert mixed["gradable"] is True and mixed["score"] == pytest.approx(2 / 4)
+    assert [t["name"] for t in mixed["tests"]] == ["a", "hidden check 1", "c"]
+    assert mixed["tests"][1]["message"] == "not passed" and "wrong" not in json.dumps(mixed)
+    zero = to_prairielearn([res("a", "passed", max_score=0)])
+    assert zero["score"] == 0 and zero["gradable"] is True
+    assert to_prairielearn([])["gradable"] is False
+
+
+# ---------------------------------------------------------------- GitHub Classroom
+@pytest.fixture(scope="module")
+def classroom_repo(tmp_path_factory):
+    from autograder.classroom import build
+
+    return build("a1", tmp_path_factory.mktemp("classroom") / "template")
+
+
+def load_workflow(repo):
+    import yaml
+
+    return yaml.safe_load((repo / ".github" / "workflows" / "classroom.yml").read_text())
+
+
+@pytest.mark.quick
+def test_classroom_workflow(classroom_repo):
+    from autograder.runner import load_checks
+
+    flow = load_workflow(classroom_repo)
+    assert flow["name"] == "Autograding Tests"  # the reporter requires this name and this single job
+    triggers = flow.get("on", flow.get(True))  # YAML 1.1 reads the key `on` as true
+    assert set(triggers) == {"push", "workflow_dispatch"}
+    assert flow["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}
+    assert list(flow["jobs"]) == ["run-autograding-tests"]
+    job = flow["jobs"]["run-autograding-tests"]
+    assert job["if"] == "github.actor != 'github-classroom[bot]'"
+    steps = job["steps"]
+    install = "\n".join(s.get("run", "") for s in steps)
+    assert "--index-url https://download.pytorch.org/whl/cpu" in install and "--no-deps -e ." in install
+    graders = [s for s in steps if s.get("uses", "").startswith("classroom-resources/autograding-command-grader@")]
+    public = [c for c in load_checks(A1) if not c.hidden and c.tier in ("quick", "train")]
+    assert [s["with"]["test-name"] for s in graders] == [c.name for c in public]
+    for step, chk in zip(graders, public):
+        assert float(step["with"]["max-score"]) == chk.points
+        assert step["with"]["command"] == f"python -m autograder.classroom run {chk.id}"
+        assert 1 <= int(step["with"]["timeout"]) <= 360
+        assert ("data_scripts fetch" in step["with"].get("setup-command", "")) <= (chk.tier == "train")
+    assert any("data_scripts fetch mnist" in s["with"].get("setup-command", "") for s in graders)
+    reporter = steps[-1]
+    assert reporter["uses"].startswith("classroom-resources/autograding-grading-reporter@")
+    ids = [s["id"] for s in graders]
+    assert reporter["with"]["runners"].split(",") == ids
+    assert reporter["env"] == {f"{i.upper()}_RESULTS": f"${{{{steps.{i}.outputs.result}}}}" for i in ids}
+    assert len(set(ids)) == len(ids) and all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", i) for i in ids)
+
+
+@pytest.mark.quick
+def test_classroom_repo_is_the_student_kit_without_hidden_checks(classroom_repo):
+    from autograder.student_kit import hidden_check_names
+
+    hidden = hidden_check_names([A1])[A1]
+    assert hidden, "a1 has hidden checks: this test must see them left out"
+    for path in classroom_repo.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not [h for h in hidden if h in text], path
+    assert not (classroom_repo / "solutions").exists()
+    assert sorted(p.name for p in (classroom_repo / "assignments").iterdir()) == [A1]
+    assert (classroom_repo / "autograder" / "classroom.py").is_file()
+    readme = (classroom_repo / "README.md").read_text()
+    assert "feedback, not your grade" in readme
+
+
+@pytest.mark.quick
+def test_classroom_per_check_command(classroom_repo, tmp_path):
+    repo = tmp_path / "student-repo"
+    shutil.copytree(classroom_repo, repo)
+    step = next(s for s in load_workflow(repo)["jobs"]["run-autograding-tests"]["steps"] if s.get("id") == "forward")
+    command = step["with"]["command"].split()
+    assert command[0] == "python"
+    run = lambda: subprocess.run([sys.executable, *command[1:]], cwd=repo, capture_output=True, text=True,  # noqa: E731
+                                 timeout=300)
+    proc = run()
+    assert proc.returncode == 1 and "not implemented yet" in proc.stdout, proc.stdout + proc.stderr
+    for name in A1_MODULES:
+        shutil.copy(REFERENCE / name, repo / "assignments" / A1 / name)
+    proc = run()
+    assert proc.returncode == 0 and "TOTAL: 2 / 2" in proc.stdout, proc.stdout + proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "autograder.classroom", "run", f"{A1}/no_such_check"], cwd=repo,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "no check named" in proc.stderr
