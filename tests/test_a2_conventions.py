@@ -2,6 +2,7 @@
 named attributes, functional ReLU, `x.view(N, -1)`, a top-5 accuracy in `epoch`, ...), graded by the judge
 through the real runner. Correct variants earn every quick-tier point; buggy ones lose exactly the checks named
 here, with a message naming the mistake."""
+import math
 import shutil
 from pathlib import Path
 
@@ -113,6 +114,122 @@ def test_functional_pooling_earns_full_points(tmp_path):
     assert lost(quick(submission(tmp_path, source))) == {}
 
 
+# ---------------------------------------------------------------- the course CNN with the functional API
+FUNCTIONAL_CNN = '''"""The course CNN written with torch.nn.functional on parameters of its own."""
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def parameter(*shape, fan_in):
+    bound = 1 / math.sqrt(fan_in)
+    return nn.Parameter(torch.empty(*shape).uniform_(-bound, bound))
+
+
+class CourseCNN(nn.Module):
+    def __init__(self, batch_norm=False, dropout=0.0):
+        super().__init__()
+        self.w1, self.b1 = parameter(32, 3, 5, 5, fan_in=75), parameter(32, fan_in=75)
+        self.w2, self.b2 = parameter(64, 32, 5, 5, fan_in=800), parameter(64, fan_in=800)
+        self.w3, self.b3 = parameter(64, 64, 5, 5, fan_in=1600), parameter(64, fan_in=1600)
+        self.batch_norm = batch_norm
+        if batch_norm:
+            BN_INIT
+        FC_INIT
+        self.p = dropout
+
+    def forward(self, x):
+        for i in (1, 2, 3):
+            x = F.conv2d(x, getattr(self, f"w{i}"), getattr(self, f"b{i}"), padding=2)
+            if self.batch_norm:
+                x = BN
+            x = F.max_pool2d(F.relu(x), 2)
+        x = x.view(x.size(0), -1)
+        x = F.relu(FC1)
+        x = F.dropout(x, self.p, self.training)
+        return LOGITS
+'''
+FUNCTIONAL = {
+    "BN_INIT": "self.bn1, self.bn2, self.bn3 = nn.BatchNorm2d(32), nn.BatchNorm2d(64), nn.BatchNorm2d(64)",
+    "BN": 'getattr(self, f"bn{i}")(x)',
+    "FC_INIT": "self.fc1_w, self.fc1_b = parameter(1000, 1024, fan_in=1024), parameter(1000, fan_in=1024)\n"
+               "        self.fc2_w, self.fc2_b = parameter(10, 1000, fan_in=1000), parameter(10, fan_in=1000)",
+    "FC1": "F.linear(x, self.fc1_w, self.fc1_b)",
+    "LOGITS": "F.linear(x, self.fc2_w, self.fc2_b)",
+}
+# batch norm on buffers of its own, fully-connected weights stored (in, out) and applied with @
+BY_HAND = {
+    "BN_INIT": "for i, c in enumerate((32, 64, 64), 1):\n"
+               "                setattr(self, f\"gamma{i}\", nn.Parameter(torch.ones(c)))\n"
+               "                setattr(self, f\"beta{i}\", nn.Parameter(torch.zeros(c)))\n"
+               "                self.register_buffer(f\"mean{i}\", torch.zeros(c))\n"
+               "                self.register_buffer(f\"var{i}\", torch.ones(c))",
+    "BN": 'F.batch_norm(x, getattr(self, f"mean{i}"), getattr(self, f"var{i}"), getattr(self, f"gamma{i}"), '
+          'getattr(self, f"beta{i}"), self.training)',
+    "FC_INIT": "self.fc1_w, self.fc1_b = parameter(1024, 1000, fan_in=1024), parameter(1000, fan_in=1024)\n"
+               "        self.fc2_w, self.fc2_b = parameter(1000, 10, fan_in=1000), parameter(10, fan_in=1000)",
+    "FC1": "x @ self.fc1_w + self.fc1_b",
+    "LOGITS": "x @ self.fc2_w + self.fc2_b",
+}
+
+
+def _functional_cnn(style=None, **changes) -> str:
+    text = FUNCTIONAL_CNN
+    for key, value in {**FUNCTIONAL, **(style or {}), **changes}.items():
+        text = text.replace(key, value)
+    return text
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("style", ["modules_for_bn", "all_by_hand"])
+def test_functional_cnn_earns_full_points(tmp_path, style):
+    """A course CNN holding its weights as nn.Parameters and calling F.conv2d / F.linear (or @) computes the course
+    CNN: the judge finds the weights by their shapes, recomputes the network and reads the switches from the
+    operations the forward runs (F.batch_norm, F.dropout), not from modules."""
+    source = _functional_cnn(BY_HAND if style == "all_by_hand" else None)
+    assert lost(quick(submission(tmp_path, source))) == {}
+
+
+@pytest.mark.quick
+def test_functional_cnn_with_an_activation_on_the_logits_loses_course_cnn(tmp_path):
+    """No nn.ReLU module to find: the operations the forward runs show F.relu after the last linear layer."""
+    failed = lost(quick(submission(tmp_path, _functional_cnn(LOGITS="F.relu(F.linear(x, self.fc2_w, self.fc2_b))"))))
+    assert set(failed) == {"course_cnn"}, failed
+    assert "the logits must not go through an activation" in failed["course_cnn"]
+
+
+@pytest.mark.quick
+def test_functional_cnn_with_a_wrong_padding_fails_with_a_hint(tmp_path):
+    """padding=1 shrinks every feature map: the forward crashes at the first linear layer, and the checks that run
+    the network say which convolutions changed the size instead of passing on the raw shape error."""
+    source = _functional_cnn().replace("padding=2)", "padding=1)")
+    results = quick(submission(tmp_path, source))
+    failed = lost(results)
+    assert set(failed) == {"course_cnn", "layer_table", "train_eval_modes"}, failed
+    assert all(results[name].status == "failed" for name in failed)
+    for name in ("course_cnn", "train_eval_modes"):
+        assert "32x32 to 30x30 (padding=1)" in failed[name] and "keep the size (padding 2)" in failed[name]
+    assert "see course_cnn" in failed["layer_table"]
+
+
+@pytest.mark.quick
+def test_functional_cnn_costs_only_layer_table_when_the_table_skips_the_model(tmp_path):
+    """A functional CourseCNN has no sub-module: its one elementary layer is the model itself. A layer_table that
+    never lists the root module is right for modular networks, and loses only layer_table here, with a message
+    naming the convention."""
+    folder = submission(tmp_path, _functional_cnn())
+    path = folder / "a2_cnn" / "cnn.py"
+    text = path.read_text()
+    old = "if len(list(module.children())) == 0:"
+    assert old in text
+    path.write_text(text.replace(old, "if name and len(list(module.children())) == 0:"))
+    failed = lost(quick(folder))
+    assert set(failed) == {"layer_table"}, failed
+    assert "has no sub-modules" in failed["layer_table"] and "nn.Conv2d" in failed["layer_table"]
+
+
 TOP5_EPOCH = '''def epoch(data, model, criterion, optimizer=None):
     """The course's loop: top-1 and top-5 accuracy, (loss, top-1) returned."""
     train = optimizer is not None
@@ -196,3 +313,21 @@ def test_kit_training_runs_a_view_flattening_model(tmp_path):
     ref_model, _ = a2.train(ref_cnn, ref_training, epochs=1, batch_size=32, device="cpu", data=data,
                             precision="fp32")
     assert ref_model.features[0].weight.is_contiguous(memory_format=torch.channels_last)  # the fast layout kept
+
+
+@pytest.mark.quick
+def test_kit_training_runs_a_functional_model(tmp_path):
+    """kit.a2.train moves a functional CourseCNN's own 4-D parameters to channels_last like nn.Conv2d weights and
+    trains it through the student's epoch."""
+    from kit import a2
+
+    folder = submission(tmp_path, _functional_cnn(BY_HAND)) / "a2_cnn"
+    cnn, training = a2._student_modules(str(folder))
+    g = torch.Generator().manual_seed(0)
+    data = (torch.rand(64, 3, 32, 32, generator=g), torch.randint(0, 10, (64,), generator=g),
+            torch.rand(16, 3, 32, 32, generator=g), None)
+    logits = []
+    model, hist = a2.train(cnn, training, epochs=1, batch_size=32, device="cpu", data=data, test_logits=logits,
+                           precision="fp32", batch_norm=True, dropout=0.5)
+    assert logits[0].shape == (16, 10) and torch.isfinite(logits[0]).all()
+    assert math.isfinite(hist.train_loss[0])
