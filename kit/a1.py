@@ -12,15 +12,18 @@ from .loops import History, fit, fit_module, seed_everything
 NH, ETA, BATCH_SIZE, EPOCHS = 10, 0.03, 10, 150
 
 
-def train_manual(mlp, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS, seed=0):
-    """Manual forward/backward/sgd from mlp.py; returns (params, History)."""
+def train_manual(mlp, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS, seed=0, loss_is_sum=False):
+    """Manual forward/backward/sgd from mlp.py; returns (params, History).
+
+    loss_is_sum: the student's loss (and so their gradients) is the SUM over the batch, not the kit's mean: each
+    step uses eta / (batch size), which makes the same update as eta with the mean (see `summed_loss_by_hand`)."""
     seed_everything(seed)
     params = mlp.init_params(data.Xtrain.shape[1], nh, data.Ytrain.shape[1])
 
     def step(X, Y):
         _, outputs = mlp.forward(params, X)
         grads = mlp.backward(params, outputs, Y)
-        params.update(mlp.sgd(params, grads, eta))
+        params.update(mlp.sgd(params, grads, eta / len(X) if loss_is_sum else eta))
 
     hist = fit(step, _evaluate_by_hand(mlp, params), data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs,
                batch_size, seed)
@@ -38,8 +41,9 @@ def _evaluate_by_hand(mlp, params):
     return evaluate
 
 
-def train_autograd(mlp, mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS, seed=0):
-    """Forward by hand, gradients by torch.autograd; returns (params, History)."""
+def train_autograd(mlp, mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS, seed=0,
+                   loss_is_sum=False):
+    """Forward by hand, gradients by torch.autograd; returns (params, History). loss_is_sum: as in train_manual."""
     seed_everything(seed)
     params = mlp_torch.init_params_autograd(data.Xtrain.shape[1], nh, data.Ytrain.shape[1])
 
@@ -47,19 +51,24 @@ def train_autograd(mlp, mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, 
         yhat, _ = mlp.forward(params, X)
         L, _ = mlp.loss_accuracy(yhat, Y)
         L.backward()
-        mlp_torch.sgd_autograd(params, eta)
+        mlp_torch.sgd_autograd(params, eta / len(X) if loss_is_sum else eta)
 
     hist = fit(step, _evaluate_by_hand(mlp, params), data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs,
                batch_size, seed)
     return params, hist
 
 
-def train_nn(mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS, seed=0, use_optim=False):
-    """torch.nn model, updated by the student's sgd_nn or (use_optim) by torch.optim; returns (model, History)."""
+def train_nn(mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS, seed=0, use_optim=False,
+             labels="one-hot", loss_is_sum=False):
+    """torch.nn model, updated by the student's sgd_nn or (use_optim) by torch.optim; returns (model, History).
+
+    labels: "one-hot" (the kit's (N, ny) Y) or "indices" (class indices (N,), for a loss_accuracy_nn written for
+    them); loss_is_sum: the student's loss is the SUM over the batch: the learning rate is divided by the batch
+    size (the same update as the mean loss). See `nn_conventions`."""
     seed_everything(seed)
     nx, ny = data.Xtrain.shape[1], data.Ytrain.shape[1]
     if use_optim:
-        model, loss, optimizer = mlp_torch.init_model_optim(nx, nh, ny, eta)
+        model, loss, optimizer = mlp_torch.init_model_optim(nx, nh, ny, eta / batch_size if loss_is_sum else eta)
     else:
         model, loss = mlp_torch.init_model_nn(nx, nh, ny)
 
@@ -71,15 +80,84 @@ def train_nn(mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOC
             optimizer.step()
         else:
             L.backward()
-            mlp_torch.sgd_nn(model, eta)
+            mlp_torch.sgd_nn(model, eta / len(X) if loss_is_sum else eta)
 
     @torch.no_grad()
     def evaluate(X, Y):
         L, acc = mlp_torch.loss_accuracy_nn(loss, model(X), Y)
         return float(L), float(acc)
 
-    hist = fit(step, evaluate, data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs, batch_size, seed)
+    Ytrain, Ytest = data.Ytrain, data.Ytest
+    if labels == "indices":
+        Ytrain, Ytest = Ytrain.argmax(1), None if Ytest is None else Ytest.argmax(1)
+    hist = fit(step, evaluate, data.Xtrain, Ytrain, data.Xtest, Ytest, epochs, batch_size, seed)
     return model, hist
+
+
+# ---------------------------------------------------------------- the student's conventions, found by probing
+# The kit trains in its own conventions (mean loss, one-hot labels). A student who wrote the maths right in
+# another one loses that convention's points in the quick checks, once; the trainings then adapt to it, so that
+# they grade only whether the network learns. Every probe runs on a tiny batch of the training set, before the
+# training's seed is set; when a probe fails or is ambiguous, the kit's convention is kept (and the training
+# shows the student's own error).
+def _doubles(a, b, rtol=1e-4):
+    """Whether b is 2 a (a tensor or number that is not zero)."""
+    a, b = torch.as_tensor(a).detach().double(), torch.as_tensor(b).detach().double()
+    return (a.shape == b.shape and bool(a.isfinite().all()) and float(a.abs().max()) > 0
+            and torch.allclose(b, 2 * a, rtol=rtol, atol=1e-9))
+
+
+def _probe_batch(data, n=6):
+    """n training examples (n != 2 and n != ny, so that an (N,) vs (N, ny) mix-up cannot broadcast silently)."""
+    return data.Xtrain[:n], data.Ytrain[:n]
+
+
+def summed_loss_by_hand(mlp, data, nh=NH, gradients=True) -> bool:
+    """Whether the student's loss_accuracy is the SUM over the batch (duplicating the batch doubles L) and, with
+    `gradients`, their backward is its exact gradient (the gradients double too). A summed loss with mean
+    gradients, or summed gradients with a mean loss, is not a convention but a bug: False."""
+    X, Y = _probe_batch(data)
+    X2, Y2 = torch.cat([X, X]), torch.cat([Y, Y])
+    try:
+        with torch.random.fork_rng(devices=[]):
+            params = mlp.init_params(X.shape[1], nh, Y.shape[1])
+        params = {k: v.detach() for k, v in params.items()}
+        yhat, outputs = mlp.forward(params, X)
+        yhat2, outputs2 = mlp.forward(params, X2)
+        if not _doubles(mlp.loss_accuracy(yhat, Y)[0], mlp.loss_accuracy(yhat2, Y2)[0]):
+            return False
+        if not gradients:
+            return True
+        g1, g2 = mlp.backward(params, outputs, Y), mlp.backward(params, outputs2, Y2)
+        return all(_doubles(g1[k], g2[k]) for k in params)
+    except Exception:  # the training itself will show the student's error
+        return False
+
+
+def nn_conventions(mlp_torch, data, nh=NH) -> dict:
+    """The labels ("one-hot" or "indices") and reduction (loss_is_sum) that the student's loss_accuracy_nn computes
+    the cross-entropy of logits with: the kit's own (one-hot, mean) first. When neither kind of label gives the
+    cross-entropy (a bug), the kit's conventions."""
+    X, Y = _probe_batch(data)
+    labels = Y.argmax(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            model, loss = mlp_torch.init_model_nn(X.shape[1], nh, Y.shape[1])
+        with torch.no_grad():
+            logits = model(X).detach()
+    except Exception:
+        return {"labels": "one-hot", "loss_is_sum": False}
+    mean = float(torch.nn.functional.cross_entropy(logits, labels))
+    for kind, target in (("one-hot", Y), ("indices", labels)):
+        try:
+            with torch.no_grad():
+                L = float(mlp_torch.loss_accuracy_nn(loss, logits, target)[0])
+        except Exception:
+            continue
+        for loss_is_sum, want in ((False, mean), (True, mean * len(labels))):
+            if abs(L - want) <= 1e-4 * max(1.0, abs(want)):
+                return {"labels": kind, "loss_is_sum": loss_is_sum}
+    return {"labels": "one-hot", "loss_is_sum": False}
 
 
 # MNIST: a 784-512-10 tanh MLP, SGD + momentum (measured: see README). Batches of 256 at lr 0.2 end as high as
@@ -107,31 +185,40 @@ def train_mnist(mnist_mlp, epochs=MNIST_EPOCHS, batch_size=MNIST_BATCH, lr=MNIST
 def circles_predictions(variant: str, mlp, mlp_torch=None, eta=ETA, epochs=EPOCHS, seed=0) -> dict:
     """Train one variant ('manual', 'autograd', 'nn', 'optim') on circles; its outputs on the test points before
     and after training (probabilities for the hand-written forward, logits for torch.nn), for the judge to
-    score. The judge, not this function, computes accuracies."""
+    score. The judge, not this function, computes accuracies.
+
+    The training follows the student's conventions where their code computes the right thing in another one
+    (a summed loss: eta / batch size; class-index labels in the nn part); "conventions" says which were used,
+    for the judge to tell the student."""
     from data_scripts import make_circles
 
     data = make_circles()
+    conventions = {"labels": "one-hot", "loss_is_sum": False, "batch_size": BATCH_SIZE}
     if variant in ("manual", "autograd"):
+        conventions["loss_is_sum"] = summed_loss_by_hand(mlp, data, gradients=variant == "manual")
         init = (mlp.init_params if variant == "manual" else mlp_torch.init_params_autograd)
         seed_everything(seed)
         first = mlp.forward(init(data.Xtrain.shape[1], NH, data.Ytrain.shape[1]), data.Xtest)[0]
         train = train_manual if variant == "manual" else (
             lambda m, d, **kw: train_autograd(m, mlp_torch, d, **kw))
-        params, hist = train(mlp, data, eta=eta, epochs=epochs, seed=seed)
+        params, hist = train(mlp, data, eta=eta, epochs=epochs, seed=seed,
+                             loss_is_sum=conventions["loss_is_sum"])
         with torch.no_grad():
             last = mlp.forward(params, data.Xtest)[0]
         kind = "probabilities"
     else:
+        conventions.update(nn_conventions(mlp_torch, data))
         seed_everything(seed)
         nx, ny = data.Xtrain.shape[1], data.Ytrain.shape[1]
         with torch.no_grad():
             first = mlp_torch.init_model_nn(nx, NH, ny)[0](data.Xtest)
-        model, hist = train_nn(mlp_torch, data, eta=eta, epochs=epochs, seed=seed, use_optim=variant == "optim")
+        model, hist = train_nn(mlp_torch, data, eta=eta, epochs=epochs, seed=seed, use_optim=variant == "optim",
+                               labels=conventions["labels"], loss_is_sum=conventions["loss_is_sum"])
         with torch.no_grad():
             last = model(data.Xtest)
         kind = "logits"
     return {"kind": kind, "first": first.detach().float(), "last": last.detach().float(),
-            "train_loss": hist.train_loss}
+            "train_loss": hist.train_loss, "conventions": conventions}
 
 
 def mnist_predictions(mnist_mlp, **kw) -> dict:
@@ -177,7 +264,12 @@ def main(argv=None):
     start = time.perf_counter()
     if args.what == "circles":
         data = make_circles()
-        params, hist = train_manual(mods["mlp"], data, epochs=args.epochs or EPOCHS, seed=args.seed)
+        loss_is_sum = summed_loss_by_hand(mods["mlp"], data)
+        if loss_is_sum:
+            print(f"note: your loss is the sum over the batch (the kit's is the mean): trained with eta / batch size "
+                  f"= {ETA} / {BATCH_SIZE} per step, the same update as the mean loss at eta = {ETA}")
+        params, hist = train_manual(mods["mlp"], data, epochs=args.epochs or EPOCHS, seed=args.seed,
+                                    loss_is_sum=loss_is_sum)
         folder = save_run(name, {"history": hist.to_dict(), "test_acc": hist.test_acc[-1]})
         plots.plot_circles(data, lambda X: mods["mlp"].forward(params, X)[0][:, 1], folder / "boundary.png",
                            title="decision boundary")

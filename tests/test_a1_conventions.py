@@ -72,6 +72,28 @@ def backward(params, outputs, Y):
             "Wh": outputs["X"].T @ d_htilde, "bh": d_htilde.sum(dim=0)}
 '''
 
+TRANSPOSED_BIAS_ROW = '''
+def init_params(nx, nh, ny):
+    return {"Wh": torch.randn(nx, nh) * 0.3, "bh": torch.randn(1, nh) * 0.3,
+            "Wy": torch.randn(nh, ny) * 0.3, "by": torch.randn(1, ny) * 0.3}
+
+
+def forward(params, X):
+    htilde = X @ params["Wh"] + params["bh"]
+    h = torch.tanh(htilde)
+    ytilde = h @ params["Wy"] + params["by"]
+    yhat = softmax(ytilde)
+    return yhat, {"X": X, "htilde": htilde, "h": h, "ytilde": ytilde, "yhat": yhat}
+
+
+def backward(params, outputs, Y):
+    N = Y.shape[0]
+    d_ytilde = (outputs["yhat"] - Y) / N
+    d_htilde = (d_ytilde @ params["Wy"].T) * (1 - outputs["h"] ** 2)
+    return {"Wy": outputs["h"].T @ d_ytilde, "by": d_ytilde.sum(dim=0, keepdim=True),
+            "Wh": outputs["X"].T @ d_htilde, "bh": d_htilde.sum(dim=0, keepdim=True)}
+'''
+
 SUMMED = '''
 def loss_accuracy(Yhat, Y):
     L = -(Y * torch.log(Yhat)).sum()
@@ -152,6 +174,8 @@ VARIANTS = [
     ("biases (1, nh), a correct network", {"mlp.py": BIAS_ROW}, {}),
     ("weights stored (in, out), a correct network", {"mlp.py": TRANSPOSED},
      {"init_params": ["(in, out)", "(out, in)", "nn.Linear"]}),
+    ("weights stored (in, out), biases (1, n), a correct network", {"mlp.py": TRANSPOSED_BIAS_ROW},
+     {"init_params": ["(in, out)", "(out, in)"]}),
     ("summed loss with its exact gradients", {"mlp.py": SUMMED},
      {"loss_accuracy": ["sum over the batch", "mean"], "backward_batch_mean": ["summed loss", "mean"]}),
     ("accuracy in percent", {"mlp.py": PERCENT}, {"loss_accuracy": ["percentage", "expected 0.", "fractions"]}),
@@ -203,3 +227,65 @@ def test_a1_summed_convention_is_noted_by_backward(tmp_path):
     assert results["backward"].status == "passed"
     assert "consistent with a summed loss" in results["backward"].output
     assert "the kit's loss is the mean" in results["backward"].output
+
+
+# ---------------------------------------------------------------- the train tier: conventions cost nothing more
+# kit.a1.circles_predictions trains in the student's conventions (layout, class-index labels, a summed loss with
+# eta / batch size) and the check's output names each adaptation; buggy code still fails the thresholds.
+SUMMED_NN = '''
+def init_model_nn(nx, nh, ny):
+    model = nn.Sequential(nn.Linear(nx, nh), nn.Tanh(), nn.Linear(nh, ny))
+    return model, nn.CrossEntropyLoss(reduction="sum")
+'''
+
+BUG_SUMMED_WRONG_SIGN = SUMMED + '''
+
+def backward(params, outputs, Y):
+    d_ytilde = Y - outputs["yhat"]
+    d_htilde = (d_ytilde @ params["Wy"]) * (1 - outputs["h"] ** 2)
+    return {"Wy": d_ytilde.T @ outputs["h"], "by": d_ytilde.sum(dim=0),
+            "Wh": d_htilde.T @ outputs["X"], "bh": d_htilde.sum(dim=0)}
+'''
+
+BUG_INDICES_NO_TANH = CLASS_INDICES + '''
+
+def init_model_nn(nx, nh, ny):
+    return nn.Sequential(nn.Linear(nx, nh), nn.Linear(nh, ny)), nn.CrossEntropyLoss()
+'''
+
+TRAIN_CHECKS = ("train_circles_manual", "train_circles_torch")
+NOTE_SUM, NOTE_INDICES = "eta / batch size = 0.1 / 10", "trained with class-index labels (N,)"
+# (name, {module: appended code}, {check: (passes, words its output and message must contain)})
+TRAIN_VARIANTS = [
+    ("class-index labels in the nn part", {"mlp_torch.py": CLASS_INDICES},
+     {"train_circles_manual": (True, []), "train_circles_torch": (True, [NOTE_INDICES, "nn_version only"])}),
+    ("summed loss with its exact gradients", {"mlp.py": SUMMED},
+     {"train_circles_manual": (True, [NOTE_SUM, "SUM over the batch and backward is its exact gradient"]),
+      "train_circles_torch": (True, [NOTE_SUM, "autograd version"])}),
+    ("summed loss in the nn part", {"mlp_torch.py": SUMMED_NN},
+     {"train_circles_manual": (True, []), "train_circles_torch": (True, [NOTE_SUM, "torch.optim version"])}),
+    ("weights stored (in, out), biases (1, n)", {"mlp.py": TRANSPOSED_BIAS_ROW},
+     {"train_circles_manual": (True, []), "train_circles_torch": (True, [])}),
+    ("bug: summed gradients with a mean loss", {"mlp.py": SUMMED_GRADIENTS_MEAN_LOSS},
+     {"train_circles_manual": (False, ["did not decrease"])}),
+    ("bug: summed loss, gradients of the wrong sign", {"mlp.py": BUG_SUMMED_WRONG_SIGN},
+     {"train_circles_manual": (False, [NOTE_SUM, "did not decrease"])}),
+    ("bug: class-index labels, no Tanh", {"mlp_torch.py": BUG_INDICES_NO_TANH},
+     {"train_circles_torch": (False, [NOTE_INDICES, "torch.nn version"])}),
+]
+
+
+@pytest.mark.train
+@pytest.mark.parametrize("name, rewrites, expected", TRAIN_VARIANTS, ids=[v[0] for v in TRAIN_VARIANTS])
+def test_a1_trainings_follow_student_conventions(name, rewrites, expected, tmp_path):
+    # time limits catch endless loops; these trainings share the cores with other tests
+    results = {r.name: r for r in grade(variant(tmp_path, rewrites), [A1], tier="train", timeout_scale=3,
+                                        only=[f"{A1}/{c}" for c in expected])}
+    for check_name, (passes, words) in expected.items():
+        r = results[check_name]
+        text = r.output + "\n" + r.message
+        assert (r.status == "passed") == passes, (check_name, r.status, text)
+        for word in words:
+            assert word in text, (check_name, word, text)
+        if not any(w in (NOTE_SUM, NOTE_INDICES) for w in words):
+            assert "note:" not in r.output, (check_name, r.output)  # no adaptation where none is needed

@@ -15,6 +15,9 @@ student's own convention:
   and lose `backward`.
 - labels are one-hot (N, ny): code expecting class indices loses `nn_version` once.
 - accuracies are fractions in [0, 1]: a percentage loses the check that reads it, with both values shown.
+The train-tier trainings (kit.a1.circles_predictions) follow the student's layout, labels (one-hot or class
+indices) and reduction (a summed loss steps with eta / batch size), and the check's output names each adaptation:
+they grade only whether the network learns (95 % test accuracy, a falling test loss), never the convention again.
 """
 from __future__ import annotations
 
@@ -540,6 +543,24 @@ MNIST_THRESHOLD = 0.98
 CIRCLES_CHECK_ETA = 0.1
 
 
+def _note_conventions(used, variant, what):
+    """Tell the student which of their conventions the kit's training followed (kit.a1.circles_predictions finds
+    them by probing their code; the accuracy threshold and the falling test loss still decide)."""
+    from kit.a1 import BATCH_SIZE
+
+    if not isinstance(used, dict):
+        return
+    if used.get("loss_is_sum") is True:
+        where = "loss_accuracy_nn" if variant in ("nn", "optim") else "loss_accuracy"
+        exact = " and backward is its exact gradient" if variant == "manual" else ""
+        print(f"note: your {where} returns the SUM over the batch{exact}; the {what} was trained with eta / batch "
+              f"size = {CIRCLES_CHECK_ETA:g} / {BATCH_SIZE} per step, the same update as the kit's mean loss at eta "
+              f"= {CIRCLES_CHECK_ETA:g} (the mean-loss convention costs its points in the quick checks only)")
+    if used.get("labels") == "indices":
+        print(f"note: the {what} was trained with class-index labels (N,), as your loss_accuracy_nn expects; the "
+              "kit's labels are one-hot (N, 2) (that convention costs its points in nn_version only)")
+
+
 def _circles(sub, variant, what):
     """Train `variant` in the sandbox; the judge scores its test outputs against the circles' labels."""
     from data_scripts import make_circles
@@ -550,6 +571,7 @@ def _circles(sub, variant, what):
     run = (sub.kit_by_hand if variant == "manual" else sub.kit)("kit.a1:circles_predictions", variant,
                                                                  eta=CIRCLES_CHECK_ETA, **mods)
     labels = make_circles().Ytest.argmax(1)
+    _note_conventions(run.get("conventions"), variant, what)
     first, last = run["first"], run["last"]
     expect_shape(last, (len(labels), 2), f"the {what}'s outputs on the test points")
     acc = accuracy(last, labels)
@@ -565,13 +587,17 @@ def _circles(sub, variant, what):
 
 @check("train_circles_manual", points=3, tier="train", timeout=60)
 def train_circles_manual(sub):
-    """The hand-written MLP (course architecture, learning rate 0.1) reaches 95 % test accuracy on circles."""
+    """The hand-written MLP (course architecture, learning rate 0.1) reaches 95 % test accuracy on circles.
+    Trained in the student's layout of the parameters; a summed loss with its exact gradient steps with
+    eta / batch size (the same update), and the output says so."""
     _circles(sub, "manual", "manual MLP")
 
 
 @check("train_circles_torch", points=2, tier="train", timeout=90)
 def train_circles_torch(sub):
-    """The autograd, nn and optim versions each reach 95 % test accuracy on circles."""
+    """The autograd, nn and optim versions each reach 95 % test accuracy on circles. Trained with class-index
+    labels when the student's loss_accuracy_nn expects them, and with eta / batch size for a summed loss; the
+    output says so."""
     _circles(sub, "autograd", "autograd version")
     _circles(sub, "nn", "torch.nn version")
     _circles(sub, "optim", "torch.optim version")
