@@ -32,6 +32,8 @@ fi
 ${KIT_PYTHON:-python3} -m pip install -r requirements.txt -c constraints.txt
 ${KIT_PYTHON:-python3} -m pip install --no-deps -e .
 ${KIT_PYTHON:-python3} -m data_scripts fetch mnist fashion_mnist cifar10 || true  # also fetched on demand
+# the raw files hold the test labels: root's (the judge's) only; the sandbox reads the label-free data/public
+mkdir -p data && chmod -R go-rwx data && chmod 711 data
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -48,6 +50,8 @@ else
   if [ -n "$found" ]; then cp -r "$found/." "$work/$ASSIGNMENT/"; else cp -r "$ROOT/submission/." "$work/$ASSIGNMENT/"; fi
 fi
 cd "$ROOT/source"
+# the submission runs as an unprivileged user: the checks, hidden ones included, are the judge's alone
+chmod -R go-rwx autograder/checks 2> /dev/null
 KIT_NO_PROGRESS=1 ${KIT_PYTHON:-python3} -m autograder grade --submission "$work" --assignment "$ASSIGNMENT" \\
   --tier "${KIT_TIER:-train}" --format gradescope --output "$ROOT/results/results.json" --quiet __LEADERBOARD__
 status=$?

@@ -21,7 +21,7 @@ def make_submission(tmp_path, mlp_source):
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("fmt", ["table", "json", "gradescope", "junit"])
+@pytest.mark.parametrize("fmt", ["table", "json", "gradescope", "junit", "prairielearn"])
 def test_formats(fmt, tmp_path):
     out = tmp_path / "report"
     proc = run_grader("grade", "--submission", "assignments", "--assignment", "a1", "--tier", "quick",

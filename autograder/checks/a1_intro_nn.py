@@ -8,8 +8,8 @@ the points of that convention ONCE, with a message that names it, and the other 
 student's own convention:
 - weights as (out, in) (nn.Linear's layout): weights stored (in, out) lose `init_params`; forward, backward and
   sgd are then fed (and compared) transposed.
-- the loss is the MEAN over the batch: a summed loss loses `loss_accuracy` (the loss itself) and
-  `backward_batch_mean` (the check that exists for that convention); `backward` keeps its points when the
+- the loss is the MEAN over the batch: a summed loss loses `loss_accuracy` (the loss itself) and the hidden
+  check of the batch mean (the check that exists for that convention); `backward` keeps its points when the
   student's gradients are exactly N times the mean ones AND the student's own loss_accuracy is the sum (the
   chain rule is right for the loss they wrote; the output says so). Summed gradients with a MEAN loss are a bug
   and lose `backward`.
@@ -41,9 +41,10 @@ def random_problem(N, nx, nh, ny, dtype=torch.float64, scale=0.5):
 
 
 def oracle_forward(params, X):
-    htilde = X @ params["Wh"].T + params["bh"]
+    """PyTorch's own layers (nn.Linear's F.linear), so the oracle is not the stub's answer written out."""
+    htilde = F.linear(X, params["Wh"], params["bh"])
     h = torch.tanh(htilde)
-    ytilde = h @ params["Wy"].T + params["by"]
+    ytilde = F.linear(h, params["Wy"], params["by"])
     return {"X": X, "htilde": htilde, "h": h, "ytilde": ytilde, "yhat": torch.softmax(ytilde, dim=1)}
 
 
@@ -294,7 +295,7 @@ def _grads_in_kit_layout(layout, grads, params):
 def backward(sub):
     """Hand-derived gradients equal torch.autograd's (float64, several sizes), in the student's parameter layout.
     Gradients exactly N times the mean ones pass when the student's own loss_accuracy is the sum (one penalty for
-    that convention: loss_accuracy and backward_batch_mean); with a mean loss they are a bug."""
+    that convention: loss_accuracy and the hidden batch-mean check); with a mean loss they are a bug."""
     mlp = sub.module("mlp")
     layout = student_layout(mlp)
     summed_loss = student_loss_is_sum(mlp)
@@ -310,8 +311,8 @@ def backward(sub):
                 and torch.allclose(grads[k].double(), expected[k] * N, rtol=1e-6, atol=1e-10) for k in PARAMS):
             if not noted:
                 print("note: backward's gradients are N times the mean ones, consistent with a summed loss (your "
-                      "loss_accuracy returns the sum); the kit's loss is the mean: loss_accuracy and "
-                      "backward_batch_mean lose their points for that convention, backward keeps its own")
+                      "loss_accuracy returns the sum); the kit's loss is the mean: loss_accuracy and a hidden check of "
+                      "the batch mean lose their points for that convention, backward keeps its own")
                 noted = True
             continue
         for name in ("Wy", "by", "Wh", "bh"):
@@ -320,7 +321,7 @@ def backward(sub):
                          atol=1e-10, hint=diagnose_grad(name, got, expected[name], N))
 
 
-@check("backward_batch_mean", points=1)
+@check("backward_batch_mean", points=1, hidden=True)
 def backward_batch_mean(sub):
     """Duplicating every example of the batch leaves the gradients unchanged (they are means)."""
     mlp = sub.module("mlp")

@@ -23,8 +23,9 @@ if importlib.util.find_spec("kit") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r", str(root / "requirements.txt")], check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "-e", str(root)], check=True)
     sys.path.insert(0, str(root))
-    os.chdir(root / "assignments" / "__ASSIGNMENT__")
-    sys.path.insert(0, os.getcwd())
+    if pathlib.Path.cwd().name != "__ASSIGNMENT__":  # nbgrader's fetch already put you in your own copy
+        os.chdir(root / "assignments" / "__ASSIGNMENT__")
+        sys.path.insert(0, os.getcwd())
     subprocess.run([sys.executable, "-m", "data_scripts", "fetch", *__DATASETS__], check=True, cwd=root)
     print(f"kit installed in {root}; your files: {os.getcwd()} (on Colab, download them before the runtime ends)")
 import torch

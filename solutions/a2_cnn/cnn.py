@@ -19,8 +19,9 @@ class CourseCNN(nn.Module):
     softmax: the loss applies the softmax itself).
     Without the switches, the network has exactly 1,191,170 parameters.
     Any way of flattening works (x.view(x.size(0), -1), x.reshape, torch.flatten(x, 1), nn.Flatten()), and
-    poolings may be nn.MaxPool2d modules or F.max_pool2d calls; convolutions and linear layers are nn.Conv2d,
-    nn.Linear (and nn.BatchNorm2d, nn.Dropout for the switches) modules. The kit trains with batches in the
+    poolings may be nn.MaxPool2d modules or F.max_pool2d calls; layers may be modules (nn.Conv2d, nn.Linear,
+    nn.BatchNorm2d, nn.Dropout) or functional calls (F.conv2d, F.linear, ...) on nn.Parameter weights, stored
+    in their usual shapes (conv (out, in, 5, 5), linear (out, in) or (in, out)). The kit trains with batches in the
     channels_last memory layout when your forward accepts them (faster on CPU), in the usual layout otherwise
     (x.view(N, -1) after a convolution needs it).
     """
