@@ -34,6 +34,7 @@ class Check:
     func: Callable = field(repr=False, compare=False)
     description: str = ""
     hidden: bool = False  # graded, but neither shipped to students nor shown before the grades are published
+    in_notebook: bool = True  # False: graded by the CLI and the platforms only (say why where it is set)
 
     @property
     def id(self) -> str:
@@ -41,18 +42,21 @@ class Check:
 
 
 def check(name: str, points: float = 1, tier: str = "quick", timeout: float = 30, description: str = "",
-          hidden: bool = False):
+          hidden: bool = False, in_notebook: bool = True):
     """Register `f(sub)` as a check of the assignment whose check module defines it.
 
     hidden=True: the check counts in every grade, but the student kit leaves out its code, name and messages,
-    Gradescope shows it once the grades are published, and notebooks may name it only in a hidden-tests region."""
+    Gradescope shows it once the grades are published, and notebooks may name it only in a hidden-tests region.
+    in_notebook=False: no notebook test cell runs it (a long training); every other check is in exactly one graded
+    test cell of its notebook, whose points are the sum of its checks' (tests/test_release.py keeps it so)."""
     if tier not in TIERS:
         raise ValueError(f"tier must be one of {TIERS}")
 
     def register(func):
         assignment = func.__module__.rsplit(".", 1)[-1]
         doc = description or (func.__doc__ or "").strip().splitlines()[0] if (description or func.__doc__) else ""
-        item = Check(assignment, name, float(points), tier, float(timeout), func, doc, bool(hidden))
+        item = Check(assignment, name, float(points), tier, float(timeout), func, doc, bool(hidden),
+                     bool(in_notebook))
         checks = REGISTRY.setdefault(assignment, [])
         if any(c.name == name for c in checks):
             raise ValueError(f"duplicate check name {item.id}")

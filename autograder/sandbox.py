@@ -289,8 +289,9 @@ class Server:
     def student_frame(self, err) -> str:
         try:
             for frame in reversed(traceback.extract_tb(err.__traceback__)):
-                if Path(frame.filename).resolve().parent == self.folder:
-                    return f"{Path(frame.filename).name}, line {frame.lineno}"
+                if Path(frame.filename).resolve().parent == self.folder:  # the innermost line the student wrote
+                    where = f"{Path(frame.filename).name}, line {frame.lineno}"
+                    return where if frame.name == "<module>" else f"in {frame.name}, {where}"
         except BaseException:
             pass
         return ""

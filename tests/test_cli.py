@@ -140,6 +140,27 @@ def test_grade_many_writes_gradebook(tmp_path):
     assert json.loads((tmp_path / "out" / "alice.json").read_text())["score"] == float(rows["alice"]["total"])
 
 
+# Gradescope's results.json as its autograder docs describe it (the fields the kit writes).
+VISIBILITY = {"enum": ["hidden", "after_due_date", "after_published", "visible"]}
+GRADESCOPE_SCHEMA = {
+    "type": "object",
+    "required": ["score", "tests"],
+    "properties": {
+        "score": {"type": "number"}, "max_score": {"type": "number"}, "execution_time": {"type": "number"},
+        "output": {"type": "string"}, "visibility": VISIBILITY,
+        "tests": {"type": "array", "items": {
+            "type": "object", "required": ["name", "score", "max_score", "status", "output", "visibility"],
+            "properties": {"name": {"type": "string"}, "score": {"type": "number"}, "max_score": {"type": "number"},
+                           "status": {"enum": ["passed", "failed"]}, "output": {"type": "string"},
+                           "visibility": VISIBILITY}}},
+        "leaderboard": {"type": "array", "items": {
+            "type": "object", "required": ["name", "value"],
+            "properties": {"name": {"type": "string"}, "value": {"type": ["number", "string"]},
+                           "order": {"enum": ["asc", "desc"]}}}},
+    },
+}
+
+
 @pytest.mark.quick
 def test_gradescope_bundle_entry_point(tmp_path):
     import os
@@ -147,6 +168,8 @@ def test_gradescope_bundle_entry_point(tmp_path):
     import subprocess
     import sys
     import zipfile
+
+    import jsonschema
 
     from autograder.gradescope import build
 
@@ -166,6 +189,7 @@ def test_gradescope_bundle_entry_point(tmp_path):
                           timeout=600)
     assert proc.returncode == 0, proc.stderr
     results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, GRADESCOPE_SCHEMA)
     assert results["score"] == results["max_score"] > 0
     assert all(t["status"] == "passed" for t in results["tests"])
     assert isinstance(results["execution_time"], (int, float)) and results["execution_time"] > 0
@@ -178,7 +202,9 @@ def test_gradescope_bundle_entry_point(tmp_path):
     sub.mkdir()
     (root / "results" / "results.json").unlink()
     subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, timeout=600)
-    assert json.loads((root / "results" / "results.json").read_text())["score"] == 0
+    empty = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(empty, GRADESCOPE_SCHEMA)
+    assert empty["score"] == 0
 
 
 @pytest.mark.quick
@@ -218,6 +244,8 @@ def test_determinism_reports_margins():
 
 @pytest.mark.quick
 def test_gradescope_leaderboard_rows():
+    import jsonschema
+
     from autograder.api import MEASURED
     from autograder.report import CheckResult, to_gradescope
 
@@ -227,6 +255,21 @@ def test_gradescope_leaderboard_rows():
                          MEASURED.format(value=0.1, threshold=0.25) + "\n", 10.0)
     quick = CheckResult("a2_cnn", "conv_output_size", "quick", 2, 2, "passed", "", "", 0.2)
     assert "leaderboard" not in to_gradescope([trained, quick])
-    rows = to_gradescope([trained, failed, quick], leaderboard=True)["leaderboard"]
+    data = to_gradescope([trained, failed, quick], leaderboard=True)
+    jsonschema.validate(data, GRADESCOPE_SCHEMA)
+    rows = data["leaderboard"]
     assert rows == [{"name": "train_cifar_small: test accuracy (%)", "value": 31.25, "order": "desc"},
                     {"name": "train_cifar_small: time (s)", "value": 41.3, "order": "asc"}]
+
+
+@pytest.mark.quick
+def test_errors_name_the_student_function_they_came_from(tmp_path):
+    """A check that fails inside another of the student's functions says which one, and where."""
+    source = SOLUTION.replace('def loss_accuracy(', 'def _kit_test_helper():\n    raise ValueError("boom")\n\n\n'
+                              'def loss_accuracy(', 1)
+    start = source.index("def loss_accuracy(")
+    body = source.index('"""', source.index('"""', start) + 3) + 3  # after the docstring
+    source = source[:body] + "\n    _kit_test_helper()" + source[body:]
+    report = grade_json(make_submission(tmp_path, source), "a1", "quick", tmp_path)
+    messages = {t["name"].split("/")[1]: t["message"] for t in report["tests"]}
+    assert "boom" in messages["loss_accuracy"] and "in _kit_test_helper, mlp.py, line" in messages["loss_accuracy"]

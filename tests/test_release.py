@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from autograder.release import build, clear_module, course_config
-from conftest import ASSIGNMENTS, ROOT
+from conftest import ASSIGNMENTS, GRADED, ROOT
 
 
 def _diff(a: Path, b: Path, rel=""):
@@ -40,3 +40,37 @@ def test_clear_module_uses_nbgrader_stub():
     out = clear_module(src, course_config())
     assert out == "def f(x):\n    \"\"\"doc\"\"\"\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
     assert clear_module("x = 1\n", course_config()) == "x = 1\n"
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("assignment", GRADED)
+def test_notebook_points_agree_with_the_checks(assignment):
+    """nbgrader and the CLI give the same points: every check is in exactly one graded test cell of its notebook
+    (a hidden one inside a hidden-tests region), and a cell is worth the sum of its checks; a check marked
+    in_notebook=False is in none."""
+    import nbformat
+
+    from autograder.nbgrader_plugins import check_calls
+    from autograder.runner import load_checks
+
+    checks = {c.id: c for c in load_checks(assignment)}
+    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    seen = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        calls = check_calls(cell.source) if cell.cell_type == "code" else []
+        if not calls:
+            continue
+        assert meta.get("grade"), f"{meta.get('grade_id', cell.source[:40])}: runs checks but is not graded"
+        for check_id, quiet in calls:
+            assert check_id in checks, f"{meta['grade_id']} runs {check_id}, which does not exist"
+            hidden_region = "### BEGIN HIDDEN TESTS" in cell.source.split(check_id)[0]
+            assert checks[check_id].hidden == hidden_region == quiet, (
+                f"{check_id}: hidden checks (and only they) go in a hidden-tests region, with quiet=True")
+        seen += [c for c, _ in calls]
+        assert meta["points"] == sum(checks[c].points for c, _ in calls), (
+            f"{meta['grade_id']} is worth {meta['points']} points, its checks {sum(checks[c].points for c, _ in calls)}")
+    assert len(seen) == len(set(seen)), "a check is in two test cells"
+    expected = {i for i, c in checks.items() if c.in_notebook}
+    assert set(seen) == expected, (f"in no notebook cell: {sorted(expected - set(seen))}; in a cell but marked "
+                                   f"in_notebook=False: {sorted(set(seen) - expected)}")
