@@ -105,6 +105,57 @@ def quick_tier_seconds() -> float:
     return time.perf_counter() - start
 
 
+def _tree_pss_mb(pid: int) -> float:
+    """Summed PSS (shared pages split among their users) of a process and all its descendants, in MB."""
+    def tree(p):
+        found = [p]
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                found += [c for child in (task / "children").read_text().split() for c in tree(int(child))]
+            except OSError:
+                pass
+        return found
+
+    total = 0.0
+    for p in set(tree(pid)):
+        try:
+            total += next(int(line.split()[1]) for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
+                          if line.startswith("Pss:")) / 1024
+        except (OSError, StopIteration):
+            pass
+    return total
+
+
+def grading_cost(folder: Path, tiers=("quick", "train")) -> list[dict]:
+    """What grading one submission costs a course: for each assignment and tier, the wall time of
+    `python -m autograder grade` on `folder` and the peak memory of its process tree (judge, sandbox, check)."""
+    from autograder.runner import ASSIGNMENTS
+
+    rows = []
+    for assignment in ASSIGNMENTS:
+        for tier in tiers:
+            out = Path(os.devnull)
+            cmd = [sys.executable, "-m", "autograder", "grade", "--submission", str(folder), "--assignment",
+                   assignment, "--tier", tier, "--quiet", "--format", "json", "--output", str(out)]
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            peak = 0.0
+            while proc.poll() is None:
+                peak = max(peak, _tree_pss_mb(proc.pid))
+                time.sleep(0.2)
+            summary = proc.stdout.read().strip()  # "29 / 29 points; report written to ..."
+            rows.append({"assignment": assignment, "tier": tier, "seconds": time.perf_counter() - start,
+                         "peak_mb": peak, "points": summary.split(" points")[0], "status": proc.returncode})
+    return rows
+
+
+def render_cost(rows) -> str:
+    lines = [f"{'assignment':<18}{'tier':<7}{'seconds':>9}{'peak MB':>9}  points"]
+    lines += [f"{r['assignment']:<18}{r['tier']:<7}{r['seconds']:>9.1f}{r['peak_mb']:>9.0f}  {r['points']}"
+              for r in rows]
+    return "\n".join(lines)
+
+
 def sandbox_overhead(folder: Path, checks: int = 40) -> dict:
     """What the judge/sandbox split costs: starting a submission's sandbox (isolation, importing torch), and one
     check's round trip (fork a child, import a student module, one call with a small tensor, end the child)."""
@@ -197,6 +248,9 @@ def render(result: dict) -> str:
                      f"of measured dense {precision} matmul ({c['matmul_flop_per_s'] / 1e9:.1f} GFLOP/s)")
     if "quick_tier_s" in result:
         lines.append(f"quick tier, every assignment (python -m autograder grade --tier quick): {result['quick_tier_s']:.1f} s")
+    if "grading_cost" in result:
+        lines.append("grading one submission (python -m autograder grade, per assignment and tier):")
+        lines.append(render_cost(result["grading_cost"]))
     if "sandbox" in result:
         sb = result["sandbox"]
         lines.append(f"sandbox ({sb['level']}): start {sb['start_s']:.2f} s per submission; per check "
@@ -212,7 +266,17 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench" / "bench.json"))
     parser.add_argument("--grading-only", action="store_true",
                         help="only the grader's figures: the sandbox's overhead and the quick tier's wall time")
+    parser.add_argument("--grading-cost", action="store_true",
+                        help="only the time and peak memory of grading one submission, per assignment and tier")
     args = parser.parse_args(argv)
+    if args.grading_cost:
+        rows = grading_cost(Path(args.folder).resolve())
+        print(render_cost(rows))
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps([{"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                                    "grading_cost": rows}], indent=2))
+        return 0
     if args.grading_only:
         result = {"sandbox": sandbox_overhead(Path(args.folder).resolve()), "quick_tier_s": quick_tier_seconds()}
         print(f"sandbox ({result['sandbox']['level']}): start {result['sandbox']['start_s']:.2f} s; per check "
@@ -229,6 +293,7 @@ def main(argv=None) -> int:
         if dev == "cpu":
             result["quick_tier_s"] = quick_tier_seconds()
             result["sandbox"] = sandbox_overhead(Path(args.folder).resolve())
+            result["grading_cost"] = grading_cost(Path(args.folder).resolve())
         print(render(result), flush=True)
         results.append(result)
     out = Path(args.out)

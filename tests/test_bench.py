@@ -31,3 +31,25 @@ def test_time_to_target_is_the_first_epoch_reaching_it():
     assert r["epochs"] == 4 and r["s_per_epoch"] == 2.0 and r["images_per_s"] == 100.0
     assert r["time_to_target_s"] == 4.0
     assert r["seconds"] == [2.0, 4.0, 6.0, 8.0] and r["test_acc_curve"] == [0.90, 0.96, 0.94, 0.99]
+
+
+@pytest.mark.quick
+def test_tree_memory_counts_the_children():
+    import os
+    import subprocess
+    import sys
+
+    alone = bench._tree_pss_mb(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "import time; x = bytearray(200 * 2**20); x[::4096] = b'x' * "
+                              "len(x[::4096]); time.sleep(30)"])
+    try:
+        import time
+
+        deadline = time.monotonic() + 20
+        while bench._tree_pss_mb(os.getpid()) < alone + 150 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert bench._tree_pss_mb(os.getpid()) >= alone + 150  # the child's 200 MB are counted
+    finally:
+        child.kill()
+    rows = [{"assignment": "a1_intro_nn", "tier": "quick", "seconds": 20.04, "peak_mb": 873.2, "points": "20 / 20"}]
+    assert "a1_intro_nn       quick       20.0      873  20 / 20" in bench.render_cost(rows)
