@@ -6,6 +6,10 @@ batches use the channels_last memory layout (faster convolutions on CPU) when th
 the course's `x.view(N, -1)` after the convolutions does not (a channels_last tensor cannot be viewed flat), and
 then `train` keeps the usual contiguous layout, so view, reshape, flatten and nn.Flatten all train.
 
+Protocol: whatever is selected or compared (the best epoch, a learning rate, a variant of the ablation) is read
+on a VALIDATION split held out of the training images (`validation=` images, a fixed random draw); the test set is
+read once, at the end, by the model of the epoch with the best validation accuracy.
+
     python -m kit.a2 train --epochs 30 --standardize --augment --lr-schedule --dropout 0.5 --batch-norm
     python -m kit.a2 ablation --epochs 30
 """
@@ -15,6 +19,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -31,7 +36,10 @@ SMALL = dict(limit_train=10000, limit_test=2000, epochs=3, batch_size=32)
 # 12 epochs and then overfits (its test accuracy swings by 3 points from one epoch to the next), so its check
 # reads the best of 15 epochs. With every improvement the network underfits under plain SGD (81 % after 30
 # epochs); momentum and weight decay make it fit faster (83.6 % after 50 epochs on the JPEG mirror).
-FULL_VANILLA = dict(epochs=15)
+# The vanilla check selects its epoch on a validation split of 5,000 training images (never on the test set).
+VALIDATION = 5000
+VALIDATION_SEED = 1
+FULL_VANILLA = dict(epochs=15, validation=VALIDATION)
 FULL_IMPROVED = dict(epochs=50, lr=0.05, momentum=0.9, weight_decay=5e-4, gamma=0.95, standardize=True,
                      augment=True, lr_schedule=True, dropout=DROPOUT, batch_norm=True)
 
@@ -73,6 +81,25 @@ def cifar10(limit_train: int | None = None, limit_test: int | None = None):
             X, y = X[idx], (None if y is None else y[idx])
         out += [X, y]
     return tuple(out)
+
+
+def validation_split(n: int, size: int):
+    """(train indices, validation indices): a fixed random draw of `size` of the `n` training images held out."""
+    if not 0 < size < n:
+        raise ValueError(f"validation={size}: hold out between 1 and {n - 1} of the {n} training images")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(VALIDATION_SEED))
+    return order[size:], order[:size]
+
+
+@dataclass
+class SplitHistory(History):
+    """Learning curves of a training with a validation split: train and validation curves per epoch; `test_loss`
+    and `test_acc` hold ONE value each, the model of `best_epoch` (1-based, best validation accuracy, the
+    earliest on ties) measured on the test set once, after the last epoch (NaN without test labels)."""
+
+    val_loss: list = field(default_factory=list)
+    val_acc: list = field(default_factory=list)
+    best_epoch: int = 0
 
 
 class Batches:
@@ -120,7 +147,8 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
           augment: bool = False, lr_schedule: bool = False, dropout: float = 0.0, batch_norm: bool = False,
           momentum: float = 0.0, weight_decay: float = 0.0, gamma: float = GAMMA, limit_train: int | None = None,
           limit_test: int | None = None, seed: int = 0, device: str = "auto", channels_last: bool = True,
-          precision: str = "auto", progress: bool = False, data=None, test_logits: list | None = None):
+          precision: str = "auto", progress: bool = False, data=None, test_logits: list | None = None,
+          validation: int | None = None):
     """Train the student's cnn.CourseCNN with their training.epoch / make_transforms / make_scheduler.
 
     `data` = (Xtrain, ytrain, Xtest, ytest) replaces CIFAR-10 (tests). Returns (model, History); the History's
@@ -129,11 +157,17 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
     `test_logits`: a list that receives, after each epoch, the model's logits on the test images (eval mode,
     float32 on the CPU). Without test labels (ytest None: the grader's sandbox) the student's epoch never sees
     the test images and the History's test curve is NaN; the grader scores those logits instead.
+    `validation`: hold out that many training images (validation_split); each epoch is then measured on them,
+    the weights of the epoch with the best validation accuracy are restored after the last epoch, and the test
+    set is read once, by that model: a SplitHistory is returned and `test_logits` receives one entry.
     """
     seed_everything(seed)
     dev = pick_device(device)
     precision = resolve_precision(dev, precision)
     Xtrain, ytrain, Xtest, ytest = data if data is not None else cifar10(limit_train, limit_test)
+    if validation:
+        keep, held_out = validation_split(len(Xtrain), validation)
+        Xval, yval, Xtrain, ytrain = Xtrain[held_out], ytrain[held_out], Xtrain[keep], ytrain[keep]
     train_transform, test_transform = training.make_transforms(Xtrain, standardize, augment)
     model = cnn.CourseCNN(batch_norm=batch_norm, dropout=dropout).to(dev)
     if channels_last:
@@ -148,6 +182,11 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
                             channels_last=channels_last, seed=seed)
     test_batches = Batches(Xtest, ytest, EVAL_BATCH_SIZE, transform=test_transform, device=dev,
                            channels_last=channels_last)
+    if validation:
+        val_batches = Batches(Xval, yval, EVAL_BATCH_SIZE, transform=test_transform, device=dev,
+                              channels_last=channels_last)
+        return _train_validated(training, model, optimizer, scheduler, criterion, train_batches, val_batches,
+                                test_batches, ytest is not None, epochs, dev, precision, progress, test_logits)
     hist, elapsed = History(), 0.0
     bar = _progress(range(epochs), progress, desc="epochs")
     for _ in bar:
@@ -167,6 +206,44 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
             scheduler.step()
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(train_acc=f"{train_metrics[1]:.3f}", test_acc=f"{test_metrics[1]:.3f}")
+    return model, hist
+
+
+def _train_validated(training, model, optimizer, scheduler, criterion, train_batches, val_batches, test_batches,
+                     has_test_labels, epochs, dev, precision, progress, test_logits):
+    """`train` with a validation split: select the epoch on validation, read the test set once at the end."""
+    hist, elapsed, best, best_state = SplitHistory(), 0.0, -1.0, None
+    bar = _progress(range(epochs), progress, desc="epochs")
+    for k in bar:
+        start = time.perf_counter()
+        with mixed_precision(dev, precision):
+            train_metrics = training.epoch(train_batches, model, criterion, optimizer)
+        elapsed += time.perf_counter() - start
+        with mixed_precision(dev, precision):
+            val_loss, val_acc = training.epoch(val_batches, model, criterion)
+        hist.train_loss.append(float(train_metrics[0]))
+        hist.train_acc.append(float(train_metrics[1]))
+        hist.val_loss.append(float(val_loss))
+        hist.val_acc.append(float(val_acc))
+        hist.seconds.append(float(elapsed))
+        if val_acc > best:  # strictly better: the earliest epoch on ties
+            best, hist.best_epoch = float(val_acc), k + 1
+            best_state = {name: t.detach().clone() for name, t in model.state_dict().items()}
+        if scheduler is not None:
+            scheduler.step()
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(train_acc=f"{train_metrics[1]:.3f}", val_acc=f"{val_acc:.3f}")
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    if test_logits is not None:
+        test_logits.append(predict(model, test_batches, dev, precision))
+    if has_test_labels:
+        with mixed_precision(dev, precision):
+            test_metrics = training.epoch(test_batches, model, criterion)
+    else:
+        test_metrics = NO_LABELS
+    hist.test_loss.append(float(test_metrics[0]))
+    hist.test_acc.append(float(test_metrics[1]))
     return model, hist
 
 
@@ -220,7 +297,8 @@ def ablation(cnn, training, epochs: int = 10, progress: bool = False, **kw) -> d
 def cifar_predictions(cnn, training, every_epoch: bool = False, **kw) -> dict:
     """Train the student's CourseCNN with `train` and the kit recipe `kw` (in the sandbox the test images come
     without labels); the logits on the test images after the last epoch (and after every epoch when
-    `every_epoch`) and the training curve the student's epoch reported."""
+    `every_epoch`) and the training curve the student's epoch reported. With `validation` in `kw`, "logits" are
+    those of the epoch of best validation accuracy, the only time the test images are read."""
     logits = []
     _, hist = train(cnn, training, test_logits=logits, **kw)
     out = {"logits": logits[-1] if logits else None, "epochs": len(hist.train_loss),
@@ -390,6 +468,10 @@ def _parser():
                         f"--lr-schedule (default {GAMMA}, the course's)")
     common.add_argument("--limit-train", type=int, help="use only N training images (a fixed random subset)")
     common.add_argument("--limit-test", type=int, help="use only N test images (a fixed random subset)")
+    common.add_argument("--validation", type=int, default=None,
+                        help=f"training images held out to select the epoch and compare runs (default {VALIDATION}, "
+                             "a tenth of --limit-train when smaller; 0: none, then the per-epoch test curve is "
+                             "shown, for looking only)")
     common.add_argument("--seed", type=int, default=0)
     common.add_argument("--device", default="auto", help="cpu, cuda or auto")
     common.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
@@ -409,8 +491,17 @@ def _parser():
 
 
 def _summary(hist: History) -> dict:
+    if isinstance(hist, SplitHistory):  # the test accuracy of the epoch selected on validation, read once
+        return {"test_acc": hist.test_acc[-1], "best_epoch": hist.best_epoch, "best_val_acc": max(hist.val_acc),
+                "final_train_acc": hist.train_acc[-1], "train_seconds": hist.seconds[-1]}
     return {"final_test_acc": hist.test_acc[-1], "best_test_acc": max(hist.test_acc),
             "final_train_acc": hist.train_acc[-1], "train_seconds": hist.seconds[-1]}
+
+
+def selection_accuracy(hist: History) -> float:
+    """The accuracy that compares runs: the best validation accuracy with a validation split, else the last
+    test accuracy (a look, not a selection)."""
+    return max(hist.val_acc) if isinstance(hist, SplitHistory) else hist.test_acc[-1]
 
 
 def main(argv=None) -> int:
@@ -419,10 +510,12 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     cnn, training = _student_modules(args.code)
+    if args.validation is None:
+        args.validation = min(VALIDATION, max(1, args.limit_train // 10)) if args.limit_train else VALIDATION
     kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, momentum=args.momentum,
               weight_decay=args.weight_decay, gamma=args.gamma,
               limit_train=args.limit_train, limit_test=args.limit_test, seed=args.seed, device=args.device,
-              precision=args.precision)
+              precision=args.precision, validation=args.validation or None)
     if args.command == "train":
         if args.all:
             args.standardize = args.augment = args.lr_schedule = args.batch_norm = True
@@ -434,19 +527,31 @@ def main(argv=None) -> int:
         folder = save_run(name, {"config": {**kw, **switches}, **_summary(hist), "history": hist.to_dict()},
                           args.runs)
         plot_curves({name: hist}, folder / "curves.png", title=f"CIFAR-10, {name}")
-        print(f"{name}: test accuracy {hist.test_acc[-1]:.2%} (best {max(hist.test_acc):.2%}), "
-              f"train {hist.train_acc[-1]:.2%}, {hist.seconds[-1]:.0f} s of training; written to {folder}")
+        if isinstance(hist, SplitHistory):
+            print(f"{name}: best validation accuracy {max(hist.val_acc):.2%} at epoch {hist.best_epoch}; that "
+                  f"model's test accuracy {hist.test_acc[-1]:.2%} (read once), train {hist.train_acc[-1]:.2%}, "
+                  f"{hist.seconds[-1]:.0f} s of training; written to {folder}")
+        else:
+            print(f"{name}: test accuracy {hist.test_acc[-1]:.2%} (best {max(hist.test_acc):.2%}), "
+                  f"train {hist.train_acc[-1]:.2%}, {hist.seconds[-1]:.0f} s of training; written to {folder}")
     else:
         results = ablation(cnn, training, progress=True, **kw)
         name = args.name or "a2_ablation"
         folder = save_run(name, {"config": kw, "variants": {k: {**_summary(h), "history": h.to_dict()}
                                                               for k, h in results.items()}}, args.runs)
-        plot_bars({k: h.test_acc[-1] for k, h in results.items()}, folder / "ablation.png",
+        plot_bars({k: selection_accuracy(h) for k, h in results.items()}, folder / "ablation.png",
+                  ylabel="best validation accuracy" if args.validation else "test accuracy",
                   title=f"CIFAR-10 ablation, {args.epochs} epochs")
         plot_curves(results, folder / "curves.png", title="CIFAR-10 ablation")
-        print(f"| variant | test acc. | train acc. | train time |\n|---|---|---|---|")
+        print("| variant | best val. acc. (epoch) | test acc. of that epoch | train acc. | train time |\n"
+              "|---|---|---|---|---|" if args.validation else
+              "| variant | test acc. | train acc. | train time |\n|---|---|---|---|")
         for k, h in results.items():
-            print(f"| {k} | {h.test_acc[-1]:.2%} | {h.train_acc[-1]:.2%} | {h.seconds[-1]:.0f} s |")
+            if isinstance(h, SplitHistory):
+                print(f"| {k} | {max(h.val_acc):.2%} ({h.best_epoch}) | {h.test_acc[-1]:.2%} | "
+                      f"{h.train_acc[-1]:.2%} | {h.seconds[-1]:.0f} s |")
+            else:
+                print(f"| {k} | {h.test_acc[-1]:.2%} | {h.train_acc[-1]:.2%} | {h.seconds[-1]:.0f} s |")
         print(f"written to {folder}")
     return 0
 

@@ -143,6 +143,43 @@ def test_train_runs_with_every_switch():
     assert float((logits[-1].argmax(1) == ytest).float().mean()) == pytest.approx(hist.test_acc[-1], abs=1e-6)
 
 
+@pytest.mark.quick
+def test_validation_split_selects_the_epoch_and_reads_the_test_set_once():
+    """With `validation`, each epoch is measured on images held out of the training set, the weights of the best
+    validation epoch come back, and the test set is read once, at the end, by that model."""
+    from kit import a2
+
+    cnn, training = a2._student_modules(str(REFERENCE))
+    g = torch.Generator().manual_seed(2)
+    data = (torch.rand(96, 3, 32, 32, generator=g), torch.randint(0, 10, (96,), generator=g),
+            torch.rand(32, 3, 32, 32, generator=g), torch.randint(0, 10, (32,), generator=g))
+    seen = []
+
+    class Spy(_SpyTraining):
+        def epoch(self, data, model, criterion, optimizer=None):
+            if optimizer is None:
+                seen.append(len(data.X))
+            else:
+                seen.append(("train", len(data.X)))
+            return self.training.epoch(data, model, criterion, optimizer)
+
+    logits = []
+    model, hist = a2.train(cnn, Spy(training), epochs=3, batch_size=16, device="cpu", data=data, validation=24,
+                           test_logits=logits, lr=0.05)
+    assert isinstance(hist, a2.SplitHistory)
+    assert seen == [("train", 72), 24] * 3 + [32], "3 epochs on 72 images, validated on 24; the test set once"
+    assert len(hist.val_acc) == 3 and len(hist.test_acc) == 1 and len(logits) == 1
+    assert hist.best_epoch == 1 + max(range(3), key=lambda k: (hist.val_acc[k], -k))
+    train_idx, val_idx = a2.validation_split(96, 24)
+    assert set(train_idx.tolist()).isdisjoint(val_idx.tolist()) and len(train_idx) == 72
+    # the restored model is the one the validation selected: it measures the selected validation accuracy again
+    vb = a2.Batches(data[0][val_idx], data[1][val_idx], 1000)
+    assert training.epoch(vb, model, torch.nn.CrossEntropyLoss())[1] == pytest.approx(max(hist.val_acc))
+    assert float((logits[0].argmax(1) == data[3]).float().mean()) == pytest.approx(hist.test_acc[0], abs=1e-6)
+    with pytest.raises(ValueError, match="hold out"):
+        a2.validation_split(10, 10)
+
+
 class _SpyTraining:
     """The student's training module, counting the evaluation epochs (epoch without optimizer)."""
 
@@ -221,19 +258,20 @@ class FakeSession:
 
 @pytest.mark.quick
 def test_full_tier_checks_train_the_kit_recipes(monkeypatch):
-    """The full tier trains kit.a2's recipes in the sandbox; the judge scores the test logits: vanilla at its best
-    epoch (it overfits), the improved network at its last one."""
+    """The full tier trains kit.a2's recipes in the sandbox; the judge scores the test logits: vanilla at the
+    epoch selected on a validation split (it overfits), the improved network at its last one."""
     import data_scripts
     from kit import a2
 
     monkeypatch.setattr(data_scripts, "cifar10_source", lambda: "original")
-    sub = FakeSession([0.55, 0.70, 0.62])  # peaks above 68 %, ends below
+    sub = FakeSession([0.70])  # the sandbox sends the test logits of the epoch it selected on validation only
     checks.train_cifar_full_vanilla(sub)
     func, args, kwargs = sub.calls[-1]
     assert func == "kit.a2:cifar_predictions" and args == ("cnn", "training")
-    assert kwargs == {"device": "auto", "every_epoch": True, **a2.FULL_VANILLA}
-    with pytest.raises(CheckFailed, match="66.0% test accuracy at its best epoch"):
-        checks.train_cifar_full_vanilla(FakeSession([0.60, 0.66, 0.64]))
+    assert kwargs == {"device": "auto", "every_epoch": False, **a2.FULL_VANILLA}
+    assert a2.FULL_VANILLA["validation"] > 0  # the epoch is selected on validation, never on the test set
+    with pytest.raises(CheckFailed, match="66.0% test accuracy at the epoch of best validation accuracy"):
+        checks.train_cifar_full_vanilla(FakeSession([0.66]))
     sub = FakeSession([0.86, 0.84])  # an early peak does not count for the improved network
     with pytest.raises(CheckFailed, match="84.0% test accuracy after 2 epochs"):
         checks.train_cifar_full_improved(sub)
