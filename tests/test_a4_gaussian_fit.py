@@ -244,3 +244,26 @@ def test_command_line_fits_the_reference(tmp_path):
         assert abs(fitted["a"] - 2.0) < 1e-3 and max(abs(u - v) for u, v in zip(fitted["mu"], (17.3, 34.6))) < 1e-3
         assert max(abs(u - v) for u, v in zip(fitted["sigma"], (6.0, 11.0))) < 1e-3
     assert (run / "fit.png").is_file() and (run / "losses.png").is_file()
+
+
+# ---------------------------------------------------------------- the gradient with respect to Sigma (its diagonal)
+SIGMA_GRAD = '    return (dg_dq[..., None] * outputs["d"] ** 2).sum(dim=(0, 1))\n'
+SIGMA_MISTAKES = {  # the hand-derived dg/dSigma with a usual mistake -> words the hint must contain
+    "missing factor 2": ('    dg_dq = -2 * outputs["r"] * outputs["f"]', '    dg_dq = -outputs["r"] * outputs["f"]',
+                         "factor 2"),
+    "wrong sign": ('    dg_dq = -2 * outputs["r"] * outputs["f"]', '    dg_dq = 2 * outputs["r"] * outputs["f"]',
+                   "wrong sign"),
+    "chained on to sigma": (SIGMA_GRAD, SIGMA_GRAD.replace("return ", "return -2 * params['sigma'] ** -3 * "),
+                            "dg/dsigma"),
+    "full matrix": (SIGMA_GRAD, '    d = outputs["d"]\n    return (dg_dq[..., None, None] * d[..., :, None] * '
+                    'd[..., None, :]).sum(dim=(0, 1))\n', "(2,)"),
+}
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("mistake", list(SIGMA_MISTAKES))
+def test_sigma_gradient_mistakes_get_a_hint(tmp_path, mistake):
+    old, new, words = SIGMA_MISTAKES[mistake]
+    res = grade_variant(tmp_path, [(old, new)], ["backward_Sigma"])["backward_Sigma"]
+    assert res.status == "failed", (res.status, res.message)
+    assert words in res.message, res.message

@@ -87,6 +87,21 @@ def backward(params, outputs):
     raise NotImplementedError()
 
 
+def backward_Sigma(params, outputs):
+    """Gradient of g with respect to Sigma, the precision matrix of the model, as the course asks it (no autograd).
+
+    Sigma = diag(p_1, p_2) with p = sigma^-2 (outputs["p"]): in this assignment only its diagonal is free, so its
+    gradient is the (2,) vector of the derivatives of g with respect to Sigma_11 and Sigma_22 (holding the other
+    entries fixed).
+    Args:
+        params: dict "a" (), "mu" (2,), "sigma" (2,).
+        outputs: dict from forward.
+    Returns:
+        (2,) tensor: dg/dSigma_11, dg/dSigma_22.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
 def fit_manual(image, init, lr, steps):
     """Gradient descent on g with your forward and backward (no autograd: it must run under torch.no_grad()).
 

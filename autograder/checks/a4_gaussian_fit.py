@@ -114,27 +114,32 @@ def _close(x, y, rtol=1e-6):
 
 
 def diagnose_grad(name, got, expected, grads, params, npix):
-    """A hint naming the usual mistake behind a wrong gradient."""
+    """A hint naming the usual mistake behind a wrong gradient (never the formula itself)."""
     if _close(got, expected / 2):
-        return "it is half the expected value: g = sum r^2, so dg/dr = 2 r (the factor 2 is missing)"
+        return ("it is half the expected value: a factor 2 is missing (where does the derivative of a square "
+                "bring one in?)")
     if _close(got, -expected):
-        return ("it has the wrong sign: r = f - I (not I - f), and d = x - mu gives dd/dmu = -1; the gradient "
-                "points uphill, descent subtracts it")
+        return ("it has the wrong sign: check the order of the difference in the residual and in x - mu (each "
+                "difference contributes a sign when you differentiate through it)")
     if _close(got, expected / npix):
         return "it is (number of pixels) times too small: g is a sum over the pixels, not a mean"
     if name == "sigma":
         p_grad = grads["p"]
         if _close(got, p_grad):
-            return ("this is dg/dp, the gradient w.r.t. p = sigma^-2 (the diagonal of Sigma); chain it with "
-                    "dp/dsigma = -2 sigma^-3")
+            return ("this is dg/dp, the gradient w.r.t. the diagonal p of Sigma, not w.r.t. sigma: one more link of "
+                    "the chain rule is missing (p is a function of sigma)")
         if _close(got, p_grad * 2 * params["sigma"]):
-            return "you differentiated as if Sigma = diag(sigma^2): Sigma holds sigma^-2, so dp/dsigma = -2 sigma^-3"
+            return ("you chained through the wrong variable: you differentiated as if Sigma held sigma^2, but its "
+                    "diagonal is sigma^-2 (the inverse squares)")
         if _close(got, -p_grad * params["sigma"] ** -2):
-            return "dp/dsigma is wrong: p = sigma^-2 = 1/sigma^2 gives dp/dsigma = -2 sigma^-3"
+            return ("the last link of the chain (from p to sigma) is wrong: differentiate the power of sigma "
+                    "again, exponent included")
         if _close(got, 2 * p_grad * params["sigma"] ** -3):
-            return "sign of dp/dsigma: p = sigma^-2 decreases when sigma grows, dp/dsigma = -2 sigma^-3"
-    return ("follow the graph backwards: dg/dr = 2 r, dg/da = sum dg/df * e, dg/dq = -dg/df * a * e, "
-            "dg/dd = dg/dq * 2 p d, dg/dmu = -sum dg/dd, dg/dp = sum dg/dq * d^2")
+            return ("the last link of the chain (from p to sigma) has the wrong sign: p decreases when sigma "
+                    "grows")
+    return ("follow the graph of forward backwards, one node at a time (r, f, e, q, then d and p, then mu and "
+            "sigma): write each local derivative, check its shape against its node's, and sum over the pixels "
+            "only where a parameter is shared by all of them")
 
 
 def _hint_image(gf, params, H, W, got):
@@ -237,6 +242,28 @@ def backward(sub):
                 expect_close(got, expected[name], f"dg/d{name} for a {H}x{W} image", rtol=1e-6, atol=1e-9,
                              hint=diagnose_grad(name, got, expected[name], expected, params, H * W))
 
+
+
+@check("backward_Sigma", points=1)
+def backward_Sigma(sub):
+    """Hand-derived dg/dSigma (the diagonal of Sigma = diag(sigma^-2)) equals torch.autograd's, in float64."""
+    gf = sub.module("gaussian_fit")
+    for H, W in SIZES:
+        params, image = random_problem(H, W)
+        outputs = oracle_forward(params, image)
+        got = expect_tensor(by_hand("backward_Sigma(params, outputs)", gf.backward_Sigma.call_by_hand, params,
+                                    outputs), "backward_Sigma(params, outputs)")
+        expected = oracle_grads(params, image)
+        if got.shape == (2, 2):
+            raise CheckFailed("backward_Sigma returned a (2, 2) matrix: only the diagonal of Sigma is a parameter "
+                              "here, return its (2,) gradient")
+        expect_shape(got, (2,), "backward_Sigma(params, outputs)")
+        hint = diagnose_grad("Sigma", got, expected["p"], expected, params, H * W)
+        if _close(got, expected["sigma"]):
+            hint = ("this is dg/dsigma: the question asks for the gradient with respect to the entries of Sigma "
+                    "themselves, one link of the chain earlier")
+        expect_close(got, expected["p"], f"dg/dSigma (its diagonal) for a {H}x{W} image", rtol=1e-6, atol=1e-9,
+                     hint=hint)
 
 # ---------------------------------------------------------------- the fits
 BY_HAND_FIT = "fit_manual and the functions it calls run with autograd switched off, as under torch.no_grad()"
@@ -357,8 +384,8 @@ def fit_reparametrized(sub):
         expect(bool((params["sigma"] > 0).all()), f"{what} returned a non-positive sigma {params['sigma'].tolist()}")
         plain, _ = oracle_descent(image, init, {"a": lr["a"], "mu": lr["mu"], "sigma": lr["s"]}, steps)
         if _close(params["sigma"], plain["sigma"]):
-            raise CheckFailed(f"{what} updated sigma itself: the descent variable is s = log(sigma), "
-                              "s <- s - lr['s'] * dg/ds with dg/ds = sigma * dg/dsigma")
+            raise CheckFailed(f"{what} updated sigma itself: the descent variable is s = log(sigma), with the "
+                              "step size lr['s'] and the gradient with respect to s (not sigma)")
         _compare_to_descent(params, losses, expected, expected_losses, init, what)
 
 

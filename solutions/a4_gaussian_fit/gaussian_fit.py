@@ -113,6 +113,23 @@ def backward(params, outputs):
     ### END SOLUTION
 
 
+def backward_Sigma(params, outputs):
+    """Gradient of g with respect to Sigma, the precision matrix of the model, as the course asks it (no autograd).
+
+    Sigma = diag(p_1, p_2) with p = sigma^-2 (outputs["p"]): in this assignment only its diagonal is free, so its
+    gradient is the (2,) vector of the derivatives of g with respect to Sigma_11 and Sigma_22 (holding the other
+    entries fixed).
+    Args:
+        params: dict "a" (), "mu" (2,), "sigma" (2,).
+        outputs: dict from forward.
+    Returns:
+        (2,) tensor: dg/dSigma_11, dg/dSigma_22.
+    """
+    ### BEGIN SOLUTION
+    dg_dq = -2 * outputs["r"] * outputs["f"]        # back through g, r, f and e: (H, W)
+    return (dg_dq[..., None] * outputs["d"] ** 2).sum(dim=(0, 1))
+    ### END SOLUTION
+
 def fit_manual(image, init, lr, steps):
     """Gradient descent on g with your forward and backward (no autograd: it must run under torch.no_grad()).
 
