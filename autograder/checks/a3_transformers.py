@@ -563,10 +563,11 @@ def attention_function(sub):
                 if isinstance(weights, torch.Tensor) and weights.shape == value.shape and \
                         torch.allclose(weights.double(), value.double(), atol=1e-5):
                     raise CheckFailed(f"{what}: {mistake}")
-        hint = "the scores are Q K^T / sqrt(d_k) and the softmax is over the last dimension (the keys)"
+        hint = ("check which dimension the scaling uses (the keys' feature size d_k) and which dimension the softmax "
+                "normalizes: each query's row of weights, over the keys, must sum to 1")
         expect_close(weights, expected_weights, f"weights of {what}", hint=hint, **TOL)
         expect_close(weights.sum(-1), torch.ones(*lead, N), f"row sums of the weights of {what}", **TOL)
-        expect_close(out, F.scaled_dot_product_attention(Q, K, V), what, hint="out = weights @ V", **TOL)
+        expect_close(out, F.scaled_dot_product_attention(Q, K, V), what, hint="the weights are right but the output is not: is every output row the mean of the values weighted by its own row of weights (not by a column, not by the unscaled scores)?", **TOL)
 
 
 def attention_against_torch(sub, model, B, N, C, H, what, hint):
@@ -603,15 +604,17 @@ def self_attention(sub):
     for B, N, C, _ in SIZES:
         torch.manual_seed(B * 100 + N)
         attention_against_torch(sub, SelfAttention(C), B, N, C, 1, f"SelfAttention({C}) on x of shape {(B, N, C)}",
-                                "out = proj(softmax(Q K^T / sqrt(C)) V) with Q = q(x), ...")
+                                "is each projection used for its own role (queries, keys, values), the scaling by "
+                                "the square root of the feature size, and the output projection applied last?")
 
 
 @check("multi_head_attention", points=3)
 def multi_head_attention(sub):
     """MultiHeadsSelfAttention equals nn.MultiheadAttention with the same weights, for many (B, N, C, H)."""
     MHSA = sub.function("attention", "MultiHeadsSelfAttention")
-    hint = ("split Q, K, V into H heads of C/H features (reshape to (B, N, 3, H, D)), attend per head with "
-            "1/sqrt(D), concatenate the heads in order, then project")
+    hint = ("the usual mistakes: heads cut from the wrong axis (a head is D = C/H consecutive features of Q, K or "
+            "V, not every H-th one), scaling by the model's width C instead of a head's D, heads concatenated in "
+            "another order than they were split, or the projection forgotten")
     for B, N, C, H in SIZES:
         torch.manual_seed(B * 100 + N)
         attention_against_torch(sub, MHSA(C, H), B, N, C, H,
@@ -718,13 +721,14 @@ def block(sub):
         what = f"Block({C}, {H}, {ratio}) on x of shape {(B, N, C)}"
         out = model(x)
         expect_shape(out, (B, N, C), what)
-        hint = "pre-norm: x = x + attn(norm1(x)), then x = x + mlp(norm2(x))"
+        hint = ("is each branch normalized before it runs (pre-norm), and is the skip connection the branch's "
+                "un-normalized input?")
         with torch.no_grad():
             post = ref.norm1(x + ref.attn(x, x, x, need_weights=False)[0])
             post = ref.norm2(post + ref.mlp(post))
             expected = ref(x)
         if torch.allclose(out, post, atol=1e-4):
-            hint = "this is the post-norm block (norm after the residual); the ViT normalizes first: " + hint
+            hint = "this is the post-norm block (norm after the residual sum); the ViT normalizes the input of each branch: " + hint
         elif not torch.allclose(out.double(), expected.double(), **TOL):
             diagnose(out, block_variants(H, C), lambda **kw: block_fn(x, P, H, **kw), what)
         expect_close(out, expected, what, hint=hint, **TOL)
