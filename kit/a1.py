@@ -160,6 +160,31 @@ def nn_conventions(mlp_torch, data, nh=NH) -> dict:
     return {"labels": "one-hot", "loss_is_sum": False}
 
 
+
+# ---------------------------------------------------------------- SVMs: select on a validation split
+SVM_VALIDATION = 50  # the last 50 of the 200 circles training points: the validation split of the SVM study
+
+
+def svm_split(data, n_val=SVM_VALIDATION):
+    """numpy arrays (Xfit, yfit, Xval, yval, Xtest, ytest) of the circles: the SVMs are fitted on the first
+    training points, compared (kernel, C) on the last n_val, and only the selected one is measured on the test
+    set, once."""
+    X, y = data.Xtrain.numpy(), data.Ytrain.argmax(1).numpy()
+    return X[:-n_val], y[:-n_val], X[-n_val:], y[-n_val:], data.Xtest.numpy(), data.Ytest.argmax(1).numpy()
+
+
+def select_svm(val_results, kernel=None):
+    """The (kernel, C) with the best validation accuracy in `val_results` (svm_accuracies measured on the
+    validation split: {(kernel, C): (train acc, validation acc)}), among one kernel if given; ties go to the
+    first in the table's order (the smaller C: the smoother boundary)."""
+    best = None
+    for key, (_, val_acc) in val_results.items():
+        if (kernel is None or key[0] == kernel) and (best is None or float(val_acc) > best[1]):
+            best = (key, float(val_acc))
+    if best is None:
+        raise ValueError(f"no SVM with kernel {kernel!r} in the results")
+    return best[0]
+
 # MNIST: a 784-512-10 tanh MLP, SGD + momentum (measured: see README). Batches of 256 at lr 0.2 end as high as
 # batches of 64 at lr 0.05 in half the time: a step of 64 images leaves most of the CPU's matrix rate unused.
 MNIST_EPOCHS, MNIST_BATCH, MNIST_LR = 10, 256, 0.2

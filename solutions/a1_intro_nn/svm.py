@@ -13,12 +13,14 @@ def make_svm(kernel, C):
 
 
 def svm_accuracies(Xtrain, ytrain, Xtest, ytest, kernels=KERNELS, C_values=C_VALUES):
-    """Fit one SVM per (kernel, C) pair on the training set and measure it.
+    """Fit one SVM per (kernel, C) pair on the training set and measure it on a held-out set.
 
+    The held-out pair (Xtest, ytest) is whatever set you measure on: to SELECT a kernel and C, pass a validation
+    split (kit.a1.svm_split); only the selected SVM is then measured on the test set, once.
     Args:
-        Xtrain: (N, 2) array; ytrain: (N,) class indices; same for the test set.
+        Xtrain: (N, 2) array; ytrain: (N,) class indices; same for the held-out set.
     Returns:
-        dict mapping (kernel, C) to (train accuracy, test accuracy), floats in [0, 1].
+        dict mapping (kernel, C) to (train accuracy, held-out accuracy), floats in [0, 1].
     """
     ### BEGIN SOLUTION
     results = {}
