@@ -58,9 +58,13 @@ def check(name: str, points: float = 1, tier: str = "quick", timeout: float = 30
         item = Check(assignment, name, float(points), tier, float(timeout), func, doc, bool(hidden),
                      bool(in_notebook))
         checks = REGISTRY.setdefault(assignment, [])
-        if any(c.name == name for c in checks):
+        same = [i for i, c in enumerate(checks) if c.name == name]
+        if same and checks[same[0]].func.__qualname__ != func.__qualname__:
             raise ValueError(f"duplicate check name {item.id}")
-        checks.append(item)
+        if same:  # the check module imported again (a reload): its new definition replaces the old one
+            checks[same[0]] = item
+        else:
+            checks.append(item)
         return func
 
     return register

@@ -33,6 +33,9 @@ def test_formats(fmt, tmp_path):
     elif fmt == "junit":
         suite = ET.fromstring(text).find("testsuite")
         assert suite.get("name") == "a1_intro_nn" and int(suite.get("tests")) > 5
+    elif fmt == "prairielearn":
+        data = json.loads(text)
+        assert data["gradable"] and data["score"] == 0 and data["tests"]
     else:
         data = json.loads(text)
         assert data["score"] == 0 and data["max_score"] > 0

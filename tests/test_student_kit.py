@@ -39,6 +39,7 @@ ALLOWED = {
     "losses.append(float(g.detach()))": "a loop's bookkeeping, not an answer",
     "rows = torch.arange(height, dtype=dtype)": "a4's pixel grid: the assignment's statement gives it",
     "cols = torch.arange(width, dtype=dtype)": "a4's pixel grid: the assignment's statement gives it",
+    "return self.classifier(self.features(x))": "the usual nn.Module idiom (a3's CNN baseline uses it too)",
 }
 
 
