@@ -165,6 +165,23 @@ def nn_conventions(mlp_torch, data, nh=NH) -> dict:
 SVM_VALIDATION = 50  # the last 50 of the 200 circles training points: the validation split of the SVM study
 
 
+def validation_data(data, n_val=SVM_VALIDATION):
+    """The circles for a study that compares settings (learning rate, batch size): trained on the first training
+    points, measured on the last n_val, which take the place of the test set, so that the test set is not read
+    while comparing. The same split as svm_split."""
+    import dataclasses
+
+    return dataclasses.replace(data, Xtrain=data.Xtrain[:-n_val], Ytrain=data.Ytrain[:-n_val],
+                               Xtest=data.Xtrain[-n_val:], Ytest=data.Ytrain[-n_val:])
+
+
+def as_validation(hist) -> dict:
+    """A History trained on validation_data, with its held-out curves named as what they are (val_loss, val_acc):
+    kit.plots.plot_curves then labels them 'val'."""
+    h = hist.to_dict() if hasattr(hist, "to_dict") else dict(hist)
+    return {"train_loss": h["train_loss"], "train_acc": h["train_acc"], "val_loss": h["test_loss"],
+            "val_acc": h["test_acc"], "seconds": h.get("seconds", [])}
+
 def svm_split(data, n_val=SVM_VALIDATION):
     """numpy arrays (Xfit, yfit, Xval, yval, Xtest, ytest) of the circles: the SVMs are fitted on the first
     training points, compared (kernel, C) on the last n_val, and only the selected one is measured on the test
