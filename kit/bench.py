@@ -216,10 +216,14 @@ def bench(device_name: str, full: bool, folder: Path) -> dict:
         _, hist = a3.train_vit(vit, config=a3.FULL_VIT, device=device_name, **a3.FULL_TRAINING["mnist"])
         rows.append(row("ViT dim 64 (MNIST)", hist, 60000, TARGETS["ViT dim 64 (MNIST)"]))
 
-    from .loops import resolve_precision
+    from .loops import PRECISION_DECISIONS, resolve_precision, training_step_probe
 
+    probe_model = cnn.CourseCNN().to(device).to(memory_format=torch.channels_last)
+    x = torch.randn(128, 3, 32, 32, device=device).to(memory_format=torch.channels_last)
+    auto = resolve_precision(device, "auto", key="bench course CNN, batch 128", probe=training_step_probe(
+        probe_model, torch.nn.functional.cross_entropy, x, torch.randint(0, 10, (128,), device=device), device))
     steps = {}
-    for precision in dict.fromkeys(("fp32", resolve_precision(device, "auto"))):
+    for precision in ("fp32", "bf16"):
         flops, seconds = cnn_step_flops(cnn, device, precision=precision)
         peak = matmul_flops(device, dtype=torch.float32 if precision == "fp32" else torch.bfloat16)
         steps[precision] = {"flops": flops, "seconds": seconds, "flop_per_s": flops / seconds,
@@ -227,8 +231,8 @@ def bench(device_name: str, full: bool, folder: Path) -> dict:
     return {
         "device": device_name if device.type == "cpu" else torch.cuda.get_device_name(device),
         "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-        "torch": torch.__version__, "full": full, "precision": resolve_precision(device, "auto"), "models": rows,
-        "cnn_step": steps,
+        "torch": torch.__version__, "full": full, "precision": auto, "models": rows,
+        "cnn_step": steps, "precision_decision": PRECISION_DECISIONS.get("bench course CNN, batch 128", {}),
     }
 
 
@@ -248,6 +252,11 @@ def render(result: dict) -> str:
                      f"of measured dense {precision} matmul ({c['matmul_flop_per_s'] / 1e9:.1f} GFLOP/s)")
     if "quick_tier_s" in result:
         lines.append(f"quick tier, every assignment (python -m autograder grade --tier quick): {result['quick_tier_s']:.1f} s")
+    if result.get("precision_decision"):
+        d = result["precision_decision"]
+        lines.append(f"--precision auto chose {d['precision']} ({d['why']}"
+                     + (f": one step {d['fp32_step_s'] * 1e3:.0f} ms in fp32, {d['bf16_step_s'] * 1e3:.0f} ms in bf16)"
+                        if "fp32_step_s" in d else ")"))
     if "grading_cost" in result:
         lines.append("grading one submission (python -m autograder grade, per assignment and tier):")
         lines.append(render_cost(result["grading_cost"]))
