@@ -6,10 +6,7 @@ they come from PyTorch, closed-form math or training thresholds.
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 TIERS = ("quick", "train", "full")

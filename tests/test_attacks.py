@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, grade_json, run_grader
+from conftest import ROOT, grade_json
 
 A1 = "a1_intro_nn"
 A1_MODULES = ("mlp.py", "mlp_torch.py", "mnist_mlp.py", "svm.py")

@@ -43,7 +43,7 @@ def test_corrupt_mirror_file_gives_one_line_error(tmp_path):
     proc = fetch("mnist", {"DATA_DIR": str(tmp_path / "data"), "DATA_MIRROR": str(mirror)})
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
-    lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "corrupt" in lines[0] and "train-images-idx3-ubyte.gz" in lines[0], proc.stderr
 
 

@@ -1,5 +1,4 @@
 """Every instructor notebook runs top to bottom (small budget) and its test cells pass."""
-import os
 
 import nbformat
 import pytest
