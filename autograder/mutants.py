@@ -1,7 +1,8 @@
 """python -m autograder.mutants: typical student mistakes applied to the reference, and which checks catch them.
 
 Each mutant replaces one snippet of a reference module (an instructor tool: it reads solutions/, the grader
-never does). A mutant is killed when grading it loses points. The kill rate is reported in the README.
+never does). A mutant is killed when grading it loses points in the check it names, with its hint in the message; the command
+exits 1 when one is alive or caught elsewhere.
 """
 from __future__ import annotations
 
@@ -35,38 +36,38 @@ def mutants_of(assignment: str) -> list[Mutant]:
 A1 = "a1_intro_nn"
 MUTANTS = [
     Mutant(A1, "mlp.py", "gradients not averaged over the batch",
-           'd_ytilde = (outputs["yhat"] - Y) / N', 'd_ytilde = outputs["yhat"] - Y'),
+           'd_ytilde = (outputs["yhat"] - Y) / N', 'd_ytilde = outputs["yhat"] - Y', checks=('backward',)),
     Mutant(A1, "mlp.py", "transposed hidden weights in forward", 'X @ params["Wh"].T',
-           'X @ params["Wh"].reshape(params["Wh"].shape[1], -1)'),
+           'X @ params["Wh"].reshape(params["Wh"].shape[1], -1)', checks=('forward',)),
     Mutant(A1, "mlp.py", "softmax without the max shift",
-           "shifted = ytilde - ytilde.max(dim=1, keepdim=True).values", "shifted = ytilde"),
+           "shifted = ytilde - ytilde.max(dim=1, keepdim=True).values", "shifted = ytilde", checks=('softmax_stable',)),
     Mutant(A1, "mlp.py", "softmax over the wrong axis", "return e / e.sum(dim=1, keepdim=True)",
-           "return e / e.sum(dim=0, keepdim=True)"),
-    Mutant(A1, "mlp.py", "tanh derivative written 1 - h", 'd_h * (1 - outputs["h"] ** 2)', 'd_h * (1 - outputs["h"])'),
-    Mutant(A1, "mlp.py", "loss summed instead of averaged", ".sum(dim=1).mean()", ".sum(dim=1).sum()"),
+           "return e / e.sum(dim=0, keepdim=True)", checks=('softmax_stable',)),
+    Mutant(A1, "mlp.py", "tanh derivative written 1 - h", 'd_h * (1 - outputs["h"] ** 2)', 'd_h * (1 - outputs["h"])', checks=('backward',)),
+    Mutant(A1, "mlp.py", "loss summed instead of averaged", ".sum(dim=1).mean()", ".sum(dim=1).sum()", checks=('loss_accuracy',)),
     Mutant(A1, "mlp.py", "bias gradient averaged instead of summed", '"by": d_ytilde.sum(dim=0)',
-           '"by": d_ytilde.mean(dim=0)'),
-    Mutant(A1, "mlp.py", "hidden bias gradient forgotten", '"bh": d_htilde.sum(dim=0)', '"bh": 0 * d_htilde.sum(dim=0)'),
-    Mutant(A1, "mlp.py", "gradient ascent in sgd", "params[name] - eta * grads[name]", "params[name] + eta * grads[name]"),
-    Mutant(A1, "mlp.py", "weights drawn from N(0, 1)", '"Wh": torch.randn(nh, nx) * 0.3', '"Wh": torch.randn(nh, nx)'),
+           '"by": d_ytilde.mean(dim=0)', checks=('backward',)),
+    Mutant(A1, "mlp.py", "hidden bias gradient forgotten", '"bh": d_htilde.sum(dim=0)', '"bh": 0 * d_htilde.sum(dim=0)', checks=('backward',)),
+    Mutant(A1, "mlp.py", "gradient ascent in sgd", "params[name] - eta * grads[name]", "params[name] + eta * grads[name]", checks=('sgd',)),
+    Mutant(A1, "mlp.py", "weights drawn from N(0, 1)", '"Wh": torch.randn(nh, nx) * 0.3', '"Wh": torch.randn(nh, nx)', checks=('init_params',)),
     Mutant(A1, "mlp.py", "accuracy against the wrong axis", "(Yhat.argmax(dim=1) == Y.argmax(dim=1))",
-           "(Yhat.argmax(dim=0) == Y.argmax(dim=0))"),
-    Mutant(A1, "mlp.py", "forward skips the hidden non-linearity", "h = torch.tanh(htilde)", "h = htilde"),
-    Mutant(A1, "mlp_torch.py", "grads not zeroed after the autograd step", "            p.grad.zero_()\n", "            pass\n"),
+           "(Yhat.argmax(dim=0) == Y.argmax(dim=0))", checks=('loss_accuracy',)),
+    Mutant(A1, "mlp.py", "forward skips the hidden non-linearity", "h = torch.tanh(htilde)", "h = htilde", checks=('forward',)),
+    Mutant(A1, "mlp_torch.py", "grads not zeroed after the autograd step", "            p.grad.zero_()\n", "            pass\n", checks=('autograd_version',)),
     Mutant(A1, "mlp_torch.py", "autograd update recorded by autograd (no torch.no_grad)",
            "    with torch.no_grad():\n        for p in params.values():\n            p -= eta * p.grad\n            p.grad.zero_()",
-           "    for name, p in list(params.items()):\n        params[name] = p - eta * p.grad"),
+           "    for name, p in list(params.items()):\n        params[name] = p - eta * p.grad", checks=('autograd_version',)),
     Mutant(A1, "mlp_torch.py", "softmax applied before CrossEntropyLoss", "L = loss(Ytilde, labels)",
-           "L = loss(torch.softmax(Ytilde, dim=1), labels)"),
+           "L = loss(torch.softmax(Ytilde, dim=1), labels)", checks=('nn_version',)),
     Mutant(A1, "mlp_torch.py", "ReLU instead of tanh in the nn model", "nn.Linear(nx, nh), nn.Tanh(), nn.Linear(nh, ny)",
-           "nn.Linear(nx, nh), nn.ReLU(), nn.Linear(nh, ny)"),
-    Mutant(A1, "mlp_torch.py", "optimizer learning rate ignored", "lr=eta)", "lr=0.1)"),
-    Mutant(A1, "mlp_torch.py", "sgd_nn forgets to zero the gradients", "    model.zero_grad()\n", ""),
+           "nn.Linear(nx, nh), nn.ReLU(), nn.Linear(nh, ny)", checks=('nn_version',)),
+    Mutant(A1, "mlp_torch.py", "optimizer learning rate ignored", "lr=eta)", "lr=0.1)", checks=('optim_version',)),
+    Mutant(A1, "mlp_torch.py", "sgd_nn forgets to zero the gradients", "    model.zero_grad()\n", "", checks=('nn_version',)),
     Mutant(A1, "mnist_mlp.py", "MNIST MLP without biases", "nn.Linear(784, nh), nn.Tanh(), nn.Linear(nh, 10)",
-           "nn.Linear(784, nh, bias=False), nn.Tanh(), nn.Linear(nh, 10)"),
-    Mutant(A1, "svm.py", "C ignored", "SVC(kernel=kernel, C=C)", "SVC(kernel=kernel)"),
+           "nn.Linear(784, nh, bias=False), nn.Tanh(), nn.Linear(nh, 10)", checks=('mnist_mlp_shape',)),
+    Mutant(A1, "svm.py", "C ignored", "SVC(kernel=kernel, C=C)", "SVC(kernel=kernel)", checks=('svm_accuracies',)),
     Mutant(A1, "svm.py", "test accuracy measured on the training set", "clf.score(Xtest, ytest)",
-           "clf.score(Xtrain, ytrain)"),
+           "clf.score(Xtrain, ytrain)", checks=('svm_accuracies',)),
 ]
 
 A2 = "a2_cnn"
@@ -75,8 +76,16 @@ MUTANTS += [
            '(size + padding - kernel) // stride + 1', checks=('conv_output_size',)),
     Mutant(A2, "layers.py", 'bias counted when bias=False', '+ (out_channels if bias else 0)',
            '+ out_channels', checks=('weight_counts',)),
-    Mutant(A2, "layers.py", 'halving pool padded by kernel // 2', 'return 2, (kernel - 1) // 2',
-           'return 2, kernel // 2', checks=('same_size_and_halving',)),
+    Mutant(A2, "layers.py", 'halving pool padded by kernel // 2', 'return (kernel - 1) // 2, 2',
+           'return kernel // 2, 2', checks=('same_size_and_halving',)),
+    Mutant(A2, "layers.py", 'halving pool settings in the order (stride, padding)', 'return (kernel - 1) // 2, 2',
+           'return 2, (kernel - 1) // 2', checks=('same_size_and_halving',)),
+    Mutant(A2, "cnn.py", 'fully-convolutional network without its 4x4 convolution', 'return 10, h - 4 + 1, w - 4 + 1',
+           'return 10, h, w', checks=('fully_convolutional',)),
+    Mutant(A2, "cnn.py", 'fully-convolutional output shape with the pooling rounding up', 'h, w = h // 2, w // 2',
+           'h, w = (h + 1) // 2, (w + 1) // 2', checks=('fully_convolutional',)),
+    Mutant(A2, "cnn.py", 'layer table leaves the model in eval mode', 'model.train(was_training)',
+           'model.train()', checks=('layer_table',)),
     Mutant(A2, "layers.py", 'receptive field ignores the stride product', 'field += (kernel - 1) * jump',
            'field += kernel - 1', checks=('receptive_field',)),
     Mutant(A2, "cnn.py", 'fc layer of 1024 units instead of 1000', 'nn.Linear(64 * 4 * 4, 1000)',
@@ -185,19 +194,35 @@ def apply(mutant: Mutant, workdir: Path) -> Path:
     return sub
 
 
-def run(assignments: list[str] | None = None, tier: str = "quick", out=sys.stdout) -> float:
+def verdict(mutant: Mutant, results) -> tuple[str, list[str]]:
+    """'killed' when the mutant loses points in the checks it names (any check when it names none) with a message
+    holding its hint; 'wrong check' when it loses points elsewhere only or without the hint; 'alive' otherwise."""
+    lost = [r for r in results if r.score < r.max_score]
+    names = [r.name for r in lost]
+    if not lost:
+        return "alive", names
+    expected = [r for r in lost if not mutant.checks or r.name in mutant.checks]
+    if mutant.checks and len({r.name for r in expected}) < len(mutant.checks):
+        return "wrong check", names
+    if mutant.hint and not any(mutant.hint.lower() in r.message.lower() for r in expected):
+        return "wrong check", names
+    return "killed", names
+
+
+def run(assignments: list[str] | None = None, tier: str = "quick", out=sys.stdout) -> dict[str, int]:
+    """Grade every mutant; returns how many were killed, caught by the wrong check (or without the hint), alive."""
     chosen = [m for m in MUTANTS if not assignments or m.assignment in assignments]
-    killed = 0
+    counts = {"killed": 0, "wrong check": 0, "alive": 0}
     with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
         for m in chosen:
-            results = grade(apply(m, Path(tmp)), [m.assignment], tier=tier)
-            lost = [r.name for r in results if r.score < r.max_score]
-            killed += bool(lost)
-            print(f"{'killed' if lost else 'ALIVE ':<7} {m.assignment}/{m.module}: {m.name}"
-                  f"{'  <- ' + ', '.join(lost) if lost else ''}", file=out, flush=True)
-    rate = killed / max(1, len(chosen))
-    print(f"{killed} of {len(chosen)} mutants killed ({rate:.0%}) by the {tier} tier", file=out)
-    return rate
+            status, lost = verdict(m, grade(apply(m, Path(tmp)), [m.assignment], tier=tier))
+            counts[status] += 1
+            expect = f" (must lose {', '.join(m.checks)})" if m.checks and status != "killed" else ""
+            print(f"{status.upper() if status != 'killed' else status:<11} {m.assignment}/{m.module}: {m.name}"
+                  f"{'  <- ' + ', '.join(lost) if lost else ''}{expect}", file=out, flush=True)
+    print(f"{counts['killed']} of {len(chosen)} mutants killed by the {tier} tier, each by its own check"
+          f" ({counts['wrong check']} caught by another check or without the hint, {counts['alive']} alive)", file=out)
+    return counts
 
 
 def main(argv=None) -> int:
@@ -205,8 +230,8 @@ def main(argv=None) -> int:
     parser.add_argument("--assignment", action="append", help="assignment folder name(s) (default: all)")
     parser.add_argument("--tier", default="quick", choices=["quick", "train"])
     args = parser.parse_args(argv)
-    run(args.assignment, args.tier)
-    return 0
+    counts = run(args.assignment, args.tier)
+    return 1 if counts["alive"] or counts["wrong check"] else 0
 
 
 if __name__ == "__main__":
