@@ -148,7 +148,7 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
           momentum: float = 0.0, weight_decay: float = 0.0, gamma: float = GAMMA, limit_train: int | None = None,
           limit_test: int | None = None, seed: int = 0, device: str = "auto", channels_last: bool = True,
           precision: str = "auto", progress: bool = False, data=None, test_logits: list | None = None,
-          validation: int | None = None):
+          validation: int | None = None, optimizer: str = "sgd", zca: bool = False):
     """Train the student's cnn.CourseCNN with their training.epoch / make_transforms / make_scheduler.
 
     `data` = (Xtrain, ytrain, Xtest, ytest) replaces CIFAR-10 (tests). Returns (model, History); the History's
@@ -160,6 +160,9 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
     `validation`: hold out that many training images (validation_split); each epoch is then measured on them,
     the weights of the epoch with the best validation accuracy are restored after the last epoch, and the test
     set is read once, by that model: a SplitHistory is returned and `test_logits` receives one entry.
+    Bonuses: `optimizer` "sgd" (the course's, with `momentum`), "adam" or "adamw" (`lr` is theirs: 1e-3 suits
+    them); `zca`: ZCA whitening fitted on the training images (zca_whitening), applied to every set before the
+    student's transforms.
     """
     seed_everything(seed)
     dev = pick_device(device)
@@ -168,6 +171,11 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
     if validation:
         keep, held_out = validation_split(len(Xtrain), validation)
         Xval, yval, Xtrain, ytrain = Xtrain[held_out], ytrain[held_out], Xtrain[keep], ytrain[keep]
+    if zca:
+        whiten = zca_whitening(Xtrain)
+        Xtrain, Xtest = whiten(Xtrain), whiten(Xtest)
+        if validation:
+            Xval = whiten(Xval)
     train_transform, test_transform = training.make_transforms(Xtrain, standardize, augment)
     model = cnn.CourseCNN(batch_norm=batch_norm, dropout=dropout).to(dev)
     if channels_last:
@@ -175,7 +183,7 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
         if not accepts_channels_last(model, Xtrain[:2].to(dev)):  # e.g. x.view(N, -1) after a convolution
             channels_last = False
             model = model.to(memory_format=torch.contiguous_format)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    optimizer = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
     scheduler = training.make_scheduler(optimizer, gamma) if lr_schedule else None
     criterion = nn.CrossEntropyLoss()
     train_batches = Batches(Xtrain, ytrain, batch_size, shuffle=True, transform=train_transform, device=dev,
@@ -207,6 +215,44 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(train_acc=f"{train_metrics[1]:.3f}", test_acc=f"{test_metrics[1]:.3f}")
     return model, hist
+
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+def make_optimizer(name: str, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+    """torch.optim's SGD (the course's), Adam or AdamW."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer {name!r}: one of {', '.join(OPTIMIZERS)}")
+
+
+def zca_whitening(Xtrain, eps: float = 1e-2):
+    """ZCA whitening (a bonus of the course) fitted on the training images: returns a function X -> whitened X.
+
+    Each image, flattened to d = C*H*W values, is centred by the training mean and multiplied by
+    W = U diag(1 / sqrt(lambda + eps)) U^T, where U, lambda are the eigenvectors and eigenvalues of the training
+    covariance: the whitened training pixels are decorrelated with unit variance (up to eps, which keeps the
+    noise of the tiny eigenvalues from being amplified). W is symmetric, so unlike PCA whitening the result stays
+    in pixel space and looks like an edge-enhanced image.
+    """
+    N = len(Xtrain)
+    flat = Xtrain.reshape(N, -1).double()
+    mean = flat.mean(0)
+    cov = (flat - mean).T @ (flat - mean) / (N - 1)
+    lam, U = torch.linalg.eigh(cov)
+    W = (U * (1.0 / torch.sqrt(lam.clamp(min=0) + eps))) @ U.T
+
+    def whiten(X):
+        out = (X.reshape(len(X), -1).double() - mean) @ W
+        return out.reshape(X.shape).to(X.dtype)
+
+    whiten.matrix, whiten.mean = W, mean
+    return whiten
 
 
 def _train_validated(training, model, optimizer, scheduler, criterion, train_batches, val_batches, test_batches,
@@ -289,6 +335,61 @@ def ablation(cnn, training, epochs: int = 10, progress: bool = False, **kw) -> d
             print(f"== {name}", file=sys.stderr)
         results[name] = train(cnn, training, epochs=epochs, progress=progress, **settings, **kw)[1]
     return results
+
+
+# ---------------------------------------------------------------- tools for the notebook
+def overfit_one_batch(cnn, training, images, labels, steps: int = 60, lr: float = 1e-3, seed: int = 0):
+    """Sanity check before any long training: the student's CourseCNN, trained by their `epoch` on ONE small
+    batch again and again (Adam), should drive its loss towards 0 and its accuracy to 1 on that batch. If it
+    cannot, something is broken (a wrong loss, no optimizer step, gradients zeroed at the wrong time, a mask of
+    the logits...), and no amount of data or epochs will help. Returns ([loss per step], [accuracy per step])."""
+    seed_everything(seed)
+    model = cnn.CourseCNN()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    criterion, losses, accs = nn.CrossEntropyLoss(), [], []
+    for _ in range(steps):
+        loss, acc = training.epoch([(images, labels)], model, criterion, optimizer)
+        losses.append(float(loss))
+        accs.append(float(acc))
+    return losses, accs
+
+
+def first_conv_weights(model):
+    """(weight (32, 3, 5, 5), bias (32,) or None) of the course CNN's first convolution, found by shape among the
+    model's parameters (modules or functional, whatever their names)."""
+    params = list(model.parameters())
+    weights = [p for p in params if tuple(p.shape) == (32, 3, 5, 5)]
+    if len(weights) != 1:
+        raise ValueError(f"expected one (32, 3, 5, 5) weight (the first convolution), found {len(weights)}")
+    biases = [p for p in params if tuple(p.shape) == (32,)]
+    return weights[0].detach(), (biases[0].detach() if len(biases) == 1 else None)
+
+
+@torch.no_grad()
+def first_layer_maps(model, images):
+    """The 32 feature maps of the first convolution (after its ReLU) on `images` (N, 3, 32, 32): (N, 32, 32, 32),
+    recomputed from the model's first-layer weights (padding 2)."""
+    weight, bias = first_conv_weights(model)
+    return torch.relu(torch.nn.functional.conv2d(images.to(weight.device, weight.dtype), weight, bias, padding=2))
+
+
+def confusion_matrix(predicted, labels, n_classes: int = 10):
+    """(n_classes, n_classes) int64 counts: row = true class, column = predicted class."""
+    m = torch.zeros(n_classes, n_classes, dtype=torch.int64)
+    m.index_put_((labels.long().cpu(), predicted.long().cpu()), torch.ones(len(labels), dtype=torch.int64),
+                 accumulate=True)
+    return m
+
+
+def validation_set(limit_train: int | None = None, validation: int = VALIDATION):
+    """(Xval, yval): the validation images `train(limit_train=..., validation=...)` holds out of CIFAR-10's
+    training set (for analyses: confusion matrix, misclassified images; the test set stays for the end)."""
+    Xtrain, ytrain, _, _ = cifar10(limit_train, 1)
+    _, held_out = validation_split(len(Xtrain), validation)
+    return Xtrain[held_out], ytrain[held_out]
+
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 # ---------------------------------------------------------------- what the grader runs in its sandbox
@@ -463,6 +564,7 @@ def _parser():
     common.add_argument("--lr", type=float, default=LR)
     common.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     common.add_argument("--momentum", type=float, default=0.0)
+    common.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS, help="bonus: adam/adamw (try --lr 1e-3)")
     common.add_argument("--weight-decay", type=float, default=0.0, help="SGD's L2 penalty")
     common.add_argument("--gamma", type=float, default=GAMMA, help="ExponentialLR factor per epoch, with "
                         f"--lr-schedule (default {GAMMA}, the course's)")
@@ -486,6 +588,7 @@ def _parser():
     t.add_argument("--dropout", type=float, default=0.0, help="dropout before the classifier (e.g. 0.5)")
     t.add_argument("--batch-norm", action="store_true", help="batch norm after each convolution")
     t.add_argument("--all", action="store_true", help="all the improvements at once")
+    t.add_argument("--zca", action="store_true", help="bonus: ZCA whitening fitted on the training images")
     sub.add_parser("ablation", parents=[common], help="stacked variants: table, ablation.png, curves.png")
     return p
 
@@ -515,13 +618,13 @@ def main(argv=None) -> int:
     kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, momentum=args.momentum,
               weight_decay=args.weight_decay, gamma=args.gamma,
               limit_train=args.limit_train, limit_test=args.limit_test, seed=args.seed, device=args.device,
-              precision=args.precision, validation=args.validation or None)
+              precision=args.precision, validation=args.validation or None, optimizer=args.optimizer)
     if args.command == "train":
         if args.all:
             args.standardize = args.augment = args.lr_schedule = args.batch_norm = True
             args.dropout = args.dropout or DROPOUT
         switches = dict(standardize=args.standardize, augment=args.augment, lr_schedule=args.lr_schedule,
-                        dropout=args.dropout, batch_norm=args.batch_norm)
+                        dropout=args.dropout, batch_norm=args.batch_norm, zca=args.zca)
         name = args.name or "a2_" + ("_".join(k for k, v in switches.items() if v) or "vanilla")
         _, hist = train(cnn, training, progress=True, **switches, **kw)
         folder = save_run(name, {"config": {**kw, **switches}, **_summary(hist), "history": hist.to_dict()},

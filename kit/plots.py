@@ -32,10 +32,13 @@ def plot_curves(histories: dict, path=None, title: str = ""):
         h = h if isinstance(h, dict) else h.to_dict()
         color = f"C{i}"
         epochs = range(1, len(h["train_loss"]) + 1)
+        # with a validation split (kit.a2.SplitHistory) the solid curve is the validation one: the test set is
+        # read once, after the last epoch, and has no curve
+        other = "val" if h.get("val_loss") else "test"
         ax_loss.plot(epochs, h["train_loss"], "--", color=color, label=f"{label} train")
-        ax_loss.plot(epochs, h["test_loss"], "-", color=color, label=f"{label} test")
+        ax_loss.plot(epochs, h[f"{other}_loss"], "-", color=color, label=f"{label} {other}")
         ax_acc.plot(epochs, h["train_acc"], "--", color=color)
-        ax_acc.plot(epochs, h["test_acc"], "-", color=color, label=label)
+        ax_acc.plot(epochs, h[f"{other}_acc"], "-", color=color, label=label)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy (dashed: train)")
     ax_loss.legend(fontsize=8)
@@ -74,4 +77,67 @@ def plot_bars(values: dict, path=None, ylabel: str = "test accuracy", title: str
     for bar, v in zip(bars, values.values()):
         ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{v:.3g}", ha="center", va="bottom", fontsize=8)
     ax.set(ylabel=ylabel, title=title)
+    return _save(fig, path)
+
+
+def _grid(n, cols):
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.3 * rows + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, axes.flat
+
+
+def plot_filters(weight, path=None, title: str = "first-layer filters"):
+    """The filters of a first convolution, weight (D, 3, k, k), as small RGB images (each rescaled to [0, 1])."""
+    w = weight.detach().float().cpu()
+    fig, axes = _grid(len(w), 8)
+    for ax, f in zip(axes, w):
+        f = (f - f.min()) / (f.max() - f.min() + 1e-12)
+        ax.imshow(f.permute(1, 2, 0).numpy(), interpolation="nearest")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_feature_maps(image, maps, path=None, title: str = "feature maps of the first layer"):
+    """One image (3, H, W) in [0, 1] and its feature maps (D, H', W'), one grey-level panel per channel."""
+    maps = maps.detach().float().cpu()
+    fig, axes = _grid(len(maps) + 1, 8)
+    axes = list(axes)
+    axes[0].imshow(image.detach().float().cpu().permute(1, 2, 0).clamp(0, 1).numpy())
+    axes[0].set_title("input", fontsize=8)
+    for k, (ax, m) in enumerate(zip(axes[1:], maps)):
+        ax.imshow(m.numpy(), cmap="gray")
+        ax.set_title(str(k), fontsize=7)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_confusion(matrix, classes, path=None, title: str = "confusion matrix"):
+    """A confusion matrix (rows: true class, columns: predicted), counts written in each cell; the colour is the
+    fraction of the row (the per-class recall on the diagonal)."""
+    m = matrix.detach().cpu().float() if hasattr(matrix, "detach") else matrix
+    rates = m / m.sum(1, keepdim=True).clamp(min=1)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    im = ax.imshow(rates.numpy(), cmap="Blues", vmin=0, vmax=1)
+    n = len(classes)
+    ax.set_xticks(range(n), classes, rotation=45, ha="right")
+    ax.set_yticks(range(n), classes)
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=7,
+                    color="white" if rates[i, j] > 0.5 else "black")
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class")
+    return _save(fig, path)
+
+
+def plot_misclassified(images, true, predicted, classes, path=None, n: int = 16, title: str = "misclassified"):
+    """The first `n` images (N, 3, H, W) in [0, 1] whose prediction is wrong, titled 'true -> predicted'."""
+    wrong = (true != predicted).nonzero().flatten()[:n].tolist()
+    fig, axes = _grid(max(1, len(wrong)), 8)
+    for ax, i in zip(axes, wrong):
+        ax.imshow(images[i].detach().float().cpu().permute(1, 2, 0).clamp(0, 1).numpy())
+        ax.set_title(f"{classes[int(true[i])][:5]}->{classes[int(predicted[i])][:5]}", fontsize=7)
+    fig.suptitle(title)
     return _save(fig, path)

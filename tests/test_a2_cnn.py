@@ -320,3 +320,53 @@ def test_cli_train_and_ablation(tmp_path):
     metrics = json.loads((tmp_path / "a2_ablation" / "metrics.json").read_text())
     assert list(metrics["variants"]) == [n for n, _ in a2.ABLATION]
     assert (tmp_path / "a2_ablation" / "ablation.png").is_file()
+
+
+@pytest.mark.quick
+def test_zca_whitening_decorrelates_the_training_pixels():
+    """Bonus: kit.a2.zca_whitening, fitted on the training images, gives them (about) the identity covariance, with
+    a symmetric matrix (ZCA, not PCA: the result stays in pixel space); other images use the training statistics."""
+    from kit.a2 import zca_whitening
+
+    g = torch.Generator().manual_seed(0)
+    mixing = torch.randn(48, 48, generator=g, dtype=torch.float64)
+    X = (torch.randn(4000, 48, generator=g, dtype=torch.float64) @ mixing + 3).reshape(4000, 3, 4, 4)
+    whiten = zca_whitening(X, eps=1e-6)
+    W = whiten.matrix
+    assert torch.allclose(W, W.T, atol=1e-8)
+    flat = whiten(X).reshape(4000, -1)
+    cov = torch.cov(flat.T)
+    assert torch.allclose(flat.mean(0), torch.zeros(48, dtype=torch.float64), atol=1e-6)
+    assert torch.allclose(cov, torch.eye(48, dtype=torch.float64), atol=1e-3)
+    other = torch.rand(5, 3, 4, 4, dtype=torch.float64)
+    assert torch.allclose(whiten(other).reshape(5, -1), (other.reshape(5, -1) - X.reshape(4000, -1).mean(0)) @ W)
+
+
+@pytest.mark.quick
+def test_bonus_switches_and_tools_run():
+    """Bonuses (ZCA, Adam/AdamW) train; the tools (overfit one batch, first-layer maps, confusion matrix, plots) run
+    on the reference and give what they promise."""
+    from kit import a2, plots
+
+    cnn, training = a2._student_modules(str(REFERENCE))
+    data = _tiny_data()
+    for kw in (dict(zca=True), dict(optimizer="adam", lr=1e-3), dict(optimizer="adamw", lr=1e-3)):
+        _, hist = a2.train(cnn, training, epochs=1, batch_size=16, device="cpu", data=data, validation=8, **kw)
+        assert len(hist.val_acc) == 1 and math.isfinite(hist.train_loss[0])
+    with pytest.raises(ValueError, match="optimizer"):
+        a2.make_optimizer("rmsprop", [torch.nn.Parameter(torch.zeros(1))], 0.1)
+    losses, accs = a2.overfit_one_batch(cnn, training, data[0][:16], data[1][:16], steps=40)
+    assert losses[-1] < 0.1 * losses[0] and accs[-1] == 1.0
+    model = cnn.CourseCNN()
+    maps = a2.first_layer_maps(model, data[0][:2])
+    assert maps.shape == (2, 32, 32, 32) and (maps >= 0).all()
+    m = a2.confusion_matrix(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2]), 3)
+    assert m.tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+    weight, _ = a2.first_conv_weights(model)
+    for fig in (plots.plot_filters(weight), plots.plot_feature_maps(data[0][0], maps[0]),
+                plots.plot_confusion(m, ["a", "b", "c"]),
+                plots.plot_misclassified(data[0][:4], torch.tensor([0, 1, 2, 3]), torch.tensor([0, 2, 2, 1]),
+                                         a2.CLASSES)):
+        assert fig is not None
+    import matplotlib.pyplot as plt
+    plt.close("all")

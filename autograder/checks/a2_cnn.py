@@ -113,15 +113,31 @@ def same_size_and_halving(sub):
                                 f"{size}x{size} input to {got}x{got}: the size is not kept")
     for kernel in range(1, 8):
         out = layers.halving_pool_settings(kernel)
-        expect(isinstance(out, tuple) and len(out) == 2, "halving_pool_settings should return (stride, padding)")
-        stride, padding = (_int(v, "halving_pool_settings(...)") for v in out)
+        expect(isinstance(out, tuple) and len(out) == 2, "halving_pool_settings should return (padding, stride), "
+                                                         "the order of same_size_settings")
+        padding, stride = (_int(v, "halving_pool_settings(...)") for v in out)
+        sizes = range(max(2, kernel + kernel % 2), 41, 2)
+        if not _halves(kernel, padding, stride, sizes) and _halves(kernel, stride, padding, sizes):
+            raise CheckFailed(f"halving_pool_settings({kernel}) returns {tuple(out)}: these values halve the size "
+                              f"as (stride, padding), but the function returns (padding, stride), the order of "
+                              f"same_size_settings and of conv_output_size's arguments: swap them")
         expect(0 <= padding <= kernel // 2, f"nn.MaxPool2d needs 0 <= padding <= kernel // 2; for kernel {kernel} "
-                                            f"you give padding {padding}")
-        for size in range(max(2, kernel + kernel % 2), 41, 2):
+                                            f"you give padding {padding} (halving_pool_settings returns "
+                                            f"(padding, stride))")
+        expect(stride >= 1, f"halving_pool_settings({kernel}) gives stride {stride}; a stride is at least 1")
+        for size in sizes:
             pool = nn.MaxPool2d(kernel, stride=stride, padding=padding)
             got = _meta_out_shape(pool, (1, size, size))[1]
             expect(got == size // 2, f"nn.MaxPool2d({kernel}, stride={stride}, padding={padding}) maps "
                                      f"{size}x{size} to {got}x{got}, not {size // 2}x{size // 2}")
+
+
+def _halves(kernel, padding, stride, sizes) -> bool:
+    """Whether nn.MaxPool2d(kernel, stride, padding) is valid and halves every size of `sizes`."""
+    if not (0 <= padding <= kernel // 2 and stride >= 1):
+        return False
+    pool = nn.MaxPool2d(kernel, stride=stride, padding=padding)
+    return all(_meta_out_shape(pool, (1, n, n))[1] == n // 2 for n in sizes)
 
 
 def empirical_receptive_field(stack):
@@ -479,6 +495,13 @@ def layer_table(sub):
                                   "nn.Linear modules to see one row per layer") from None
             raise
         expect(model.training is True, "layer_table should leave the model in the mode it was in (train)")
+    # and a model in eval mode stays in eval mode (a layer_table that always ends with model.train() would switch
+    # dropout and batch norm on in the middle of an evaluation)
+    course.eval()
+    _compare_table(sub, cnn, course, course_table, (3, 32, 32), "CourseCNN() in eval mode")
+    expect(course.training is False, "layer_table switched a model in eval mode to train mode: it should leave "
+                                     "the model in the mode it was in, whichever it was (note it before you "
+                                     "switch, and restore that mode after the forward pass)")
 
 
 def _compare_table(sub, cnn, model, want, shape, what):
@@ -494,6 +517,50 @@ def _compare_table(sub, cnn, model, want, shape, what):
         expect(got_shape == out_shape, f"layer {name} of {what} outputs {out_shape} (without the batch dimension), "
                                       f"you give {row[1]}")
         expect(_int(row[2], "a parameter count") == n, f"layer {name} of {what} has {n} parameters, you give {row[2]}")
+
+
+def fully_convolutional_oracle():
+    """The course CNN with its fully-connected layers written as convolutions (a 4x4 one with 1000 filters, a 1x1
+    one with 10), on the meta device: PyTorch computes its output shapes."""
+    layers, channels = [], 3
+    for out in (32, 64, 64):
+        layers += [nn.Conv2d(channels, out, 5, padding=2, device="meta"), nn.ReLU(), nn.MaxPool2d(2, stride=2)]
+        channels = out
+    layers += [nn.Conv2d(64, 1000, 4, device="meta"), nn.ReLU(), nn.Conv2d(1000, 10, 1, device="meta")]
+    return nn.Sequential(*layers)
+
+
+def _pooled_up(size):
+    """The size after three 2x2 poolings that would round up (a frequent mistake)."""
+    for _ in range(3):
+        size = -(-size // 2)
+    return size
+
+
+@check("fully_convolutional", points=1)
+def fully_convolutional(sub):
+    """fully_convolutional_output_shape matches the course CNN written with convolutions only, on larger images."""
+    cnn = sub.module("cnn")
+    net = fully_convolutional_oracle()
+    rng = random.Random(5)
+    sizes = [(32, 32), (64, 64), (33, 47), (40, 32), (96, 128)] + [(rng.randint(32, 160), rng.randint(32, 160))
+                                                                  for _ in range(20)]
+    for height, width in sizes:
+        want = _meta_out_shape(net, (3, height, width))
+        out = cnn.fully_convolutional_output_shape(height, width)
+        expect(isinstance(out, (tuple, list)) and len(out) == 3, "fully_convolutional_output_shape should return "
+                                                                 f"(10, H', W'), got {out!r}")
+        got = tuple(_int(v, "fully_convolutional_output_shape(...)") for v in out)
+        if got != want:
+            hint = ""
+            h8, w8 = height // 8, width // 8
+            if got[1:] == (h8, w8):
+                hint = ("; after the three poolings the first fully-connected layer still runs, now as a convolution "
+                        "whose kernel covers the whole 4x4 map of a 32x32 image (no padding)")
+            elif got[1:] == (_pooled_up(height) - 3, _pooled_up(width) - 3):
+                hint = "; a 2x2 pooling with stride 2 drops the last row (column) of an odd size: it rounds down"
+            raise CheckFailed(f"on a {height}x{width} image the course CNN written with convolutions only outputs "
+                              f"{want}, fully_convolutional_output_shape gives {got}{hint}")
 
 
 @check("bag_of_words_comparison", points=1)

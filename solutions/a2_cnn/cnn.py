@@ -87,6 +87,28 @@ def layer_table(model, input_shape=(3, 32, 32)):
     ### END SOLUTION
 
 
+def fully_convolutional_output_shape(height, width):
+    """Output shape of the course CNN turned fully convolutional, on ONE (3, height, width) image.
+
+    Seen as convolutions, the first fully-connected layer (4 x 4 x 64 = 1,024 inputs -> 1000 units) is a
+    convolution with 1000 filters of size 4x4 (no padding, stride 1) applied to the 4x4x64 feature map, and the
+    last one (1000 -> 10) a 1x1 convolution with 10 filters: on a 32x32 image this network computes exactly the
+    course CNN's 10 logits, as a (10, 1, 1) map. The convolutions (padding 2) and the 2x2 max-poolings (stride 2,
+    no padding) are those of CourseCNN; on a larger image nothing has to change.
+    Args:
+        height, width: ints >= 32, the size of the image.
+    Returns:
+        (10, H', W'): a tuple of three ints, the shape of the map of class scores (without the batch dimension),
+        as nn.Conv2d and nn.MaxPool2d compute it.
+    """
+    ### BEGIN SOLUTION
+    h, w = height, width
+    for _ in range(3):  # each 5x5 convolution keeps the size (padding 2), each pooling halves it (rounding down)
+        h, w = h // 2, w // 2
+    return 10, h - 4 + 1, w - 4 + 1  # the 4x4 convolution without padding; the 1x1 one keeps the size
+    ### END SOLUTION
+
+
 def bag_of_words_svm_param_count(vocabulary_size=1000, n_classes=10):
     """Parameters of the previous approach: a linear SVM (one-vs-all) on bag-of-visual-words histograms.
 

@@ -58,9 +58,8 @@ def same_size_settings(kernel):
     """Padding and stride with which a convolution of odd size `kernel` keeps the spatial size.
 
     Returns:
-        (padding, stride): PADDING FIRST, then stride, two ints, such that
-        conv_output_size(n, kernel, padding, stride) == n for every n.
-        (Careful: halving_pool_settings below returns them in the other order, (stride, padding).)
+        (padding, stride): two ints, in the order of conv_output_size's arguments (as halving_pool_settings),
+        such that conv_output_size(n, kernel, padding, stride) == n for every n.
     """
     ### BEGIN SOLUTION
     return (kernel - 1) // 2, 1
@@ -68,17 +67,17 @@ def same_size_settings(kernel):
 
 
 def halving_pool_settings(kernel):
-    """Stride and padding with which a max-pooling of size `kernel` halves an even spatial size.
+    """Padding and stride with which a max-pooling of size `kernel` halves an even spatial size.
 
     Args:
         kernel: pooling window size, 1 <= kernel <= 7.
     Returns:
-        (stride, padding): STRIDE FIRST, then padding (the reverse of same_size_settings' (padding, stride)),
-        two ints, such that conv_output_size(n, kernel, padding, stride) == n // 2 for every even n >= kernel;
-        nn.MaxPool2d also requires padding <= kernel // 2.
+        (padding, stride): two ints, in the same order as same_size_settings (padding first, as in
+        conv_output_size's arguments), such that conv_output_size(n, kernel, padding, stride) == n // 2 for every
+        even n >= kernel; nn.MaxPool2d also requires padding <= kernel // 2.
     """
     ### BEGIN SOLUTION
-    return 2, (kernel - 1) // 2
+    return (kernel - 1) // 2, 2
     ### END SOLUTION
 
 
