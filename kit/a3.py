@@ -109,6 +109,86 @@ def count_parameters(model, trainable=True):
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable)
 
 
+# ---------------------------------------------------------------- a CNN baseline next to the ViT
+class SmallCNN(torch.nn.Module):
+    """A small CNN of about the course ViT's size (24k parameters against 27k): three 3x3 convolutions (16, 32,
+    64 channels, ReLU, 2x2 max-pooling after the first two), global average pooling, a linear classifier."""
+
+    def __init__(self, in_chan=1, nb_classes=10, width=16):
+        super().__init__()
+        nn = torch.nn
+        self.features = nn.Sequential(
+            nn.Conv2d(in_chan, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(2 * width, 4 * width, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.classifier = nn.Linear(4 * width, nb_classes)
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+def train_cnn(dataset="mnist", epochs=5, batch_size=128, lr=3e-3, optimizer="adamw", schedule="onecycle",
+              weight_decay=0.05, limit_train=None, limit_test=None, seed=0, device="auto", progress=False, data=None,
+              width=16):
+    """SmallCNN trained exactly like train_vit trains the ViT (same loop, data, optimizer, schedule, seed and
+    budget): the baseline of the comparison CNN vs ViT. Returns (model, History)."""
+    seed_everything(seed)
+    Xtrain, ytrain, Xtest, ytest = data if data is not None else load(dataset)
+    if limit_train:
+        Xtrain, ytrain = Xtrain[:limit_train], ytrain[:limit_train]
+    if limit_test:
+        Xtest, ytest = Xtest[:limit_test], (None if ytest is None else ytest[:limit_test])
+    model = SmallCNN(Xtrain.shape[1], int(ytrain.max()) + 1, width)
+    opt = make_optimizer(model, epochs * math.ceil(len(Xtrain) / batch_size), lr, optimizer, schedule, weight_decay)
+    hist = fit_module(model, torch.nn.CrossEntropyLoss(), opt, Xtrain, ytrain, Xtest, ytest, epochs, batch_size,
+                      seed=seed, device=device, progress=progress)
+    return model, hist
+
+
+def data_size_study(vit, sizes=(500, 5000), images_seen=20000, dataset="mnist", data=None, seed=0, device="auto",
+                    progress=False):
+    """The course ViT and SmallCNN trained on the first n training images for each n of `sizes`, with the same
+    number of images seen (epochs = images_seen / n, so a small set is seen many times) and the same recipe.
+
+    Each trained model reads the test set once, at the end (no test curve: nothing is selected). Returns rows
+    {images, model, parameters, epochs, train_acc, test_acc, seconds}.
+    """
+    from .loops import evaluate_module
+
+    Xtrain, ytrain, Xtest, ytest = data if data is not None else load(dataset)
+    rows = []
+    for n in sizes:
+        epochs = max(1, round(images_seen / n))
+        subset = (Xtrain[:n], ytrain[:n], Xtest[:1], None)  # no test labels during training: no test curve
+        for name, train in (("ViT", lambda **kw: train_vit(vit, **kw)), ("CNN", lambda **kw: train_cnn(**kw))):
+            model, hist = train(dataset=dataset, epochs=epochs, data=subset, seed=seed, device=device)
+            _, test_acc = evaluate_module(model, torch.nn.CrossEntropyLoss(), Xtest, ytest,
+                                          device=next(model.parameters()).device)
+            rows.append({"images": n, "model": name, "parameters": count_parameters(model), "epochs": epochs,
+                         "train_acc": hist.train_acc[-1], "test_acc": test_acc, "seconds": hist.seconds[-1]})
+            if progress:
+                r = rows[-1]
+                print(f"{n} images, {name}: train {r['train_acc']:.2%}, test {test_acc:.2%}, {r['seconds']:.1f} s",
+                      flush=True)
+    return rows
+
+
+def data_size_table(rows) -> str:
+    lines = ["| training images | model | parameters | epochs | train accuracy | test accuracy | train seconds |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['images']} | {r['model']} | {r['parameters']:,} | {r['epochs']} | {r['train_acc']:.2%} | "
+              f"{r['test_acc']:.2%} | {r['seconds']:.1f} |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def comparison_table(runs: dict) -> str:
+    """{name: (model, History)} as a markdown table: parameters, final test accuracy, training seconds."""
+    lines = ["| model | parameters | test accuracy | train seconds |", "|---|---|---|---|"]
+    lines += [f"| {name} | {count_parameters(model):,} | {hist.test_acc[-1]:.2%} | {hist.seconds[-1]:.1f} |"
+              for name, (model, hist) in runs.items()]
+    return "\n".join(lines) + "\n"
+
+
 # The full tier's trainings (seed-level numbers in the README). Fashion-MNIST overfits without augmentation
 # (89.73 % test for 96.8 % train after 15 epochs); with 1-pixel shifts and flips, 20 epochs: 90.75 % (91.7 % train).
 FULL_TRAINING = {"mnist": dict(epochs=15, lr=3e-3), "fashion_mnist": dict(epochs=20, lr=3e-3, augment=True)}
@@ -273,6 +353,48 @@ def plot_attention(model, images, labels=None, path=None, mean=0.1307, std=0.308
     return _save(fig, path)
 
 
+def head_attention(maps, grid, block=-1):
+    """The class token's attention to the patches in one block, head by head: (B, H, grid, grid)."""
+    a = maps[block]
+    return a[:, :, 0, 1:].reshape(a.shape[0], a.shape[1], grid, grid)
+
+
+def plot_attention_heads(model, image, label=None, path=None, mean=0.1307, std=0.3081):
+    """One image, one row per block, one column per head (and a last column, the mean over heads): where the class
+    token looks in that head, over the image. Each map has its own colour scale (its darkest patch gets nothing,
+    its brightest the largest weight, written in the title)."""
+    import torch.nn.functional as F
+
+    from .plots import _save, plt
+
+    image = image[None] if image.dim() == 3 else image[:1]
+    device = next(model.parameters()).device
+    maps = [m.cpu() for m in attention_maps(model, image.to(device))]
+    grid = int(round(math.sqrt(maps[0].shape[-1] - 1)))
+    size = image.shape[-1]
+    nb_blocks, nb_heads = len(maps), maps[0].shape[1]
+    shown = (image[0] * std + mean).clamp(0, 1).permute(1, 2, 0).squeeze(-1).numpy()
+    with torch.no_grad():
+        pred = int(model(image.to(device)).argmax(1))
+    fig, axes = plt.subplots(nb_blocks, nb_heads + 1, figsize=(1.7 * (nb_heads + 1), 1.8 * nb_blocks + 0.6),
+                             squeeze=False)
+    for b in range(nb_blocks):
+        per_head = head_attention(maps, grid, b)[0]  # (H, grid, grid)
+        for h in range(nb_heads + 1):
+            att = per_head[h] if h < nb_heads else per_head.mean(0)
+            up = F.interpolate(att[None, None], size=(size, size), mode="nearest")[0, 0]
+            ax = axes[b, h]
+            ax.imshow(shown, cmap="gray")
+            ax.imshow(up.numpy(), cmap="inferno", alpha=0.6)
+            ax.set_title(f"{'head ' + str(h) if h < nb_heads else 'mean'} (max {float(att.max()):.2f})", fontsize=7)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if h == 0:
+                ax.set_ylabel(f"block {b}", fontsize=9)
+    fig.suptitle(f"class token attention per head: pred {pred}" + (f", true {int(label)}" if label is not None else ""))
+    return _save(fig, path)
+
+
 # ---------------------------------------------------------------- hyper-parameter study
 # Values tried for each hyper-parameter, the others staying at COURSE_VIT.
 STUDY_VALUES = {
@@ -282,54 +404,98 @@ STUDY_VALUES = {
     "nb_heads": [1, 2, 4, 8],
     "mlp_ratio": [1, 2, 4],  # integers, as the course passes them
 }
-STUDY_BUDGET = {"small": dict(epochs=2, limit_train=10000, limit_test=2000),
-                "full": dict(epochs=3, limit_train=20000)}
+# `validation`: training images held out (a fixed random draw, never trained on) that rank the configurations;
+# the test set is read once, by the configuration ranked first (limit_test: its first images only).
+STUDY_BUDGET = {"small": dict(epochs=2, limit_train=10000, validation=2000, limit_test=2000),
+                "full": dict(epochs=3, limit_train=20000, validation=5000)}
+
+
+def validation_split(n: int, size: int, seed: int = 0):
+    """(train indices, validation indices): a fixed random draw of `size` of the `n` training images held out."""
+    if not 0 < size < n:
+        raise ValueError(f"validation={size}: hold out between 1 and {n - 1} of the {n} training images")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(1_000_003 + seed))
+    return order[size:].sort().values, order[:size].sort().values
+
+
+def split_validation(data, size: int, seed: int = 0):
+    """(Xtrain, ytrain, Xval, yval, Xtest, ytest): `size` training images held out as a validation set."""
+    Xtrain, ytrain, Xtest, ytest = data
+    keep, held_out = validation_split(len(Xtrain), size, seed)
+    return Xtrain[keep], ytrain[keep], Xtrain[held_out], ytrain[held_out], Xtest, ytest
+
+
+class StudyRows(list):
+    """The rows of a study (one per configuration, ranked by validation accuracy), and `selected`: the row of the
+    configuration ranked first with its test accuracy, the only time the study reads the test set."""
+
+    selected: dict | None = None
 
 
 def study(vit, params=None, dataset="mnist", budget="small", seed=0, device="auto", progress=False,
           folder=None, values=None):
-    """Train one ViT per value of each hyper-parameter (others at the course's defaults).
+    """Train one ViT per value of each hyper-parameter (others at the course's defaults), rank them on a
+    validation split held out of the training images, and read the test set once, for the best one.
 
-    Returns a list of rows {param, value, parameters, test_acc, seconds}; with `folder`, also writes
-    study.json, study.md (the table) and one bar chart per hyper-parameter, <param>.png.
+    Returns StudyRows: rows {param, value, parameters, val_acc, seconds}, and `.selected`, the best row with its
+    `test_acc`. With `folder`, also writes study.json, study.md (the table) and one bar chart (validation accuracy)
+    per hyper-parameter, <param>.png.
     """
     import json
     from pathlib import Path
 
+    from .loops import evaluate_module
     from .plots import plot_bars
 
     values = values or STUDY_VALUES
     params = params or list(values)
-    budget_kw = STUDY_BUDGET[budget] if isinstance(budget, str) else budget
-    data = load(dataset)
-    rows = []
+    budget_kw = dict(STUDY_BUDGET[budget] if isinstance(budget, str) else budget)
+    size = budget_kw.pop("validation", None) or 5000
+    limit_test = budget_kw.pop("limit_test", None)
+    Xtrain, ytrain, Xval, yval, Xtest, ytest = split_validation(load(dataset), size, seed)
+    rows, best, best_model = StudyRows(), None, None
     for param in params:
         for v in values[param]:
-            model, hist = train_vit(vit, dataset, config={param: v}, seed=seed, device=device, data=data,
-                                    **budget_kw)
+            # the validation images stand in for the test set during training: every curve is on validation
+            model, hist = train_vit(vit, dataset, config={param: v}, seed=seed, device=device,
+                                    data=(Xtrain, ytrain, Xval, yval), **budget_kw)
             rows.append({"param": param, "value": v, "parameters": count_parameters(model),
-                         "test_acc": hist.test_acc[-1], "seconds": hist.seconds[-1]})
+                         "val_acc": hist.test_acc[-1], "seconds": hist.seconds[-1]})
+            if best is None or (rows[-1]["val_acc"], -rows[-1]["parameters"]) > (best["val_acc"], -best["parameters"]):
+                best, best_model = rows[-1], model
             if progress:
-                print(f"{param}={v}: {rows[-1]['parameters']} parameters, test accuracy {hist.test_acc[-1]:.2%}, "
-                      f"{hist.seconds[-1]:.1f} s", flush=True)
+                print(f"{param}={v}: {rows[-1]['parameters']} parameters, validation accuracy "
+                      f"{hist.test_acc[-1]:.2%}, {hist.seconds[-1]:.1f} s", flush=True)
         if folder:
-            mine = {f"{param}={r['value']}\n{r['parameters'] / 1000:.1f}k": r["test_acc"] for r in rows
+            mine = {f"{param}={r['value']}\n{r['parameters'] / 1000:.1f}k": r["val_acc"] for r in rows
                     if r["param"] == param}
-            plot_bars(mine, Path(folder) / f"{param}.png", title=f"{dataset}: {param} (others: course defaults)")
+            plot_bars(mine, Path(folder) / f"{param}.png", ylabel="validation accuracy",
+                      title=f"{dataset}: {param} (others: course defaults)")
+    if best is not None:
+        if limit_test:
+            Xtest, ytest = Xtest[:limit_test], ytest[:limit_test]
+        _, test_acc = evaluate_module(best_model, torch.nn.CrossEntropyLoss(), Xtest, ytest,
+                                      device=next(best_model.parameters()).device)
+        rows.selected = {**best, "test_acc": test_acc, "test_images": len(Xtest)}
     if folder:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "study.json").write_text(json.dumps({"dataset": dataset, "budget": budget_kw, "rows": rows},
-                                                      indent=2))
+        (folder / "study.json").write_text(json.dumps({"dataset": dataset, "budget": budget_kw, "validation": size,
+                                                      "rows": rows, "selected": rows.selected}, indent=2))
         (folder / "study.md").write_text(study_table(rows))
     return rows
 
 
 def study_table(rows):
-    """The study as a markdown table."""
-    lines = ["| parameter | value | parameters | test accuracy | train seconds |", "|---|---|---|---|---|"]
-    lines += [f"| {r['param']} | {r['value']} | {r['parameters']} | {r['test_acc']:.2%} | {r['seconds']:.1f} |"
+    """The study as a markdown table (validation accuracy), and the test accuracy of the selected configuration."""
+    lines = ["| parameter | value | parameters | validation accuracy | train seconds |", "|---|---|---|---|---|"]
+    lines += [f"| {r['param']} | {r['value']} | {r['parameters']} | {r['val_acc']:.2%} | {r['seconds']:.1f} |"
               for r in rows]
+    selected = getattr(rows, "selected", None)
+    if selected:
+        lines += ["", f"Selected on validation: {selected['param']}={selected['value']} ({selected['val_acc']:.2%}); "
+                      f"its test accuracy, the only reading of the test set: {selected['test_acc']:.2%} "
+                      f"({selected['test_images']} test images)."]
     return "\n".join(lines) + "\n"
 
 
@@ -622,7 +788,8 @@ def main(argv=None):
     common(p)
     p.add_argument("--params", nargs="+", choices=list(STUDY_VALUES), help="default: all")
     p.add_argument("--budget", default="small", choices=list(STUDY_BUDGET),
-                   help="small: 2 epochs on 10k images per run; full: 3 epochs on 20k")
+                   help="small: 2 epochs on 10k images per run, ranked on 2k held-out training images; full: 3 "
+                        "epochs on 20k, ranked on 5k; the test set is read once, by the configuration ranked first")
     p.set_defaults(func=_cmd_study)
 
     p = commands.add_parser("timm", help="a large timm ViT, from scratch or fine-tuned from pretrained weights")

@@ -257,11 +257,16 @@ def test_train_and_study_small(tmp_path):
     vit = _vit()
     _, hist = a3.train_vit(vit, "mnist", epochs=2, limit_train=3000, limit_test=1000, device="cpu")
     assert hist.test_acc[-1] > 0.3 and hist.train_loss[-1] < hist.train_loss[0]  # 10 % is chance
-    rows = a3.study(vit, ["nb_heads"], budget=dict(epochs=1, limit_train=1000, limit_test=500), device="cpu",
-                    folder=tmp_path, values={"nb_heads": [1, 2]})
+    rows = a3.study(vit, ["nb_heads"], budget=dict(epochs=1, limit_train=1000, validation=500, limit_test=500),
+                    device="cpu", folder=tmp_path, values={"nb_heads": [1, 2]})
     assert [r["value"] for r in rows] == [1, 2]
+    assert all("test_acc" not in r and 0 < r["val_acc"] <= 1 for r in rows)  # ranked on validation only
+    best = max(rows, key=lambda r: r["val_acc"])
+    assert rows.selected["value"] == best["value"] and 0 < rows.selected["test_acc"] <= 1
     assert (tmp_path / "nb_heads.png").is_file() and (tmp_path / "study.md").is_file()
-    assert json.loads((tmp_path / "study.json").read_text())["rows"] == rows
+    saved = json.loads((tmp_path / "study.json").read_text())
+    assert saved["rows"] == rows and saved["selected"] == rows.selected
+    assert "validation accuracy" in a3.study_table(rows) and "only reading of the test set" in a3.study_table(rows)
 
 
 @pytest.mark.train
@@ -353,3 +358,59 @@ def test_random_shift_flip_moves_and_mirrors_each_image_independently():
         assert found, "an output is not a shifted copy of its input"
         offsets.add(found[0])
     assert len(offsets) > 10  # independent shifts per image
+
+
+@pytest.mark.quick
+def test_study_validation_is_held_out_of_training():
+    """The study's validation images are training images never trained on: disjoint from the training part, the
+    same draw every time, and the test set untouched."""
+    from kit import a3
+
+    keep, held = a3.validation_split(1000, 200)
+    assert len(held) == 200 and len(keep) == 800 and not set(keep.tolist()) & set(held.tolist())
+    assert torch.equal(held, a3.validation_split(1000, 200)[1])
+    X, y = torch.arange(1000.)[:, None], torch.arange(1000) % 10
+    Xtr, ytr, Xval, yval, Xte, yte = a3.split_validation((X, y, X[:5], y[:5]), 200)
+    assert len(Xtr) == 800 and not set(Xtr[:, 0].tolist()) & set(Xval[:, 0].tolist()) and Xte is not None
+    with pytest.raises(ValueError):
+        a3.validation_split(10, 10)
+
+
+@pytest.mark.quick
+def test_cnn_baseline_is_the_size_of_the_course_vit_and_trains_with_the_same_loop():
+    from kit import a3
+
+    cnn = a3.SmallCNN()
+    assert cnn(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    n_cnn, n_vit = a3.count_parameters(cnn), a3.count_parameters(a3.make_vit(_vit()))
+    assert 0.5 < n_cnn / n_vit < 1.5, (n_cnn, n_vit)
+    Xtrain, ytrain, Xtest, ytest = a3.load("mnist")
+    data = (Xtrain[:512], ytrain[:512], Xtest[:256], ytest[:256])
+    model, hist = a3.train_cnn(epochs=1, data=data, device="cpu")
+    assert len(hist.test_acc) == 1 and 0 <= hist.test_acc[0] <= 1
+    table = a3.comparison_table({"small CNN": (model, hist)})
+    assert f"{n_cnn:,}" in table and "test accuracy" in table
+
+
+@pytest.mark.quick
+def test_data_size_study_reads_the_test_set_once_per_model():
+    from kit import a3
+
+    Xtrain, ytrain, Xtest, ytest = a3.load("mnist")
+    rows = a3.data_size_study(_vit(), (100, 200), images_seen=200, data=(Xtrain, ytrain, Xtest[:300], ytest[:300]),
+                              device="cpu")
+    assert [(r["images"], r["model"], r["epochs"]) for r in rows] == [(100, "ViT", 2), (100, "CNN", 2),
+                                                                      (200, "ViT", 1), (200, "CNN", 1)]
+    assert all(0 <= r["test_acc"] <= 1 for r in rows) and "training images" in a3.data_size_table(rows)
+
+
+@pytest.mark.quick
+def test_per_head_attention_maps(tmp_path):
+    from kit import a3
+
+    model = a3.make_vit(_vit(), {"nb_blocks": 3, "nb_heads": 2})
+    maps = a3.attention_maps(model, torch.randn(2, 1, 28, 28))
+    heads = a3.head_attention(maps, 4, block=1)
+    assert heads.shape == (2, 2, 4, 4) and torch.allclose(heads, maps[1][:, :, 0, 1:].reshape(2, 2, 4, 4))
+    fig = a3.plot_attention_heads(model, torch.randn(1, 28, 28), label=3, path=tmp_path / "heads.png")
+    assert (tmp_path / "heads.png").is_file() and len(fig.axes) == 3 * (2 + 1)
