@@ -56,11 +56,11 @@ def layer_table(model, input_shape=(3, 32, 32)):
 def fully_convolutional_output_shape(height, width):
     """Output shape of the course CNN turned fully convolutional, on ONE (3, height, width) image.
 
-    Seen as convolutions, the first fully-connected layer (4 x 4 x 64 = 1,024 inputs -> 1000 units) is a
-    convolution with 1000 filters of size 4x4 (no padding, stride 1) applied to the 4x4x64 feature map, and the
-    last one (1000 -> 10) a 1x1 convolution with 10 filters: on a 32x32 image this network computes exactly the
-    course CNN's 10 logits, as a (10, 1, 1) map. The convolutions (padding 2) and the 2x2 max-poolings (stride 2,
-    no padding) are those of CourseCNN; on a larger image nothing has to change.
+    Each fully-connected layer is replaced by the convolution (stride 1, no padding) that computes exactly the same
+    numbers on a 32x32 image: work out its kernel size and number of filters from the shape of the layer's input
+    (the first one sees the 64-channel map left by the three poolings). On a 32x32 image the network then gives
+    the course CNN's 10 logits as a (10, 1, 1) map. The convolutions (padding 2) and the 2x2 max-poolings (stride 2,
+    no padding) are those of CourseCNN; on a larger image no weight has to change.
     Args:
         height, width: ints >= 32, the size of the image.
     Returns:
