@@ -51,7 +51,8 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """A pre-norm transformer block: x = x + MHSA(LN(x)), then x = x + MLP(LN(x)).
+    """A pre-norm transformer block, the equations of your answer to Q1b (c): multi-head self-attention, then the
+    MLP, each on layer-normalized tokens and each added back to its own input (a residual connection).
 
     mlp_ratio is an int, as in the course (4): the hidden layer has embed_dim * mlp_ratio features.
 

@@ -10,7 +10,7 @@ from torch import nn
 
 
 def attention(Q, K, V):
-    """Scaled dot-product attention: softmax(Q K^T / sqrt(d_k)) V.
+    """Scaled dot-product attention, the equation of your answer to Q1b (a) in the notebook.
 
     Args:
         Q: (..., N, d_k) queries; K: (..., N, d_k) keys; V: (..., N, d_v) values. The leading dimensions
@@ -28,7 +28,8 @@ def attention(Q, K, V):
 
 
 class SelfAttention(nn.Module):
-    """Single-head self-attention: Q = X W_q, K = X W_k, V = X W_v, then attention, then a linear projection.
+    """Single-head self-attention (Q1b (a)): queries, keys and values projected from the tokens, attention, then a
+    linear projection.
 
     Attributes (the autograder finds the layers by these names, the course notebook's or the kit's):
         q, k, v (or query, key, value): nn.Linear(embed_dim, embed_dim), the three projections of the tokens,
