@@ -6,11 +6,10 @@ exactly the same way. `python -m kit.a3 --help` lists the commands.
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 
-from .loops import History, fit_module, seed_everything
+from .loops import fit_module, seed_everything
 
 # The course's ViT and training (Adam, batch 128, 10 epochs: students report 96.7-97.7 % on MNIST).
 COURSE_VIT = dict(embed_dim=32, nb_blocks=2, patch_size=7, nb_heads=4, mlp_ratio=4)

@@ -354,7 +354,7 @@ def test_random_shift_flip_moves_and_mirrors_each_image_independently():
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="replicate")
     offsets = set()
     for s, p in zip(shifted, padded):
-        found = [(t, l) for t in range(5) for l in range(5) if torch.equal(s, p[:, t:t + 12, l:l + 12])]
+        found = [(t, c) for t in range(5) for c in range(5) if torch.equal(s, p[:, t:t + 12, c:c + 12])]
         assert found, "an output is not a shifted copy of its input"
         offsets.add(found[0])
     assert len(offsets) > 10  # independent shifts per image
