@@ -414,3 +414,23 @@ def test_per_head_attention_maps(tmp_path):
     assert heads.shape == (2, 2, 4, 4) and torch.allclose(heads, maps[1][:, :, 0, 1:].reshape(2, 2, 4, 4))
     fig = a3.plot_attention_heads(model, torch.randn(1, 28, 28), label=3, path=tmp_path / "heads.png")
     assert (tmp_path / "heads.png").is_file() and len(fig.axes) == 3 * (2 + 1)
+
+
+@pytest.mark.quick
+def test_notebook_asks_the_equations_and_holds_the_issue_17_experiments():
+    """The equations are asked (an answer cell), not given (no formula in the text students read); each new
+    experiment has its cell and its manually graded question."""
+    nb = json.loads((SOLUTIONS / "a3_transformers.ipynb").read_text())
+    cells = {c["metadata"]["nbgrader"]["grade_id"]: c for c in nb["cells"]}
+    for gid in ("q_attention_equations", "q_attention_heads", "q_cnn_vs_vit", "q_cnn_small_data", "q_fashion",
+                "q_scratch_vs_finetune", "q_study"):
+        meta = cells[gid]["metadata"]["nbgrader"]
+        assert cells[gid]["cell_type"] == "markdown" and meta["grade"] and meta["solution"] and meta["points"] >= 1
+    for gid in ("attention_heads", "cnn_run", "data_size_run", "fashion_run", "timm_run"):
+        assert cells[gid]["cell_type"] == "code", gid
+    timm = "".join(cells["timm_run"]["source"])
+    assert "SMALL" in timm and "pretrained_source" in timm and "A3_CHECKPOINT" in timm
+    shown = "".join("".join(c["source"]) for c in nb["cells"] if not c["metadata"]["nbgrader"].get("solution"))
+    stubs = "".join((ROOT / "assignments" / "a3_transformers" / f).read_text() for f in ("attention.py", "vit.py"))
+    for formula in ("softmax(Q K^T", "x = x + attn(norm1(x))", "x + MHSA(LN(x))"):
+        assert formula not in shown and formula not in stubs, formula
