@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from .loops import History, fit, fit_module, seed_everything
+from .loops import fit, fit_module, seed_everything
 
 # The course's defaults for the circles MLP.
 NH, ETA, BATCH_SIZE, EPOCHS = 10, 0.03, 10, 150

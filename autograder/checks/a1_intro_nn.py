@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder.api import (CheckFailed, SubmissionError, accuracy, check, expect, expect_accuracy, expect_close,
-                            expect_finite, expect_fraction, expect_shape, expect_tensor)
+                            expect_fraction, expect_shape, expect_tensor)
 from autograder.judge import is_module, is_remote
 
 SIZES = [(1, 2, 3, 2), (10, 2, 10, 2), (7, 5, 4, 3), (64, 784, 16, 10)]  # (N, nx, nh, ny)
@@ -253,7 +253,8 @@ def loss_accuracy(sub):
         ref = float(F.cross_entropy(logits, labels))
         got = float(L)
         problems = []
-        close = lambda v: abs(got - v) <= 1e-6 * max(1.0, abs(v))
+        def close(v, got=got):
+            return abs(got - v) <= 1e-6 * max(1.0, abs(v))
         if close(ref):
             pass
         elif N > 1 and close(ref * N):
@@ -576,10 +577,10 @@ def _circles(sub, variant, what):
     first, last = run["first"], run["last"]
     expect_shape(last, (len(labels), 2), f"the {what}'s outputs on the test points")
     acc = accuracy(last, labels)
-    if run["kind"] == "probabilities":
-        loss = lambda p: float(-torch.log(p.clamp_min(1e-12).gather(1, labels[:, None])).mean())
-    else:
-        loss = lambda z: float(F.cross_entropy(z, labels))
+    def loss(out):  # the mean cross-entropy, from probabilities or from logits
+        if run["kind"] == "probabilities":
+            return float(-torch.log(out.clamp_min(1e-12).gather(1, labels[:, None])).mean())
+        return float(F.cross_entropy(out, labels))
     expect(loss(last) < loss(first), f"the {what}'s test loss did not decrease during training "
                                      f"({loss(first):.3f} -> {loss(last):.3f})")
     expect_accuracy(acc, CIRCLES_THRESHOLD, f"the {what} reaches {acc:.1%} test accuracy on circles after training, "
