@@ -13,9 +13,15 @@ from .runner import ASSIGNMENTS, grade, grader_error, resolve_assignment
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Only the judge writes reports, and a reader never sees half of one."""
+    """Only the judge writes reports, and a reader never sees half of one. A target that exists and is not a
+    regular file (/dev/null, a pipe) is written in place: replacing it would put a file where the device was."""
+    import stat
     import tempfile
 
+    if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+        with open(path, "w") as f:
+            f.write(text)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as f:

@@ -276,3 +276,26 @@ def test_errors_name_the_student_function_they_came_from(tmp_path):
     report = grade_json(make_submission(tmp_path, source), "a1", "quick", tmp_path)
     messages = {t["name"].split("/")[1]: t["message"] for t in report["tests"]}
     assert "boom" in messages["loss_accuracy"] and "in _kit_test_helper, mlp.py, line" in messages["loss_accuracy"]
+
+
+@pytest.mark.quick
+def test_report_to_a_device_or_pipe_is_written_in_place(tmp_path):
+    """--output /dev/null (kit.bench does so) must not replace the device with a file: write into it."""
+    import os
+    import stat
+    import threading
+    from pathlib import Path
+
+    from autograder.__main__ import write_atomically
+
+    fifo = Path(tmp_path / "pipe")
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(open(fifo).read()), daemon=True)
+    reader.start()
+    write_atomically(fifo, "TOTAL: 0 / 20\n")
+    reader.join(timeout=10)
+    assert received == ["TOTAL: 0 / 20\n"] and stat.S_ISFIFO(fifo.stat().st_mode)
+    regular = tmp_path / "report.json"
+    write_atomically(regular, "{}\n")
+    assert regular.read_text() == "{}\n" and not list(tmp_path.glob(".report.json.*"))
