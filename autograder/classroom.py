@@ -26,7 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON_VERSION = "3.12"
 WORKFLOW_TIERS = ("quick", "train")  # the full tier needs a GPU or hours: not on a free runner
-DATASET_NAMES = ("mnist", "fashion_mnist", "cifar10")  # data_scripts.datasets.DATASETS' keys
 
 README_SECTION = """
 ## Feedback on GitHub (GitHub Classroom)
@@ -42,11 +41,10 @@ instructor grades the code you pushed with the full grader, hidden checks includ
 
 
 def datasets_for(assignment: str) -> list[str]:
-    """The data sets (data_scripts names) that the assignment's check module trains or scores on."""
-    source = ROOT / "autograder" / "checks" / f"{assignment}.py"
-    text = source.read_text() if source.is_file() else ""
-    found = set(re.findall(r"""["'](%s)["']""" % "|".join(DATASET_NAMES), text))
-    return [name for name in DATASET_NAMES if name in found]
+    """The data sets (data_scripts names) the assignment's checks and notebook read."""
+    from data_scripts.datasets import ASSIGNMENT_DATASETS
+
+    return list(ASSIGNMENT_DATASETS.get(assignment, ()))
 
 
 def public_checks(assignment: str):

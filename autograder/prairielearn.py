@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .gradescope import FILES, PACKAGES
 from .runner import resolve_assignment
+from .student_kit import grader_requirements
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_IMAGE = "prairielearn/grader-python"
@@ -108,18 +109,6 @@ QUESTION_HTML = """<pl-question-panel>
 def module_files(assignment: str) -> list[str]:
     """The .py files of the released assignment: what a student uploads."""
     return sorted(p.name for p in (ROOT / "assignments" / assignment).glob("*.py") if not p.name.startswith("_"))
-
-
-def grader_requirements() -> str:
-    """requirements.txt without the instructor's tools (nbgrader, pytest): what grading needs."""
-    from .student_kit import INSTRUCTOR_ONLY
-
-    keep = []
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        name = line.split(";")[0].split("<")[0].split(">")[0].split("=")[0].strip()
-        if name not in INSTRUCTOR_ONLY:
-            keep.append(line)
-    return "\n".join(keep) + "\n"
 
 
 def info(assignment: str, image: str = DEFAULT_IMAGE, timeout: int = MAX_TIMEOUT, tier: str = "quick",

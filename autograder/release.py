@@ -45,9 +45,6 @@ def clear_module(text: str, config: Config) -> str:
     return nb.cells[0].source
 
 
-# The data sets each notebook uses: its set-up cell fetches them where the kit is not installed (Colab, JupyterHub).
-DATASETS = {"a1_intro_nn": ["mnist"], "a2_cnn": ["cifar10"], "a3_transformers": ["mnist", "fashion_mnist"],
-            "a4_gaussian_fit": ["mnist"]}
 SETUP_TAG = "kit-setup"
 
 
@@ -65,9 +62,11 @@ def student_kit_source() -> str:
 
 
 def setup_cell_source(assignment: str) -> str:
+    from data_scripts.datasets import ASSIGNMENT_DATASETS
+
     template = (ROOT / "autograder" / "templates" / "setup_cell.py").read_text()
     return (template.replace("__KIT_SOURCE__", student_kit_source()).replace("__ASSIGNMENT__", assignment)
-            .replace("__DATASETS__", repr(DATASETS.get(assignment, []))).rstrip("\n"))
+            .replace("__DATASETS__", repr(list(ASSIGNMENT_DATASETS.get(assignment, ())))).rstrip("\n"))
 
 
 def add_setup_cell(notebook: Path, assignment: str) -> None:
