@@ -1,3 +1,13 @@
+"""What the kit's tests share, as pytest fixtures (no test imports this module):
+
+- `root`: the repository's root folder;
+- `assignments`: every assignment folder of solutions/;
+- `graded_assignment`: a test taking it runs once for each assignment that has a check module;
+- `run_grader(*args)`: the real CLI (`python -m autograder ...`) in a child process;
+- `grade_json(submission, assignment, tier, *extra)`: grade with the real CLI into a JSON report in the test's
+  tmp_path, and return the report.
+"""
+import itertools
 import json
 import os
 import subprocess
@@ -7,8 +17,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
-GRADED = [a for a in ASSIGNMENTS if (ROOT / "autograder" / "checks" / f"{a}.py").is_file()]
 
 os.environ.setdefault("KIT_NO_PROGRESS", "1")
 # pytest-xdist runs several tests at once: each test's children (graders, notebook kernels, nbgrader) get their
@@ -18,27 +26,53 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
                           str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 
-def run_grader(*args, timeout=1800):
-    """Run the real CLI in a child process; returns CompletedProcess."""
+def _assignments() -> list[str]:
+    return sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def _graded() -> list[str]:
+    return [a for a in _assignments() if (ROOT / "autograder" / "checks" / f"{a}.py").is_file()]
+
+
+def pytest_generate_tests(metafunc):
+    if "graded_assignment" in metafunc.fixturenames:
+        metafunc.parametrize("graded_assignment", _graded())
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture
+def assignments() -> list[str]:
+    return _assignments()
+
+
+def _run_grader(*args, timeout=1800):
     return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)
 
 
-def grade_json(submission, assignment, tier, tmp_path, *extra):
-    out = tmp_path / f"{assignment}-{tier}.json"
-    # time limits catch endless loops; a test run sharing the cores with other tests gets twice as long
-    scale = () if "--time-scale" in extra else ("--time-scale", "2")
-    proc = run_grader("grade", "--submission", submission, "--assignment", assignment, "--tier", tier,
-                      "--format", "json", "--output", out, "--quiet", *scale, *extra)
-    assert proc.returncode == 0, f"grader exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-    return json.loads(out.read_text())
-
-
-def failures(report):
-    return "\n".join(f"{t['name']}: {t['kit_status']}: {t['message']}" for t in report["tests"]
-                     if t["score"] < t["max_score"])
+@pytest.fixture
+def run_grader():
+    """run_grader(*args, timeout=1800): the real CLI in a child process; returns the CompletedProcess."""
+    return _run_grader
 
 
 @pytest.fixture
-def root():
-    return ROOT
+def grade_json(tmp_path):
+    """grade_json(submission, assignment, tier, *extra): grade with the real CLI (JSON report, quiet, time limits
+    doubled unless `extra` sets --time-scale); asserts the grader completed and returns the report."""
+    numbers = itertools.count()
+
+    def grade(submission, assignment, tier, *extra):
+        out = tmp_path / f"report-{assignment}-{tier}-{next(numbers)}.json"
+        # time limits catch endless loops; a test run sharing the cores with other tests gets twice as long
+        scale = () if "--time-scale" in extra else ("--time-scale", "2")
+        proc = _run_grader("grade", "--submission", submission, "--assignment", assignment, "--tier", tier,
+                           "--format", "json", "--output", out, "--quiet", *scale, *extra)
+        assert proc.returncode == 0, f"grader exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        return json.loads(out.read_text())
+
+    return grade

@@ -5,11 +5,13 @@ points or lose exactly the points of the kit's convention, with a message naming
 with a hint that names the mistake."""
 import shutil
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from autograder.runner import grade
-from conftest import ROOT
+
+ROOT = Path(__file__).resolve().parent.parent
 
 A1 = "a1_intro_nn"
 QUICK_POINTS = 20

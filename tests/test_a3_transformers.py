@@ -5,12 +5,14 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from autograder.mutants import mutants_of
-from conftest import ROOT
+
+ROOT = Path(__file__).resolve().parent.parent
 
 A = "a3_transformers"
 SOLUTIONS = ROOT / "solutions" / A

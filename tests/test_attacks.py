@@ -12,10 +12,11 @@ import textwrap
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, grade_json
+ROOT = Path(__file__).resolve().parent.parent
 
 A1 = "a1_intro_nn"
 A1_MODULES = ("mlp.py", "mlp_torch.py", "mnist_mlp.py", "svm.py")
@@ -170,9 +171,9 @@ ATTACKS = {
 
 @pytest.mark.quick
 @pytest.mark.parametrize("name", sorted(ATTACKS))
-def test_attack_earns_nothing(name, tmp_path):
+def test_attack_earns_nothing(name, tmp_path, grade_json):
     targets, source = ATTACKS[name]
-    report = grade_json(submission(tmp_path, source + WRITES_CHECKOUT), "a1", "quick", tmp_path)
+    report = grade_json(submission(tmp_path, source + WRITES_CHECKOUT), "a1", "quick")
     tests = by_name(report)
     for target in targets:
         assert tests[target]["score"] == 0, (target, tests[target])
@@ -188,7 +189,7 @@ def test_attack_earns_nothing(name, tmp_path):
 
 
 @pytest.mark.quick
-def test_channel_forgery_runs_nothing_in_the_judge(tmp_path):
+def test_channel_forgery_runs_nothing_in_the_judge(tmp_path, grade_json):
     """Bytes written straight into the reply channel: a pickle that would run a command in an unpickling judge,
     then a well-formed frame claiming a right answer. Neither runs anything nor earns anything."""
     marker = tmp_path / "judge_ran_this"
@@ -206,7 +207,7 @@ def test_channel_forgery_runs_nothing_in_the_judge(tmp_path):
             os.write(4, struct.pack("<4sIQ", b"KITW", len(header), 0) + header)
             raise SystemExit(0)
     """)
-    report = grade_json(submission(tmp_path, source), "a1", "quick", tmp_path)
+    report = grade_json(submission(tmp_path, source), "a1", "quick")
     tests = by_name(report)
     assert tests["forward"]["score"] == 0 and tests["backward"]["score"] == 0
     assert not marker.exists()
@@ -247,7 +248,7 @@ def test_nothing_outlives_a_check_and_the_report_stays(tmp_path):
 
 
 @pytest.mark.quick
-def test_no_network(tmp_path):
+def test_no_network(tmp_path, grade_json):
     """A submission cannot reach a server on the grader's machine (bubblewrap level)."""
     from autograder.judge import available_level
 
@@ -281,7 +282,7 @@ def test_no_network(tmp_path):
         except OSError as err:
             print("no network:", err)
     """)
-    report = grade_json(submission(tmp_path, source), "a1", "quick", tmp_path)
+    report = grade_json(submission(tmp_path, source), "a1", "quick")
     stop.set()
     thread.join(2)
     server.close()
@@ -291,15 +292,14 @@ def test_no_network(tmp_path):
 
 @pytest.mark.quick
 @pytest.mark.parametrize("level", ["user", "none"])
-def test_fallback_levels_grade_reference_and_stubs(level, tmp_path):
+def test_fallback_levels_grade_reference_and_stubs(level, tmp_path, grade_json):
     """Where bubblewrap cannot run: an unprivileged user (root in a container), or nothing; the reports say so."""
     if level == "user" and os.geteuid() != 0:
         pytest.skip("the user level needs root")
     env_level = ("--sandbox", level)
-    ref = grade_json(ROOT / "solutions", "a1", "quick", tmp_path, *env_level)
+    ref = grade_json(ROOT / "solutions", "a1", "quick", *env_level)
     assert ref["score"] == ref["max_score"] > 0 and ref["isolation"] == [level]
-    stubs = grade_json(ROOT / "assignments", "a1", "quick", tmp_path / "stubs", *env_level) \
-        if (tmp_path / "stubs").mkdir() is None else None
+    stubs = grade_json(ROOT / "assignments", "a1", "quick", *env_level)
     assert stubs["score"] == 0 and stubs["isolation"] == [level]
 
 
@@ -327,7 +327,7 @@ def test_attack_earns_nothing_under_nbgrader(name, tmp_path):
 
 
 @pytest.mark.quick
-def test_output_file_swapped_for_a_link_shows_nothing(tmp_path):
+def test_output_file_swapped_for_a_link_shows_nothing(tmp_path, grade_json):
     """The check's output file lives in a folder the sandbox can write: replacing it with a link to a file the
     judge can read (the reference solution, a root-only file) must not put that file into the student's report."""
     target = ROOT / "solutions" / A1 / "mlp.py"
@@ -345,6 +345,6 @@ def test_output_file_swapped_for_a_link_shows_nothing(tmp_path):
             _swap()
             return _f(params, X)
     """)
-    report = grade_json(submission(tmp_path, source), "a1", "quick", tmp_path)
+    report = grade_json(submission(tmp_path, source), "a1", "quick")
     text = json.dumps(report)
     assert "def backward" not in text and "BEGIN SOLUTION" not in text

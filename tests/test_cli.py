@@ -1,11 +1,12 @@
 """The grader's CLI: formats, bad arguments, and submissions that misbehave."""
 import json
 import textwrap
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
 
-from conftest import ROOT, grade_json, run_grader
+ROOT = Path(__file__).resolve().parent.parent
 
 A1_MODULES = ("mlp.py", "mlp_torch.py", "mnist_mlp.py", "svm.py")
 
@@ -22,7 +23,7 @@ def make_submission(tmp_path, mlp_source):
 
 @pytest.mark.quick
 @pytest.mark.parametrize("fmt", ["table", "json", "gradescope", "junit", "prairielearn"])
-def test_formats(fmt, tmp_path):
+def test_formats(fmt, tmp_path, run_grader):
     out = tmp_path / "report"
     proc = run_grader("grade", "--submission", "assignments", "--assignment", "a1", "--tier", "quick",
                       "--format", fmt, "--output", out, "--quiet")
@@ -43,7 +44,7 @@ def test_formats(fmt, tmp_path):
 
 
 @pytest.mark.quick
-def test_bad_arguments_exit_2(tmp_path):
+def test_bad_arguments_exit_2(tmp_path, run_grader):
     proc = run_grader("grade", "--submission", tmp_path / "missing")
     assert proc.returncode == 2 and "does not exist" in proc.stderr and "Traceback" not in proc.stderr
     proc = run_grader("grade", "--assignment", "a9")
@@ -51,8 +52,8 @@ def test_bad_arguments_exit_2(tmp_path):
 
 
 @pytest.mark.quick
-def test_missing_assignment_folder(tmp_path):
-    report = grade_json(tmp_path, "a1", "quick", tmp_path)
+def test_missing_assignment_folder(tmp_path, grade_json):
+    report = grade_json(tmp_path, "a1", "quick")
     assert report["score"] == 0 and "not found" in report["tests"][0]["message"]
 
 
@@ -80,9 +81,9 @@ SOLUTION = (ROOT / "solutions" / "a1_intro_nn" / "mlp.py").read_text()
     ("modifies_its_input", SOLUTION + "\n_f = forward\ndef forward(params, X):\n    X.mul_(2)\n"
      "    return _f(params, X)\n", "failed", "differs from the expected value"),
 ])
-def test_misbehaving_submission(name, source, status, words, tmp_path):
+def test_misbehaving_submission(name, source, status, words, tmp_path, grade_json):
     sub = make_submission(tmp_path, source)
-    report = grade_json(sub, "a1", "quick", tmp_path, "--time-scale", "0.2")
+    report = grade_json(sub, "a1", "quick", "--time-scale", "0.2")
     by_name = {t["name"].split("/", 1)[1]: t for t in report["tests"]}
     forward = by_name["forward"]
     assert forward["kit_status"] == status, forward
@@ -127,7 +128,7 @@ def test_report_written_when_grading_fails(tmp_path, monkeypatch):
 
 
 @pytest.mark.quick
-def test_grade_many_writes_gradebook(tmp_path):
+def test_grade_many_writes_gradebook(tmp_path, run_grader):
     import csv
     import shutil
 
@@ -221,9 +222,9 @@ def test_gradescope_bundle_entry_point(tmp_path):
      ("does not let a submission write",)),
     ("allocates_too_much", SOLUTION + "\nimport torch\nhog = torch.ones(4 * 1024 ** 3)\n", ("memory",)),
 ])
-def test_sandbox_limits(name, source, words, tmp_path):
+def test_sandbox_limits(name, source, words, tmp_path, grade_json):
     sub = make_submission(tmp_path, source)
-    report = grade_json(sub, "a1", "quick", tmp_path)
+    report = grade_json(sub, "a1", "quick")
     forward = next(t for t in report["tests"] if t["name"].endswith("/forward"))
     assert forward["score"] == 0 and any(w in forward["message"] for w in words), forward
     assert not (ROOT / "pwned.txt").exists()
@@ -232,7 +233,7 @@ def test_sandbox_limits(name, source, words, tmp_path):
 
 
 @pytest.mark.train
-def test_determinism_reports_margins():
+def test_determinism_reports_margins(run_grader):
     """Two seeds of a1's train tier: every threshold check passes both times and shows its measured accuracies."""
     proc = run_grader("determinism", "--runs", "2", "--assignment", "a1", "--time-scale", "2")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -266,14 +267,14 @@ def test_gradescope_leaderboard_rows():
 
 
 @pytest.mark.quick
-def test_errors_name_the_student_function_they_came_from(tmp_path):
+def test_errors_name_the_student_function_they_came_from(tmp_path, grade_json):
     """A check that fails inside another of the student's functions says which one, and where."""
     source = SOLUTION.replace('def loss_accuracy(', 'def _kit_test_helper():\n    raise ValueError("boom")\n\n\n'
                               'def loss_accuracy(', 1)
     start = source.index("def loss_accuracy(")
     body = source.index('"""', source.index('"""', start) + 3) + 3  # after the docstring
     source = source[:body] + "\n    _kit_test_helper()" + source[body:]
-    report = grade_json(make_submission(tmp_path, source), "a1", "quick", tmp_path)
+    report = grade_json(make_submission(tmp_path, source), "a1", "quick")
     messages = {t["name"].split("/")[1]: t["message"] for t in report["tests"]}
     assert "boom" in messages["loss_accuracy"] and "in _kit_test_helper, mlp.py, line" in messages["loss_accuracy"]
 

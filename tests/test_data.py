@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT
 from data_scripts import DataError, make_circles
 from data_scripts import datasets as ds
+
+ROOT = Path(__file__).resolve().parent.parent
 
 MIRROR = Path(os.environ.get("DATA_MIRROR") or ROOT.parent / "shared" / "datasets")
 needs_mirror = pytest.mark.skipif(not (MIRROR / "MNIST").is_dir(), reason="no offline mirror here")

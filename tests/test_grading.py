@@ -1,29 +1,33 @@
 """The reference solutions score 100 %, the released stubs exactly 0, with the real CLI."""
+from pathlib import Path
+
 import pytest
 
-from conftest import GRADED, ROOT, failures, grade_json
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def failures(report):
+    return "\n".join(f"{t['name']}: {t['kit_status']}: {t['message']}" for t in report["tests"]
+                     if t["score"] < t["max_score"])
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("assignment", GRADED)
-def test_reference_full_marks_quick(assignment, tmp_path):
-    report = grade_json(ROOT / "solutions", assignment, "quick", tmp_path)
+def test_reference_full_marks_quick(graded_assignment, grade_json):
+    report = grade_json(ROOT / "solutions", graded_assignment, "quick")
     assert report["max_score"] > 0
     assert report["score"] == report["max_score"], failures(report)
 
 
 @pytest.mark.train
-@pytest.mark.parametrize("assignment", GRADED)
-def test_reference_full_marks_train(assignment, tmp_path):
-    report = grade_json(ROOT / "solutions", assignment, "train", tmp_path)
+def test_reference_full_marks_train(graded_assignment, grade_json):
+    report = grade_json(ROOT / "solutions", graded_assignment, "train")
     assert any(t["tier"] == "train" for t in report["tests"]), "no train-tier check"
     assert report["score"] == report["max_score"], failures(report)
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("assignment", GRADED)
-def test_stubs_score_zero(assignment, tmp_path):
-    report = grade_json(ROOT / "assignments", assignment, "train", tmp_path)
+def test_stubs_score_zero(graded_assignment, grade_json):
+    report = grade_json(ROOT / "assignments", graded_assignment, "train")
     assert report["max_score"] > 0
     assert report["score"] == 0, [t["name"] for t in report["tests"] if t["score"] > 0]
     statuses = {t["kit_status"] for t in report["tests"]}

@@ -2,10 +2,11 @@
 stubs and references in solutions/ are left out: their imports are there for the students."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.quick

@@ -15,8 +15,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT
 from autograder.nbgrader_plugins import JudgeGrades, check_calls
+
+ROOT = Path(__file__).resolve().parent.parent
 
 A = "a1_intro_nn"
 MODULES = ("mlp.py", "mlp_torch.py", "mnist_mlp.py", "svm.py")

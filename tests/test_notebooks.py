@@ -1,10 +1,12 @@
 """Every instructor notebook runs top to bottom (small budget) and its test cells pass."""
 
+from pathlib import Path
+
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parent.parent
 
 NOTEBOOKS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
 

@@ -6,10 +6,11 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parent.parent
 
 A1 = "a1_intro_nn"
 A1_MODULES = ("mlp.py", "mlp_torch.py", "mnist_mlp.py", "svm.py")

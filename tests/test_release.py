@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from autograder.release import build, clear_module, course_config
-from conftest import ASSIGNMENTS, GRADED, ROOT
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _diff(a: Path, b: Path, rel=""):
@@ -18,10 +19,10 @@ def _diff(a: Path, b: Path, rel=""):
 
 
 @pytest.mark.quick
-def test_assignments_match_fresh_release(tmp_path):
+def test_assignments_match_fresh_release(tmp_path, assignments):
     build(tmp_path)
     problems = []
-    for aid in ASSIGNMENTS:
+    for aid in assignments:
         problems += _diff(tmp_path / aid, ROOT / "assignments" / aid, f"{aid}/")
     assert not problems, "assignments/ is stale, run `make release`:\n" + "\n".join(problems)
 
@@ -43,8 +44,7 @@ def test_clear_module_uses_nbgrader_stub():
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("assignment", GRADED)
-def test_notebook_points_agree_with_the_checks(assignment):
+def test_notebook_points_agree_with_the_checks(graded_assignment):
     """nbgrader and the CLI give the same points: every check is in exactly one graded test cell of its notebook
     (a hidden one inside a hidden-tests region), and a cell is worth the sum of its checks; a check marked
     in_notebook=False is in none."""
@@ -53,8 +53,8 @@ def test_notebook_points_agree_with_the_checks(assignment):
     from autograder.nbgrader_plugins import check_calls
     from autograder.runner import load_checks
 
-    checks = {c.id: c for c in load_checks(assignment)}
-    nb = nbformat.read(ROOT / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    checks = {c.id: c for c in load_checks(graded_assignment)}
+    nb = nbformat.read(ROOT / "solutions" / graded_assignment / f"{graded_assignment}.ipynb", as_version=4)
     seen = []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-
 from autograder.student_kit import build, hidden_check_names, public_source
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ASSIGNMENTS = ("a1_intro_nn", "a2_cnn", "a3_transformers", "a4_gaussian_fit")
 
