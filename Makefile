@@ -10,7 +10,7 @@ TIER ?= train
 SUBMISSION ?= assignments
 JOBS ?= 2
 
-.PHONY: help setup data grade check release test test-all bench clean gradescope mutants student-kit classroom prairielearn
+.PHONY: help setup data grade check release test test-all bench clean gradescope mutants student-kit classroom prairielearn reference-notebooks
 
 help:
 	@echo "make grade        set up, fetch data, grade assignments/ (tier $(TIER))"
@@ -19,6 +19,7 @@ help:
 	@echo "make release      regenerate assignments/ from solutions/"
 	@echo "make data         fetch / verify the data sets"
 	@echo "make bench        time-to-accuracy table (FULL=1: train every model to its target)"
+	@echo "make reference-notebooks  executed instructor notebooks + cell times in dist/reference-notebooks/"
 	@echo "make student-kit  dist/student-kit/ and .zip: what a class receives (public checks only)"
 	@echo "make gradescope A=a1 / classroom A=a1 / prairielearn A=a1   one platform's artefact in dist/"
 
@@ -44,6 +45,10 @@ release: setup
 
 bench: data
 	$(PY) -m kit.bench $(if $(FULL),--full)
+
+# Executed instructor notebooks (answer keys, figures) and per-cell times; BUDGET=small for a short run.
+reference-notebooks: data
+	$(PY) -m autograder.reference_notebooks --budget $(or $(BUDGET),full)
 
 mutants: setup
 	$(PY) -m autograder.mutants
