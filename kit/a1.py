@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import torch
 
+from .cli import add_common_options, entry_point
 from .loops import fit, fit_module, seed_everything
+from .student import load_student_modules
 
 # The course's defaults for the circles MLP.
 NH, ETA, BATCH_SIZE, EPOCHS = 10, 0.03, 10, 150
@@ -274,15 +276,10 @@ def mnist_predictions(mnist_mlp, **kw) -> dict:
 
 
 # ---------------------------------------------------------------- command line
-def _import_student(folder):
-    import importlib
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(folder).resolve()))
-    return {name: importlib.import_module(name) for name in ("mlp", "mlp_torch", "mnist_mlp")}
+STUDENT_MODULES = {"circles": ("mlp",), "mnist": ("mnist_mlp",)}  # what each command trains
 
 
+@entry_point
 def main(argv=None):
     """python -m kit.a1 circles|mnist: train the code in --folder, write runs/<name>/metrics.json and plots."""
     import argparse
@@ -295,13 +292,13 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(prog="python -m kit.a1", description=main.__doc__)
     parser.add_argument("what", choices=["circles", "mnist"])
-    parser.add_argument("--folder", default="assignments/a1_intro_nn", help="where mlp.py etc. are")
+    add_common_options(parser, "assignments/a1_intro_nn", "mlp.py (circles) and mnist_mlp.py (mnist)",
+                       device_help="mnist's device: auto (cuda when there is one), cpu, cuda or cuda:N; the "
+                                   "circles train on the CPU")
     parser.add_argument("--epochs", type=int)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--name", help="run name (default: a1_<what>)")
     args = parser.parse_args(argv)
-    mods = _import_student(args.folder)
+    mods = load_student_modules(args.folder, STUDENT_MODULES[args.what])
     name = args.name or f"a1_{args.what}"
     start = time.perf_counter()
     if args.what == "circles":

@@ -21,13 +21,14 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from .cli import add_common_options, entry_point
 from .loops import (PRECISION_DECISIONS, History, mixed_precision, pick_device, resolve_precision, save_run,
                     seed_everything, training_step_probe)
+from .student import load_student_modules
 
 # The course's settings: plain SGD, learning rate 0.1, batches of 128.
 LR, BATCH_SIZE, EVAL_BATCH_SIZE, GAMMA, DROPOUT = 0.1, 128, 1000, 0.95, 0.5
@@ -595,31 +596,17 @@ def plain(value):
 
 # ---------------------------------------------------------------- command line
 def _student_modules(folder: str):
-    """Import cnn.py and training.py from `folder` (the reference solutions or the student's workspace)."""
-    import importlib.util
-
-    folder = Path(folder).resolve()
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-    modules = []
-    for name in ("cnn", "training"):  # loaded from this folder even if a module of that name was imported before
-        path = folder / f"{name}.py"
-        if not path.is_file():
-            raise SystemExit(f"{path} not found: --code should name the folder holding cnn.py and training.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        modules.append(module)
-    return tuple(modules)
+    """(cnn, training): cnn.py and training.py of `folder` (the reference solutions or the student's workspace),
+    loaded from that folder even when modules of those names were imported before (kit.student)."""
+    modules = load_student_modules(folder, ("cnn", "training"))
+    return modules["cnn"], modules["training"]
 
 
 def _parser():
     p = argparse.ArgumentParser(prog="python -m kit.a2", description="Assignment 2: train the course CNN on CIFAR-10.")
     sub = p.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--code", default="assignments/a2_cnn", help="folder with cnn.py and training.py "
-                                                                       "(default: assignments/a2_cnn)")
+    add_common_options(common, "assignments/a2_cnn", "cnn.py and training.py", old_folder_options=("--code",))
     common.add_argument("--epochs", type=int, default=10)
     common.add_argument("--lr", type=float, default=LR)
     common.add_argument("--batch-size", type=int, default=BATCH_SIZE)
@@ -634,8 +621,6 @@ def _parser():
                         help=f"training images held out to select the epoch and compare runs (default {VALIDATION}, "
                              "a tenth of --limit-train when smaller; 0: none, then the per-epoch test curve is "
                              "shown, for looking only)")
-    common.add_argument("--seed", type=int, default=0)
-    common.add_argument("--device", default="auto", help="cpu, cuda or auto")
     common.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
                         help="auto: bfloat16 mixed precision where one timed training step shows it faster, else float32")
     common.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads (torch.set_num_threads)")
@@ -667,12 +652,13 @@ def selection_accuracy(hist: History) -> float:
     return max(hist.val_acc) if isinstance(hist, SplitHistory) else hist.test_acc[-1]
 
 
+@entry_point
 def main(argv=None) -> int:
     from .plots import plot_bars, plot_curves
 
     args = _parser().parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
-    cnn, training = _student_modules(args.code)
+    cnn, training = _student_modules(args.folder)
     if args.validation is None:
         args.validation = min(VALIDATION, max(1, args.limit_train // 10)) if args.limit_train else VALIDATION
     kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, momentum=args.momentum,

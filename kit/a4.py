@@ -11,6 +11,9 @@ from contextlib import contextmanager
 
 import torch
 
+from .cli import add_common_options, entry_point
+from .student import load_student_module
+
 # The synthetic image of the assignment: non-square, off-centre, elongated along the columns.
 SYNTHETIC = {"height": 40, "width": 60, "a": 2.0, "mu": (17.3, 34.6), "sigma": (6.0, 11.0)}
 STEPS = 400  # the checks measured <= 200 steps to recover every test Gaussian within 0.01 (README)
@@ -84,7 +87,7 @@ def step_sizes(image, eta=1.0):
 def run_fits(gaussian_fit, image, steps=STEPS, eta=1.0, init=None, which=("manual", "autograd", "reparametrized")):
     """Fit the image with the student's fits from the stated start; returns {name: (params, losses)}."""
     image = image.to(torch.float64)
-    init = init or initial_params(image)
+    init = {k: v.to(image.device) for k, v in (init or initial_params(image)).items()}
     lr = step_sizes(image, eta)
     fits = {"manual": gaussian_fit.fit_manual, "autograd": gaussian_fit.fit_autograd,
             "reparametrized": gaussian_fit.fit_reparametrized}
@@ -179,37 +182,41 @@ def plot_losses(runs: dict, path=None, title=""):
 
 
 # ---------------------------------------------------------------- command line
+@entry_point
 def main(argv=None):
     """python -m kit.a4 synthetic|digit: fit the image with the code in --folder, write runs/<name>/ and plots."""
     import argparse
-    import importlib
-    import sys
     import time
-    from pathlib import Path
 
-    from .loops import save_run
+    from .loops import pick_device, save_run
 
     parser = argparse.ArgumentParser(prog="python -m kit.a4", description=main.__doc__)
     parser.add_argument("what", choices=["synthetic", "digit"])
-    parser.add_argument("--folder", default="assignments/a4_gaussian_fit", help="where gaussian_fit.py is")
+    add_common_options(parser, "assignments/a4_gaussian_fit", "gaussian_fit.py", device="cpu",
+                       device_help="where the fits run: cpu (the default: images of a few thousand pixels fit "
+                                   "fastest there), auto, cuda or cuda:N", seed=0)
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--eta", type=float, default=1.0, help="scales every step size")
-    parser.add_argument("--noise", type=float, default=0.05, help="noise std of the synthetic image")
+    parser.add_argument("--noise", type=float, default=0.05,
+                        help="noise std of the synthetic image (drawn with --seed)")
     parser.add_argument("--name", help="run name (default: a4_<what>)")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(args.folder).resolve()))
-    gaussian_fit = importlib.import_module("gaussian_fit")
+    gaussian_fit = load_student_module(args.folder, "gaussian_fit")
     if args.what == "synthetic":
-        image, true = synthetic_image(noise=args.noise)
+        image, true = synthetic_image(noise=args.noise, seed=args.seed)
     else:
         image, true = blurred_digit(), None
+    device = pick_device(args.device)
     start = time.perf_counter()
-    runs = run_fits(gaussian_fit, image, steps=args.steps, eta=args.eta)
+    runs = run_fits(gaussian_fit, image.to(device), steps=args.steps, eta=args.eta)
     seconds = time.perf_counter() - start
+    runs = {name: ({k: v.detach().cpu() for k, v in p.items()}, [float(v) for v in losses])
+            for name, (p, losses) in runs.items()}
     metrics = {name: {"params": {k: v.tolist() for k, v in p.items()}, "losses": losses, "final_loss": losses[-1]}
                for name, (p, losses) in runs.items()}
     if true is not None:
         metrics["true"] = {k: v.tolist() for k, v in true.items()}
+    metrics["seed"], metrics["device"] = args.seed, str(device)
     folder = save_run(args.name or f"a4_{args.what}", metrics)
     plot_fit(image, runs["manual"][0], folder / "fit.png")
     plot_losses(runs, folder / "losses.png")

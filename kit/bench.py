@@ -6,7 +6,6 @@ Prints one table and writes the same figures to runs/bench/bench.json. Short run
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import platform
@@ -17,14 +16,18 @@ from pathlib import Path
 
 import torch
 
+from .cli import add_common_options, entry_point
+from .loops import pick_device
+from .student import load_student_modules
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"circles MLP": 0.95, "MNIST MLP": 0.98, "course CNN (CIFAR-10)": 0.85, "ViT (MNIST)": 0.98,
            "ViT dim 64 (MNIST)": 0.985}
 
 
 def _modules(folder: Path, names):
-    sys.path.insert(0, str(folder))
-    return [importlib.import_module(n) for n in names]
+    """The modules `names` of `folder`, in that order (loaded from that folder: see kit.student)."""
+    return list(load_student_modules(folder, names).values())
 
 
 TRIALS = 3  # shared 2-core VMs vary by up to 40 % from one second to the next: keep the best of a few trials
@@ -129,7 +132,7 @@ def _tree_pss_mb(pid: int) -> float:
 def grading_cost(folder: Path, tiers=("quick", "train")) -> list[dict]:
     """What grading one submission costs a course: for each assignment and tier, the wall time of
     `python -m autograder grade` on `folder` and the peak memory of its process tree (judge, sandbox, check)."""
-    from autograder.runner import ASSIGNMENTS
+    from autograder.assignments import ASSIGNMENTS
 
     rows = []
     for assignment in ASSIGNMENTS:
@@ -182,7 +185,7 @@ def sandbox_overhead(folder: Path, checks: int = 40) -> dict:
             "check_max_s": times[-1], "checks": checks}
 
 
-def bench(device_name: str, full: bool, folder: Path) -> dict:
+def bench(device_name: str, full: bool, folder: Path, seed: int = 0) -> dict:
     from data_scripts import make_circles
 
     from . import a1, a2, a3
@@ -191,29 +194,29 @@ def bench(device_name: str, full: bool, folder: Path) -> dict:
     rows = []
     mlp, = _modules(folder / "a1_intro_nn", ["mlp"])
     data = make_circles()
-    _, hist = a1.train_manual(mlp, data)
+    _, hist = a1.train_manual(mlp, data, seed=seed)
     rows.append(row("circles MLP", hist, len(data.Xtrain), TARGETS["circles MLP"]))
 
     mnist_mlp, = _modules(folder / "a1_intro_nn", ["mnist_mlp"])
-    _, hist = a1.train_mnist(mnist_mlp, device=device_name)
+    _, hist = a1.train_mnist(mnist_mlp, device=device_name, seed=seed)
     rows.append(row("MNIST MLP", hist, 60000, TARGETS["MNIST MLP"]))
 
     cnn, training = _modules(folder / "a2_cnn", ["cnn", "training"])
     if full:  # the full tier's recipe
-        _, hist = a2.train(cnn, training, device=device_name, **a2.FULL_IMPROVED)
+        _, hist = a2.train(cnn, training, device=device_name, seed=seed, **a2.FULL_IMPROVED)
         n = 50000
     else:  # one epoch on a 10k subset: throughput only
-        _, hist = a2.train(cnn, training, device=device_name, **{**a2.FULL_IMPROVED, "epochs": 1}, limit_train=10000,
-                           limit_test=2000)
+        _, hist = a2.train(cnn, training, device=device_name, seed=seed, **{**a2.FULL_IMPROVED, "epochs": 1},
+                           limit_train=10000, limit_test=2000)
         n = 10000
     rows.append(row("course CNN (CIFAR-10)", hist, n, TARGETS["course CNN (CIFAR-10)"]))
 
     vit, = _modules(folder / "a3_transformers", ["vit"])
     # the course ViT with the fast recipe is short enough to train to its target in every run
-    _, hist = a3.train_vit(vit, device=device_name, **a3.FAST_TRAINING)
+    _, hist = a3.train_vit(vit, device=device_name, seed=seed, **a3.FAST_TRAINING)
     rows.append(row("ViT (MNIST)", hist, 60000, TARGETS["ViT (MNIST)"]))
     if full:  # the full tier's bigger ViT
-        _, hist = a3.train_vit(vit, config=a3.FULL_VIT, device=device_name, **a3.FULL_TRAINING["mnist"])
+        _, hist = a3.train_vit(vit, config=a3.FULL_VIT, device=device_name, seed=seed, **a3.FULL_TRAINING["mnist"])
         rows.append(row("ViT dim 64 (MNIST)", hist, 60000, TARGETS["ViT dim 64 (MNIST)"]))
 
     from .loops import PRECISION_DECISIONS, resolve_precision, training_step_probe
@@ -268,10 +271,13 @@ def render(result: dict) -> str:
     return "\n".join(lines)
 
 
+@entry_point
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kit.bench", description=__doc__)
     parser.add_argument("--full", action="store_true", help="train every model to its target (long on CPU)")
-    parser.add_argument("--folder", default=str(ROOT / "solutions"), help="the code to time (default: solutions)")
+    add_common_options(parser, str(ROOT / "solutions"), "the code to time, one folder per assignment (a1_intro_nn, "
+                       "a2_cnn, ...)", device="all", more_devices=("all",),
+                       device_help="all (the default: cpu, then cuda when there is one), auto, cpu, cuda or cuda:N")
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench" / "bench.json"))
     parser.add_argument("--grading-only", action="store_true",
                         help="only the grader's figures: the sandbox's overhead and the quick tier's wall time")
@@ -295,10 +301,13 @@ def main(argv=None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps([result], indent=2))
         return 0
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if args.device == "all":
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    else:
+        devices = [str(pick_device(args.device))]
     results = []
     for dev in devices:
-        result = bench(dev, args.full, Path(args.folder).resolve())
+        result = bench(dev, args.full, Path(args.folder).resolve(), seed=args.seed)
         if dev == "cpu":
             result["quick_tier_s"] = quick_tier_seconds()
             result["sandbox"] = sandbox_overhead(Path(args.folder).resolve())
