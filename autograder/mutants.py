@@ -1,8 +1,11 @@
 """python -m autograder.mutants: typical student mistakes applied to the reference, and which checks catch them.
 
-Each mutant replaces one snippet of a reference module (an instructor tool: it reads solutions/, the grader
-never does). A mutant is killed when grading it loses points in the check it names, with its hint in the message; the command
-exits 1 when one is alive or caught elsewhere.
+Each mutant replaces snippets of one reference module (an instructor tool: it reads solutions/, the grader never
+does) and names the checks that must catch it. It is killed when each of those checks fails (a wrong answer, not
+an error of the grader) with every word of its hint in the message; with `exactly`, no other check of the tier
+may lose points. The command grades every mutant with the whole tier, lists what each lost, and exits 1 when one
+is alive or caught only by another check (a kill rate below 100 %). tests/test_mutants.py grades each mutant as
+its own test, its named checks only (`kill(..., only_named=True)`): the same verdict, faster.
 """
 from __future__ import annotations
 
@@ -18,6 +21,10 @@ from .runner import grade
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class StaleMutant(Exception):
+    """The reference no longer holds a mutant's snippet exactly once: the mutant must be updated."""
+
+
 @dataclass(frozen=True)
 class Mutant:
     assignment: str
@@ -25,8 +32,22 @@ class Mutant:
     name: str
     old: str
     new: str
-    checks: tuple = ()  # the checks that must catch it (empty: any)
-    hint: str = ""  # words the failure message must contain
+    checks: tuple = ()  # the checks that must catch it: each fails, with the hint
+    hint: str | tuple = ""  # words (one string, or several) each of those checks' messages must contain
+    more: tuple = ()  # further (old, new) replacements in the same module: a mistake written over several places
+    exactly: bool = False  # True: it loses no other check of the tier (graded with the whole tier)
+
+    @property
+    def id(self) -> str:
+        return f"{self.assignment}:{self.name.replace(' ', '_')}"
+
+    @property
+    def replacements(self) -> tuple:
+        return ((self.old, self.new), *self.more)
+
+    @property
+    def words(self) -> tuple:
+        return (self.hint,) if isinstance(self.hint, str) else tuple(self.hint)
 
 
 def mutants_of(assignment: str) -> list[Mutant]:
@@ -152,9 +173,18 @@ MUTANTS += [
            'return self.head(tokens.mean(1))', checks=('vit_forward',)),
     Mutant(A3, 'vit.py', 'no final norm', 'tokens = self.norm(self.blocks(tokens))',
            'tokens = self.blocks(tokens)', checks=('vit_forward',)),
+    # the sandbox's `raised` driver: the judge sees only the exception's class names and message
+    Mutant(A3, 'attention.py', 'TypeError where a ValueError is asked for', 'raise ValueError(f"embed_dim',
+           'raise TypeError(f"embed_dim', checks=('heads_must_divide',),
+           hint='raised TypeError, expected a ValueError'),
+    # an attention kept in a plain list is no submodule: the check names the attribute the docstring asks for
+    Mutant(A3, 'vit.py', 'attention kept in a plain list', 'self.attn = MultiHeadsSelfAttention(embed_dim, num_heads)',
+           'self.parts = [MultiHeadsSelfAttention(embed_dim, num_heads)]', checks=('block',),
+           more=(('self.attn(', 'self.parts[0]('),), hint=('Block has no attribute `attn`', 'plain list')),
 ]
 
 A4 = "a4_gaussian_fit"
+SIGMA_GRAD = '    return (dg_dq[..., None] * outputs["d"] ** 2).sum(dim=(0, 1))\n'
 MUTANTS += [
     Mutant(A4, "gaussian_fit.py", 'missing factor 2', 'dg_df = 2 * r',
            'dg_df = r', checks=('backward',), hint='factor 2'),
@@ -176,6 +206,33 @@ MUTANTS += [
            '    return fit_autograd(image, init, lr, steps)\n    ### BEGIN SOLUTION\n    if 0:\n        params = {}', checks=('fit_manual',), hint='torch.no_grad()'),
     Mutant(A4, "gaussian_fit.py", 'reparametrized fit returns s', '"sigma": torch.exp(free["s"]).detach()}',
            '"sigma": free["s"].detach()}', checks=('fit_reparametrized',), hint='exp(s)'),
+    # the hand-derived dg/dSigma (its diagonal)
+    Mutant(A4, "gaussian_fit.py", 'dg/dSigma without its factor 2', '    dg_dq = -2 * outputs["r"] * outputs["f"]',
+           '    dg_dq = -outputs["r"] * outputs["f"]', checks=('backward_Sigma',), hint='factor 2'),
+    Mutant(A4, "gaussian_fit.py", 'dg/dSigma with the wrong sign', '    dg_dq = -2 * outputs["r"] * outputs["f"]',
+           '    dg_dq = 2 * outputs["r"] * outputs["f"]', checks=('backward_Sigma',), hint='wrong sign'),
+    Mutant(A4, "gaussian_fit.py", 'dg/dSigma chained on to sigma', SIGMA_GRAD,
+           SIGMA_GRAD.replace("return ", "return -2 * params['sigma'] ** -3 * "), checks=('backward_Sigma',),
+           hint='dg/dsigma'),
+    Mutant(A4, "gaussian_fit.py", 'dg/dSigma as a full matrix', SIGMA_GRAD,
+           '    d = outputs["d"]\n    return (dg_dq[..., None, None] * d[..., :, None] * d[..., None, :]).sum(dim=(0, 1))\n',
+           checks=('backward_Sigma',), hint='(2,)'),
+    # what only the sandbox sees, reported by kit.a4's drivers: an input changed in place, a result that still
+    # requires grad, a dtype ignored
+    Mutant(A4, "gaussian_fit.py", 'fit_manual changes init in place',
+           '    params = {k: v.clone() for k, v in init.items()}\n    losses = []\n    for _ in range(steps):\n'
+           '        g, outputs = forward(params, grid, image)',
+           '    params = init\n    losses = []\n    for _ in range(steps):\n        g, outputs = forward(params, grid, image)',
+           more=(("        params = {k: params[k] - lr[k] * grads[k] for k in params}",
+                  "        for k in params:\n            params[k].sub_(lr[k] * grads[k])"),),
+           checks=('fit_manual',), hint="changed init['a'] in place"),
+    Mutant(A4, "gaussian_fit.py", 'fit_autograd returns parameters that require grad',
+           '    return {k: v.detach() for k, v in params.items()}, losses', '    return params, losses',
+           checks=('fit_autograd',), hint='still requires grad'),
+    Mutant(A4, "gaussian_fit.py", 'pixel_grid ignores its dtype',
+           '    rows = torch.arange(height, dtype=dtype)\n    cols = torch.arange(width, dtype=dtype)',
+           '    rows = torch.arange(height, dtype=torch.float64)\n    cols = torch.arange(width, dtype=torch.float64)',
+           checks=('pixel_grid',), hint='has dtype torch.float64'),
 ]
 
 
@@ -188,36 +245,48 @@ def apply(mutant: Mutant, workdir: Path) -> Path:
                     ignore=shutil.ignore_patterns("*.ipynb", "__pycache__", "runs"))
     path = sub / mutant.assignment / mutant.module
     text = path.read_text()
-    if text.count(mutant.old) != 1:
-        raise SystemExit(f"mutant {mutant.name!r}: snippet found {text.count(mutant.old)} times in {mutant.module}")
-    path.write_text(text.replace(mutant.old, mutant.new))
+    for old, new in mutant.replacements:
+        if text.count(old) != 1:
+            raise StaleMutant(f"mutant {mutant.id}: snippet found {text.count(old)} times in "
+                              f"solutions/{mutant.assignment}/{mutant.module} (expected once): {old[:80]!r}")
+        text = text.replace(old, new)
+    path.write_text(text)
     return sub
 
 
 def verdict(mutant: Mutant, results) -> tuple[str, list[str]]:
-    """'killed' when the mutant loses points in the checks it names (any check when it names none) with a message
-    holding its hint; 'wrong check' when it loses points elsewhere only or without the hint; 'alive' otherwise."""
+    """'killed' when each check the mutant names failed (a wrong answer: status 'failed') with every word of its
+    hint in the message, and, for an `exactly` mutant, no other check lost points; 'wrong check' when it lost points
+    but not so; 'alive' when it lost none. Also returns the names of the checks that lost points."""
     lost = [r for r in results if r.score < r.max_score]
     names = [r.name for r in lost]
     if not lost:
         return "alive", names
-    expected = [r for r in lost if not mutant.checks or r.name in mutant.checks]
-    if mutant.checks and len({r.name for r in expected}) < len(mutant.checks):
-        return "wrong check", names
-    if mutant.hint and not any(mutant.hint.lower() in r.message.lower() for r in expected):
+    caught = {r.name for r in lost if r.name in mutant.checks and r.status == "failed"
+              and all(w.lower() in r.message.lower() for w in mutant.words)}
+    if caught != set(mutant.checks) or (mutant.exactly and set(names) - set(mutant.checks)):
         return "wrong check", names
     return "killed", names
 
 
-def run(assignments: list[str] | None = None, tier: str = "quick", out=sys.stdout) -> dict[str, int]:
+def kill(mutant: Mutant, workdir: Path, tier: str = "quick", only_named: bool = False):
+    """Grade the mutant (only the checks it names when `only_named`, unless it is an `exactly` mutant);
+    returns (verdict, names of the checks that lost points, results)."""
+    only = [f"{mutant.assignment}/{c}" for c in mutant.checks] if only_named and not mutant.exactly else None
+    results = grade(apply(mutant, Path(workdir)), [mutant.assignment], tier=tier, only=only)
+    return (*verdict(mutant, results), results)
+
+
+def run(assignments: list[str] | None = None, tier: str = "quick", out=None) -> dict[str, int]:
     """Grade every mutant; returns how many were killed, caught by the wrong check (or without the hint), alive."""
+    out = out or sys.stdout
     chosen = [m for m in MUTANTS if not assignments or m.assignment in assignments]
     counts = {"killed": 0, "wrong check": 0, "alive": 0}
     with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
         for m in chosen:
-            status, lost = verdict(m, grade(apply(m, Path(tmp)), [m.assignment], tier=tier))
+            status, lost, _ = kill(m, Path(tmp), tier)
             counts[status] += 1
-            expect = f" (must lose {', '.join(m.checks)})" if m.checks and status != "killed" else ""
+            expect = f" (must fail {', '.join(m.checks)})" if status != "killed" else ""
             print(f"{status.upper() if status != 'killed' else status:<11} {m.assignment}/{m.module}: {m.name}"
                   f"{'  <- ' + ', '.join(lost) if lost else ''}{expect}", file=out, flush=True)
     print(f"{counts['killed']} of {len(chosen)} mutants killed by the {tier} tier, each by its own check"
@@ -230,7 +299,11 @@ def main(argv=None) -> int:
     parser.add_argument("--assignment", action="append", help="assignment folder name(s) (default: all)")
     parser.add_argument("--tier", default="quick", choices=["quick", "train"])
     args = parser.parse_args(argv)
-    counts = run(args.assignment, args.tier)
+    try:
+        counts = run(args.assignment, args.tier)
+    except StaleMutant as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 1 if counts["alive"] or counts["wrong check"] else 0
 
 
