@@ -2,8 +2,7 @@
 
 Each mutant replaces snippets of one reference module (an instructor tool: it reads solutions/, the grader never
 does) and names the checks that must catch it. It is killed when each of those checks fails (a wrong answer, not
-an error of the grader) with every word of its hint in the message; with `exactly`, no other check of the tier
-may lose points. The command grades every mutant with the whole tier, lists what each lost, and exits 1 when one
+an error of the grader) with every word of its hint in the message. The command grades every mutant with the whole tier, lists what each lost, and exits 1 when one
 is alive or caught only by another check (a kill rate below 100 %). tests/test_mutants.py grades each mutant as
 its own test, its named checks only (`kill(..., only_named=True)`): the same verdict, faster.
 """
@@ -35,7 +34,6 @@ class Mutant:
     checks: tuple = ()  # the checks that must catch it: each fails, with the hint
     hint: str | tuple = ""  # words (one string, or several) each of those checks' messages must contain
     more: tuple = ()  # further (old, new) replacements in the same module: a mistake written over several places
-    exactly: bool = False  # True: it loses no other check of the tier (graded with the whole tier)
 
     @property
     def id(self) -> str:
@@ -256,23 +254,22 @@ def apply(mutant: Mutant, workdir: Path) -> Path:
 
 def verdict(mutant: Mutant, results) -> tuple[str, list[str]]:
     """'killed' when each check the mutant names failed (a wrong answer: status 'failed') with every word of its
-    hint in the message, and, for an `exactly` mutant, no other check lost points; 'wrong check' when it lost points
-    but not so; 'alive' when it lost none. Also returns the names of the checks that lost points."""
+    hint in the message; 'wrong check' when it lost points but not so; 'alive' when it lost none. Also returns the names of the checks that lost points."""
     lost = [r for r in results if r.score < r.max_score]
     names = [r.name for r in lost]
     if not lost:
         return "alive", names
     caught = {r.name for r in lost if r.name in mutant.checks and r.status == "failed"
               and all(w.lower() in r.message.lower() for w in mutant.words)}
-    if caught != set(mutant.checks) or (mutant.exactly and set(names) - set(mutant.checks)):
+    if caught != set(mutant.checks):
         return "wrong check", names
     return "killed", names
 
 
 def kill(mutant: Mutant, workdir: Path, tier: str = "quick", only_named: bool = False):
-    """Grade the mutant (only the checks it names when `only_named`, unless it is an `exactly` mutant);
-    returns (verdict, names of the checks that lost points, results)."""
-    only = [f"{mutant.assignment}/{c}" for c in mutant.checks] if only_named and not mutant.exactly else None
+    """Grade the mutant (only the checks it names when `only_named`); returns (verdict, names of the checks that
+    lost points, results)."""
+    only = [f"{mutant.assignment}/{c}" for c in mutant.checks] if only_named else None
     results = grade(apply(mutant, Path(workdir)), [mutant.assignment], tier=tier, only=only)
     return (*verdict(mutant, results), results)
 
