@@ -41,6 +41,10 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 set -uo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 ASSIGNMENT="__ASSIGNMENT__"
+RESULTS="$ROOT/results/results.json"
+failed() {  # written without Python: the grader could not run at all
+  printf '{"score": 0, "output": "%s; please tell your instructor", "tests": []}\\n' "$1" > "$RESULTS"
+}
 work=$(mktemp -d)
 mkdir -p "$ROOT/results" "$work/$ASSIGNMENT"
 if [ -d "$ROOT/submission/$ASSIGNMENT" ]; then
@@ -49,15 +53,14 @@ else
   found=$(find "$ROOT/submission" -type d -name "$ASSIGNMENT" | head -n 1)
   if [ -n "$found" ]; then cp -r "$found/." "$work/$ASSIGNMENT/"; else cp -r "$ROOT/submission/." "$work/$ASSIGNMENT/"; fi
 fi
-cd "$ROOT/source"
+cd "$ROOT/source" || { failed "the autograder is missing from $ROOT/source"; exit 0; }
 # the submission runs as an unprivileged user: the checks, hidden ones included, are the judge's alone
 chmod -R go-rwx autograder/checks 2> /dev/null
 KIT_NO_PROGRESS=1 ${KIT_PYTHON:-python3} -m autograder grade --submission "$work" --assignment "$ASSIGNMENT" \\
-  --tier "${KIT_TIER:-train}" --format gradescope --output "$ROOT/results/results.json" --quiet __LEADERBOARD__
+  --tier "${KIT_TIER:-train}" --format gradescope --output "$RESULTS" --quiet __LEADERBOARD__
 status=$?
-if [ ! -s "$ROOT/results/results.json" ]; then
-  printf '{"score": 0, "output": "the autograder failed (exit %s); please tell your instructor", "tests": []}\\n' "$status" \\
-    > "$ROOT/results/results.json"
+if [ ! -s "$RESULTS" ]; then
+  failed "the autograder failed (exit $status)"
 fi
 exit 0
 """
