@@ -152,6 +152,36 @@ def grading_cost(folder: Path, tiers=("quick", "train")) -> list[dict]:
     return rows
 
 
+def grading_throughput(folder: Path, jobs=None, copies: int = 4, tier: str = "quick") -> list[dict]:
+    """Submissions per hour of `grade-many` on `copies` copies of `folder` (every assignment, `tier`) at each
+    --jobs in `jobs` (default 1, 2 and twice the cores): what a class of N costs on this machine."""
+    import shutil
+    import tempfile
+
+    jobs = jobs or sorted({1, 2, 2 * (os.cpu_count() or 1)})
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-grade-many-") as tmp:
+        for i in range(copies):
+            shutil.copytree(folder, Path(tmp) / "class" / f"student{i:02d}",
+                            ignore=shutil.ignore_patterns("__pycache__", "*.ipynb", "runs"))
+        for j in jobs:
+            cmd = [sys.executable, "-m", "autograder", "grade-many", str(Path(tmp) / "class"), "--tier", tier,
+                   "--jobs", str(j), "--output-dir", str(Path(tmp) / f"grades-{j}")]
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            seconds = time.perf_counter() - start
+            rows.append({"tier": tier, "jobs": j, "submissions": copies, "seconds": seconds,
+                         "per_hour": 3600 * copies / seconds, "status": proc.returncode})
+    return rows
+
+
+def render_throughput(rows) -> str:
+    lines = [f"grade-many, {rows[0]['submissions']} copies of the reference, {rows[0]['tier']} tier, all assignments"]
+    lines += [f"  --jobs {r['jobs']}: {r['seconds']:.0f} s, {r['per_hour']:.0f} submissions per hour"
+              + ("" if r["status"] == 0 else f" (exit {r['status']})") for r in rows]
+    return "\n".join(lines)
+
+
 def render_cost(rows) -> str:
     lines = [f"{'assignment':<18}{'tier':<7}{'seconds':>9}{'peak MB':>9}  points"]
     lines += [f"{r['assignment']:<18}{r['tier']:<7}{r['seconds']:>9.1f}{r['peak_mb']:>9.0f}  {r['points']}"
@@ -263,6 +293,8 @@ def render(result: dict) -> str:
     if "grading_cost" in result:
         lines.append("grading one submission (python -m autograder grade, per assignment and tier):")
         lines.append(render_cost(result["grading_cost"]))
+    if result.get("grading_throughput"):
+        lines.append(render_throughput(result["grading_throughput"]))
     if "sandbox" in result:
         sb = result["sandbox"]
         lines.append(f"sandbox ({sb['level']}): start {sb['start_s']:.2f} s per submission; per check "
@@ -283,14 +315,21 @@ def main(argv=None) -> int:
                         help="only the grader's figures: the sandbox's overhead and the quick tier's wall time")
     parser.add_argument("--grading-cost", action="store_true",
                         help="only the time and peak memory of grading one submission, per assignment and tier")
+    parser.add_argument("--grading-throughput", action="store_true",
+                        help="only grade-many's submissions per hour at --jobs 1, 2 and twice the cores")
+    parser.add_argument("--copies", type=int, default=4, help="submissions graded by --grading-throughput")
     args = parser.parse_args(argv)
-    if args.grading_cost:
-        rows = grading_cost(Path(args.folder).resolve())
-        print(render_cost(rows))
+    if args.grading_cost or args.grading_throughput:
+        result = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+        if args.grading_cost:
+            result["grading_cost"] = grading_cost(Path(args.folder).resolve())
+            print(render_cost(result["grading_cost"]))
+        if args.grading_throughput:
+            result["grading_throughput"] = grading_throughput(Path(args.folder).resolve(), copies=args.copies)
+            print(render_throughput(result["grading_throughput"]))
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps([{"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                                    "grading_cost": rows}], indent=2))
+        out.write_text(json.dumps([result], indent=2))
         return 0
     if args.grading_only:
         result = {"sandbox": sandbox_overhead(Path(args.folder).resolve()), "quick_tier_s": quick_tier_seconds()}
@@ -312,6 +351,7 @@ def main(argv=None) -> int:
             result["quick_tier_s"] = quick_tier_seconds()
             result["sandbox"] = sandbox_overhead(Path(args.folder).resolve())
             result["grading_cost"] = grading_cost(Path(args.folder).resolve())
+            result["grading_throughput"] = grading_throughput(Path(args.folder).resolve())
         print(render(result), flush=True)
         results.append(result)
     out = Path(args.out)
