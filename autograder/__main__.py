@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .api import TIERS, measured_accuracies
+from .api import TIERS
 from .report import render, totals
 from .judge import LEVELS
 from .runner import ASSIGNMENTS, grade, grader_error, resolve_assignment
@@ -69,8 +69,9 @@ def _parser():
 
 
 def determinism_main(args, assignments) -> int:
-    """Each run sets KIT_SEED_OFFSET=k, which shifts every seed of the kit's trainings; the measured accuracies that
-    threshold checks print (api.expect_accuracy) are collected, so the report shows each threshold's margin."""
+    """Each run sets KIT_SEED_OFFSET=k, which shifts every seed of the kit's trainings; the accuracies that threshold
+    checks measure (api.expect_accuracy records them: each test's `metrics` in the JSON report) are collected, so the
+    report shows each threshold's margin."""
     import collections
     import json
     import statistics
@@ -95,10 +96,10 @@ def determinism_main(args, assignments) -> int:
                     name = t["name"]
                     runs[name] += 1
                     passes[name] += t["score"] == t["max_score"]
-                    found = measured_accuracies(t.get("output", ""))
+                    found = [m for m in t.get("metrics", []) if m["name"] == "accuracy"]
                     if found:  # a check with several trainings counts its worst one
-                        values[name].append(min(v for v, _ in found))
-                        thresholds[name] = found[0][1]
+                        values[name].append(min(m["value"] for m in found))
+                        thresholds[name] = found[0]["threshold"]
             print(f"  run {k + 1 - args.first_seed}/{args.runs} done (KIT_SEED_OFFSET={k})", file=sys.stderr,
                   flush=True)
     flaky = [n for n in runs if passes[n] < runs[n]]

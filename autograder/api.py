@@ -6,6 +6,7 @@ they come from PyTorch, closed-form math or training thresholds.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -52,7 +53,7 @@ def check(name: str, points: float = 1, tier: str = "quick", timeout: float = 30
     def register(func):
         assignment = func.__module__.rsplit(".", 1)[-1]
         doc = description or (func.__doc__ or "").strip().splitlines()[0] if (description or func.__doc__) else ""
-        item = Check(assignment, name, float(points), tier, float(timeout), func, doc, bool(hidden),
+        item = Check(assignment, name, float(points), tier, float(timeout), _measuring(func), doc, bool(hidden),
                      bool(in_notebook))
         checks = REGISTRY.setdefault(assignment, [])
         same = [i for i, c in enumerate(checks) if c.name == name]
@@ -67,6 +68,37 @@ def check(name: str, points: float = 1, tier: str = "quick", timeout: float = 30
     return register
 
 
+# ---------------------------------------------------------------- what a check measured, as data
+# What the running check measured (expect_accuracy's accuracies, with their thresholds). A check's function starts
+# with an empty list (_measuring); the CheckResult built after it takes the list (report.CheckResult.metrics), so
+# reports and `python -m autograder determinism` read numbers, never the check's printed output.
+_MEASURED: list[dict] = []
+
+
+def record_metric(name: str, value: float, threshold: float | None = None) -> None:
+    """Record a number the running check measured; it travels in the check's result (`metrics`)."""
+    entry = {"name": name, "value": float(value)}
+    if threshold is not None:
+        entry["threshold"] = float(threshold)
+    _MEASURED.append(entry)
+
+
+def take_metrics() -> list[dict]:
+    """What was recorded since the running check started (or since the last call); clears the record."""
+    taken = list(_MEASURED)
+    _MEASURED.clear()
+    return taken
+
+
+def _measuring(func):
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        _MEASURED.clear()  # nothing left over from before this check counts as its own
+        return func(*args, **kwargs)
+
+    return run
+
+
 # ---------------------------------------------------------------- expectations
 def expect(condition, message: str):
     if not condition:
@@ -77,9 +109,11 @@ MEASURED = "measured accuracy: {value:.4f} (threshold {threshold:.4f})"
 
 
 def expect_accuracy(value: float, threshold: float, message: str):
-    """A training threshold. The measured accuracy is printed even when it passes: the report shows the student
-    their margin, and `python -m autograder determinism` collects it across seeds."""
+    """A training threshold. The measured accuracy is recorded with its threshold (the result's `metrics`: the
+    leaderboard and `python -m autograder determinism` read it there) and printed even when it passes, so the
+    report shows the student their margin."""
     value = expect_fraction(value, "the accuracy")
+    record_metric("accuracy", value, threshold)
     print(MEASURED.format(value=float(value), threshold=float(threshold)))
     expect(value >= threshold, message)
 
@@ -105,14 +139,6 @@ def accuracy(outputs, labels) -> float:
            f"the predictions have shape {tuple(outputs.shape)}, expected ({len(labels)}, number of classes)")
     expect_finite(outputs, "the predictions")
     return float((outputs.argmax(1) == torch.as_tensor(labels)).double().mean())
-
-
-def measured_accuracies(output: str) -> list[tuple[float, float]]:
-    """The (accuracy, threshold) pairs that expect_accuracy printed into a check's output."""
-    import re
-
-    pattern = re.escape(MEASURED).replace(r"\{value:\.4f\}", "([0-9.]+)").replace(r"\{threshold:\.4f\}", "([0-9.]+)")
-    return [(float(v), float(t)) for v, t in re.findall(pattern, output)]
 
 
 def _is_tensor(x):

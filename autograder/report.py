@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from xml.etree import ElementTree as ET
+
+from .api import take_metrics
 
 STATUS_LABEL = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT",
                 "not_implemented": "TODO"}
@@ -22,6 +24,9 @@ class CheckResult:
     duration: float
     isolation: str = ""  # how the submission's code was isolated (autograder/judge.py LEVELS)
     hidden: bool = False  # a hidden check: shown to students once grades are published
+    # what the check measured, as data: [{"name": "accuracy", "value": 0.9832, "threshold": 0.98}, ...]. Built in
+    # the judge right after its check ran, a result takes what the check recorded (api.record_metric).
+    metrics: list = field(default_factory=take_metrics)
 
     @property
     def id(self) -> str:
@@ -99,13 +104,11 @@ def to_gradescope(results, leaderboard: bool = False) -> dict:
 
 def leaderboard_rows(results) -> list[dict]:
     """For each check that trained a model: its test accuracy (higher first) and its time (lower first)."""
-    from .api import measured_accuracies
-
     rows = []
     for r in results:
-        found = measured_accuracies(r.output) if r.status == "passed" else []
+        found = [m["value"] for m in r.metrics if m["name"] == "accuracy"] if r.status == "passed" else []
         if found:
-            rows.append({"name": f"{r.name}: test accuracy (%)", "value": round(100 * min(v for v, _ in found), 2),
+            rows.append({"name": f"{r.name}: test accuracy (%)", "value": round(100 * min(found), 2),
                          "order": "desc"})
             rows.append({"name": f"{r.name}: time (s)", "value": round(r.duration, 1), "order": "asc"})
     return rows
@@ -119,7 +122,8 @@ def to_json(results, submission: str = "") -> dict:
     data["assignments"] = {a: dict(zip(("score", "max_score"), totals([r for r in results if r.assignment == a])))
                            for a in dict.fromkeys(r.assignment for r in results)}
     for test, r in zip(data["tests"], results):
-        test.update(kit_status=r.status, tier=r.tier, hidden=r.hidden, isolation=r.isolation, duration=round(r.duration, 3), message=r.message)
+        test.update(kit_status=r.status, tier=r.tier, hidden=r.hidden, isolation=r.isolation, duration=round(r.duration, 3), message=r.message,
+                    metrics=r.metrics)
     return data
 
 

@@ -1,5 +1,6 @@
 """The grader's CLI: formats, bad arguments, and submissions that misbehave."""
 import json
+import shutil
 import textwrap
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -247,16 +248,52 @@ def test_determinism_reports_margins(run_grader):
 
 
 @pytest.mark.quick
+def test_metrics_are_data_in_the_result(tmp_path):
+    """What a check measures travels as data (CheckResult.metrics, each JSON test's `metrics`): a submission that
+    prints a fake measurement and megabytes after it (its output is trimmed to 2,000 characters) changes nothing."""
+    from autograder.report import to_json
+    from autograder.runner import grade
+
+    source = (ROOT / "solutions" / "a1_intro_nn" / "svm.py").read_text()
+    old = "def svm_accuracies("
+    assert source.count(old) == 1
+    fake = 'print("measured accuracy: 0.1000 (threshold 0.9500)" + "x" * 5_000_000)\n\n\n'
+    folder = tmp_path / "sub" / "a1_intro_nn"
+    shutil.copytree(ROOT / "solutions" / "a1_intro_nn", folder, ignore=shutil.ignore_patterns("*.ipynb", "runs"))
+    (folder / "svm.py").write_text(source.replace(old, fake + old))
+    result, = grade(tmp_path / "sub", ["a1_intro_nn"], tier="train", only=["a1_intro_nn/train_svm_circles"])
+    assert result.status == "passed", result.message
+    assert "measured accuracy: 0.1000" in result.output and "output truncated" in result.output
+    assert [m["name"] for m in result.metrics] == ["accuracy"]
+    assert result.metrics[0]["value"] >= 0.95 and result.metrics[0]["threshold"] == 0.95
+    assert to_json([result])["tests"][0]["metrics"] == result.metrics
+
+
+@pytest.mark.quick
+def test_a_check_records_only_its_own_metrics():
+    from autograder import api
+    from autograder.report import CheckResult
+
+    api.record_metric("accuracy", 0.5, 0.9)  # left over from something else: not the next check's
+    chk = api.Check("a0", "x", 1.0, "quick", 1.0, api._measuring(lambda sub: api.expect_accuracy(0.97, 0.95, "low")))
+    chk.func(None)
+    result = CheckResult("a0", "x", "train", 1, 1, "passed", "", "", 0.1)
+    assert result.metrics == [{"name": "accuracy", "value": 0.97, "threshold": 0.95}]
+    assert CheckResult("a0", "y", "quick", 1, 1, "passed", "", "", 0.1).metrics == []  # taken once
+
+
+@pytest.mark.quick
 def test_gradescope_leaderboard_rows():
     import jsonschema
 
-    from autograder.api import MEASURED
     from autograder.report import CheckResult, to_gradescope
 
+    # the numbers come from the results' metrics, never from their output
     trained = CheckResult("a2_cnn", "train_cifar_small", "train", 3, 3, "passed", "",
-                          MEASURED.format(value=0.3125, threshold=0.25) + "\n", 41.26)
-    failed = CheckResult("a2_cnn", "train_other", "train", 0, 2, "failed", "too low",
-                         MEASURED.format(value=0.1, threshold=0.25) + "\n", 10.0)
+                          "measured accuracy: 0.9999 (threshold 0.2500)\n", 41.26,
+                          metrics=[{"name": "accuracy", "value": 0.3125, "threshold": 0.25}])
+    failed = CheckResult("a2_cnn", "train_other", "train", 0, 2, "failed", "too low", "", 10.0,
+                         metrics=[{"name": "accuracy", "value": 0.1, "threshold": 0.25}])
     quick = CheckResult("a2_cnn", "conv_output_size", "quick", 2, 2, "passed", "", "", 0.2)
     assert "leaderboard" not in to_gradescope([trained, quick])
     data = to_gradescope([trained, failed, quick], leaderboard=True)
