@@ -270,6 +270,39 @@ def test_metrics_are_data_in_the_result(tmp_path):
 
 
 @pytest.mark.quick
+def test_determinism_reads_the_metrics(monkeypatch, capsys):
+    """determinism takes each run's accuracies from the JSON report's metrics (here: fake runs), never from the
+    output, and flags a threshold that failed once."""
+    import argparse
+    import subprocess
+
+    from autograder.__main__ import determinism_main
+
+    def fake_run(cmd, env, **kwargs):
+        k = int(env["KIT_SEED_OFFSET"])
+        circles = [0.97 + k / 100, 0.99]  # a check with several trainings counts its worst one
+        tests = [{"name": "a1_intro_nn/train_circles", "tier": "train", "score": 1, "max_score": 1,
+                  "output": "measured accuracy: 0.1000 (threshold 0.9500)",
+                  "metrics": [{"name": "accuracy", "value": v, "threshold": 0.95} for v in circles]},
+                 {"name": "a1_intro_nn/train_mnist", "tier": "train", "score": k % 2, "max_score": 1, "output": "",
+                  "metrics": [{"name": "accuracy", "value": 0.975 + k / 1000, "threshold": 0.98}]},
+                 {"name": "a1_intro_nn/forward", "tier": "quick", "score": 1, "max_score": 1, "metrics": []}]
+        Path(cmd[cmd.index("--output") + 1]).write_text(json.dumps({"tests": tests}))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    args = argparse.Namespace(runs=3, first_seed=0, submission="solutions", tier="train", time_scale=1.0, json=None,
+                              assignment=["a1"])
+    assert determinism_main(args, ["a1_intro_nn"]) == 1
+    out = capsys.readouterr().out
+    rows = {w[5]: w for w in (line.split() for line in out.splitlines() if "a1_intro_nn/" in line)}
+    assert rows["a1_intro_nn/train_circles"] == ["3/3", "97.00%", "98.00%", "99.00%", "95%", "a1_intro_nn/train_circles"]
+    assert rows["a1_intro_nn/train_mnist"][:6] == ["1/3", "97.50%", "97.60%", "97.70%", "98%", "a1_intro_nn/train_mnist"]
+    assert "FLAKY" in out.split("a1_intro_nn/train_mnist")[1].splitlines()[0] and "a1_intro_nn/forward" not in rows
+    assert "1 flaky check(s) over 3 seeds" in out
+
+
+@pytest.mark.quick
 def test_a_check_records_only_its_own_metrics():
     from autograder import api
     from autograder.report import CheckResult
