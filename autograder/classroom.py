@@ -23,6 +23,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from .assignments import datasets_for, get as assignment_entry, resolve as resolve_assignment
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON_VERSION = "3.12"
 WORKFLOW_TIERS = ("quick", "train")  # the full tier needs a GPU or hours: not on a free runner
@@ -38,13 +40,6 @@ run installs PyTorch (a few minutes); the trainings download their data set.
 instructor grades the code you pushed with the full grader, hidden checks included. Do not edit
 `.github/workflows/` or `autograder/`: changing them changes nothing in your grade.
 """
-
-
-def datasets_for(assignment: str) -> list[str]:
-    """The data sets (data_scripts names) the assignment's checks and notebook read."""
-    from data_scripts.datasets import ASSIGNMENT_DATASETS
-
-    return list(ASSIGNMENT_DATASETS.get(assignment, ()))
 
 
 def public_checks(assignment: str):
@@ -140,7 +135,6 @@ def workflow(assignment: str) -> str:
 
 def build(assignment: str, out: Path) -> Path:
     """Write the template repository `out` (replacing it)."""
-    from .runner import resolve_assignment
     from .student_kit import build as student_kit
 
     assignment = resolve_assignment(assignment)
@@ -151,7 +145,8 @@ def build(assignment: str, out: Path) -> Path:
     flows.mkdir(parents=True, exist_ok=True)
     (flows / "classroom.yml").write_text(workflow(assignment))
     readme = out / "README.md"
-    section = README_SECTION.replace("__ASSIGNMENT__", assignment).replace("__SHORT__", assignment.split("_", 1)[0])
+    section = (README_SECTION.replace("__ASSIGNMENT__", assignment)
+               .replace("__SHORT__", assignment_entry(assignment).short))
     readme.write_text(readme.read_text().rstrip("\n") + "\n" + section)
     return out
 
@@ -159,7 +154,7 @@ def build(assignment: str, out: Path) -> Path:
 def run_main(argv) -> int:
     """One check, graded as the workflow's step: exit 0 only when it passed."""
     from .report import render_table
-    from .runner import grade, load_checks, resolve_assignment
+    from .runner import grade, load_checks
 
     parser = argparse.ArgumentParser(prog="python -m autograder.classroom run",
                                      description="grade one check; exit 0 only if it passed")
@@ -194,8 +189,6 @@ def main(argv=None) -> int:
     parser.add_argument("assignment", help="a1, a2, ... or the folder name")
     parser.add_argument("--out", help="folder to write (default: dist/classroom-<assignment>)")
     args = parser.parse_args(argv)
-    from .runner import resolve_assignment
-
     try:
         full = resolve_assignment(args.assignment)
     except ValueError as err:

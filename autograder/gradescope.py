@@ -12,7 +12,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from .runner import resolve_assignment
+from .assignments import datasets_for, resolve as resolve_assignment
 from .student_kit import grader_requirements
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,8 +31,7 @@ if [ -n "$TORCH_INDEX" ]; then
 fi
 ${KIT_PYTHON:-python3} -m pip install -r requirements.txt -c constraints.txt
 ${KIT_PYTHON:-python3} -m pip install --no-deps -e .
-${KIT_PYTHON:-python3} -m data_scripts fetch mnist fashion_mnist cifar10 || true  # also fetched on demand
-# the raw files hold the test labels: root's (the judge's) only; the sandbox reads the label-free data/public
+__FETCH__# the raw files hold the test labels: root's (the judge's) only; the sandbox reads the label-free data/public
 mkdir -p data && chmod -R go-rwx data && chmod 711 data
 """
 
@@ -70,7 +69,9 @@ def build(assignment: str, out: Path, leaderboard: bool = False) -> Path:
     assignment = resolve_assignment(assignment)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, text in (("setup.sh", SETUP_SH), ("run_autograder",
+        datasets = datasets_for(assignment)  # the assignment's, from the registry; also fetched on demand
+        fetch = (f"${{KIT_PYTHON:-python3}} -m data_scripts fetch {' '.join(datasets)} || true\n" if datasets else "")
+        for name, text in (("setup.sh", SETUP_SH.replace("__FETCH__", fetch)), ("run_autograder",
                                                       RUN_AUTOGRADER.replace("__ASSIGNMENT__", assignment)
                                                       .replace("__LEADERBOARD__", "--leaderboard" if leaderboard else ""))):
             info = zipfile.ZipInfo(name)

@@ -21,8 +21,8 @@ import sys
 import uuid
 from pathlib import Path
 
+from .assignments import BY_FOLDER, datasets_for, resolve as resolve_assignment
 from .gradescope import FILES, PACKAGES
-from .runner import resolve_assignment
 from .student_kit import grader_requirements
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +117,7 @@ def info(assignment: str, image: str = DEFAULT_IMAGE, timeout: int = MAX_TIMEOUT
         "uuid": str(uuid.uuid5(UUID_NAMESPACE, assignment)),
         "title": f"{assignment}: upload your modules",
         "topic": topic,
-        "tags": [assignment.split("_", 1)[0], "autograded", tier],
+        "tags": [BY_FOLDER[assignment].short if assignment in BY_FOLDER else assignment, "autograded", tier],
         "type": "v3",
         "gradingMethod": "External",
         "singleVariant": True,
@@ -135,8 +135,6 @@ def info(assignment: str, image: str = DEFAULT_IMAGE, timeout: int = MAX_TIMEOUT
 def build(assignment: str, out: Path, image: str = DEFAULT_IMAGE, timeout: int = MAX_TIMEOUT,
           tier: str = "quick") -> Path:
     """Write the question folder `out` (replacing it)."""
-    from .classroom import datasets_for
-
     assignment = resolve_assignment(assignment)
     if not 1 <= timeout <= MAX_TIMEOUT:
         raise ValueError(f"timeout must be between 1 and {MAX_TIMEOUT} s (PrairieLearn's cap), got {timeout}")

@@ -26,7 +26,10 @@ def course_config() -> Config:
 
 
 def assignment_ids() -> list[str]:
-    return sorted(p.name for p in SOURCE.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    """Every assignment, from the registry (autograder/assignments.py)."""
+    from .assignments import ASSIGNMENTS
+
+    return list(ASSIGNMENTS)
 
 
 def clear_module(text: str, config: Config) -> str:
@@ -62,11 +65,11 @@ def student_kit_source() -> str:
 
 
 def setup_cell_source(assignment: str) -> str:
-    from data_scripts.datasets import ASSIGNMENT_DATASETS
+    from .assignments import datasets_for
 
     template = (ROOT / "autograder" / "templates" / "setup_cell.py").read_text()
     return (template.replace("__KIT_SOURCE__", student_kit_source()).replace("__ASSIGNMENT__", assignment)
-            .replace("__DATASETS__", repr(list(ASSIGNMENT_DATASETS.get(assignment, ())))).rstrip("\n"))
+            .replace("__DATASETS__", repr(datasets_for(assignment))).rstrip("\n"))
 
 
 def add_setup_cell(notebook: Path, assignment: str) -> None:
@@ -116,7 +119,8 @@ def build(out_dir: Path, assignments: list[str] | None = None, course: bool = Fa
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.release", description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "assignments"), help="where to write (default: assignments/)")
-    parser.add_argument("assignments", nargs="*", help="assignment folders (default: all in solutions/)")
+    parser.add_argument("assignments", nargs="*", help="assignment folders (default: all in the registry, "
+                        "autograder/assignments.py)")
     args = parser.parse_args(argv)
     build(Path(args.out), args.assignments or None, course=True)
     print(f"released {', '.join(args.assignments or assignment_ids())} to {args.out}")

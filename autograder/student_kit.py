@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "autograder" / "templates" / "student-kit"
 # The grader a student runs: the judge, the sandbox and the reports. Not the instructor's tools.
-GRADER_FILES = ("__init__.py", "__main__.py", "api.py", "judge.py", "sandbox.py", "wire.py", "runner.py",
-                "report.py", "handin.py", "checks/__init__.py")
+GRADER_FILES = ("__init__.py", "__main__.py", "api.py", "assignments.py", "judge.py", "sandbox.py", "wire.py",
+                "runner.py", "report.py", "handin.py", "checks/__init__.py")
 KIT_LEAVES_OUT = ("bench.py",)  # maintainers' timing tool: it grades solutions/
 DEFAULT_OUT = ROOT / "dist" / "student-kit"
 # Not in a student's installation: the instructor's release and grading tools, the kit's own tests.
@@ -107,10 +107,13 @@ def public_source(text: str) -> tuple[str, list[str]]:
 
 def hidden_check_names(assignments=None) -> dict[str, list[str]]:
     """assignment -> names of its hidden checks, read from the check modules' source."""
+    from .assignments import ASSIGNMENTS
+
     found = {}
-    for path in sorted((ROOT / "autograder" / "checks").glob("a*.py")):
-        if assignments is None or path.stem in assignments:
-            found[path.stem] = public_source(path.read_text())[1]
+    for aid in ASSIGNMENTS:
+        path = ROOT / "autograder" / "checks" / f"{aid}.py"
+        if path.is_file() and (assignments is None or aid in assignments):
+            found[aid] = public_source(path.read_text())[1]
     return found
 
 
@@ -183,10 +186,10 @@ def main(argv=None) -> int:
     parser.add_argument("--no-zip", action="store_true", help="do not write the .zip next to the folder")
     parser.add_argument("assignments", nargs="*", help="a1, a2, ... (default: all)")
     args = parser.parse_args(argv)
-    from .runner import resolve_assignment
+    from .assignments import resolve
 
     try:
-        assignments = [resolve_assignment(a) for a in args.assignments] or None
+        assignments = [resolve(a) for a in args.assignments] or None
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -40,10 +40,8 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 # kit name -> torchvision folder name
 DATASETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
-# The data sets each assignment's notebook and checks read (a4 fits a blurred MNIST digit): what a fresh
-# environment fetches (the notebooks' set-up cell, the PrairieLearn image, the Classroom workflow).
-ASSIGNMENT_DATASETS = {"a1_intro_nn": ("mnist",), "a2_cnn": ("cifar10",), "a3_transformers": ("mnist", "fashion_mnist"),
-                       "a4_gaussian_fit": ("mnist",)}
+# Which assignment reads which of these is the assignment registry's (autograder/assignments.py: `datasets`);
+# the data layer knows data sets, not assignments, and imports nothing from the grader.
 FETCH_HINT = "python -m data_scripts fetch {name}  (offline: set DATA_MIRROR to a mirror like shared/datasets)"
 
 
