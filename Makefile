@@ -10,7 +10,7 @@ TIER ?= train
 SUBMISSION ?= assignments
 JOBS ?= 2
 
-.PHONY: help setup data grade check release test test-all bench clean gradescope mutants student-kit classroom prairielearn reference-notebooks
+.PHONY: help setup data grade check release test test-all bench clean gradescope mutants student-kit classroom prairielearn reference-notebooks docs
 
 help:
 	@echo "make grade        set up, fetch data, grade assignments/ (tier $(TIER))"
@@ -20,6 +20,7 @@ help:
 	@echo "make data         fetch / verify the data sets"
 	@echo "make bench        time-to-accuracy table (FULL=1: train every model to its target)"
 	@echo "make reference-notebooks  executed instructor notebooks + cell times in dist/reference-notebooks/"
+	@echo "make docs         docs/measurements.md and the docs' generated counts, from the code and docs/data/"
 	@echo "make student-kit  dist/student-kit/ and .zip: what a class receives (public checks only)"
 	@echo "make gradescope A=a1 / classroom A=a1 / prairielearn A=a1   one platform's artefact in dist/"
 
@@ -49,6 +50,10 @@ bench: data
 # Executed instructor notebooks (answer keys, figures) and per-cell times; BUDGET=small for a short run.
 reference-notebooks: data
 	$(PY) -m autograder.reference_notebooks --budget $(or $(BUDGET),full)
+
+# Counts from the code, measured figures from docs/data/*.json (tests/test_docs.py fails when they are stale).
+docs: setup
+	$(PY) -m autograder.docs
 
 mutants: setup
 	$(PY) -m autograder.mutants

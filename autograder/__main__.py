@@ -9,7 +9,8 @@ from pathlib import Path
 from .api import TIERS
 from .report import render, totals
 from .judge import LEVELS
-from .runner import ASSIGNMENTS, grade, grader_error, resolve_assignment
+from .assignments import ASSIGNMENTS, resolve as resolve_assignment
+from .runner import grade, grader_error
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -65,6 +66,8 @@ def _parser():
     d.add_argument("--time-scale", type=float, default=1.0, help="multiply every check's time limit")
     d.add_argument("--first-seed", type=int, default=0, help="seed offsets first-seed ... first-seed+runs-1 (to split "
                    "a long study into several commands)")
+    d.add_argument("--json", metavar="FILE", help="also write the table as JSON, naming this machine (keep it in "
+                   "docs/data/ and run `make docs`: docs/measurements.md shows it)")
     return parser
 
 
@@ -103,6 +106,24 @@ def determinism_main(args, assignments) -> int:
             print(f"  run {k + 1 - args.first_seed}/{args.runs} done (KIT_SEED_OFFSET={k})", file=sys.stderr,
                   flush=True)
     flaky = [n for n in runs if passes[n] < runs[n]]
+    if args.json:
+        from .docs import envelope
+
+        rows = []
+        for name in runs:
+            row = {"check": name, "passed": passes[name], "runs": runs[name]}
+            if values.get(name):
+                v = values[name]
+                row.update(min=min(v), median=statistics.median(v), max=max(v), threshold=thresholds[name])
+            rows.append(row)
+        command = " ".join([f"python -m autograder determinism --runs {args.runs}",
+                            *(f"--assignment {a}" for a in args.assignment or ()),
+                            *([f"--tier {args.tier}"] if args.tier != "train" else []),
+                            *([f"--submission {args.submission}"] if args.submission != "solutions" else []),
+                            *([f"--first-seed {args.first_seed}"] if args.first_seed else [])])
+        write_atomically(Path(args.json), json.dumps(envelope(
+            "determinism", {"runs": args.runs, "first_seed": args.first_seed, "tier": args.tier, "checks": rows},
+            command), indent=1) + "\n")
     print(f"{'passed':>7}  {'min':>7} {'median':>7} {'max':>7} {'thresh.':>7}  check")
     for name in runs:
         v = values.get(name)

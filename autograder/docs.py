@@ -1,0 +1,466 @@
+"""make docs: the figures and counts the docs show, written from the code and from stored measurements.
+
+    python -m autograder.docs              write docs/measurements.md and every generated block
+    python -m autograder.docs --check      exit 1 when a file differs from what would be written (tests/test_docs.py)
+    python -m autograder.docs record FILE --kind bench|grading-cost|determinism [--command CMD] [--note TEXT]
+                                           keep a measurement's JSON in docs/data/, with the machine it ran on
+
+Counts (checks per assignment and tier, points, hidden checks, mutants) come from the code: the assignment
+registry (autograder/assignments.py), the checks' `@check` declarations and autograder/mutants.py. Measured
+figures come from the JSON files in docs/data/, each naming its machine and the command that measured it:
+`make bench` (`python -m kit.bench`), `python -m kit.bench --grading-cost`,
+`python -m autograder determinism --json FILE` and `python -m autograder.reference_notebooks --record docs/data`.
+
+docs/measurements.md is written whole. Other pages hold generated blocks between
+
+    <!-- generated: NAME -->
+    ...
+    <!-- end generated -->
+
+markers (NAME one of BLOCKS); everything outside the markers is left as written. Edit this module, not the
+blocks: the next `make docs` would overwrite them, and tests/test_docs.py fails until it has run.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "docs" / "data"
+PAGE = ROOT / "docs" / "measurements.md"
+CLASS = 300  # submissions: what the grading cost means for a class
+KINDS = ("bench", "grading-cost", "determinism", "notebook-timings")
+# a marker is a line of its own (the same words quoted inside a line are text)
+MARKER = re.compile(r"^(<!-- generated: ([A-Za-z0-9_-]+) -->\n)(.*?)^(<!-- end generated -->)$", re.S | re.M)
+OPENING = re.compile(r"^<!-- generated: ([A-Za-z0-9_-]+) -->$", re.M)
+HEADER = ("<!-- Written by `python -m autograder.docs` (`make docs`) from the code and docs/data/*.json: "
+          "do not edit by hand. -->")
+
+
+class DocsError(Exception):
+    """A page's markers or a measurement file cannot be used; the message says which and why."""
+
+
+# ---------------------------------------------------------------- where a figure was measured
+def machine() -> str:
+    """'2-core AMD EPYC, no GPU, torch 2.14.1': the machine a measurement ran on, as the docs name it."""
+    cpu = platform.processor() or platform.machine()
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = line
+    except OSError:
+        pass
+    text = f"{os.cpu_count()}-core {cpu}" + (" with AVX512-BF16" if " avx512_bf16" in flags else "")
+    try:
+        import torch
+
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+        return f"{text}, {gpu}, torch {torch.__version__.split('+')[0]}"
+    except ImportError:
+        return text
+
+
+def _commit() -> str:
+    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def envelope(kind: str, results, command: str, notes=(), source: str = "") -> dict:
+    """A measurement as docs/data keeps it: what was measured, where, by which command, at which commit."""
+    if kind not in KINDS:
+        raise DocsError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
+    return {"kind": kind, "machine": machine(), "command": command, "date": dt.date.today().isoformat(),
+            "commit": _commit(), "source": source, "notes": list(notes), "results": results}
+
+
+# ---------------------------------------------------------------- counts, from the code
+def counts() -> list[dict]:
+    """Per assignment: checks and points per tier, hidden checks, notebook points, mutants."""
+    from .api import TIERS
+    from .assignments import REGISTRY
+    from .mutants import MUTANTS
+    from .runner import load_checks
+
+    rows = []
+    for entry in REGISTRY:
+        checks = load_checks(entry.folder)
+        rows.append({
+            "entry": entry,
+            "tiers": {t: (sum(c.tier == t for c in checks), sum(c.points for c in checks if c.tier == t))
+                      for t in TIERS},
+            "checks": len(checks), "points": sum(c.points for c in checks),
+            "hidden": sum(c.hidden for c in checks),
+            "notebook_points": sum(c.points for c in checks if c.in_notebook),
+            "mutants": sum(m.assignment == entry.folder for m in MUTANTS),
+        })
+    return rows
+
+
+def _n(count: int, points: float) -> str:
+    return f"{count} ({points:g})" if count else "–"
+
+
+def render_counts(rows, base: Path) -> str:
+    from .api import TIERS
+
+    lines = ["| assignment | " + " | ".join(f"{t}: checks (points)" for t in TIERS)
+             + " | all checks (points) | hidden checks | points in notebook test cells | mutants |",
+             "|---|" + "---|" * (len(TIERS) + 4)]
+    total = {k: 0 for k in ("checks", "points", "hidden", "notebook_points", "mutants")}
+    per_tier = {t: [0, 0.0] for t in TIERS}
+    for r in rows:
+        lines.append(f"| `{r['entry'].folder}` | " + " | ".join(_n(*r["tiers"][t]) for t in TIERS)
+                     + f" | {_n(r['checks'], r['points'])} | {r['hidden']} | {r['notebook_points']:g}"
+                     f" | {r['mutants']} |")
+        for k in total:
+            total[k] += r[k]
+        for t in TIERS:
+            per_tier[t][0] += r["tiers"][t][0]
+            per_tier[t][1] += r["tiers"][t][1]
+    lines.append(f"| all {len(rows)} | " + " | ".join(_n(*per_tier[t]) for t in TIERS)
+                 + f" | {_n(total['checks'], total['points'])} | {total['hidden']} | {total['notebook_points']:g}"
+                 f" | {total['mutants']} |")
+    lines += ["", "Counted from the code by `python -m autograder.docs`: the checks' `@check(name, points, tier, "
+              "hidden, in_notebook)` in `autograder/checks/<assignment>.py` and the mutants of "
+              "`autograder/mutants.py`. A tier includes the ones before it when grading (`--tier train` grades "
+              "quick + train). Hidden checks count in every grade but are not shipped to students; notebook test "
+              "cells carry the points of every check except those declared `in_notebook=False` (long trainings "
+              "graded by the CLI and the platforms only)."]
+    return "\n".join(lines)
+
+
+def render_mutants(rows, base: Path) -> str:
+    parts = [f"{r['entry'].short} {r['mutants']}" for r in rows]
+    return (f"{sum(r['mutants'] for r in rows)} mutants ({', '.join(parts)}; counted from `autograder/mutants.py`), "
+            "each killed by the check it names with its hint, or `make mutants` exits 1 and `tests/test_mutants.py` "
+            "fails.")
+
+
+def render_assignments(rows, base: Path) -> str:
+    lines = []
+    for r in rows:
+        e = r["entry"]
+        link = os.path.relpath(ROOT / e.doc, base)
+        quick, quick_points = r["tiers"]["quick"]
+        lines.append(f"- [Assignment {e.short[1:]} — {e.title} (`{e.folder}`)]({link}): {r['checks']} checks "
+                     f"({r['points']:g} points), {quick} of them quick ({quick_points:g} points)")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- measurements, from docs/data
+def load_measurements(folder: Path = DATA) -> list[dict]:
+    """Every measurement file of `folder`, each with "file" (its name) and "kind"; newest first within a kind."""
+    found = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except ValueError as err:
+            raise DocsError(f"{path}: not JSON ({err})") from None
+        if not isinstance(record, dict):
+            raise DocsError(f"{path}: expected an object with kind, machine, command and results")
+        record = dict(record, file=path.name)
+        if "kind" not in record and path.name.startswith("notebook-timings"):
+            record["kind"] = "notebook-timings"  # written by python -m autograder.reference_notebooks --record
+        missing = [k for k in ("kind", "machine") if not record.get(k)]
+        if missing or record["kind"] not in KINDS:
+            raise DocsError(f"{path}: needs {' and '.join(missing) or 'a known kind'} (kinds: {', '.join(KINDS)}); "
+                            "keep measurements with `python -m autograder.docs record`")
+        found.append(record)
+    found.sort(key=lambda r: (KINDS.index(r["kind"]), _negate(r.get("date", "")), r["file"]))
+    return found
+
+
+def _negate(date: str) -> tuple:
+    return tuple(-ord(c) for c in date)
+
+
+def _pct(x, digits: int = 2) -> str:
+    return "–" if x is None else f"{100 * x:.{digits}f} %"
+
+
+def _threshold(x) -> str:
+    return "–" if x is None else f"{100 * x:.4g} %"
+
+
+def _sig(x, unit: str = "") -> str:
+    return "–" if x is None else f"{x:.3g}{unit}"
+
+
+def _about(record: dict, base: Path, settings: str = "") -> str:
+    """The lines under a measurement's heading: machine, command, date, commit, source, notes."""
+    bits = [f"Machine: **{record['machine']}**" + (f" ({settings})" if settings else ""),
+            f"command: `{record['command']}`" if record.get("command") else ""]
+    when = " at ".join(x for x in (_day(record), f"`{record['commit']}`" if record.get("commit") else "") if x)
+    bits.append(f"measured {when}".replace(" at `", ", commit `") if when else "")
+    link = os.path.relpath(DATA / record["file"], base)
+    text = "; ".join(b for b in bits if b) + f" ([{record['file']}]({link}))."
+    if record.get("source"):
+        text += f" {record['source'].rstrip('.')}."
+    notes = record.get("notes") or []
+    return text + "".join(f"\n- {n}" for n in notes)
+
+
+def _day(record: dict) -> str:
+    """The date part of "date" (which may carry a time, to order measurements of one day)."""
+    return str(record.get("date", ""))[:10]
+
+
+def _heading(record: dict, what: str) -> str:
+    return f"### {what} — {record['machine']}, {_day(record) or 'date not recorded'}"
+
+
+def render_bench(record: dict, base: Path) -> str:
+    out = []
+    for result in record["results"]:
+        device = result.get("device", "cpu")
+        run = "full" if result.get("full") else "short"
+        settings = ", ".join(x for x in (f"{result['threads']} threads" if result.get("threads") else "",
+                                         f"CNN in {result['precision']}" if result.get("precision") else "") if x)
+        out.append(_heading(record, f"`make bench{' FULL=1' if result.get('full') else ''}` ({run} runs, {device})"))
+        out += ["", _about(record, base, settings)]
+        out += ["", "| model | recipe | epochs | s / epoch | images / s | test acc. | target | time to target |",
+                "|---|---|---|---|---|---|---|---|"]
+        for m in result.get("models", []):
+            if m.get("time_to_target_s") is not None:
+                reached = _sig(m["time_to_target_s"], " s")
+            else:
+                reached = m.get("unreached", "not reached")
+            images = "–" if m.get("images_per_s") is None else f"{m['images_per_s']:,.0f}"
+            out.append(f"| {m['model']} | {m.get('recipe', '')} | {m.get('epochs', '–')} | "
+                       f"{_sig(m.get('s_per_epoch'))} | {images} | {_pct(m.get('test_acc'))} | "
+                       f"{_threshold(m.get('target'))} | {reached} |")
+        steps = result.get("cnn_step") or {}
+        lines = []
+        for precision, c in steps.items():
+            parts = []
+            if c.get("flops") is not None:
+                parts.append(f"{c['flops'] / 1e9:.2f} GFLOP")
+            if c.get("seconds") is not None:
+                parts.append(f"{c['seconds'] * 1e3:.0f} ms")
+            if c.get("flop_per_s") is not None:
+                parts.append(f"{c['flop_per_s'] / 1e9:.0f} GFLOP/s")
+            if c.get("fraction_of_matmul") is not None:
+                parts.append(f"{100 * c['fraction_of_matmul']:.0f} % of the measured dense {precision} matmul rate"
+                             + (f" ({c['matmul_flop_per_s'] / 1e9:.0f} GFLOP/s)" if c.get("matmul_flop_per_s") else ""))
+            lines.append(f"{precision}: " + ", ".join(parts))
+        if lines:
+            out += ["", "Course CNN training step, batch 128 — " + "; ".join(lines) + "."]
+        if result.get("quick_tier_s") is not None:
+            out += ["", f"Quick tier of every assignment (`python -m autograder grade --tier quick`): "
+                        f"{result['quick_tier_s']:.1f} s."]
+        decision = result.get("precision_decision") or {}
+        if decision.get("precision"):
+            out += ["", f"`--precision auto` chose {decision['precision']} ({decision.get('why', '')})."]
+        sandbox = result.get("sandbox")
+        if sandbox:
+            out += ["", f"Sandbox ({sandbox['level']}): start {sandbox['start_s']:.2f} s per submission; per check "
+                        f"{sandbox['check_median_s'] * 1e3:.0f} ms median, {sandbox['check_max_s'] * 1e3:.0f} ms max "
+                        f"over {sandbox['checks']} round trips."]
+        if result.get("grading_cost"):
+            out += ["", _cost_table(result["grading_cost"])]
+        out.append("")
+    return "\n".join(out).rstrip("\n")
+
+
+def _cost_table(rows) -> str:
+    lines = ["| assignment | tier | seconds | peak memory | reference scored |", "|---|---|---|---|---|"]
+    sums: dict[str, float] = {}
+    for r in rows:
+        tier = "quick + train" if r["tier"] == "train" else r["tier"]
+        lines.append(f"| `{r['assignment']}` | {tier} | {r['seconds']:.1f} | {r['peak_mb']:,.0f} MB | "
+                     f"{r.get('points', '')} |")
+        sums[tier] = sums.get(tier, 0.0) + r["seconds"]
+    every = ", ".join(f"{tier} {s:.0f} s" for tier, s in sums.items())
+    class_ = " and ".join(f"{CLASS * s / 3600:.1f} h" for s in sums.values())
+    lines += ["", f"One submission of every assignment above, the rows added up: {every}; a class of {CLASS} "
+                  f"submissions: {class_} of this machine, one submission after another."]
+    return "\n".join(lines)
+
+
+def render_grading_cost(record: dict, base: Path, heading: bool = True) -> str:
+    out = [_heading(record, "Grading one submission"), ""] if heading else []
+    out.append(_about(record, base))
+    for result in record["results"]:
+        out += ["", _cost_table(result["grading_cost"])]
+    return "\n".join(out)
+
+
+def render_determinism(record: dict, base: Path) -> str:
+    results = record["results"]
+    what = f"{results.get('runs', '?')} seeds"
+    graded = sorted({c["check"].split("_", 1)[0] for c in results["checks"]})
+    out = [_heading(record, f"{', '.join(graded)}, {what}"), "", _about(record, base), "",
+           "| passed | min | median | max | threshold | check | note |", "|---|---|---|---|---|---|---|"]
+    for c in results["checks"]:
+        out.append(f"| {c['passed']} / {c['runs']} | {_pct(c.get('min'))} | {_pct(c.get('median'))} | "
+                   f"{_pct(c.get('max'))} | {_threshold(c.get('threshold'))} | `{c['check']}` | {c.get('note', '')} |")
+    flaky = sum(c["passed"] < c["runs"] for c in results["checks"])
+    out += ["", f"{flaky} flaky check(s) over {what}."]
+    return "\n".join(out)
+
+
+def render_notebook_timings(record: dict, base: Path) -> str:
+    budget = record.get("budget", "full")
+    command = f"python -m autograder.reference_notebooks --budget {budget}"
+    out = [_heading(record, f"Instructor notebooks, executed top to bottom ({budget} budget)"), "",
+           _about({**record, "command": record.get("command", command)}, base), "",
+           "| notebook | seconds | longest part | error |", "|---|---|---|---|"]
+    for name, nb in sorted(record.get("notebooks", {}).items()):
+        parts = nb.get("parts") or {}
+        longest = max(parts.items(), key=lambda kv: kv[1]) if parts else None
+        out.append(f"| `{name}` | {nb.get('seconds', 0):.0f} | "
+                   + (f"{longest[0]} ({longest[1]:.0f} s)" if longest else "–") + f" | {nb.get('error') or ''} |")
+    return "\n".join(out)
+
+
+RENDER = {"bench": render_bench, "grading-cost": render_grading_cost, "determinism": render_determinism,
+          "notebook-timings": render_notebook_timings}
+SECTIONS = {
+    "bench": ("Speed", "`make bench` (`python -m kit.bench`): seconds per epoch, images per second, test accuracy and time to each model's "
+              "target; the course CNN's training step against the machine's own matmul rate. What the figures "
+              "mean: [speed.md](speed.md)."),
+    "grading-cost": ("Cost of grading",
+                     "`python -m kit.bench --grading-cost`: the reference modules graded by `python -m autograder grade --submission solutions "
+                     "--assignment A --tier T`, alone, each row a fresh grader process; memory as the peak of the "
+                     "summed PSS of the grader's process tree (judge, sandbox, check). What it means for each "
+                     "platform: [platforms.md](platforms.md)."),
+    "determinism": ("Flaky thresholds",
+                    "`python -m autograder determinism`: the reference graded once per seed offset (`KIT_SEED_OFFSET=k` shifts every seed of the kit's "
+                    "trainings); each train-tier check's pass count and the accuracy it measured (its worst "
+                    "training when it has several)."),
+    "notebook-timings": ("Instructor notebooks",
+                         "`make reference-notebooks`: each instructor notebook executed top to bottom, answer keys included."),
+}
+
+
+def render_page(rows, records, base: Path = PAGE.parent) -> str:
+    out = [HEADER, "", "# Measured figures, and what the grader holds", "",
+           "Every figure on this page names the machine it was measured on and the command that measured it; "
+           "the counts come from the code. The page is written by `make docs` (`python -m autograder.docs`) "
+           "from the JSON files in [data/](data/); how to add a measurement: "
+           "[maintainers.md](maintainers.md#regenerating-the-docs).", "",
+           "## What the grader holds (from the code)", "", render_counts(rows, base), "", render_mutants(rows, base)]
+    for kind in KINDS:
+        mine = [r for r in records if r["kind"] == kind]
+        if not mine:
+            continue
+        title, intro = SECTIONS[kind]
+        out += ["", f"## {title}", "", intro]
+        for record in mine:
+            out += ["", RENDER[kind](record, base)]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _latest(records, kind: str) -> dict:
+    mine = [r for r in records if r["kind"] == kind]
+    if not mine:
+        raise DocsError(f"no {kind} measurement in docs/data/")
+    return mine[0]
+
+
+BLOCKS = {
+    "counts": lambda rows, records, base: render_counts(rows, base),
+    "mutants": lambda rows, records, base: render_mutants(rows, base),
+    "assignments": lambda rows, records, base: render_assignments(rows, base),
+    "grading-cost": lambda rows, records, base: render_grading_cost(_latest(records, "grading-cost"), base, heading=False),
+}
+
+
+def fill_blocks(text: str, rows, records, base: Path, name: str = "") -> str:
+    """`text` with every generated block written anew."""
+    opened = OPENING.findall(text)
+    matches = list(MARKER.finditer(text))
+    if len(opened) != len(matches):
+        raise DocsError(f"{name}: a `<!-- generated: NAME -->` marker has no `<!-- end generated -->`")
+    for m in matches:
+        if m.group(2) not in BLOCKS:
+            raise DocsError(f"{name}: unknown generated block {m.group(2)!r}; known: {', '.join(BLOCKS)}")
+
+    def fill(m):
+        body = BLOCKS[m.group(2)](rows, records, base)
+        return f"{m.group(1)}{body}\n{m.group(4)}"
+
+    return MARKER.sub(fill, text)
+
+
+def pages_with_blocks() -> list[Path]:
+    candidates = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    return [p for p in candidates if p != PAGE and OPENING.search(p.read_text())]
+
+
+def render_all(data: Path = DATA) -> dict[Path, str]:
+    """Every file `make docs` writes, with its new text."""
+    rows, records = counts(), load_measurements(data)
+    out = {PAGE: render_page(rows, records)}
+    for path in pages_with_blocks():
+        out[path] = fill_blocks(path.read_text(), rows, records, path.parent, str(path.relative_to(ROOT)))
+    return out
+
+
+def stale(data: Path = DATA) -> list[Path]:
+    """The files whose text differs from what `make docs` would write now."""
+    return [p for p, text in render_all(data).items() if not p.is_file() or p.read_text() != text]
+
+
+def record_main(argv) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.docs record",
+                                     description="keep a measurement's JSON in docs/data/, naming this machine")
+    parser.add_argument("file", type=Path, help="what the command wrote (runs/bench/bench.json, ...)")
+    parser.add_argument("--kind", choices=KINDS[:3], required=True)
+    parser.add_argument("--command", help="the command that wrote it (default: the kind's usual command)")
+    parser.add_argument("--note", action="append", default=[], help="a line of context; repeatable")
+    parser.add_argument("--name", help="file name in docs/data/ (default: <kind>-<date>.json)")
+    args = parser.parse_args(argv)
+    raw = json.loads(args.file.read_text())
+    if isinstance(raw, dict) and raw.get("kind") == args.kind and raw.get("machine"):
+        kept = {**raw, "notes": [*raw.get("notes", []), *args.note]}  # already says where it was measured
+    else:
+        default = {"bench": "python -m kit.bench", "grading-cost": "python -m kit.bench --grading-cost"}
+        kept = envelope(args.kind, raw, args.command or default.get(args.kind, ""), args.note,
+                        f"Recorded from {args.file} on the machine that measured it")
+    target = DATA / (args.name or f"{args.kind}-{kept['date']}.json")
+    DATA.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(kept, indent=1) + "\n")
+    print(f"kept {target}; now run `make docs`")
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["record"]:
+        return record_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m autograder.docs", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is out of date")
+    args = parser.parse_args(argv)
+    try:
+        new = render_all()
+    except DocsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    changed = [p for p, text in new.items() if not p.is_file() or p.read_text() != text]
+    if args.check:
+        for p in changed:
+            print(f"out of date: {p.relative_to(ROOT)}")
+        if changed:
+            print("run `make docs` (python -m autograder.docs) and commit the result", file=sys.stderr)
+        return 1 if changed else 0
+    for p in changed:
+        p.write_text(new[p])
+        print(f"wrote {p.relative_to(ROOT)}")
+    print(f"{len(changed)} file(s) written, {len(new) - len(changed)} already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

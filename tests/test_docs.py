@@ -1,0 +1,121 @@
+"""The generated docs (autograder/docs.py): what is checked in is what `make docs` writes now, counts follow the
+code, and every measured figure names its machine and command."""
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder import docs
+from autograder.api import REGISTRY
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.quick
+def test_checked_in_docs_are_what_make_docs_writes():
+    stale = [str(p.relative_to(ROOT)) for p in docs.stale()]
+    assert not stale, (f"out of date: {', '.join(stale)}. Counts come from the checks and autograder/mutants.py, "
+                       "figures from docs/data/*.json: run `make docs` (python -m autograder.docs) and commit the "
+                       "result")
+
+
+@pytest.mark.quick
+def test_every_measurement_names_its_machine_and_command():
+    records = docs.load_measurements()
+    assert {r["kind"] for r in records} >= {"bench", "grading-cost", "determinism"}
+    for r in records:
+        assert r["machine"].strip(), r["file"]
+        if r["kind"] != "notebook-timings":  # that kind's command follows from its budget
+            assert r["command"].startswith(("python -m", "make ")), r["file"]
+    page = docs.render_page(docs.counts(), records)
+    sections = page.split("\n### ")[1:]
+    assert len(sections) == len(records) + sum(len(r["results"]) - 1 for r in records if r["kind"] == "bench")
+    for section in sections:
+        heading = section.splitlines()[0]
+        assert "Machine: **" in section and any(r["machine"] in heading for r in records), heading
+
+
+def _a1_points() -> float:
+    rows = {r["entry"].folder: r for r in docs.counts()}
+    return rows["a1_intro_nn"]["points"]
+
+
+@pytest.mark.quick
+def test_counts_follow_the_checks():
+    """A check's points changed in code change the generated tables, with nothing typed by hand."""
+    before_points = _a1_points()
+    before = docs.render_counts(docs.counts(), ROOT / "docs")
+    checks = REGISTRY["a1_intro_nn"]
+    original = checks[0]
+    checks[0] = dataclasses.replace(original, points=original.points + 5)
+    try:
+        assert _a1_points() == before_points + 5
+        after = docs.render_counts(docs.counts(), ROOT / "docs")
+    finally:
+        checks[0] = original
+    assert after != before and f"({before_points + 5:g})" in after
+
+
+@pytest.mark.quick
+def test_blocks_are_filled_between_markers_and_nowhere_else():
+    rows, records = docs.counts(), docs.load_measurements()
+    text = ("intro `<!-- generated: counts -->` quoted inside a line is text\n"
+            "<!-- generated: mutants -->\nwhatever was here\n<!-- end generated -->\nhand-written tail\n")
+    out = docs.fill_blocks(text, rows, records, ROOT / "docs", "x.md")
+    assert out.startswith("intro `<!-- generated: counts -->` quoted") and out.endswith("hand-written tail\n")
+    assert "whatever was here" not in out and "mutants (a1 " in out
+    assert docs.fill_blocks(out, rows, records, ROOT / "docs", "x.md") == out
+    with pytest.raises(docs.DocsError, match="unknown generated block 'nope'"):
+        docs.fill_blocks("<!-- generated: nope -->\n<!-- end generated -->\n", rows, records, ROOT, "x.md")
+    with pytest.raises(docs.DocsError, match="has no `<!-- end generated -->`"):
+        docs.fill_blocks("<!-- generated: counts -->\ntext\n", rows, records, ROOT, "x.md")
+
+
+@pytest.mark.quick
+def test_links_are_relative_to_the_page():
+    rows = docs.counts()
+    assert "](docs/course/a1.md)" in docs.render_assignments(rows, ROOT)
+    assert "](course/a1.md)" in docs.render_assignments(rows, ROOT / "docs")
+
+
+@pytest.mark.quick
+def test_record_keeps_a_run_with_this_machine(tmp_path, monkeypatch):
+    raw = [{"cpu": "x86_64", "cores": 2, "grading_cost": [
+        {"assignment": "a4_gaussian_fit", "tier": "quick", "seconds": 4.5, "peak_mb": 800.0, "points": "16 / 16",
+         "status": 0}]}]
+    src = tmp_path / "grading_cost.json"
+    src.write_text(json.dumps(raw))
+    data = tmp_path / "data"
+    monkeypatch.setattr(docs, "DATA", data)
+    assert docs.main(["record", str(src), "--kind", "grading-cost", "--note", "a test", "--name", "gc.json"]) == 0
+    kept = json.loads((data / "gc.json").read_text())
+    assert kept["kind"] == "grading-cost" and kept["machine"] == docs.machine() and kept["results"] == raw
+    assert kept["command"] == "python -m kit.bench --grading-cost" and kept["notes"] == ["a test"]
+    # notebook timings as `python -m autograder.reference_notebooks --record` writes them
+    (data / "notebook-timings-small.json").write_text(json.dumps({
+        "machine": "test machine", "budget": "small", "date": "2026-12-01",
+        "notebooks": {"a4_gaussian_fit": {"seconds": 12.3, "error": None, "parts": {"Part 1": 10.0}}}}))
+    page = docs.render_page(docs.counts(), docs.load_measurements(data))
+    assert f"Machine: **{docs.machine()}**" in page and "| `a4_gaussian_fit` | quick | 4.5 | 800 MB | 16 / 16 |" in page
+    assert "Machine: **test machine**" in page and "| `a4_gaussian_fit` | 12 | Part 1 (10 s) |" in page
+    (data / "bad.json").write_text(json.dumps({"kind": "bench", "results": []}))
+    with pytest.raises(docs.DocsError, match="bad.json: needs machine"):
+        docs.load_measurements(data)
+
+
+@pytest.mark.quick
+def test_determinism_writes_json_that_docs_can_keep(tmp_path):
+    out = tmp_path / "determinism.json"
+    proc = subprocess.run([sys.executable, "-m", "autograder", "determinism", "--runs", "1", "--assignment", "a4",
+                           "--tier", "quick", "--time-scale", "3", "--json", str(out)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = json.loads(out.read_text())
+    assert record["kind"] == "determinism" and record["machine"] == docs.machine()
+    assert record["command"] == "python -m autograder determinism --runs 1 --assignment a4 --tier quick"
+    checks = record["results"]["checks"]
+    assert checks and all(c["passed"] == c["runs"] == 1 for c in checks)
+    assert all(c["check"].startswith("a4_gaussian_fit/") for c in checks)
