@@ -68,8 +68,19 @@ def cell_timings(nb) -> list[dict]:
     return rows
 
 
-def run_notebook(assignment: str, budget: str, out: Path, timeout: int) -> dict:
-    """Execute one instructor notebook in a temporary copy of its folder; write it to out; return its timings."""
+def _summary(assignment, budget, nb, started, error) -> dict:
+    cells = cell_timings(nb)
+    parts: dict[str, float] = {}
+    for row in cells:
+        parts[row["part"]] = parts.get(row["part"], 0.0) + (row["seconds"] or 0.0)
+    return {"assignment": assignment, "budget": budget, "error": error,
+            "seconds": round(time.perf_counter() - started, 1),
+            "parts": {k: round(v, 1) for k, v in parts.items()}, "cells": cells}
+
+
+def run_notebook(assignment: str, budget: str, out: Path, timeout: int, partial=None) -> dict:
+    """Execute one instructor notebook in a temporary copy of its folder; write it to out; return its timings.
+    `partial(summary)` is called after each cell, with the timings so far (a long run stopped midway keeps them)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -87,6 +98,8 @@ def run_notebook(assignment: str, budget: str, out: Path, timeout: int) -> dict:
             nb = nbformat.read(notebook, as_version=4)
             client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
                                     resources={"metadata": {"path": str(work)}})
+            if partial is not None:
+                client.on_cell_executed = lambda **_: partial(_summary(assignment, budget, nb, started, "stopped"))
             try:
                 client.execute()
             except Exception as err:  # noqa: BLE001 - the notebook is kept with its error, the run reports it
@@ -96,13 +109,7 @@ def run_notebook(assignment: str, budget: str, out: Path, timeout: int) -> dict:
         os.environ.update(env_before)
     out.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out / f"{assignment}.ipynb")
-    cells = cell_timings(nb)
-    parts: dict[str, float] = {}
-    for row in cells:
-        parts[row["part"]] = parts.get(row["part"], 0.0) + (row["seconds"] or 0.0)
-    return {"assignment": assignment, "budget": budget, "error": error,
-            "seconds": round(time.perf_counter() - started, 1),
-            "parts": {k: round(v, 1) for k, v in parts.items()}, "cells": cells}
+    return _summary(assignment, budget, nb, started, error)
 
 
 def main(argv=None) -> int:
@@ -122,18 +129,22 @@ def main(argv=None) -> int:
         if old.get("machine") == record["machine"]:
             record["notebooks"] = old.get("notebooks", {})
     failed = False
-    for assignment in [resolve_assignment(a) for a in args.assignments] or list(ASSIGNMENTS):
-        print(f"{assignment}: executing ({args.budget} budget) ...", flush=True)
-        result = run_notebook(assignment, args.budget, args.out, args.timeout)
-        record["notebooks"][assignment] = result
-        failed |= result["error"] is not None
-        print(f"{assignment}: {result['seconds']:.0f} s" + (f", ERROR {result['error']}" if result["error"] else ""),
-              flush=True)
+
+    def save(result):
+        record["notebooks"][result["assignment"]] = result
         args.out.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(record, indent=1) + "\n")
         if args.record:
             args.record.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(results_path, args.record / f"notebook-timings-{args.budget}.json")
+
+    for assignment in [resolve_assignment(a) for a in args.assignments] or list(ASSIGNMENTS):
+        print(f"{assignment}: executing ({args.budget} budget) ...", flush=True)
+        result = run_notebook(assignment, args.budget, args.out, args.timeout, partial=save)
+        save(result)
+        failed |= result["error"] is not None
+        print(f"{assignment}: {result['seconds']:.0f} s" + (f", ERROR {result['error']}" if result["error"] else ""),
+              flush=True)
     print(f"executed notebooks and {results_path.name} in {args.out}")
     return 1 if failed else 0
 

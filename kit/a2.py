@@ -35,16 +35,21 @@ LR, BATCH_SIZE, EVAL_BATCH_SIZE, GAMMA, DROPOUT = 0.1, 128, 1000, 0.95, 0.5
 # Train tier: a fixed random 10k subset of CIFAR-10, 3 epochs, batches of 32 (more steps than 128 for the same
 # time on CPU); about 30 s on 2 cores (measured: see README).
 SMALL = dict(limit_train=10000, limit_test=2000, epochs=3, batch_size=32)
-# Full tier (measured: see README). At the course's constant learning rate the vanilla network peaks after about
-# 12 epochs and then overfits (its test accuracy swings by 3 points from one epoch to the next), so its check
-# reads the best of 15 epochs. With every improvement the network underfits under plain SGD (81 % after 30
-# epochs); momentum and weight decay make it fit faster (83.6 % after 50 epochs on the JPEG mirror).
-# The vanilla check selects its epoch on a validation split of 5,000 training images (never on the test set).
+# Full tier (measured: docs/course/a2.md). At the course's constant learning rate the vanilla network peaks after
+# about 12 epochs and then overfits (its test accuracy swings by 3 points from one epoch to the next); its check
+# selects the epoch on a validation split of 5,000 training images (never on the test set).
+# With every improvement the network underfits under plain SGD (81 % after 30 epochs); momentum, weight decay and
+# the course's exponential schedule reached 83.6 % after 50 epochs on the JPEG mirror. The improved recipe below
+# (one-cycle learning rate per step, Nesterov, label smoothing 0.1, dropout 0.25, flip-averaged test logits)
+# reached 85.44 % in 24 epochs (seed 0, 45,000 training images, the epoch picked on 5,000 validation images: the
+# last; 1,038 s of training on a 2-core AMD EPYC in float32). It replaces the student's make_scheduler (checked at
+# the quick tier) by kit.a2.step_schedule.
 VALIDATION = 5000
 VALIDATION_SEED = 1
 FULL_VANILLA = dict(epochs=15, validation=VALIDATION)
-FULL_IMPROVED = dict(epochs=50, lr=0.05, momentum=0.9, weight_decay=5e-4, gamma=0.95, standardize=True,
-                     augment=True, lr_schedule=True, dropout=DROPOUT, batch_norm=True)
+FULL_IMPROVED = dict(epochs=24, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4, schedule="onecycle",
+                     warmup=0.15, label_smoothing=0.1, standardize=True, augment=True, dropout=0.25,
+                     batch_norm=True, flip_test=True)
 
 # The ablation stacks the improvements one after the other, each variant keeping the previous ones.
 ABLATION = [
