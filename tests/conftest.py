@@ -1,7 +1,7 @@
 """What the kit's tests share, as pytest fixtures (no test imports this module):
 
 - `root`: the repository's root folder;
-- `assignments`: every assignment folder of solutions/;
+- `assignments`: every assignment, from the registry (autograder/assignments.py);
 - `graded_assignment`: a test taking it runs once for each assignment that has a check module;
 - `run_grader(*args)`: the real CLI (`python -m autograder ...`) in a child process;
 - `grade_json(submission, assignment, tier, *extra)`: grade with the real CLI into a JSON report in the test's
@@ -27,7 +27,9 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
 
 
 def _assignments() -> list[str]:
-    return sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    from autograder.assignments import ASSIGNMENTS  # the registry (tests/test_registry.py holds it to the folders)
+
+    return list(ASSIGNMENTS)
 
 
 def _graded() -> list[str]:
