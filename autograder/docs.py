@@ -316,12 +316,27 @@ def render_notebook_timings(record: dict, base: Path) -> str:
     out = [_heading(record, f"Instructor notebooks, executed top to bottom ({budget} budget)"), "",
            _about({**record, "command": record.get("command", command)}, base), "",
            "| notebook | seconds | longest part | error |", "|---|---|---|---|"]
-    for name, nb in sorted(record.get("notebooks", {}).items()):
+    notebooks = sorted(record.get("notebooks", {}).items())
+    for name, nb in notebooks:
         parts = nb.get("parts") or {}
         longest = max(parts.items(), key=lambda kv: kv[1]) if parts else None
+        error = nb.get("error") or ""
+        if error == "stopped":
+            error = f"stopped after {sum(1 for c in nb.get('cells', []) if c.get('seconds') is not None)} code cells"
         out.append(f"| `{name}` | {nb.get('seconds', 0):.0f} | "
-                   + (f"{longest[0]} ({longest[1]:.0f} s)" if longest else "–") + f" | {nb.get('error') or ''} |")
+                   + (f"{longest[0]} ({longest[1]:.0f} s)" if longest else "–") + f" | {error} |")
+    for name, nb in notebooks:
+        out += ["", f"`{name}`, seconds per part: "
+                + "; ".join(f"{part} {sec:.0f}" for part, sec in (nb.get("parts") or {}).items()) + "."]
+        long = [c for c in nb.get("cells", []) if (c.get("seconds") or 0) >= LONG_CELL_S]
+        if long:
+            out.append(f"Cells of {LONG_CELL_S} s or more: "
+                       + "; ".join(f"cell {c['cell']} `{c['first_line'].replace('|', '/')}` {c['seconds']:.0f} s"
+                                   for c in long) + ".")
     return "\n".join(out)
+
+
+LONG_CELL_S = 30  # cells listed one by one on the measurements page
 
 
 RENDER = {"bench": render_bench, "grading-cost": render_grading_cost, "determinism": render_determinism,
