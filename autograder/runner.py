@@ -12,11 +12,12 @@ import importlib
 import io
 import multiprocessing
 import os
-import random
 import signal
 import time
 import zlib
 from pathlib import Path
+
+from kit.loops import seed_everything
 
 from .api import REGISTRY, TIERS, Check, CheckFailed, SubmissionError
 from .assignments import ASSIGNMENTS  # noqa: F401 - the list lives in autograder/assignments.py; kept importable here
@@ -45,15 +46,6 @@ def select(assignment: str, tier: str) -> list[Check]:
 
 def check_seed(check_id: str) -> int:
     return zlib.crc32(check_id.encode()) & 0x7FFFFFFF
-
-
-def seed_everything(seed: int) -> None:
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 # ---------------------------------------------------------------- one check: the judge runs it, the sandbox the code
@@ -100,7 +92,7 @@ def run_one(sandbox, chk: Check, folder: Path, threads: int = 1, memory_mb: int 
 
     timeout = chk.timeout * timeout_scale
     seed = check_seed(chk.id)
-    seed_everything(seed)
+    seed_everything(seed, offset=False)  # the check's own seed, exactly: KIT_SEED_OFFSET shifts trainings only
     torch.set_num_threads(max(1, threads))
     start = time.monotonic()
     try:
