@@ -14,14 +14,9 @@ from .loops import fit_module, seed_everything
 TIMM_MODELS = ("vit_small_patch16_224", "vit_base_patch16_224", "vit_tiny_patch16_224")
 
 
-class NoPretrainedWeights(KitError, SystemExit):
-    """No pretrained weights where pretrained_source looked: a KitError. It is a SystemExit too, for one reason:
-    the a3 notebook's timm cell (solutions/a3_transformers) catches SystemExit, which pretrained_source raised
-    before KitError existed. Remove the SystemExit base once that cell catches KitError."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.code = message  # uncaught in a plain script: printed, exit status 1, as SystemExit(message) did
+class NoPretrainedWeights(KitError):
+    """No pretrained weights where pretrained_source looked: a KitError (the command lines print it and exit 2; the
+    a3 notebook's timm cell catches it and trains from scratch only)."""
 
 
 def _hub_reachable(timeout=3.0):

@@ -247,14 +247,15 @@ def test_timm_without_weights_fails_fast(monkeypatch, tmp_path):
     import time
 
     from kit import a3
+    from kit.errors import KitError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     start = time.perf_counter()
-    with pytest.raises(SystemExit, match="--checkpoint"):
+    with pytest.raises(KitError, match="--checkpoint"):
         a3.make_timm_vit("vit_tiny_patch16_224", mode="finetune")
-    with pytest.raises(SystemExit, match="no such file"):
+    with pytest.raises(KitError, match="no such file"):
         a3.pretrained_source("vit_tiny_patch16_224", checkpoint=str(tmp_path / "missing.pth"))
     assert time.perf_counter() - start < 10
 
