@@ -17,7 +17,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -25,24 +24,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def machine() -> str:
-    """'2-core AMD EPYC 9B14, torch 2.x' style description of where a figure was measured."""
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    text = f"{os.cpu_count()}-core {cpu}"
-    if torch.cuda.is_available():
-        text += f", {torch.cuda.get_device_name(0)}"
-    return f"{text}, torch {torch.__version__.split('+')[0]}"
 
 
 def _seconds(cell) -> float | None:
@@ -113,6 +94,7 @@ def run_notebook(assignment: str, budget: str, out: Path, timeout: int, partial=
 
 
 def main(argv=None) -> int:
+    from .docs import machine
     from .runner import ASSIGNMENTS, resolve_assignment
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

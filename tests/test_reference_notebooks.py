@@ -2,7 +2,8 @@
 import nbformat
 import pytest
 
-from autograder.reference_notebooks import cell_timings, machine
+from autograder.docs import machine
+from autograder.reference_notebooks import cell_timings
 
 
 def _cell(kind, source, start=None, end=None):
