@@ -33,6 +33,7 @@ class Check:
     description: str = ""
     hidden: bool = False  # graded, but neither shipped to students nor shown before the grades are published
     in_notebook: bool = True  # False: graded by the CLI and the platforms only (say why where it is set)
+    recipe: str | None = None  # the kit.recipes entry it trains with and takes its threshold from
 
     @property
     def id(self) -> str:
@@ -40,21 +41,26 @@ class Check:
 
 
 def check(name: str, points: float = 1, tier: str = "quick", timeout: float = 30, description: str = "",
-          hidden: bool = False, in_notebook: bool = True):
+          hidden: bool = False, in_notebook: bool = True, recipe: str | None = None):
     """Register `f(sub)` as a check of the assignment whose check module defines it.
 
     hidden=True: the check counts in every grade, but the student kit leaves out its code, name and messages,
     Gradescope shows it once the grades are published, and notebooks may name it only in a hidden-tests region.
     in_notebook=False: no notebook test cell runs it (a long training); every other check is in exactly one graded
-    test cell of its notebook, whose points are the sum of its checks' (tests/test_release.py keeps it so)."""
+    test cell of its notebook, whose points are the sum of its checks' (tests/test_release.py keeps it so).
+    recipe: the kit.recipes entry the check trains with; its description may name the recipe's threshold
+    (``{threshold}``, on the course's data: "95%") and settings (``{epochs}``), so that they are written once."""
     if tier not in TIERS:
         raise ValueError(f"tier must be one of {TIERS}")
 
     def register(func):
         assignment = func.__module__.rsplit(".", 1)[-1]
         doc = description or (func.__doc__ or "").strip().splitlines()[0] if (description or func.__doc__) else ""
+        if recipe is not None:
+            doc = _with_recipe(doc, recipe)
+            func.__doc__ = _with_recipe(func.__doc__ or "", recipe)
         item = Check(assignment, name, float(points), tier, float(timeout), _measuring(func), doc, bool(hidden),
-                     bool(in_notebook))
+                     bool(in_notebook), recipe)
         checks = REGISTRY.setdefault(assignment, [])
         same = [i for i, c in enumerate(checks) if c.name == name]
         if same and checks[same[0]].func.__qualname__ != func.__qualname__:
@@ -66,6 +72,21 @@ def check(name: str, points: float = 1, tier: str = "quick", timeout: float = 30
         return func
 
     return register
+
+
+def percent(x: float) -> str:
+    """0.95 -> "95%", 0.985 -> "98.5%"."""
+    return f"{x:.1%}".replace(".0%", "%")
+
+
+def _with_recipe(text: str, name: str) -> str:
+    from kit.recipes import recipe
+
+    found = recipe(name)
+    fields = {k: v for k, v in found.settings.items() if isinstance(v, (int, float, str))}
+    if found.threshold:
+        fields["threshold"] = percent(found.first_threshold)
+    return text.format(**fields)
 
 
 # ---------------------------------------------------------------- what a check measured, as data

@@ -384,7 +384,62 @@ def _latest(records, kind: str) -> dict:
     return mine[0]
 
 
+def _setting(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} {v}" for k, v in value.items()) + "}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _measured(check_ids, records, base: Path) -> str:
+    """The newest determinism record of each check: min-max of the accuracy over its seeds, with a link."""
+    link = os.path.relpath(PAGE, base)
+    found = []
+    for record in records:
+        if record["kind"] != "determinism":
+            continue
+        for row in record["results"].get("checks", []):
+            if row["check"] in check_ids and row["check"] not in {f[0] for f in found} and row.get("min") is not None:
+                spread = _pct(row["min"]) if row["min"] == row["max"] else f"{_pct(row['min'])}–{_pct(row['max'])}"
+                where = record["results"].get("data_source")
+                who = f"{row['check'].split('/')[-1]}: " if len(check_ids) > 1 else ""
+                found.append((row["check"], f"{who}{spread} over {row['runs']} seed{'s' * (row['runs'] > 1)}"
+                              f"{f' ({where})' if where else ''}, [{_day(record)}]({link})"))
+    return "; ".join(text for _, text in sorted(found)) or "not yet measured"
+
+
+def render_recipes(rows, records, base: Path) -> str:
+    """Every named recipe of kit/recipes.py: its settings, its threshold by data source, the course's target, the
+    checks that grade it and what they measured (the newest determinism record in docs/data/)."""
+    from kit.recipes import RECIPES
+
+    from .runner import load_checks
+
+    graded = {}
+    for r in rows:
+        for c in load_checks(r["entry"].folder):
+            if c.recipe:
+                graded.setdefault(c.recipe, []).append(c)
+    lines = ["| recipe | trains | settings | threshold | course's target | graded by | measured |",
+             "|---|---|---|---|---|---|---|"]
+    for name, found in RECIPES.items():
+        checks = graded.get(name, [])
+        settings = ", ".join(f"{k} {_setting(v)}" for k, v in found.settings.items()) or "–"
+        threshold = ", ".join(_threshold(v) if source == "any" else f"{_threshold(v)} ({source})"
+                              for source, v in found.threshold.items()) or "–"
+        target = _threshold(found.target) if found.target is not None else "–"
+        by = ", ".join(f"`{c.id}` ({c.tier})" for c in checks) or "kit.bench only"
+        measured = _measured({c.id for c in checks}, records, base) if checks else "–"
+        lines.append(f"| `{name}` | {found.what} | {settings} | {threshold} | {target} | {by} | {measured} |")
+    lines += ["", "Written by `make docs` from `kit/recipes.py` (each recipe's settings, threshold by data source and "
+              "the course's target, one line each), the checks that name it (`@check(..., recipe=NAME)`) and the "
+              "newest `python -m autograder determinism --json` record of each check in `docs/data/`. Data "
+              "sources: `original` is CIFAR-10 as torchvision downloads it, `jpeg-q75` the offline mirror's JPEG "
+              "export; `data_scripts.cifar10_source()` tells which one a machine has."]
+    return "\n".join(lines)
+
+
 BLOCKS = {
+    "recipes": render_recipes,
     "counts": lambda rows, records, base: render_counts(rows, base),
     "mutants": lambda rows, records, base: render_mutants(rows, base),
     "assignments": lambda rows, records, base: render_assignments(rows, base),

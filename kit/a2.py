@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from . import recipes
 from .cli import add_common_options, entry_point
 from .loops import (PRECISION_DECISIONS, History, mixed_precision, pick_device, resolve_precision, save_run,
                     seed_everything, training_step_probe)
@@ -32,24 +33,17 @@ from .student import load_student_modules
 
 # The course's settings: plain SGD, learning rate 0.1, batches of 128.
 LR, BATCH_SIZE, EVAL_BATCH_SIZE, GAMMA, DROPOUT = 0.1, 128, 1000, 0.95, 0.5
-# Train tier: a fixed random 10k subset of CIFAR-10, 3 epochs, batches of 32 (more steps than 128 for the same
-# time on CPU); about 30 s on 2 cores (measured: see README).
-SMALL = dict(limit_train=10000, limit_test=2000, epochs=3, batch_size=32)
-# Full tier (measured: docs/course/a2.md). At the course's constant learning rate the vanilla network peaks after
-# about 12 epochs and then overfits (its test accuracy swings by 3 points from one epoch to the next); its check
-# selects the epoch on a validation split of 5,000 training images (never on the test set).
-# With every improvement the network underfits under plain SGD (81 % after 30 epochs); momentum, weight decay and
-# the course's exponential schedule reached 83.6 % after 50 epochs on the JPEG mirror. The improved recipe below
-# (one-cycle learning rate per step, Nesterov, label smoothing 0.1, dropout 0.25, flip-averaged test logits)
-# reached 85.44 % in 24 epochs (seed 0, 45,000 training images, the epoch picked on 5,000 validation images: the
-# last; 1,038 s of training on a 2-core AMD EPYC in float32). It replaces the student's make_scheduler (checked at
-# the quick tier) by kit.a2.step_schedule.
-VALIDATION = 5000
+# The train and full tiers' recipes and their thresholds: kit/recipes.py (measured: docs/course/a2.md). At the
+# course's constant learning rate the vanilla network peaks after about 12 epochs and then overfits, so its check
+# selects the epoch on a validation split of the training images (never on the test set). With every improvement
+# the network underfits under plain SGD; the improved recipe sets a one-cycle learning rate per step
+# (kit.a2.step_schedule, in place of the student's make_scheduler, checked at the quick tier), Nesterov momentum,
+# label smoothing and flip-averaged test logits.
+SMALL = recipes.settings("a2.small")
+FULL_VANILLA = recipes.settings("a2.full_vanilla")
+FULL_IMPROVED = recipes.settings("a2.full_improved")
+VALIDATION = FULL_VANILLA["validation"]
 VALIDATION_SEED = 1
-FULL_VANILLA = dict(epochs=15, validation=VALIDATION)
-FULL_IMPROVED = dict(epochs=24, lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4, schedule="onecycle",
-                     warmup=0.15, label_smoothing=0.1, standardize=True, augment=True, dropout=0.25,
-                     batch_norm=True, flip_test=True)
 
 # The ablation stacks the improvements one after the other, each variant keeping the previous ones.
 ABLATION = [

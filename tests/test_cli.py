@@ -270,7 +270,7 @@ def test_metrics_are_data_in_the_result(tmp_path):
 
 
 @pytest.mark.quick
-def test_determinism_reads_the_metrics(monkeypatch, capsys):
+def test_determinism_reads_the_metrics(monkeypatch, capsys, tmp_path):
     """determinism takes each run's accuracies from the JSON report's metrics (here: fake runs), never from the
     output, and flags a threshold that failed once."""
     import argparse
@@ -278,11 +278,17 @@ def test_determinism_reads_the_metrics(monkeypatch, capsys):
 
     from autograder.__main__ import determinism_main
 
-    def fake_run(cmd, env, **kwargs):
+    real_run = subprocess.run
+
+    def fake_run(cmd, env=None, **kwargs):
+        if "grade" not in cmd:  # the JSON record's own `git rev-parse`
+            return real_run(cmd, env=env, **kwargs)
         k = int(env["KIT_SEED_OFFSET"])
+        assert cmd[cmd.index("--check") + 1] == "train_circles"  # handed on to each run's grade
         circles = [0.97 + k / 100, 0.99]  # a check with several trainings counts its worst one
         tests = [{"name": "a1_intro_nn/train_circles", "tier": "train", "score": 1, "max_score": 1,
                   "output": "measured accuracy: 0.1000 (threshold 0.9500)",
+                  "duration": 10.0 + k,
                   "metrics": [{"name": "accuracy", "value": v, "threshold": 0.95} for v in circles]},
                  {"name": "a1_intro_nn/train_mnist", "tier": "train", "score": k % 2, "max_score": 1, "output": "",
                   "metrics": [{"name": "accuracy", "value": 0.975 + k / 1000, "threshold": 0.98}]},
@@ -291,8 +297,9 @@ def test_determinism_reads_the_metrics(monkeypatch, capsys):
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     monkeypatch.setattr(subprocess, "run", fake_run)
-    args = argparse.Namespace(runs=3, first_seed=0, submission="solutions", tier="train", time_scale=1.0, json=None,
-                              assignment=["a1"])
+    record = tmp_path / "determinism.json"
+    args = argparse.Namespace(runs=3, first_seed=0, submission="solutions", tier="train", time_scale=1.0,
+                              json=str(record), assignment=["a1"], check=["train_circles"])
     assert determinism_main(args, ["a1_intro_nn"]) == 1
     out = capsys.readouterr().out
     rows = {w[5]: w for w in (line.split() for line in out.splitlines() if "a1_intro_nn/" in line)}
@@ -300,6 +307,25 @@ def test_determinism_reads_the_metrics(monkeypatch, capsys):
     assert rows["a1_intro_nn/train_mnist"][:6] == ["1/3", "97.50%", "97.60%", "97.70%", "98%", "a1_intro_nn/train_mnist"]
     assert "FLAKY" in out.split("a1_intro_nn/train_mnist")[1].splitlines()[0] and "a1_intro_nn/forward" not in rows
     assert "1 flaky check(s) over 3 seeds" in out
+    kept = {row["check"]: row for row in json.loads(record.read_text())["results"]["checks"]}
+    assert kept["a1_intro_nn/train_circles"]["values"] == [0.97, 0.98, 0.99]  # each seed's worst training
+    assert kept["a1_intro_nn/train_circles"]["seconds"] == [10.0, 11.0, 12.0]
+    assert "--check train_circles" in json.loads(record.read_text())["command"]
+
+
+@pytest.mark.quick
+def test_grade_one_check(run_grader):
+    """--check grades the named checks only (by name or assignment/name); an unknown name, or a full-tier check
+    asked for at a lower tier, is exit 2 with a line that says what to do."""
+    proc = run_grader("grade", "--submission", "solutions", "--assignment", "a4", "--tier", "quick", "--check",
+                      "loss", "--check", "a4/forward", "--format", "json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert [t["name"] for t in json.loads(proc.stdout)["tests"]] == ["a4_gaussian_fit/loss", "a4_gaussian_fit/forward"]
+    proc = run_grader("grade", "--submission", "solutions", "--check", "no_such_check")
+    assert proc.returncode == 2 and "no such check" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_grader("grade", "--submission", "solutions", "--assignment", "a2", "--check",
+                      "train_cifar_full_improved")
+    assert proc.returncode == 2 and "--tier full" in proc.stderr, proc.stderr
 
 
 @pytest.mark.quick

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from autograder.api import (CheckFailed, SubmissionError, accuracy, check, expect, expect_accuracy, expect_close,
-                            expect_fraction, expect_shape)
+                            expect_fraction, expect_shape, percent)
 from autograder.judge import is_module, is_remote
+from kit.recipes import recipe
 
 COURSE_CNN_PARAMS = 1_191_170
 COURSE_CNN_LAYERS = [(5, 1), (2, 2), (5, 1), (2, 2), (5, 1), (2, 2)]
@@ -843,13 +844,9 @@ def lr_schedule(sub):
                                                        f"{lr:.6g}, expected {0.1 * gamma ** k:.6g}")
 
 
-# ---------------------------------------------------------------- trainings (thresholds measured: see README)
-SMALL_VANILLA_THRESHOLD = 0.25
-SMALL_STANDARDIZED_THRESHOLD = 0.42
-# Full tier, by CIFAR-10 source (recipes in kit.a2): the issue's targets on the original pixels; the offline
-# mirror's JPEG export (quality 75) loses detail, and there the thresholds come from the reference's runs.
-FULL_VANILLA_THRESHOLD = {"original": 0.68, "jpeg-q75": 0.68}
-FULL_IMPROVED_THRESHOLD = {"original": 0.85, "jpeg-q75": 0.82}
+# ---------------------------------------------------------------- trainings (recipes and thresholds: kit/recipes.py)
+# Full tier, by CIFAR-10 source: the course's targets on the original pixels; the offline mirror's JPEG export
+# (quality 75) loses detail, and there the thresholds come from the reference's runs.
 
 
 def _test_labels(sub, limit_test=None):
@@ -883,49 +880,44 @@ def _train_and_expect(sub, threshold, what, device="cpu", best_epoch=False, **kw
     if kw.get("validation"):
         when = "at the epoch of best validation accuracy (validation split of the training set) among"
     expect_accuracy(acc, threshold, f"{what} reaches {acc:.1%} test accuracy {when} {len(losses)} epochs, "
-                                    f"expected at least {threshold:.0%}")
+                                    f"expected at least {percent(threshold)}")
 
 
-@check("train_cifar_small", points=3, tier="train", timeout=150)
+@check("train_cifar_small", points=3, tier="train", timeout=150, recipe="a2.small")
 def train_cifar_small(sub):
-    """The course CNN trained by your epoch on 10,000 CIFAR-10 images (3 epochs, batch 32) beats chance clearly."""
-    from kit.a2 import SMALL
-
-    _train_and_expect(sub, SMALL_VANILLA_THRESHOLD, "the course CNN on a 10k subset (3 epochs)", **SMALL)
+    """The course CNN trained by your epoch on 10,000 CIFAR-10 images ({epochs} epochs, batch {batch_size}) beats chance clearly."""
+    _train_recipe(sub, "a2.small", "the course CNN on a 10k subset ({epochs} epochs)")
 
 
 # not in a notebook test cell: a second CIFAR-10 training of minutes: graded by the CLI, the notebook runs it as an experiment
-@check("train_cifar_small_standardized", points=2, tier="train", timeout=150, in_notebook=False)
+@check("train_cifar_small_standardized", points=2, tier="train", timeout=150, in_notebook=False,
+       recipe="a2.small_standardized")
 def train_cifar_small_standardized(sub):
     """With standardized inputs, the same short training reaches a clearly higher test accuracy."""
-    from kit.a2 import SMALL
-
-    _train_and_expect(sub, SMALL_STANDARDIZED_THRESHOLD, "the course CNN with standardized inputs on a 10k subset "
-                      "(3 epochs)", standardize=True, **SMALL)
+    _train_recipe(sub, "a2.small_standardized", "the course CNN with standardized inputs on a 10k subset "
+                  "({epochs} epochs)")
 
 
-def _full_threshold(by_source):
+def _train_recipe(sub, name, what, device="cpu"):
+    """Train with the recipe `name` and expect its threshold for the CIFAR-10 copy at hand."""
     from data_scripts import cifar10_source
 
-    return by_source[cifar10_source()]
+    found = recipe(name)
+    _train_and_expect(sub, found.threshold_for(cifar10_source()), what.format(**found.settings), device=device,
+                      **found.settings)
 
 
 # not in a notebook test cell: full tier: hours on a CPU, graded by the CLI
-@check("train_cifar_full_vanilla", points=3, tier="full", timeout=4 * 3600, in_notebook=False)
+@check("train_cifar_full_vanilla", points=3, tier="full", timeout=4 * 3600, in_notebook=False, recipe="a2.full_vanilla")
 def train_cifar_full_vanilla(sub):
-    """The course CNN (no improvement) reaches 68 % test accuracy on the full CIFAR-10 at the epoch (of 15) with the
+    """The course CNN (no improvement) reaches {threshold} test accuracy on the full CIFAR-10 at the epoch (of {epochs}) with the
     best accuracy on a validation split of the training images; the test set is read once, by that epoch's model."""
-    from kit.a2 import FULL_VANILLA
-
-    _train_and_expect(sub, _full_threshold(FULL_VANILLA_THRESHOLD), "the vanilla course CNN", device="auto",
-                      **FULL_VANILLA)
+    _train_recipe(sub, "a2.full_vanilla", "the vanilla course CNN", device="auto")
 
 
 # not in a notebook test cell: full tier: hours on a CPU, graded by the CLI
-@check("train_cifar_full_improved", points=3, tier="full", timeout=8 * 3600, in_notebook=False)
+@check("train_cifar_full_improved", points=3, tier="full", timeout=8 * 3600, in_notebook=False,
+       recipe="a2.full_improved")
 def train_cifar_full_improved(sub):
-    """With all the improvements, the course CNN reaches 85 % test accuracy on the full CIFAR-10 (kit.a2.FULL_IMPROVED: 24 epochs, one-cycle schedule)."""
-    from kit.a2 import FULL_IMPROVED
-
-    _train_and_expect(sub, _full_threshold(FULL_IMPROVED_THRESHOLD), "the course CNN with all the improvements",
-                      device="auto", **FULL_IMPROVED)
+    """With all the improvements, the course CNN reaches {threshold} test accuracy on the full CIFAR-10 (kit.a2.FULL_IMPROVED: {epochs} epochs, one-cycle schedule)."""
+    _train_recipe(sub, "a2.full_improved", "the course CNN with all the improvements", device="auto")

@@ -1,0 +1,113 @@
+"""The named recipes of kit/recipes.py are the one place for each training's settings and threshold: every recipe
+fits its trainer, every check that trains names one and states its threshold from it, and the kit's constants,
+kit.bench and the docs follow it."""
+import inspect
+from dataclasses import replace
+
+import pytest
+
+from autograder.runner import load_checks
+from kit.recipes import RECIPES, recipe
+
+
+def trainer(name):
+    """The kit function a recipe's settings are keyword arguments of."""
+    from kit import a1, a2, a3
+
+    if name == "a1.circles":
+        return a1.circles_predictions
+    if name == "a1.mnist":
+        return a1.train_mnist
+    if name.startswith("a2."):
+        return a2.train
+    if name.startswith("a3."):
+        return a3.train_vit
+    return None
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_recipe_fits_its_trainer(name):
+    found = recipe(name)
+    assert found.name == name and found.assignment in {"a1", "a2", "a3", "a4"}
+    assert all(0 < v < 1 for v in found.threshold.values()), found.threshold
+    assert set(found.threshold) <= {"any", "original", "jpeg-q75"}, found.threshold
+    fn = trainer(name)
+    if fn is None:
+        assert not found.settings, f"{name} has settings but no trainer in this test"
+        return
+    try:
+        inspect.signature(fn).bind_partial(**found.settings)
+    except TypeError as err:
+        pytest.fail(f"{name}'s settings do not fit {fn.__module__}.{fn.__name__}: {err}")
+
+
+@pytest.mark.quick
+def test_training_checks_name_a_recipe_and_state_its_threshold():
+    """Checks of the train and full tiers that threshold an accuracy (a1-a3) name a known recipe, and every recipe
+    with a threshold is graded by a check; the descriptions carry the recipe's values, no placeholder left."""
+    from autograder.assignments import REGISTRY
+
+    graded = set()
+    for entry in REGISTRY:
+        for c in load_checks(entry.folder):
+            assert "{" not in c.description, (c.id, c.description)
+            if c.recipe:
+                assert c.recipe in RECIPES, f"{c.id} names an unknown recipe {c.recipe!r}"
+                graded.add(c.recipe)
+                if recipe(c.recipe).threshold and "{threshold}" in inspect.getsource(c.func.__wrapped__):
+                    assert recipe(c.recipe).first_threshold is not None
+            elif c.tier != "quick" and entry.short != "a4":  # a4's fits have no accuracy to reach
+                pytest.fail(f"{c.id} trains ({c.tier} tier) but names no recipe")
+    assert graded == {n for n, r in RECIPES.items() if r.threshold}, "a recipe with a threshold that nothing grades"
+
+
+@pytest.mark.quick
+def test_the_kit_reads_its_settings_from_the_recipes():
+    from kit import a1, a2, a3, bench
+
+    assert a2.SMALL == recipe("a2.small").settings and a2.FULL_IMPROVED == recipe("a2.full_improved").settings
+    assert a2.FULL_VANILLA == recipe("a2.full_vanilla").settings
+    assert a3.FAST_TRAINING == recipe("a3.fast").settings
+    assert a3.FULL_TRAINING["fashion_mnist"] == recipe("a3.full_fashion_mnist").settings
+    assert (a1.MNIST_EPOCHS, a1.MNIST_BATCH, a1.MNIST_LR) == tuple(recipe("a1.mnist").settings[k]
+                                                                   for k in ("epochs", "batch_size", "lr"))
+    assert bench.TARGETS == {row: recipe(name).target for row, name in bench.ROWS.items()}
+    assert all(t is not None for t in bench.TARGETS.values())
+    settings = a2.FULL_IMPROVED
+    settings["epochs"] = 1  # a caller's change stays the caller's
+    assert recipe("a2.full_improved").settings["epochs"] == 24
+
+
+@pytest.mark.quick
+def test_threshold_by_data_source():
+    improved = recipe("a2.full_improved")
+    assert improved.threshold_for("original") == 0.85
+    assert improved.threshold_for("jpeg-q75") <= improved.threshold_for("original")
+    assert recipe("a1.mnist").threshold_for("jpeg-q75") == recipe("a1.mnist").threshold_for()  # "any" holds
+    with pytest.raises(KeyError, match="no threshold for data source"):
+        replace(improved, threshold={"original": 0.85}).threshold_for("jpeg-q75")
+    with pytest.raises(KeyError, match="known: a1.circles"):
+        recipe("a9.nothing")
+
+
+@pytest.mark.quick
+def test_a_threshold_changed_in_the_recipe_is_what_the_check_asks(monkeypatch):
+    """One line in kit/recipes.py changes what is graded: the SVM check, run on a submission's numbers, fails once
+    its recipe asks for more than they reach."""
+    import autograder.checks.a1_intro_nn as checks
+    from autograder.api import CheckFailed
+
+    class Module:
+        @staticmethod
+        def svm_accuracies(Xfit, yfit, Xval, yval, kernels=("rbf", "linear"), C_values=(1.0,)):
+            return {(k, C): (1.0, 0.97 if k == "rbf" else 0.5) for k in kernels for C in C_values}
+
+    class Sub:
+        def module(self, name):
+            return Module
+
+    checks.train_svm_circles(Sub())  # 97 % >= 95 %
+    monkeypatch.setitem(RECIPES, "a1.svm", replace(recipe("a1.svm"), threshold={"any": 0.98}))
+    with pytest.raises(CheckFailed, match="expected at least 98%"):
+        checks.train_svm_circles(Sub())
