@@ -99,6 +99,37 @@ def _parser():
     return parser
 
 
+def _write_determinism(args, done, runs, passes, values, thresholds, seconds) -> None:
+    """determinism's table as JSON (with each seed's accuracy and seconds), naming this machine."""
+    import json
+    import statistics
+
+    from .docs import envelope
+
+    rows = []
+    for name in runs:
+        row = {"check": name, "passed": passes[name], "runs": runs[name]}
+        if values.get(name):
+            v = values[name]
+            row.update(min=min(v), median=statistics.median(v), max=max(v), threshold=thresholds[name], values=v)
+        row["seconds"] = [round(x, 1) for x in seconds[name]]
+        rows.append(row)
+    command = " ".join([f"python -m autograder determinism --runs {args.runs}",
+                        *(f"--assignment {a}" for a in args.assignment or ()),
+                        *(f"--check {c}" for c in getattr(args, "check", None) or ()),
+                        *([f"--tier {args.tier}"] if args.tier != "train" else []),
+                        *([f"--submission {args.submission}"] if args.submission != "solutions" else []),
+                        *([f"--first-seed {args.first_seed}"] if args.first_seed else [])])
+    results = {"runs": done, "first_seed": args.first_seed, "tier": args.tier, "checks": rows}
+    if done < args.runs:
+        results["planned_runs"] = args.runs
+    if any(name.startswith("a2_") for name in runs):  # the thresholds depend on the CIFAR-10 copy
+        from data_scripts import cifar10_source
+
+        results["data_source"] = cifar10_source()
+    write_atomically(Path(args.json), json.dumps(envelope("determinism", results, command), indent=1) + "\n")
+
+
 def determinism_main(args, assignments) -> int:
     """Each run sets KIT_SEED_OFFSET=k, which shifts every seed of the kit's trainings; the accuracies that threshold
     checks measure (api.expect_accuracy records them: each test's `metrics` in the JSON report) are collected, so the
@@ -135,32 +166,11 @@ def determinism_main(args, assignments) -> int:
                     if found:  # a check with several trainings counts its worst one
                         values[name].append(min(m["value"] for m in found))
                         thresholds[name] = found[0]["threshold"]
-            print(f"  run {k + 1 - args.first_seed}/{args.runs} done (KIT_SEED_OFFSET={k})", file=sys.stderr,
-                  flush=True)
+            done = k + 1 - args.first_seed
+            if args.json:  # after every run: a study stopped half-way keeps the seeds it finished
+                _write_determinism(args, done, runs, passes, values, thresholds, seconds)
+            print(f"  run {done}/{args.runs} done (KIT_SEED_OFFSET={k})", file=sys.stderr, flush=True)
     flaky = [n for n in runs if passes[n] < runs[n]]
-    if args.json:
-        from .docs import envelope
-
-        rows = []
-        for name in runs:
-            row = {"check": name, "passed": passes[name], "runs": runs[name]}
-            if values.get(name):
-                v = values[name]
-                row.update(min=min(v), median=statistics.median(v), max=max(v), threshold=thresholds[name], values=v)
-            row["seconds"] = [round(x, 1) for x in seconds[name]]
-            rows.append(row)
-        command = " ".join([f"python -m autograder determinism --runs {args.runs}",
-                            *(f"--assignment {a}" for a in args.assignment or ()),
-                            *(f"--check {c}" for c in getattr(args, "check", None) or ()),
-                            *([f"--tier {args.tier}"] if args.tier != "train" else []),
-                            *([f"--submission {args.submission}"] if args.submission != "solutions" else []),
-                            *([f"--first-seed {args.first_seed}"] if args.first_seed else [])])
-        results = {"runs": args.runs, "first_seed": args.first_seed, "tier": args.tier, "checks": rows}
-        if any(name.startswith("a2_") for name in runs):  # the thresholds depend on the CIFAR-10 copy
-            from data_scripts import cifar10_source
-
-            results["data_source"] = cifar10_source()
-        write_atomically(Path(args.json), json.dumps(envelope("determinism", results, command), indent=1) + "\n")
     print(f"{'passed':>7}  {'min':>7} {'median':>7} {'max':>7} {'thresh.':>7}  check")
     for name in runs:
         v = values.get(name)

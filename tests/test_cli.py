@@ -285,6 +285,9 @@ def test_determinism_reads_the_metrics(monkeypatch, capsys, tmp_path):
             return real_run(cmd, env=env, **kwargs)
         k = int(env["KIT_SEED_OFFSET"])
         assert cmd[cmd.index("--check") + 1] == "train_circles"  # handed on to each run's grade
+        if k:  # the record is written after every run, so a stopped study keeps its finished seeds
+            kept = json.loads(record.read_text())["results"]
+            assert kept["runs"] == k and kept["planned_runs"] == 3, kept
         circles = [0.97 + k / 100, 0.99]  # a check with several trainings counts its worst one
         tests = [{"name": "a1_intro_nn/train_circles", "tier": "train", "score": 1, "max_score": 1,
                   "output": "measured accuracy: 0.1000 (threshold 0.9500)",
