@@ -149,13 +149,20 @@ ATTACKS = {
     """)),
     # the test labels, read from the data folder
     "reads_test_labels": (("forward",), STUB + textwrap.dedent(f"""
-        import glob, os
-        for pattern in ("{ROOT}/data/**/t10k-labels*", "/**/t10k-labels*"):
-            for path in glob.glob(pattern, recursive=True)[:3]:
-                try:
-                    print("LEAKED", path, open(path, "rb").read(16))
-                except OSError:
-                    pass
+        import glob, os, time
+        # the checkout's data folder, then whatever of the file system a few seconds of walking reach (a whole
+        # walk of / takes minutes per check on a large disk: each check would end at its time limit instead)
+        found, deadline = glob.glob("{ROOT}/data/**/t10k-labels*", recursive=True), time.monotonic() + 3
+        for top, dirs, files in os.walk("/"):
+            dirs[:] = [d for d in dirs if top != "/" or d not in ("proc", "sys", "dev")]
+            found += [os.path.join(top, f) for f in files if f.startswith("t10k-labels")]
+            if time.monotonic() > deadline:
+                break
+        for path in found[:3]:
+            try:
+                print("LEAKED", path, open(path, "rb").read(16))
+            except OSError:
+                pass
         import numpy as np
         for path in glob.glob(os.path.join(os.environ.get("KIT_PUBLIC_DATA", "/nonexistent"), "*.npz")):
             print("PUBLIC", path, sorted(np.load(path).files))
