@@ -1,4 +1,5 @@
 """Training loops shared by every assignment: mini-batches, histories, evaluation, device choice."""
+
 from __future__ import annotations
 
 import contextlib
@@ -51,6 +52,9 @@ def _cpu_has_native_bf16() -> bool:
 PRECISION_DECISIONS: dict[str, dict] = {}
 PROBE_STEPS = 5  # timed steps per precision, after 2 warm-up steps
 SPEEDUP_NEEDED = 1.10  # bfloat16 is chosen only when clearly faster: within noise, float32
+# A cached decision is probed again after a day: on one 2-core CPU model, bfloat16 ran 1.56x slower than float32 one
+# day and 1.8x faster five days later (shared hosts change), and a probe taken under load can mislead.
+PROBE_MAX_AGE_S = 24 * 3600
 
 
 def _machine_key(device: torch.device) -> str:
@@ -58,8 +62,11 @@ def _machine_key(device: torch.device) -> str:
 
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
     try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         model = ""
     return f"{device.type}|{name}|{model}|{torch.get_num_threads()} threads|torch {torch.__version__}"
@@ -82,14 +89,15 @@ def _time_steps(step: Callable[[str], None], precision: str, device: torch.devic
     return (time.perf_counter() - start) / PROBE_STEPS
 
 
-def resolve_precision(device: torch.device, precision: str = "auto", probe: Callable[[str], None] | None = None,
-                      key: str = "") -> str:
+def resolve_precision(
+    device: torch.device, precision: str = "auto", probe: Callable[[str], None] | None = None, key: str = ""
+) -> str:
     """'fp32' or 'bf16'. 'auto' decides by measurement: where the hardware claims bfloat16, `probe(precision)`
     (one training step of the model at hand, leaving it unchanged) is timed in both, and bfloat16 is chosen only
     when at least SPEEDUP_NEEDED times faster. Flags alone never decide (on a 2-core AMD EPYC with avx512_bf16 the
     course CNN's step took 100 ms in bf16 against 64 ms in fp32); without a probe, or when unsure, float32.
     The decision is cached per machine and `key` (the model and batch shape) in ~/.cache/dlvision-kit (or
-    KIT_CACHE_DIR) and recorded in PRECISION_DECISIONS."""
+    KIT_CACHE_DIR) for PROBE_MAX_AGE_S, then probed again, and recorded in PRECISION_DECISIONS."""
     if precision not in ("auto", "fp32", "bf16"):
         raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
     if precision != "auto":
@@ -104,9 +112,10 @@ def resolve_precision(device: torch.device, precision: str = "auto", probe: Call
         known = json.loads(cache.read_text())
     except (OSError, ValueError):
         known = {}
-    if cache_key in known:
-        PRECISION_DECISIONS[key] = {**known[cache_key], "why": "cached probe"}
-        return known[cache_key]["precision"]
+    cached = known.get(cache_key)
+    if isinstance(cached, dict) and -60 < time.time() - cached.get("probed_at", 0) < PROBE_MAX_AGE_S:
+        PRECISION_DECISIONS[key] = {**cached, "why": "cached probe"}
+        return cached["precision"]
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             fp32, bf16 = _time_steps(probe, "fp32", device), _time_steps(probe, "bf16", device)
@@ -114,7 +123,12 @@ def resolve_precision(device: torch.device, precision: str = "auto", probe: Call
         PRECISION_DECISIONS[key] = {"precision": "fp32", "why": f"bf16 probe failed ({type(err).__name__})"}
         return "fp32"
     choice = "bf16" if fp32 >= SPEEDUP_NEEDED * bf16 else "fp32"
-    decision = {"precision": choice, "fp32_step_s": round(fp32, 5), "bf16_step_s": round(bf16, 5)}
+    decision = {
+        "precision": choice,
+        "fp32_step_s": round(fp32, 5),
+        "bf16_step_s": round(bf16, 5),
+        "probed_at": round(time.time()),
+    }
     PRECISION_DECISIONS[key] = {**decision, "why": "probe"}
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +191,7 @@ class History:
 def minibatches(n: int, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = True):
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
+        yield order[start : start + batch_size]
 
 
 def _progress(iterable, enabled, **kw):
@@ -188,8 +202,18 @@ def _progress(iterable, enabled, **kw):
     return tqdm(iterable, **kw)
 
 
-def fit(step: Callable, evaluate: Callable, Xtrain, Ytrain, Xtest, Ytest, epochs: int, batch_size: int,
-        seed: int = 0, progress: bool = False) -> History:
+def fit(
+    step: Callable,
+    evaluate: Callable,
+    Xtrain,
+    Ytrain,
+    Xtest,
+    Ytest,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    progress: bool = False,
+) -> History:
     """Generic mini-batch loop: step(Xb, Yb) updates the model, evaluate(X, Y) -> (loss, acc) measures it."""
     gen = torch.Generator().manual_seed(seed + SEED_OFFSET)
     hist = History()
@@ -215,7 +239,7 @@ def evaluate_module(model, loss_fn, X, y, batch_size: int = 1000, device=None, p
     model.eval()
     total_loss, correct = 0.0, 0
     for start in range(0, len(X), batch_size):
-        xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+        xb, yb = X[start : start + batch_size], y[start : start + batch_size]
         if device is not None:
             xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         with autocast:
@@ -226,9 +250,23 @@ def evaluate_module(model, loss_fn, X, y, batch_size: int = 1000, device=None, p
     return total_loss / len(X), correct / len(X)
 
 
-def fit_module(model, loss_fn, optimizer, Xtrain, ytrain, Xtest, ytest, epochs: int, batch_size: int,
-               seed: int = 0, scheduler=None, device: str = "auto", progress: bool = False,
-               transform: Callable | None = None, precision: str = "fp32") -> History:
+def fit_module(
+    model,
+    loss_fn,
+    optimizer,
+    Xtrain,
+    ytrain,
+    Xtest,
+    ytest,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    scheduler=None,
+    device: str = "auto",
+    progress: bool = False,
+    transform: Callable | None = None,
+    precision: str = "fp32",
+) -> History:
     """Train an nn.Module on in-memory tensors (class-index labels); tensors move to the device once.
 
     `scheduler` steps once per epoch. Train loss and accuracy are running means over each epoch.
@@ -264,8 +302,11 @@ def fit_module(model, loss_fn, optimizer, Xtrain, ytrain, Xtest, ytest, epochs: 
         # reading the sums waits for the device: on CUDA the clock must stop after the last queued kernel
         train = (float(total_loss) / len(Xtrain), int(correct) / len(Xtrain))
         elapsed += time.perf_counter() - start
-        test = _NO_LABELS if ytest is None else evaluate_module(model, loss_fn, Xtest, ytest, device=dev,
-                                                                precision=precision)
+        test = (
+            _NO_LABELS
+            if ytest is None
+            else evaluate_module(model, loss_fn, Xtest, ytest, device=dev, precision=precision)
+        )
         hist.add(train, test, elapsed)
     return hist
 

@@ -1,4 +1,5 @@
 """The kit's shared training loop pieces: mixed precision."""
+
 import pytest
 import torch
 
@@ -54,6 +55,7 @@ def test_auto_precision_is_decided_by_a_probe_and_recorded(tmp_path, monkeypatch
         def step(precision):
             calls.append(precision)
             _time.sleep(cost[precision])
+
         return step
 
     assert resolve_precision(CPU, "auto", probe=probe({"fp32": 0.004, "bf16": 0.012}), key="slow-bf16") == "fp32"
@@ -63,6 +65,12 @@ def test_auto_precision_is_decided_by_a_probe_and_recorded(tmp_path, monkeypatch
     n = len(calls)
     assert resolve_precision(CPU, "auto", probe=probe({"fp32": 0.012, "bf16": 0.004}), key="fast-bf16") == "bf16"
     assert len(calls) == n and loops.PRECISION_DECISIONS["fast-bf16"]["why"] == "cached probe"  # no second probe
+    # a day later (or a cache written before decisions carried their time) the machine is probed again
+    now = _time.time
+    monkeypatch.setattr(loops.time, "time", lambda: now() + loops.PROBE_MAX_AGE_S + 1)
+    assert resolve_precision(CPU, "auto", probe=probe({"fp32": 0.004, "bf16": 0.012}), key="fast-bf16") == "fp32"
+    assert len(calls) > n and loops.PRECISION_DECISIONS["fast-bf16"]["why"] == "probe"
+    monkeypatch.setattr(loops.time, "time", now)
 
     def broken(precision):
         if precision == "bf16":
