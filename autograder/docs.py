@@ -20,6 +20,7 @@ docs/measurements.md is written whole. Other pages hold generated blocks between
 markers (NAME one of BLOCKS); everything outside the markers is left as written. Edit this module, not the
 blocks: the next `make docs` would overwrite them, and tests/test_docs.py fails until it has run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,10 @@ KINDS = ("bench", "grading-cost", "determinism", "notebook-timings")
 # a marker is a line of its own (the same words quoted inside a line are text)
 MARKER = re.compile(r"^(<!-- generated: ([A-Za-z0-9_-]+) -->\n)(.*?)^(<!-- end generated -->)$", re.S | re.M)
 OPENING = re.compile(r"^<!-- generated: ([A-Za-z0-9_-]+) -->$", re.M)
-HEADER = ("<!-- Written by `python -m autograder.docs` (`make docs`) from the code and docs/data/*.json: "
-          "do not edit by hand. -->")
+HEADER = (
+    "<!-- Written by `python -m autograder.docs` (`make docs`) from the code and docs/data/*.json: "
+    "do not edit by hand. -->"
+)
 
 
 class DocsError(Exception):
@@ -80,8 +83,16 @@ def envelope(kind: str, results, command: str, notes=(), source: str = "") -> di
     """A measurement as docs/data keeps it: what was measured, where, by which command, at which commit."""
     if kind not in KINDS:
         raise DocsError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
-    return {"kind": kind, "machine": machine(), "command": command, "date": dt.date.today().isoformat(),
-            "commit": _commit(), "source": source, "notes": list(notes), "results": results}
+    return {
+        "kind": kind,
+        "machine": machine(),
+        "command": command,
+        "date": dt.date.today().isoformat(),
+        "commit": _commit(),
+        "source": source,
+        "notes": list(notes),
+        "results": results,
+    }
 
 
 # ---------------------------------------------------------------- counts, from the code
@@ -95,15 +106,19 @@ def counts() -> list[dict]:
     rows = []
     for entry in REGISTRY:
         checks = load_checks(entry.folder)
-        rows.append({
-            "entry": entry,
-            "tiers": {t: (sum(c.tier == t for c in checks), sum(c.points for c in checks if c.tier == t))
-                      for t in TIERS},
-            "checks": len(checks), "points": sum(c.points for c in checks),
-            "hidden": sum(c.hidden for c in checks),
-            "notebook_points": sum(c.points for c in checks if c.in_notebook),
-            "mutants": sum(m.assignment == entry.folder for m in MUTANTS),
-        })
+        rows.append(
+            {
+                "entry": entry,
+                "tiers": {
+                    t: (sum(c.tier == t for c in checks), sum(c.points for c in checks if c.tier == t)) for t in TIERS
+                },
+                "checks": len(checks),
+                "points": sum(c.points for c in checks),
+                "hidden": sum(c.hidden for c in checks),
+                "notebook_points": sum(c.points for c in checks if c.in_notebook),
+                "mutants": sum(m.assignment == entry.folder for m in MUTANTS),
+            }
+        )
     return rows
 
 
@@ -114,37 +129,51 @@ def _n(count: int, points: float) -> str:
 def render_counts(rows, base: Path) -> str:
     from .api import TIERS
 
-    lines = ["| assignment | " + " | ".join(f"{t}: checks (points)" for t in TIERS)
-             + " | all checks (points) | hidden checks | points in notebook test cells | mutants |",
-             "|---|" + "---|" * (len(TIERS) + 4)]
+    lines = [
+        "| assignment | "
+        + " | ".join(f"{t}: checks (points)" for t in TIERS)
+        + " | all checks (points) | hidden checks | points in notebook test cells | mutants |",
+        "|---|" + "---|" * (len(TIERS) + 4),
+    ]
     total = {k: 0 for k in ("checks", "points", "hidden", "notebook_points", "mutants")}
     per_tier = {t: [0, 0.0] for t in TIERS}
     for r in rows:
-        lines.append(f"| `{r['entry'].folder}` | " + " | ".join(_n(*r["tiers"][t]) for t in TIERS)
-                     + f" | {_n(r['checks'], r['points'])} | {r['hidden']} | {r['notebook_points']:g}"
-                     f" | {r['mutants']} |")
+        lines.append(
+            f"| `{r['entry'].folder}` | "
+            + " | ".join(_n(*r["tiers"][t]) for t in TIERS)
+            + f" | {_n(r['checks'], r['points'])} | {r['hidden']} | {r['notebook_points']:g}"
+            f" | {r['mutants']} |"
+        )
         for k in total:
             total[k] += r[k]
         for t in TIERS:
             per_tier[t][0] += r["tiers"][t][0]
             per_tier[t][1] += r["tiers"][t][1]
-    lines.append(f"| all {len(rows)} | " + " | ".join(_n(*per_tier[t]) for t in TIERS)
-                 + f" | {_n(total['checks'], total['points'])} | {total['hidden']} | {total['notebook_points']:g}"
-                 f" | {total['mutants']} |")
-    lines += ["", "Counted from the code by `python -m autograder.docs`: the checks' `@check(name, points, tier, "
-              "hidden, in_notebook)` in `autograder/checks/<assignment>.py` and the mutants of "
-              "`autograder/mutants.py`. A tier includes the ones before it when grading (`--tier train` grades "
-              "quick + train). Hidden checks count in every grade but are not shipped to students; notebook test "
-              "cells carry the points of every check except those declared `in_notebook=False` (long trainings "
-              "graded by the CLI and the platforms only)."]
+    lines.append(
+        f"| all {len(rows)} | "
+        + " | ".join(_n(*per_tier[t]) for t in TIERS)
+        + f" | {_n(total['checks'], total['points'])} | {total['hidden']} | {total['notebook_points']:g}"
+        f" | {total['mutants']} |"
+    )
+    lines += [
+        "",
+        "Counted from the code by `python -m autograder.docs`: the checks' `@check(name, points, tier, "
+        "hidden, in_notebook)` in `autograder/checks/<assignment>.py` and the mutants of "
+        "`autograder/mutants.py`. A tier includes the ones before it when grading (`--tier train` grades "
+        "quick + train). Hidden checks count in every grade but are not shipped to students; notebook test "
+        "cells carry the points of every check except those declared `in_notebook=False` (long trainings "
+        "graded by the CLI and the platforms only).",
+    ]
     return "\n".join(lines)
 
 
 def render_mutants(rows, base: Path) -> str:
     parts = [f"{r['entry'].short} {r['mutants']}" for r in rows]
-    return (f"{sum(r['mutants'] for r in rows)} mutants ({', '.join(parts)}; counted from `autograder/mutants.py`), "
-            "each killed by the check it names with its hint, or `make mutants` exits 1 and `tests/test_mutants.py` "
-            "fails.")
+    return (
+        f"{sum(r['mutants'] for r in rows)} mutants ({', '.join(parts)}; counted from `autograder/mutants.py`), "
+        "each killed by the check it names with its hint, or `make mutants` exits 1 and `tests/test_mutants.py` "
+        "fails."
+    )
 
 
 def render_assignments(rows, base: Path) -> str:
@@ -153,8 +182,10 @@ def render_assignments(rows, base: Path) -> str:
         e = r["entry"]
         link = os.path.relpath(ROOT / e.doc, base)
         quick, quick_points = r["tiers"]["quick"]
-        lines.append(f"- [Assignment {e.short[1:]} — {e.title} (`{e.folder}`)]({link}): {r['checks']} checks "
-                     f"({r['points']:g} points), {quick} of them quick ({quick_points:g} points)")
+        lines.append(
+            f"- [Assignment {e.short[1:]} — {e.title} (`{e.folder}`)]({link}): {r['checks']} checks "
+            f"({r['points']:g} points), {quick} of them quick ({quick_points:g} points)"
+        )
     return "\n".join(lines)
 
 
@@ -174,8 +205,10 @@ def load_measurements(folder: Path = DATA) -> list[dict]:
             record["kind"] = "notebook-timings"  # written by python -m autograder.reference_notebooks --record
         missing = [k for k in ("kind", "machine") if not record.get(k)]
         if missing or record["kind"] not in KINDS:
-            raise DocsError(f"{path}: needs {' and '.join(missing) or 'a known kind'} (kinds: {', '.join(KINDS)}); "
-                            "keep measurements with `python -m autograder.docs record`")
+            raise DocsError(
+                f"{path}: needs {' and '.join(missing) or 'a known kind'} (kinds: {', '.join(KINDS)}); "
+                "keep measurements with `python -m autograder.docs record`"
+            )
         found.append(record)
     found.sort(key=lambda r: (KINDS.index(r["kind"]), _negate(r.get("date", "")), r["file"]))
     return found
@@ -199,8 +232,10 @@ def _sig(x, unit: str = "") -> str:
 
 def _about(record: dict, base: Path, settings: str = "") -> str:
     """The lines under a measurement's heading: machine, command, date, commit, source, notes."""
-    bits = [f"Machine: **{record['machine']}**" + (f" ({settings})" if settings else ""),
-            f"command: `{record['command']}`" if record.get("command") else ""]
+    bits = [
+        f"Machine: **{record['machine']}**" + (f" ({settings})" if settings else ""),
+        f"command: `{record['command']}`" if record.get("command") else "",
+    ]
     when = " at ".join(x for x in (_day(record), f"`{record['commit']}`" if record.get("commit") else "") if x)
     bits.append(f"measured {when}".replace(" at `", ", commit `") if when else "")
     link = os.path.relpath(DATA / record["file"], base)
@@ -225,21 +260,32 @@ def render_bench(record: dict, base: Path) -> str:
     for result in record["results"]:
         device = result.get("device", "cpu")
         run = "full" if result.get("full") else "short"
-        settings = ", ".join(x for x in (f"{result['threads']} threads" if result.get("threads") else "",
-                                         f"CNN in {result['precision']}" if result.get("precision") else "") if x)
+        settings = ", ".join(
+            x
+            for x in (
+                f"{result['threads']} threads" if result.get("threads") else "",
+                f"CNN in {result['precision']}" if result.get("precision") else "",
+            )
+            if x
+        )
         out.append(_heading(record, f"`make bench{' FULL=1' if result.get('full') else ''}` ({run} runs, {device})"))
         out += ["", _about(record, base, settings)]
-        out += ["", "| model | recipe | epochs | s / epoch | images / s | test acc. | target | time to target |",
-                "|---|---|---|---|---|---|---|---|"]
+        out += [
+            "",
+            "| model | recipe | epochs | s / epoch | images / s | test acc. | target | time to target |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for m in result.get("models", []):
             if m.get("time_to_target_s") is not None:
                 reached = _sig(m["time_to_target_s"], " s")
             else:
                 reached = m.get("unreached", "not reached")
             images = "–" if m.get("images_per_s") is None else f"{m['images_per_s']:,.0f}"
-            out.append(f"| {m['model']} | {m.get('recipe', '')} | {m.get('epochs', '–')} | "
-                       f"{_sig(m.get('s_per_epoch'))} | {images} | {_pct(m.get('test_acc'))} | "
-                       f"{_threshold(m.get('target'))} | {reached} |")
+            out.append(
+                f"| {m['model']} | {m.get('recipe', '')} | {m.get('epochs', '–')} | "
+                f"{_sig(m.get('s_per_epoch'))} | {images} | {_pct(m.get('test_acc'))} | "
+                f"{_threshold(m.get('target'))} | {reached} |"
+            )
         steps = result.get("cnn_step") or {}
         lines = []
         for precision, c in steps.items():
@@ -251,22 +297,30 @@ def render_bench(record: dict, base: Path) -> str:
             if c.get("flop_per_s") is not None:
                 parts.append(f"{c['flop_per_s'] / 1e9:.0f} GFLOP/s")
             if c.get("fraction_of_matmul") is not None:
-                parts.append(f"{100 * c['fraction_of_matmul']:.0f} % of the measured dense {precision} matmul rate"
-                             + (f" ({c['matmul_flop_per_s'] / 1e9:.0f} GFLOP/s)" if c.get("matmul_flop_per_s") else ""))
+                parts.append(
+                    f"{100 * c['fraction_of_matmul']:.0f} % of the measured dense {precision} matmul rate"
+                    + (f" ({c['matmul_flop_per_s'] / 1e9:.0f} GFLOP/s)" if c.get("matmul_flop_per_s") else "")
+                )
             lines.append(f"{precision}: " + ", ".join(parts))
         if lines:
             out += ["", "Course CNN training step, batch 128 — " + "; ".join(lines) + "."]
         if result.get("quick_tier_s") is not None:
-            out += ["", f"Quick tier of every assignment (`python -m autograder grade --tier quick`): "
-                        f"{result['quick_tier_s']:.1f} s."]
+            out += [
+                "",
+                f"Quick tier of every assignment (`python -m autograder grade --tier quick`): "
+                f"{result['quick_tier_s']:.1f} s.",
+            ]
         decision = result.get("precision_decision") or {}
         if decision.get("precision"):
             out += ["", f"`--precision auto` chose {decision['precision']} ({decision.get('why', '')})."]
         sandbox = result.get("sandbox")
         if sandbox:
-            out += ["", f"Sandbox ({sandbox['level']}): start {sandbox['start_s']:.2f} s per submission; per check "
-                        f"{sandbox['check_median_s'] * 1e3:.0f} ms median, {sandbox['check_max_s'] * 1e3:.0f} ms max "
-                        f"over {sandbox['checks']} round trips."]
+            out += [
+                "",
+                f"Sandbox ({sandbox['level']}): start {sandbox['start_s']:.2f} s per submission; per check "
+                f"{sandbox['check_median_s'] * 1e3:.0f} ms median, {sandbox['check_max_s'] * 1e3:.0f} ms max "
+                f"over {sandbox['checks']} round trips.",
+            ]
         if result.get("grading_cost"):
             out += ["", _cost_table(result["grading_cost"])]
         out.append("")
@@ -278,33 +332,76 @@ def _cost_table(rows) -> str:
     sums: dict[str, float] = {}
     for r in rows:
         tier = "quick + train" if r["tier"] == "train" else r["tier"]
-        lines.append(f"| `{r['assignment']}` | {tier} | {r['seconds']:.1f} | {r['peak_mb']:,.0f} MB | "
-                     f"{r.get('points', '')} |")
+        lines.append(
+            f"| `{r['assignment']}` | {tier} | {r['seconds']:.1f} | {r['peak_mb']:,.0f} MB | {r.get('points', '')} |"
+        )
         sums[tier] = sums.get(tier, 0.0) + r["seconds"]
     every = ", ".join(f"{tier} {s:.0f} s" for tier, s in sums.items())
     class_ = " and ".join(f"{CLASS * s / 3600:.1f} h" for s in sums.values())
-    lines += ["", f"One submission of every assignment above, the rows added up: {every}; a class of {CLASS} "
-                  f"submissions: {class_} of this machine, one submission after another."]
+    lines += [
+        "",
+        f"One submission of every assignment above, the rows added up: {every}; a class of {CLASS} "
+        f"submissions: {class_} of this machine, one submission after another.",
+    ]
     return "\n".join(lines)
 
 
-def render_grading_cost(record: dict, base: Path, heading: bool = True) -> str:
-    out = [_heading(record, "Grading one submission"), ""] if heading else []
+def _throughput_table(rows) -> str:
+    first = rows[0]
+    lines = [
+        f"`grade-many` on {first['submissions']} copies of the reference, {first['tier']} tier of every assignment, "
+        "after one untimed grading:",
+        "",
+        "| --jobs | seconds | submissions per hour |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {r['jobs']} | {r['seconds']:.0f} | {r['per_hour']:.0f}{'' if r.get('status', 0) == 0 else ' (failed)'} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def render_grading_cost(record: dict, base: Path, heading: bool = True, part: str = "both") -> str:
+    """A grading-cost record: one submission per assignment and tier (`grading_cost`) and grade-many's rate
+    (`grading_throughput`), or only `part` of them ("cost", "throughput")."""
+    costs = any(r.get("grading_cost") for r in record["results"])
+    what = "Grading one submission" if costs else "Grading a class (`grade-many`)"
+    out = [_heading(record, what), ""] if heading else []
     out.append(_about(record, base))
     for result in record["results"]:
-        out += ["", _cost_table(result["grading_cost"])]
+        if result.get("grading_cost") and part in ("both", "cost"):
+            out += ["", _cost_table(result["grading_cost"])]
+        if result.get("grading_throughput") and part in ("both", "throughput"):
+            out += ["", _throughput_table(result["grading_throughput"])]
     return "\n".join(out)
+
+
+def _latest_with(records, kind: str, key: str) -> dict:
+    """The newest record of `kind` whose results hold `key`."""
+    for record in records:
+        if record["kind"] == kind and any(isinstance(r, dict) and r.get(key) for r in record["results"]):
+            return record
+    raise DocsError(f"no {kind} measurement with {key} in docs/data/")
 
 
 def render_determinism(record: dict, base: Path) -> str:
     results = record["results"]
     what = f"{results.get('runs', '?')} seeds"
     graded = sorted({c["check"].split("_", 1)[0] for c in results["checks"]})
-    out = [_heading(record, f"{', '.join(graded)}, {what}"), "", _about(record, base), "",
-           "| passed | min | median | max | threshold | check | note |", "|---|---|---|---|---|---|---|"]
+    out = [
+        _heading(record, f"{', '.join(graded)}, {what}"),
+        "",
+        _about(record, base),
+        "",
+        "| passed | min | median | max | threshold | check | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for c in results["checks"]:
-        out.append(f"| {c['passed']} / {c['runs']} | {_pct(c.get('min'))} | {_pct(c.get('median'))} | "
-                   f"{_pct(c.get('max'))} | {_threshold(c.get('threshold'))} | `{c['check']}` | {c.get('note', '')} |")
+        out.append(
+            f"| {c['passed']} / {c['runs']} | {_pct(c.get('min'))} | {_pct(c.get('median'))} | "
+            f"{_pct(c.get('max'))} | {_threshold(c.get('threshold'))} | `{c['check']}` | {c.get('note', '')} |"
+        )
     flaky = sum(c["passed"] < c["runs"] for c in results["checks"])
     out += ["", f"{flaky} flaky check(s) over {what}."]
     return "\n".join(out)
@@ -313,9 +410,14 @@ def render_determinism(record: dict, base: Path) -> str:
 def render_notebook_timings(record: dict, base: Path) -> str:
     budget = record.get("budget", "full")
     command = f"python -m autograder.reference_notebooks --budget {budget}"
-    out = [_heading(record, f"Instructor notebooks, executed top to bottom ({budget} budget)"), "",
-           _about({**record, "command": record.get("command", command)}, base), "",
-           "| notebook | seconds | longest part | error |", "|---|---|---|---|"]
+    out = [
+        _heading(record, f"Instructor notebooks, executed top to bottom ({budget} budget)"),
+        "",
+        _about({**record, "command": record.get("command", command)}, base),
+        "",
+        "| notebook | seconds | longest part | error |",
+        "|---|---|---|---|",
+    ]
     notebooks = sorted(record.get("notebooks", {}).items())
     for name, nb in notebooks:
         parts = nb.get("parts") or {}
@@ -323,49 +425,84 @@ def render_notebook_timings(record: dict, base: Path) -> str:
         error = nb.get("error") or ""
         if error == "stopped":
             error = f"stopped after {sum(1 for c in nb.get('cells', []) if c.get('seconds') is not None)} code cells"
-        out.append(f"| `{name}` | {nb.get('seconds', 0):.0f} | "
-                   + (f"{longest[0]} ({longest[1]:.0f} s)" if longest else "–") + f" | {error} |")
+        out.append(
+            f"| `{name}` | {nb.get('seconds', 0):.0f} | "
+            + (f"{longest[0]} ({longest[1]:.0f} s)" if longest else "–")
+            + f" | {error} |"
+        )
     for name, nb in notebooks:
-        out += ["", f"`{name}`, seconds per part: "
-                + "; ".join(f"{part} {sec:.0f}" for part, sec in (nb.get("parts") or {}).items()) + "."]
+        out += [
+            "",
+            f"`{name}`, seconds per part: "
+            + "; ".join(f"{part} {sec:.0f}" for part, sec in (nb.get("parts") or {}).items())
+            + ".",
+        ]
         long = [c for c in nb.get("cells", []) if (c.get("seconds") or 0) >= LONG_CELL_S]
         if long:
-            out.append(f"Cells of {LONG_CELL_S} s or more: "
-                       + "; ".join(f"cell {c['cell']} `{c['first_line'].replace('|', '/')}` {c['seconds']:.0f} s"
-                                   for c in long) + ".")
+            out.append(
+                f"Cells of {LONG_CELL_S} s or more: "
+                + "; ".join(
+                    f"cell {c['cell']} `{c['first_line'].replace('|', '/')}` {c['seconds']:.0f} s" for c in long
+                )
+                + "."
+            )
     return "\n".join(out)
 
 
 LONG_CELL_S = 30  # cells listed one by one on the measurements page
 
 
-RENDER = {"bench": render_bench, "grading-cost": render_grading_cost, "determinism": render_determinism,
-          "notebook-timings": render_notebook_timings}
+RENDER = {
+    "bench": render_bench,
+    "grading-cost": render_grading_cost,
+    "determinism": render_determinism,
+    "notebook-timings": render_notebook_timings,
+}
 SECTIONS = {
-    "bench": ("Speed", "`make bench` (`python -m kit.bench`): seconds per epoch, images per second, test accuracy and time to each model's "
-              "target; the course CNN's training step against the machine's own matmul rate. What the figures "
-              "mean: [speed.md](speed.md)."),
-    "grading-cost": ("Cost of grading",
-                     "`python -m kit.bench --grading-cost`: the reference modules graded by `python -m autograder grade --submission solutions "
-                     "--assignment A --tier T`, alone, each row a fresh grader process; memory as the peak of the "
-                     "summed PSS of the grader's process tree (judge, sandbox, check). What it means for each "
-                     "platform: [platforms.md](platforms.md)."),
-    "determinism": ("Flaky thresholds",
-                    "`python -m autograder determinism`: the reference graded once per seed offset (`KIT_SEED_OFFSET=k` shifts every seed of the kit's "
-                    "trainings); each train-tier check's pass count and the accuracy it measured (its worst "
-                    "training when it has several)."),
-    "notebook-timings": ("Instructor notebooks",
-                         "`make reference-notebooks`: each instructor notebook executed top to bottom, answer keys included."),
+    "bench": (
+        "Speed",
+        "`make bench` (`python -m kit.bench`): seconds per epoch, images per second, test accuracy and time to each model's "
+        "target; the course CNN's training step against the machine's own matmul rate. What the figures "
+        "mean: [speed.md](speed.md).",
+    ),
+    "grading-cost": (
+        "Cost of grading",
+        "`python -m kit.bench --grading-cost`: the reference modules graded by `python -m autograder grade --submission solutions "
+        "--assignment A --tier T`, alone, each row a fresh grader process; memory as the peak of the "
+        "summed PSS of the grader's process tree (judge, sandbox, check). `python -m kit.bench "
+        "--grading-throughput`: `grade-many`'s submissions per hour at several `--jobs`. What it means for each "
+        "platform: [platforms.md](platforms.md).",
+    ),
+    "determinism": (
+        "Flaky thresholds",
+        "`python -m autograder determinism`: the reference graded once per seed offset (`KIT_SEED_OFFSET=k` shifts every seed of the kit's "
+        "trainings); each train-tier check's pass count and the accuracy it measured (its worst "
+        "training when it has several).",
+    ),
+    "notebook-timings": (
+        "Instructor notebooks",
+        "`make reference-notebooks`: each instructor notebook executed top to bottom, answer keys included.",
+    ),
 }
 
 
 def render_page(rows, records, base: Path = PAGE.parent) -> str:
-    out = [HEADER, "", "# Measured figures, and what the grader holds", "",
-           "Every figure on this page names the machine it was measured on and the command that measured it; "
-           "the counts come from the code. The page is written by `make docs` (`python -m autograder.docs`) "
-           "from the JSON files in [data/](data/); how to add a measurement: "
-           "[maintainers.md](maintainers.md#regenerating-the-docs).", "",
-           "## What the grader holds (from the code)", "", render_counts(rows, base), "", render_mutants(rows, base)]
+    out = [
+        HEADER,
+        "",
+        "# Measured figures, and what the grader holds",
+        "",
+        "Every figure on this page names the machine it was measured on and the command that measured it; "
+        "the counts come from the code. The page is written by `make docs` (`python -m autograder.docs`) "
+        "from the JSON files in [data/](data/); how to add a measurement: "
+        "[maintainers.md](maintainers.md#regenerating-the-docs).",
+        "",
+        "## What the grader holds (from the code)",
+        "",
+        render_counts(rows, base),
+        "",
+        render_mutants(rows, base),
+    ]
     for kind in KINDS:
         mine = [r for r in records if r["kind"] == kind]
         if not mine:
@@ -402,8 +539,13 @@ def _measured(check_ids, records, base: Path) -> str:
                 spread = _pct(row["min"]) if row["min"] == row["max"] else f"{_pct(row['min'])}–{_pct(row['max'])}"
                 where = record["results"].get("data_source")
                 who = f"{row['check'].split('/')[-1]}: " if len(check_ids) > 1 else ""
-                found.append((row["check"], f"{who}{spread} over {row['runs']} seed{'s' * (row['runs'] > 1)}"
-                              f"{f' ({where})' if where else ''}, [{_day(record)}]({link})"))
+                found.append(
+                    (
+                        row["check"],
+                        f"{who}{spread} over {row['runs']} seed{'s' * (row['runs'] > 1)}"
+                        f"{f' ({where})' if where else ''}, [{_day(record)}]({link})",
+                    )
+                )
     return "; ".join(text for _, text in sorted(found)) or "not yet measured"
 
 
@@ -419,22 +561,32 @@ def render_recipes(rows, records, base: Path) -> str:
         for c in load_checks(r["entry"].folder):
             if c.recipe:
                 graded.setdefault(c.recipe, []).append(c)
-    lines = ["| recipe | trains | settings | threshold | course's target | graded by | measured |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| recipe | trains | settings | threshold | course's target | graded by | measured |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, found in RECIPES.items():
         checks = graded.get(name, [])
         settings = ", ".join(f"{k} {_setting(v)}" for k, v in found.settings.items()) or "–"
-        threshold = ", ".join(_threshold(v) if source == "any" else f"{_threshold(v)} ({source})"
-                              for source, v in found.threshold.items()) or "–"
+        threshold = (
+            ", ".join(
+                _threshold(v) if source == "any" else f"{_threshold(v)} ({source})"
+                for source, v in found.threshold.items()
+            )
+            or "–"
+        )
         target = _threshold(found.target) if found.target is not None else "–"
         by = ", ".join(f"`{c.id}` ({c.tier})" for c in checks) or "kit.bench only"
         measured = _measured({c.id for c in checks}, records, base) if checks else "–"
         lines.append(f"| `{name}` | {found.what} | {settings} | {threshold} | {target} | {by} | {measured} |")
-    lines += ["", "Written by `make docs` from `kit/recipes.py` (each recipe's settings, threshold by data source and "
-              "the course's target, one line each), the checks that name it (`@check(..., recipe=NAME)`) and the "
-              "newest `python -m autograder determinism --json` record of each check in `docs/data/`. Data "
-              "sources: `original` is CIFAR-10 as torchvision downloads it, `jpeg-q75` the offline mirror's JPEG "
-              "export; `data_scripts.cifar10_source()` tells which one a machine has."]
+    lines += [
+        "",
+        "Written by `make docs` from `kit/recipes.py` (each recipe's settings, threshold by data source and "
+        "the course's target, one line each), the checks that name it (`@check(..., recipe=NAME)`) and the "
+        "newest `python -m autograder determinism --json` record of each check in `docs/data/`. Data "
+        "sources: `original` is CIFAR-10 as torchvision downloads it, `jpeg-q75` the offline mirror's JPEG "
+        "export; `data_scripts.cifar10_source()` tells which one a machine has.",
+    ]
     return "\n".join(lines)
 
 
@@ -443,7 +595,12 @@ BLOCKS = {
     "counts": lambda rows, records, base: render_counts(rows, base),
     "mutants": lambda rows, records, base: render_mutants(rows, base),
     "assignments": lambda rows, records, base: render_assignments(rows, base),
-    "grading-cost": lambda rows, records, base: render_grading_cost(_latest(records, "grading-cost"), base, heading=False),
+    "grading-cost": lambda rows, records, base: render_grading_cost(
+        _latest_with(records, "grading-cost", "grading_cost"), base, heading=False, part="cost"
+    ),
+    "grading-throughput": lambda rows, records, base: render_grading_cost(
+        _latest_with(records, "grading-cost", "grading_throughput"), base, heading=False, part="throughput"
+    ),
 }
 
 
@@ -484,8 +641,10 @@ def stale(data: Path = DATA) -> list[Path]:
 
 
 def record_main(argv) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.docs record",
-                                     description="keep a measurement's JSON in docs/data/, naming this machine")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.docs record",
+        description="keep a measurement's JSON in docs/data/, naming this machine",
+    )
     parser.add_argument("file", type=Path, help="what the command wrote (runs/bench/bench.json, ...)")
     parser.add_argument("--kind", choices=KINDS[:3], required=True)
     parser.add_argument("--command", help="the command that wrote it (default: the kind's usual command)")
@@ -497,8 +656,13 @@ def record_main(argv) -> int:
         kept = {**raw, "notes": [*raw.get("notes", []), *args.note]}  # already says where it was measured
     else:
         default = {"bench": "python -m kit.bench", "grading-cost": "python -m kit.bench --grading-cost"}
-        kept = envelope(args.kind, raw, args.command or default.get(args.kind, ""), args.note,
-                        f"Recorded from {args.file} on the machine that measured it")
+        kept = envelope(
+            args.kind,
+            raw,
+            args.command or default.get(args.kind, ""),
+            args.note,
+            f"Recorded from {args.file} on the machine that measured it",
+        )
     target = DATA / (args.name or f"{args.kind}-{kept['date']}.json")
     DATA.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(kept, indent=1) + "\n")

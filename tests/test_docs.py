@@ -1,5 +1,6 @@
 """The generated docs (autograder/docs.py): what is checked in is what `make docs` writes now, counts follow the
 code, and every measured figure names its machine and command."""
+
 import dataclasses
 import json
 import subprocess
@@ -17,9 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.quick
 def test_checked_in_docs_are_what_make_docs_writes():
     stale = [str(p.relative_to(ROOT)) for p in docs.stale()]
-    assert not stale, (f"out of date: {', '.join(stale)}. Counts come from the checks and autograder/mutants.py, "
-                       "figures from docs/data/*.json: run `make docs` (python -m autograder.docs) and commit the "
-                       "result")
+    assert not stale, (
+        f"out of date: {', '.join(stale)}. Counts come from the checks and autograder/mutants.py, "
+        "figures from docs/data/*.json: run `make docs` (python -m autograder.docs) and commit the "
+        "result"
+    )
 
 
 @pytest.mark.quick
@@ -62,8 +65,10 @@ def test_counts_follow_the_checks():
 @pytest.mark.quick
 def test_blocks_are_filled_between_markers_and_nowhere_else():
     rows, records = docs.counts(), docs.load_measurements()
-    text = ("intro `<!-- generated: counts -->` quoted inside a line is text\n"
-            "<!-- generated: mutants -->\nwhatever was here\n<!-- end generated -->\nhand-written tail\n")
+    text = (
+        "intro `<!-- generated: counts -->` quoted inside a line is text\n"
+        "<!-- generated: mutants -->\nwhatever was here\n<!-- end generated -->\nhand-written tail\n"
+    )
     out = docs.fill_blocks(text, rows, records, ROOT / "docs", "x.md")
     assert out.startswith("intro `<!-- generated: counts -->` quoted") and out.endswith("hand-written tail\n")
     assert "whatever was here" not in out and "mutants (a1 " in out
@@ -83,9 +88,22 @@ def test_links_are_relative_to_the_page():
 
 @pytest.mark.quick
 def test_record_keeps_a_run_with_this_machine(tmp_path, monkeypatch):
-    raw = [{"cpu": "x86_64", "cores": 2, "grading_cost": [
-        {"assignment": "a4_gaussian_fit", "tier": "quick", "seconds": 4.5, "peak_mb": 800.0, "points": "16 / 16",
-         "status": 0}]}]
+    raw = [
+        {
+            "cpu": "x86_64",
+            "cores": 2,
+            "grading_cost": [
+                {
+                    "assignment": "a4_gaussian_fit",
+                    "tier": "quick",
+                    "seconds": 4.5,
+                    "peak_mb": 800.0,
+                    "points": "16 / 16",
+                    "status": 0,
+                }
+            ],
+        }
+    ]
     src = tmp_path / "grading_cost.json"
     src.write_text(json.dumps(raw))
     data = tmp_path / "data"
@@ -95,9 +113,16 @@ def test_record_keeps_a_run_with_this_machine(tmp_path, monkeypatch):
     assert kept["kind"] == "grading-cost" and kept["machine"] == docs.machine() and kept["results"] == raw
     assert kept["command"] == "python -m kit.bench --grading-cost" and kept["notes"] == ["a test"]
     # notebook timings as `python -m autograder.reference_notebooks --record` writes them
-    (data / "notebook-timings-small.json").write_text(json.dumps({
-        "machine": "test machine", "budget": "small", "date": "2026-12-01",
-        "notebooks": {"a4_gaussian_fit": {"seconds": 12.3, "error": None, "parts": {"Part 1": 10.0}}}}))
+    (data / "notebook-timings-small.json").write_text(
+        json.dumps(
+            {
+                "machine": "test machine",
+                "budget": "small",
+                "date": "2026-12-01",
+                "notebooks": {"a4_gaussian_fit": {"seconds": 12.3, "error": None, "parts": {"Part 1": 10.0}}},
+            }
+        )
+    )
     page = docs.render_page(docs.counts(), docs.load_measurements(data))
     assert f"Machine: **{docs.machine()}**" in page and "| `a4_gaussian_fit` | quick | 4.5 | 800 MB | 16 / 16 |" in page
     assert "Machine: **test machine**" in page and "| `a4_gaussian_fit` | 12 | Part 1 (10 s) |" in page
@@ -109,9 +134,28 @@ def test_record_keeps_a_run_with_this_machine(tmp_path, monkeypatch):
 @pytest.mark.quick
 def test_determinism_writes_json_that_docs_can_keep(tmp_path):
     out = tmp_path / "determinism.json"
-    proc = subprocess.run([sys.executable, "-m", "autograder", "determinism", "--runs", "1", "--assignment", "a4",
-                           "--tier", "quick", "--time-scale", "3", "--json", str(out)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "determinism",
+            "--runs",
+            "1",
+            "--assignment",
+            "a4",
+            "--tier",
+            "quick",
+            "--time-scale",
+            "3",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     record = json.loads(out.read_text())
     assert record["kind"] == "determinism" and record["machine"] == docs.machine()
@@ -119,3 +163,21 @@ def test_determinism_writes_json_that_docs_can_keep(tmp_path):
     checks = record["results"]["checks"]
     assert checks and all(c["passed"] == c["runs"] == 1 for c in checks)
     assert all(c["check"].startswith("a4_gaussian_fit/") for c in checks)
+
+
+@pytest.mark.quick
+def test_grade_many_throughput_is_rendered_from_its_record(tmp_path):
+    """kit.bench --grading-throughput's rows: the measurements page and the `grading-throughput` block show the
+    newest record that has them, and the `grading-cost` block keeps to the record with per-submission costs."""
+    rows = [
+        {"tier": "quick", "jobs": j, "submissions": 4, "seconds": s, "per_hour": 14400 / s, "status": 0}
+        for j, s in ((1, 60.0), (2, 30.0))
+    ]
+    record = docs.envelope("grading-cost", [{"cpu": "x86_64", "grading_throughput": rows}], "python -m kit.bench")
+    (tmp_path / "throughput.json").write_text(json.dumps(record))
+    records = docs.load_measurements(tmp_path)
+    block = docs.BLOCKS["grading-throughput"](docs.counts(), records, ROOT / "docs")
+    assert "| 1 | 60 | 240 |" in block and "| 2 | 30 | 480 |" in block
+    assert "Grading a class" in docs.render_page(docs.counts(), records)
+    with pytest.raises(docs.DocsError, match="with grading_cost"):
+        docs.BLOCKS["grading-cost"](docs.counts(), records, ROOT / "docs")
