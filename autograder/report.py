@@ -1,14 +1,13 @@
 """One results model, four renderings: terminal table, JSON, Gradescope results.json, JUnit XML."""
+
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
 from xml.etree import ElementTree as ET
 
-from .api import take_metrics
 
-STATUS_LABEL = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT",
-                "not_implemented": "TODO"}
+STATUS_LABEL = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "not_implemented": "TODO"}
 
 
 @dataclass
@@ -24,9 +23,9 @@ class CheckResult:
     duration: float
     isolation: str = ""  # how the submission's code was isolated (autograder/judge.py LEVELS)
     hidden: bool = False  # a hidden check: shown to students once grades are published
-    # what the check measured, as data: [{"name": "accuracy", "value": 0.9832, "threshold": 0.98}, ...]. Built in
-    # the judge right after its check ran, a result takes what the check recorded (api.record_metric).
-    metrics: list = field(default_factory=take_metrics)
+    # what the check measured, as data: [{"name": "accuracy", "value": 0.9832, "threshold": 0.98}, ...]: what the
+    # check recorded (api.record_metric), handed over by runner.run_one
+    metrics: list = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -63,15 +62,19 @@ def render_table(results, submission: str = "") -> str:
         lines.append(f"{assignment}: {_fmt(got)} / {_fmt(out_of)}")
         for r in rows:
             name = f"{r.name} (hidden)" if r.hidden else r.name
-            lines.append(f"  {STATUS_LABEL.get(r.status, r.status):<7} {name:<{width - len(assignment)}} "
-                         f"{_fmt(r.score):>4} / {_fmt(r.max_score):<3} {r.tier:<5} {r.duration:5.1f}s")
+            lines.append(
+                f"  {STATUS_LABEL.get(r.status, r.status):<7} {name:<{width - len(assignment)}} "
+                f"{_fmt(r.score):>4} / {_fmt(r.max_score):<3} {r.tier:<5} {r.duration:5.1f}s"
+            )
             if r.message:
                 lines.append(f"          -> {r.message}")
     got, out_of = totals(results)
     lines.append("")
     lines.append(isolation_text(results))
-    lines.append(f"TOTAL: {_fmt(got)} / {_fmt(out_of)} points "
-                 f"({sum(r.status == 'passed' for r in results)} of {len(results)} checks passed)")
+    lines.append(
+        f"TOTAL: {_fmt(got)} / {_fmt(out_of)} points "
+        f"({sum(r.status == 'passed' for r in results)} of {len(results)} checks passed)"
+    )
     return "\n".join(lines)
 
 
@@ -92,10 +95,17 @@ def to_gradescope(results, leaderboard: bool = False) -> dict:
         "execution_time": round(sum(r.duration for r in results), 1),
         "visibility": "visible",
         "output": isolation_text(results),
-        "tests": [{"name": r.id, "score": r.score, "max_score": r.max_score,
-                   "status": "passed" if r.status == "passed" else "failed",
-                   "visibility": "after_published" if r.hidden else "visible",
-                   "output": _test_output(r)} for r in results],
+        "tests": [
+            {
+                "name": r.id,
+                "score": r.score,
+                "max_score": r.max_score,
+                "status": "passed" if r.status == "passed" else "failed",
+                "visibility": "after_published" if r.hidden else "visible",
+                "output": _test_output(r),
+            }
+            for r in results
+        ],
     }
     if leaderboard:
         data["leaderboard"] = leaderboard_rows(results)
@@ -108,8 +118,7 @@ def leaderboard_rows(results) -> list[dict]:
     for r in results:
         found = [m["value"] for m in r.metrics if m["name"] == "accuracy"] if r.status == "passed" else []
         if found:
-            rows.append({"name": f"{r.name}: test accuracy (%)", "value": round(100 * min(found), 2),
-                         "order": "desc"})
+            rows.append({"name": f"{r.name}: test accuracy (%)", "value": round(100 * min(found), 2), "order": "desc"})
             rows.append({"name": f"{r.name}: time (s)", "value": round(r.duration, 1), "order": "asc"})
     return rows
 
@@ -119,11 +128,20 @@ def to_json(results, submission: str = "") -> dict:
     data = to_gradescope(results)
     data["submission"] = submission
     data["isolation"] = list(dict.fromkeys(r.isolation for r in results if r.isolation))
-    data["assignments"] = {a: dict(zip(("score", "max_score"), totals([r for r in results if r.assignment == a])))
-                           for a in dict.fromkeys(r.assignment for r in results)}
+    data["assignments"] = {
+        a: dict(zip(("score", "max_score"), totals([r for r in results if r.assignment == a])))
+        for a in dict.fromkeys(r.assignment for r in results)
+    }
     for test, r in zip(data["tests"], results):
-        test.update(kit_status=r.status, tier=r.tier, hidden=r.hidden, isolation=r.isolation, duration=round(r.duration, 3), message=r.message,
-                    metrics=r.metrics)
+        test.update(
+            kit_status=r.status,
+            tier=r.tier,
+            hidden=r.hidden,
+            isolation=r.isolation,
+            duration=round(r.duration, 3),
+            message=r.message,
+            metrics=r.metrics,
+        )
     return data
 
 
@@ -140,8 +158,10 @@ def to_prairielearn(results) -> dict:
     from .runner import load_checks
 
     # how a check says the code could not be loaded at all (autograder/sandbox.py, autograder/runner.py)
-    unimportable = re.compile(r"\.py has a syntax error|\.py not found in the submission|importing \S+\.py raised|"
-                              r"^folder \S+/ not found in|^grader error:")
+    unimportable = re.compile(
+        r"\.py has a syntax error|\.py not found in the submission|importing \S+\.py raised|"
+        r"^folder \S+/ not found in|^grader error:"
+    )
     descriptions = {}
     for assignment in dict.fromkeys(r.assignment for r in results):
         try:
@@ -155,21 +175,42 @@ def to_prairielearn(results) -> dict:
     for r in results:
         if r.hidden:
             n_hidden += 1
-            tests.append({"name": f"hidden check {n_hidden}", "description": "", "points": r.score,
-                          "max_points": r.max_score, "message": "passed" if r.status == "passed" else "not passed",
-                          "output": ""})
+            tests.append(
+                {
+                    "name": f"hidden check {n_hidden}",
+                    "description": "",
+                    "points": r.score,
+                    "max_points": r.max_score,
+                    "message": "passed" if r.status == "passed" else "not passed",
+                    "output": "",
+                }
+            )
         else:
-            tests.append({"name": r.name if single else r.id, "description": descriptions.get(r.id, ""),
-                          "points": r.score, "max_points": r.max_score, "message": r.message or "passed",
-                          "output": r.output})
-    data = {"gradable": True, "score": got / out_of if out_of > 0 else 0.0,
-            "message": f"{_fmt(got)} / {_fmt(out_of)} points ({passed} of {len(results)} checks passed)",
-            "output": isolation_text(results), "tests": tests}
+            tests.append(
+                {
+                    "name": r.name if single else r.id,
+                    "description": descriptions.get(r.id, ""),
+                    "points": r.score,
+                    "max_points": r.max_score,
+                    "message": r.message or "passed",
+                    "output": r.output,
+                }
+            )
+    data = {
+        "gradable": True,
+        "score": got / out_of if out_of > 0 else 0.0,
+        "message": f"{_fmt(got)} / {_fmt(out_of)} points ({passed} of {len(results)} checks passed)",
+        "output": isolation_text(results),
+        "tests": tests,
+    }
     if not results or all(r.status == "error" and unimportable.search(r.message) for r in results):
-        errors = list(dict.fromkeys(r.message for r in results if not r.hidden)) or \
-            ["nothing was graded: no check ran"]
-        data.update(gradable=False, score=0.0, format_errors=errors,
-                    message="The submission could not be graded: " + "; ".join(errors[:3]))
+        errors = list(dict.fromkeys(r.message for r in results if not r.hidden)) or ["nothing was graded: no check ran"]
+        data.update(
+            gradable=False,
+            score=0.0,
+            format_errors=errors,
+            message="The submission could not be graded: " + "; ".join(errors[:3]),
+        )
     return data
 
 
@@ -177,10 +218,15 @@ def to_junit(results, submission: str = "") -> str:
     suites = ET.Element("testsuites", name=submission or "submission")
     for assignment in dict.fromkeys(r.assignment for r in results):
         rows = [r for r in results if r.assignment == assignment]
-        suite = ET.SubElement(suites, "testsuite", name=assignment, tests=str(len(rows)),
-                              failures=str(sum(r.status in ("failed", "not_implemented") for r in rows)),
-                              errors=str(sum(r.status in ("error", "timeout") for r in rows)),
-                              time=f"{sum(r.duration for r in rows):.3f}")
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=assignment,
+            tests=str(len(rows)),
+            failures=str(sum(r.status in ("failed", "not_implemented") for r in rows)),
+            errors=str(sum(r.status in ("error", "timeout") for r in rows)),
+            time=f"{sum(r.duration for r in rows):.3f}",
+        )
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="isolation", value=isolation_text(rows))
         for r in rows:

@@ -5,6 +5,7 @@ it and compares what comes back, as plain data, with its oracles. Nothing the st
 sys.exit, os._exit, endless loops, huge prints, patching torch, fake tensors, background processes) can stop
 the grader or earn points the check did not award.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from kit.loops import seed_everything
 
-from .api import REGISTRY, TIERS, Check, CheckFailed, SubmissionError
+from .api import REGISTRY, TIERS, Check, CheckFailed, SubmissionError, take_metrics
 from .assignments import ASSIGNMENTS  # noqa: F401 - the list lives in autograder/assignments.py; kept importable here
 from .assignments import resolve as resolve_assignment  # noqa: F401 - 'a1', 'a1_intro_nn' -> 'a1_intro_nn'
 from .report import CheckResult
@@ -72,21 +73,24 @@ def execute(chk: Check, session) -> tuple[str, str]:
 
 def _gone(session, why: str) -> tuple[str, str]:
     if why == "timeout":
-        return "timeout", (f"took longer than the time limit of {session.timeout:.0f} s (endless loop, or far too "
-                           "slow?)")
+        return "timeout", (
+            f"took longer than the time limit of {session.timeout:.0f} s (endless loop, or far too slow?)"
+        )
     if why == "ended":
         code = (session.ended or {}).get("code")
         if code == -signal.SIGKILL:
             return "error", "the process was killed (out of memory?)"
-        return "error", (f"the submission ended the grading process (exit code {code}); do not call sys.exit or "
-                         "os._exit")
+        return "error", (
+            f"the submission ended the grading process (exit code {code}); do not call sys.exit or os._exit"
+        )
     if why == "gone":
         return "error", "the sandbox running the submission stopped (killed, or out of memory?)"
     return "error", f"the submission broke the grader's channel ({why}); its answers cannot be read"
 
 
-def run_one(sandbox, chk: Check, folder: Path, threads: int = 1, memory_mb: int = DEFAULT_MEMORY_MB,
-            timeout_scale: float = 1.0) -> CheckResult:
+def run_one(
+    sandbox, chk: Check, folder: Path, threads: int = 1, memory_mb: int = DEFAULT_MEMORY_MB, timeout_scale: float = 1.0
+) -> CheckResult:
     """Run one check: its function in this process (the judge), the student's code in `sandbox`."""
     import torch
 
@@ -102,23 +106,52 @@ def run_one(sandbox, chk: Check, folder: Path, threads: int = 1, memory_mb: int 
     notes = io.StringIO()  # what the check itself prints (measured accuracies): kept apart from the student's output
     with contextlib.redirect_stdout(notes):
         status, message = execute(chk, session)
+    metrics = take_metrics()  # what the check measured, as data (api.expect_accuracy), for this result only
     output = session.finish()
     if notes.getvalue():
         output = (output.rstrip("\n") + "\n" if output.strip() else "") + notes.getvalue()
     elapsed = time.monotonic() - start
-    return result_of(chk, status, message, output, elapsed, isolation=sandbox.level)
+    return result_of(chk, status, message, output, elapsed, isolation=sandbox.level, metrics=metrics)
 
 
-def result_of(chk: Check, status: str, message: str, output: str = "", duration: float = 0.0,
-              isolation: str = "") -> CheckResult:
+def result_of(
+    chk: Check,
+    status: str,
+    message: str,
+    output: str = "",
+    duration: float = 0.0,
+    isolation: str = "",
+    metrics: list | None = None,
+) -> CheckResult:
     """A check's result: its points only when it passed; its visibility travels with it to every report."""
-    return CheckResult(chk.assignment, chk.name, chk.tier, chk.points if status == "passed" else 0.0, chk.points,
-                       status, message, output, duration, isolation=isolation, hidden=chk.hidden)
+    return CheckResult(
+        chk.assignment,
+        chk.name,
+        chk.tier,
+        chk.points if status == "passed" else 0.0,
+        chk.points,
+        status,
+        message,
+        output,
+        duration,
+        isolation=isolation,
+        hidden=chk.hidden,
+        metrics=list(metrics or ()),
+    )
 
 
-def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: int = 1,
-          progress=None, threads: int | None = None, only=None, level: str | None = None, slot: int = 0,
-          **kwargs) -> list[CheckResult]:
+def grade(
+    submission: Path,
+    assignments: list[str],
+    tier: str = "train",
+    jobs: int = 1,
+    progress=None,
+    threads: int | None = None,
+    only=None,
+    level: str | None = None,
+    slot: int = 0,
+    **kwargs,
+) -> list[CheckResult]:
     """Grade the given assignments of a submission folder; never raises for anything the submission does.
 
     `only`: check ids (``"a1_intro_nn/backward"``) to grade; the others of the tier are skipped. `jobs` > 1 runs
@@ -155,8 +188,12 @@ def grade(submission: Path, assignments: list[str], tier: str = "train", jobs: i
 
         parts = [part for part in (todo[i::jobs] for i in range(jobs)) if part]
         with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=_judge_context()) as pool:
-            futures = {pool.submit(_grade_part, str(submission), [(c.assignment, c.name) for c in part],
-                                   threads, level, kwargs, slot): part for slot, part in enumerate(parts)}
+            futures = {
+                pool.submit(
+                    _grade_part, str(submission), [(c.assignment, c.name) for c in part], threads, level, kwargs, slot
+                ): part
+                for slot, part in enumerate(parts)
+            }
             for fut in cf.as_completed(futures):
                 try:
                     part_results = fut.result()
@@ -213,8 +250,9 @@ def grader_error(assignment: str, message: str) -> CheckResult:
     return CheckResult(assignment, "grader", "quick", 0.0, 0.0, "error", f"grader error: {message}", "", 0.0)
 
 
-def grade_many(folder: Path, assignments: list[str], tier: str = "train", jobs: int = 1, progress=None,
-               **kwargs) -> dict[str, list[CheckResult]]:
+def grade_many(
+    folder: Path, assignments: list[str], tier: str = "train", jobs: int = 1, progress=None, **kwargs
+) -> dict[str, list[CheckResult]]:
     """Grade every submission folder inside `folder`, `jobs` submissions at a time, each in its own judge process
     with its own sandbox (checks of one submission run one after the other, each with cores/jobs threads)."""
     students = sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -233,8 +271,7 @@ def grade_many(folder: Path, assignments: list[str], tier: str = "train", jobs: 
     slots = ctx.Queue()
     for i in range(jobs):
         slots.put(i)
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_take_slot,
-                                initargs=(slots,)) as pool:
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_take_slot, initargs=(slots,)) as pool:
         futures = {pool.submit(_grade_student, str(p), assignments, tier, threads, kwargs): p for p in students}
         for fut in cf.as_completed(futures):
             path = futures[fut]
