@@ -1,6 +1,7 @@
 """Tests of assignment 3's checks and glue: the reference passes, the checks accept the conventions they should, the
 kit's trainings, attention maps, study and command line work. Typical mistakes, each caught by its own check:
 autograder/mutants.py, graded by tests/test_mutants.py."""
+
 import json
 import os
 import subprocess
@@ -78,11 +79,14 @@ def test_per_head_projections_are_assembled_in_head_order(layout):
     model = _PerHead(8, 2, layout)
     W = _resolve(model, 8, 2)
     if layout == "lists":
-        heads = [{"query": model.q_mappings[h], "key": model.k_mappings[h], "value": model.v_mappings[h]}
-                 for h in range(2)]
+        heads = [
+            {"query": model.q_mappings[h], "key": model.k_mappings[h], "value": model.v_mappings[h]} for h in range(2)
+        ]
     else:
-        heads = [{name: getattr(h, name) for name in ("query", "key", "value")}
-                 for h in (model.heads if layout == "heads" else model.blocks_of_heads)]
+        heads = [
+            {name: getattr(h, name) for name in ("query", "key", "value")}
+            for h in (model.heads if layout == "heads" else model.blocks_of_heads)
+        ]
     for role, name in zip("qkv", ("query", "key", "value")):
         assert torch.equal(W[role][0], torch.cat([h[name].weight for h in heads]).detach())
         assert torch.equal(W[role][1], torch.cat([h[name].bias for h in heads]).detach())
@@ -90,14 +94,21 @@ def test_per_head_projections_are_assembled_in_head_order(layout):
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("layout, kw, H, words", [
-    ("heads", {}, 4, "holds 2 heads, expected num_heads = 4"),
-    ("slices", {}, 2, "a head that reads only its slice"),
-    ("two lists", {}, 2, "several lists could be its heads (first, second)"),
-    ("heads", {"extra": True}, 2, "heads.0 has parameters besides its query, key and value projections "
-                                  "(heads.0.scale)"),
-    ("heads", {"names": ("a", "b", "c")}, 2, "MHSA.heads.0: found no query, key and value projections"),
-])
+@pytest.mark.parametrize(
+    "layout, kw, H, words",
+    [
+        ("heads", {}, 4, "holds 2 heads, expected num_heads = 4"),
+        ("slices", {}, 2, "a head that reads only its slice"),
+        ("two lists", {}, 2, "several lists could be its heads (first, second)"),
+        (
+            "heads",
+            {"extra": True},
+            2,
+            "heads.0 has parameters besides its query, key and value projections (heads.0.scale)",
+        ),
+        ("heads", {"names": ("a", "b", "c")}, 2, "MHSA.heads.0: found no query, key and value projections"),
+    ],
+)
 def test_ambiguous_per_head_layouts_say_what_was_found(layout, kw, H, words):
     from autograder.api import CheckFailed
 
@@ -206,8 +217,14 @@ def test_train_and_study_small(tmp_path):
     vit = _vit()
     _, hist = a3.train_vit(vit, "mnist", epochs=2, limit_train=3000, limit_test=1000, device="cpu")
     assert hist.test_acc[-1] > 0.3 and hist.train_loss[-1] < hist.train_loss[0]  # 10 % is chance
-    rows = a3.study(vit, ["nb_heads"], budget=dict(epochs=1, limit_train=1000, validation=500, limit_test=500),
-                    device="cpu", folder=tmp_path, values={"nb_heads": [1, 2]})
+    rows = a3.study(
+        vit,
+        ["nb_heads"],
+        budget=dict(epochs=1, limit_train=1000, validation=500, limit_test=500),
+        device="cpu",
+        folder=tmp_path,
+        values={"nb_heads": [1, 2]},
+    )
     assert [r["value"] for r in rows] == [1, 2]
     assert all("test_acc" not in r and 0 < r["val_acc"] <= 1 for r in rows)  # ranked on validation only
     best = max(rows, key=lambda r: r["val_acc"])
@@ -218,10 +235,10 @@ def test_train_and_study_small(tmp_path):
     assert "validation accuracy" in a3.study_table(rows) and "only reading of the test set" in a3.study_table(rows)
 
 
-@pytest.mark.train
+@pytest.mark.full  # a minute of training for a recipe only kit.bench uses: `make test-all`, and every `make bench`
 def test_fast_recipe_takes_the_course_vit_to_98_percent():
-    """The README's speed figure for the ViT: the course ViT (27,434 parameters) ends at 98 % or more on MNIST
-    with FAST_TRAINING (measured, seeds 0 / 1 / 2: 98.19 / 98.32 / 98.19 %)."""
+    """The bench's speed figure for the ViT: the course ViT (27,434 parameters) ends at 98 % or more on MNIST
+    with the recipe a3.fast (measured, seeds 0 / 1 / 2: 98.19 / 98.32 / 98.19 %)."""
     from kit import a3
 
     _, hist = a3.train_vit(_vit(), "mnist", device="cpu", **a3.FAST_TRAINING)
@@ -230,10 +247,29 @@ def test_fast_recipe_takes_the_course_vit_to_98_percent():
 
 @pytest.mark.train
 def test_cli_train(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "kit.a3", "train", "--folder", str(SOLUTIONS), "--epochs", "1",
-                           "--limit-train", "2000", "--device", "cpu", "--name", "t"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kit.a3",
+            "train",
+            "--folder",
+            str(SOLUTIONS),
+            "--epochs",
+            "1",
+            "--limit-train",
+            "2000",
+            "--device",
+            "cpu",
+            "--name",
+            "t",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = tmp_path / "runs" / "t"
     metrics = json.loads((run / "metrics.json").read_text())
@@ -304,7 +340,7 @@ def test_random_shift_flip_moves_and_mirrors_each_image_independently():
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2), mode="replicate")
     offsets = set()
     for s, p in zip(shifted, padded):
-        found = [(t, c) for t in range(5) for c in range(5) if torch.equal(s, p[:, t:t + 12, c:c + 12])]
+        found = [(t, c) for t in range(5) for c in range(5) if torch.equal(s, p[:, t : t + 12, c : c + 12])]
         assert found, "an output is not a shifted copy of its input"
         offsets.add(found[0])
     assert len(offsets) > 10  # independent shifts per image
@@ -319,7 +355,7 @@ def test_study_validation_is_held_out_of_training():
     keep, held = a3.validation_split(1000, 200)
     assert len(held) == 200 and len(keep) == 800 and not set(keep.tolist()) & set(held.tolist())
     assert torch.equal(held, a3.validation_split(1000, 200)[1])
-    X, y = torch.arange(1000.)[:, None], torch.arange(1000) % 10
+    X, y = torch.arange(1000.0)[:, None], torch.arange(1000) % 10
     Xtr, ytr, Xval, yval, Xte, yte = a3.split_validation((X, y, X[:5], y[:5]), 200)
     assert len(Xtr) == 800 and not set(Xtr[:, 0].tolist()) & set(Xval[:, 0].tolist()) and Xte is not None
     with pytest.raises(ValueError):
@@ -347,10 +383,15 @@ def test_data_size_study_reads_the_test_set_once_per_model():
     from kit import a3
 
     Xtrain, ytrain, Xtest, ytest = a3.load("mnist")
-    rows = a3.data_size_study(_vit(), (100, 200), images_seen=200, data=(Xtrain, ytrain, Xtest[:300], ytest[:300]),
-                              device="cpu")
-    assert [(r["images"], r["model"], r["epochs"]) for r in rows] == [(100, "ViT", 2), (100, "CNN", 2),
-                                                                      (200, "ViT", 1), (200, "CNN", 1)]
+    rows = a3.data_size_study(
+        _vit(), (100, 200), images_seen=200, data=(Xtrain, ytrain, Xtest[:300], ytest[:300]), device="cpu"
+    )
+    assert [(r["images"], r["model"], r["epochs"]) for r in rows] == [
+        (100, "ViT", 2),
+        (100, "CNN", 2),
+        (200, "ViT", 1),
+        (200, "CNN", 1),
+    ]
     assert all(0 <= r["test_acc"] <= 1 for r in rows) and "training images" in a3.data_size_table(rows)
 
 
@@ -372,8 +413,15 @@ def test_notebook_asks_the_equations_and_holds_the_issue_17_experiments():
     experiment has its cell and its manually graded question."""
     nb = json.loads((SOLUTIONS / "a3_transformers.ipynb").read_text())
     cells = {c["metadata"]["nbgrader"]["grade_id"]: c for c in nb["cells"]}
-    for gid in ("q_attention_equations", "q_attention_heads", "q_cnn_vs_vit", "q_cnn_small_data", "q_fashion",
-                "q_scratch_vs_finetune", "q_study"):
+    for gid in (
+        "q_attention_equations",
+        "q_attention_heads",
+        "q_cnn_vs_vit",
+        "q_cnn_small_data",
+        "q_fashion",
+        "q_scratch_vs_finetune",
+        "q_study",
+    ):
         meta = cells[gid]["metadata"]["nbgrader"]
         assert cells[gid]["cell_type"] == "markdown" and meta["grade"] and meta["solution"] and meta["points"] >= 1
     for gid in ("attention_heads", "cnn_run", "data_size_run", "fashion_run", "timm_run"):

@@ -3,6 +3,7 @@
 Each attack targets a1's stubs (worth 0) or the reference with one function broken, and must earn 0 for the
 targeted checks, leave no file in the checkout and no process behind, and leave the report intact.
 """
+
 import json
 import os
 import socket
@@ -66,7 +67,10 @@ def survivors(marker):
 # Each attack: the functions it targets (which must earn 0) and the mlp.py that tries it.
 ATTACKS = {
     # a tensor subclass whose comparisons always say "equal"
-    "tensor_subclass": (("forward", "backward", "sgd"), STUB + textwrap.dedent("""
+    "tensor_subclass": (
+        ("forward", "backward", "sgd"),
+        STUB
+        + textwrap.dedent("""
         import torch
         class Liar(torch.Tensor):
             @classmethod
@@ -86,9 +90,13 @@ ATTACKS = {
             return {k: _z(*v.shape) for k, v in params.items()}
         def sgd(params, grads, eta):
             return {k: _z(*v.shape) for k, v in params.items()}
-    """)),
+    """),
+    ),
     # patching torch's comparisons and dunders in the student's own process
-    "patched_torch": (("backward",), SOLUTION + textwrap.dedent("""
+    "patched_torch": (
+        ("backward",),
+        SOLUTION
+        + textwrap.dedent("""
         import torch
         torch.Tensor.__gt__ = lambda self, other: torch.zeros_like(self, dtype=torch.bool)
         torch.Tensor.__lt__ = lambda self, other: torch.zeros_like(self, dtype=torch.bool)
@@ -96,9 +104,13 @@ ATTACKS = {
         torch.isclose = lambda a, b, *r, **k: torch.ones_like(a, dtype=torch.bool)
         def backward(params, outputs, Y):
             return {k: torch.zeros_like(v) for k, v in params.items()}
-    """)),
+    """),
+    ),
     # the grader's own oracle, found through the caller's frame or the garbage collector
-    "frame_and_gc": (("backward",), SOLUTION + textwrap.dedent("""
+    "frame_and_gc": (
+        ("backward",),
+        SOLUTION
+        + textwrap.dedent("""
         import gc, sys, torch
         def backward(params, outputs, Y):
             for depth in range(1, 30):
@@ -112,18 +124,26 @@ ATTACKS = {
                 if getattr(obj, "__name__", "") == "oracle_grads":
                     return obj(params, outputs["X"], Y)
             return {k: torch.zeros_like(v) for k, v in params.items()}
-    """)),
+    """),
+    ),
     # autograd in the exercise done by hand
-    "autograd_by_hand": (("backward", "backward_batch_mean"), SOLUTION + textwrap.dedent("""
+    "autograd_by_hand": (
+        ("backward", "backward_batch_mean"),
+        SOLUTION
+        + textwrap.dedent("""
         import torch
         def backward(params, outputs, Y):
             leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
             yhat, _ = forward(leaves, outputs["X"])
             L = -(Y * torch.log(yhat)).sum(dim=1).mean()
             return dict(zip(leaves, torch.autograd.grad(L, list(leaves.values()))))
-    """)),
+    """),
+    ),
     # the same, but swallowing the refusal and falling back to zeros
-    "autograd_caught": (("backward",), SOLUTION + textwrap.dedent("""
+    "autograd_caught": (
+        ("backward",),
+        SOLUTION
+        + textwrap.dedent("""
         import torch
         def backward(params, outputs, Y):
             try:
@@ -134,9 +154,13 @@ ATTACKS = {
                 return {k: v.grad for k, v in leaves.items()}
             except Exception:
                 return {k: torch.zeros_like(v) for k, v in params.items()}
-    """)),
+    """),
+    ),
     # a shell command reads the reference solutions
-    "shell_reads_solutions": (("forward", "backward"), STUB + textwrap.dedent(f"""
+    "shell_reads_solutions": (
+        ("forward", "backward"),
+        STUB
+        + textwrap.dedent(f"""
         import os, subprocess, sys, importlib.util
         path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "ref_mlp.py")
         subprocess.run(["sh", "-c", "cat {ROOT}/solutions/{A1}/mlp.py > " + path], capture_output=True)
@@ -146,9 +170,13 @@ ATTACKS = {
             ref = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(ref)
             forward, backward = ref.forward, ref.backward
-    """)),
+    """),
+    ),
     # the test labels, read from the data folder
-    "reads_test_labels": (("forward",), STUB + textwrap.dedent(f"""
+    "reads_test_labels": (
+        ("forward",),
+        STUB
+        + textwrap.dedent(f"""
         import glob, os, time
         # the checkout's data folder, then whatever of the file system a few seconds of walking reach (a whole
         # walk of / takes minutes per check on a large disk: each check would end at its time limit instead)
@@ -166,13 +194,18 @@ ATTACKS = {
         import numpy as np
         for path in glob.glob(os.path.join(os.environ.get("KIT_PUBLIC_DATA", "/nonexistent"), "*.npz")):
             print("PUBLIC", path, sorted(np.load(path).files))
-    """)),
+    """),
+    ),
     # patching nn modules so that any network looks right
-    "patched_nn": (("forward",), STUB + textwrap.dedent("""
+    "patched_nn": (
+        ("forward",),
+        STUB
+        + textwrap.dedent("""
         import torch, torch.nn.functional as F
         F.linear = lambda x, w, b=None: torch.zeros(x.shape[0], w.shape[0])
         torch.nn.Linear.forward = lambda self, x: torch.zeros(x.shape[0], self.out_features)
-    """)),
+    """),
+    ),
 }
 
 
@@ -180,7 +213,12 @@ ATTACKS = {
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_attack_earns_nothing(name, tmp_path, grade_json):
     targets, source = ATTACKS[name]
-    report = grade_json(submission(tmp_path, source + WRITES_CHECKOUT), "a1", "quick")
+    # the attacked checks, forward and backward (the by-hand attacks keep forward's points); the other checks of
+    # the tier would only cost time: the attack runs at import, in every check alike
+    only = sorted({*targets, "forward", "backward"})
+    report = grade_json(
+        submission(tmp_path, source + WRITES_CHECKOUT), "a1", "quick", *(a for c in only for a in ("--check", c))
+    )
     tests = by_name(report)
     for target in targets:
         assert tests[target]["score"] == 0, (target, tests[target])
@@ -243,9 +281,30 @@ def test_nothing_outlives_a_check_and_the_report_stays(tmp_path):
     sub = submission(tmp_path, source)
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
-    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "--submission", str(sub), "--assignment",
-                           "a1", "--tier", "quick", "--format", "json", "--output", str(out), "--quiet"], cwd=ROOT,
-                          env={**os.environ, "TMPDIR": str(private_tmp)}, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            "--submission",
+            str(sub),
+            "--assignment",
+            "a1",
+            "--tier",
+            "quick",
+            "--format",
+            "json",
+            "--output",
+            str(out),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(private_tmp)},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr
     assert survivors(marker) == []
     time.sleep(10)
