@@ -10,11 +10,12 @@ TIER ?= train
 SUBMISSION ?= assignments
 JOBS ?= 2
 
-.PHONY: help setup data grade check release test test-all bench clean gradescope mutants student-kit classroom prairielearn reference-notebooks docs
+.PHONY: help setup data grade check release test test-all lint format bench clean gradescope mutants student-kit classroom prairielearn reference-notebooks docs
 
 help:
 	@echo "make grade        set up, fetch data, grade assignments/ (tier $(TIER))"
-	@echo "make test         the kit's own test suite (quick + train tiers)"
+	@echo "make test         the kit's own test suite (quick + train tiers, ruff and shellcheck among them)"
+	@echo "make lint         ruff's rules and format check on the kit's code (make format rewrites it)"
 	@echo "make check A=a1   fast public checks of one assignment"
 	@echo "make release      regenerate assignments/ from solutions/"
 	@echo "make data         fetch / verify the data sets"
@@ -72,6 +73,14 @@ prairielearn: setup
 
 test: data
 	$(PY) -m pytest -m "quick or train" -n $(JOBS)
+
+# ruff: the kit's code (not solutions/, written for students); make test runs the same through tests/test_lint.py
+lint: setup
+	$(PY) -m ruff check autograder kit data_scripts tests
+	$(PY) -m ruff format --check autograder kit data_scripts tests
+
+format: setup
+	$(PY) -m ruff format autograder kit data_scripts tests
 
 test-all: setup data
 	$(PY) -m pytest -n $(JOBS)

@@ -1,4 +1,5 @@
 """python -m autograder grade --submission DIR [--assignment a1] [--tier quick|train|full] [--format ...]"""
+
 from __future__ import annotations
 
 import argparse
@@ -30,11 +31,14 @@ def write_atomically(path: Path, text: str) -> None:
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
+
 FORMATS = ("table", "json", "gradescope", "junit", "prairielearn")
 
 
-CHECK_HELP = ("grade only this check (its name, or assignment/name); repeatable. The tier must include it: "
-              "--tier full for a full-tier check")
+CHECK_HELP = (
+    "grade only this check (its name, or assignment/name); repeatable. The tier must include it: "
+    "--tier full for a full-tier check"
+)
 
 
 def resolve_checks(names, assignments, tier) -> list[str]:
@@ -53,8 +57,10 @@ def resolve_checks(names, assignments, tier) -> list[str]:
                 raise ValueError(f"--check {name}: {err}") from None
         found = [i for i in known if i.rsplit("/", 1)[1] == check and (not folder or i.startswith(folder + "/"))]
         if not found:
-            raise ValueError(f"--check {name}: no such check at the {tier} tier of {', '.join(assignments)} "
-                             "(python -m autograder grade --format table lists them; a full-tier check needs --tier full)")
+            raise ValueError(
+                f"--check {name}: no such check at the {tier} tier of {', '.join(assignments)} "
+                "(python -m autograder grade --format table lists them; a full-tier check needs --tier full)"
+            )
         ids += [i for i in found if i not in ids]
     return ids
 
@@ -64,7 +70,9 @@ def _parser():
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("grade", help="grade one submission folder with the assignments' layout")
     g.add_argument("--submission", default="assignments", help="folder holding a1_intro_nn/ ... (default: assignments)")
-    g.add_argument("--assignment", action="append", help="a1, a2, ... or the full folder name; repeatable (default: all)")
+    g.add_argument(
+        "--assignment", action="append", help="a1, a2, ... or the full folder name; repeatable (default: all)"
+    )
     g.add_argument("--tier", default="train", choices=TIERS, help="quick < train < full; each includes the ones before")
     g.add_argument("--format", default="table", choices=FORMATS)
     g.add_argument("--output", help="write the report to this file (default: standard output)")
@@ -72,10 +80,17 @@ def _parser():
     g.add_argument("--time-scale", type=float, default=1.0, help="multiply every check's time limit (slow machines)")
     g.add_argument("--quiet", action="store_true", help="no per-check progress lines on stderr")
     g.add_argument("--check", action="append", metavar="NAME", help=CHECK_HELP)
-    g.add_argument("--sandbox", choices=("auto", *LEVELS), default=None,
-                   help="isolation of the student's code (default: the best available, or KIT_SANDBOX)")
-    g.add_argument("--leaderboard", action="store_true",
-                   help="gradescope format: add each training's test accuracy and time to the leaderboard")
+    g.add_argument(
+        "--sandbox",
+        choices=("auto", *LEVELS),
+        default=None,
+        help="isolation of the student's code (default: the best available, or KIT_SANDBOX)",
+    )
+    g.add_argument(
+        "--leaderboard",
+        action="store_true",
+        help="gradescope format: add each training's test accuracy and time to the leaderboard",
+    )
     m = sub.add_parser("grade-many", help="grade every submission folder inside DIR; CSV gradebook + reports")
     m.add_argument("folder", metavar="DIR", help="one sub-folder per student, each with the assignments' layout")
     m.add_argument("--assignment", action="append", help="a1, a2, ...; repeatable (default: all)")
@@ -85,17 +100,27 @@ def _parser():
     m.add_argument("--format", default="json", choices=[f for f in FORMATS if f != "table"], help="per-student report")
     m.add_argument("--time-scale", type=float, default=1.0)
     m.add_argument("--sandbox", choices=("auto", *LEVELS), default=None, help="isolation of the student's code")
-    d = sub.add_parser("determinism", help="grade the reference K times with different training seeds; report flaky checks")
+    d = sub.add_parser(
+        "determinism", help="grade the reference K times with different training seeds; report flaky checks"
+    )
     d.add_argument("--runs", type=int, default=20)
     d.add_argument("--assignment", action="append")
     d.add_argument("--tier", default="train", choices=TIERS)
     d.add_argument("--submission", default="solutions")
     d.add_argument("--time-scale", type=float, default=1.0, help="multiply every check's time limit")
     d.add_argument("--check", action="append", metavar="NAME", help=CHECK_HELP)
-    d.add_argument("--first-seed", type=int, default=0, help="seed offsets first-seed ... first-seed+runs-1 (to split "
-                   "a long study into several commands)")
-    d.add_argument("--json", metavar="FILE", help="also write the table as JSON, naming this machine (keep it in "
-                   "docs/data/ and run `make docs`: docs/measurements.md shows it)")
+    d.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seed offsets first-seed ... first-seed+runs-1 (to split a long study into several commands)",
+    )
+    d.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the table as JSON, naming this machine (keep it in "
+        "docs/data/ and run `make docs`: docs/measurements.md shows it)",
+    )
     return parser
 
 
@@ -114,12 +139,16 @@ def _write_determinism(args, done, runs, passes, values, thresholds, seconds) ->
             row.update(min=min(v), median=statistics.median(v), max=max(v), threshold=thresholds[name], values=v)
         row["seconds"] = [round(x, 1) for x in seconds[name]]
         rows.append(row)
-    command = " ".join([f"python -m autograder determinism --runs {args.runs}",
-                        *(f"--assignment {a}" for a in args.assignment or ()),
-                        *(f"--check {c}" for c in getattr(args, "check", None) or ()),
-                        *([f"--tier {args.tier}"] if args.tier != "train" else []),
-                        *([f"--submission {args.submission}"] if args.submission != "solutions" else []),
-                        *([f"--first-seed {args.first_seed}"] if args.first_seed else [])])
+    command = " ".join(
+        [
+            f"python -m autograder determinism --runs {args.runs}",
+            *(f"--assignment {a}" for a in args.assignment or ()),
+            *(f"--check {c}" for c in getattr(args, "check", None) or ()),
+            *([f"--tier {args.tier}"] if args.tier != "train" else []),
+            *([f"--submission {args.submission}"] if args.submission != "solutions" else []),
+            *([f"--first-seed {args.first_seed}"] if args.first_seed else []),
+        ]
+    )
     results = {"runs": done, "first_seed": args.first_seed, "tier": args.tier, "checks": rows}
     if done < args.runs:
         results["planned_runs"] = args.runs
@@ -145,16 +174,33 @@ def determinism_main(args, assignments) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(args.first_seed, args.first_seed + args.runs):
             out = Path(tmp) / f"run{k}.json"
-            cmd = [sys.executable, "-m", "autograder", "grade", "--submission", args.submission, "--tier", args.tier,
-                   "--format", "json", "--output", str(out), "--quiet", "--time-scale", str(args.time_scale)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "autograder",
+                "grade",
+                "--submission",
+                args.submission,
+                "--tier",
+                args.tier,
+                "--format",
+                "json",
+                "--output",
+                str(out),
+                "--quiet",
+                "--time-scale",
+                str(args.time_scale),
+            ]
             for a in assignments:
                 cmd += ["--assignment", a]
             for c in getattr(args, "check", None) or ():
                 cmd += ["--check", c]
             proc = subprocess.run(cmd, env={**os.environ, "KIT_SEED_OFFSET": str(k)}, capture_output=True, text=True)
             if not out.is_file():
-                print(f"error: the run with KIT_SEED_OFFSET={k} wrote no report: {proc.stderr.strip()[-500:]}",
-                      file=sys.stderr)
+                print(
+                    f"error: the run with KIT_SEED_OFFSET={k} wrote no report: {proc.stderr.strip()[-500:]}",
+                    file=sys.stderr,
+                )
                 return 3
             for t in json.loads(out.read_text())["tests"]:
                 if t["tier"] == args.tier or args.tier == "quick":
@@ -174,8 +220,11 @@ def determinism_main(args, assignments) -> int:
     print(f"{'passed':>7}  {'min':>7} {'median':>7} {'max':>7} {'thresh.':>7}  check")
     for name in runs:
         v = values.get(name)
-        stats = (f"{min(v):7.2%} {statistics.median(v):7.2%} {max(v):7.2%} {thresholds[name]:7.0%}" if v
-                 else f"{'':7} {'':7} {'':7} {'':7}")
+        stats = (
+            f"{min(v):7.2%} {statistics.median(v):7.2%} {max(v):7.2%} {thresholds[name]:7.0%}"
+            if v
+            else f"{'':7} {'':7} {'':7} {'':7}"
+        )
         print(f"{passes[name]:>3}/{runs[name]:<3}  {stats}  {name}{'   <- FLAKY' if name in flaky else ''}")
     print(f"{len(flaky)} flaky check(s) over {args.runs} seeds")
     return 1 if flaky else 0
@@ -201,16 +250,25 @@ def grade_many_main(args, assignments) -> int:
         write_atomically(out / f"{student}{suffix}", render(results, args.format, student) + "\n")
         print(f"  {student}: {got:g} / {out_of:g}", file=sys.stderr, flush=True)
 
-    graded = grade_many(folder, assignments, tier=args.tier, jobs=args.jobs, progress=progress,
-                        timeout_scale=args.time_scale, level=args.sandbox)
+    graded = grade_many(
+        folder,
+        assignments,
+        tier=args.tier,
+        jobs=args.jobs,
+        progress=progress,
+        timeout_scale=args.time_scale,
+        level=args.sandbox,
+    )
     with open(out / "gradebook.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", *assignments, "total", "max_score"])
         for student, results in graded.items():
             per = [totals([r for r in results if r.assignment == a])[0] for a in assignments]
             writer.writerow([student, *(f"{x:g}" for x in per), *(f"{x:g}" for x in totals(results))])
-    print(f"graded {len(graded)} submissions in {time.monotonic() - start:.1f} s (--jobs {args.jobs}); "
-          f"gradebook: {out / 'gradebook.csv'}")
+    print(
+        f"graded {len(graded)} submissions in {time.monotonic() - start:.1f} s (--jobs {args.jobs}); "
+        f"gradebook: {out / 'gradebook.csv'}"
+    )
     return 0
 
 
@@ -233,11 +291,21 @@ def main(argv=None) -> int:
 
     def progress(res):
         if not args.quiet:
-            print(f"  [{res.status:^15}] {res.assignment}/{res.name} ({res.duration:.1f}s)", file=sys.stderr, flush=True)
+            print(
+                f"  [{res.status:^15}] {res.assignment}/{res.name} ({res.duration:.1f}s)", file=sys.stderr, flush=True
+            )
 
     try:
-        results = grade(submission, assignments, tier=args.tier, jobs=args.jobs, progress=progress,
-                        timeout_scale=args.time_scale, level=args.sandbox, only=only)
+        results = grade(
+            submission,
+            assignments,
+            tier=args.tier,
+            jobs=args.jobs,
+            progress=progress,
+            timeout_scale=args.time_scale,
+            level=args.sandbox,
+            only=only,
+        )
         status = 0
     except Exception as err:  # the grader failed, not the submission: the report says so rather than not existing
         results = [grader_error(a, f"{type(err).__name__}: {err}") for a in assignments]

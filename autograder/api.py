@@ -4,6 +4,7 @@ A check is a function `f(sub)` that raises CheckFailed (through the expect helpe
 the student; returning normally means full points. Expected values never come from the reference solutions:
 they come from PyTorch, closed-form math or training thresholds.
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,8 +41,16 @@ class Check:
         return f"{self.assignment}/{self.name}"
 
 
-def check(name: str, points: float = 1, tier: str = "quick", timeout: float = 30, description: str = "",
-          hidden: bool = False, in_notebook: bool = True, recipe: str | None = None):
+def check(
+    name: str,
+    points: float = 1,
+    tier: str = "quick",
+    timeout: float = 30,
+    description: str = "",
+    hidden: bool = False,
+    in_notebook: bool = True,
+    recipe: str | None = None,
+):
     """Register `f(sub)` as a check of the assignment whose check module defines it.
 
     hidden=True: the check counts in every grade, but the student kit leaves out its code, name and messages,
@@ -59,8 +68,18 @@ def check(name: str, points: float = 1, tier: str = "quick", timeout: float = 30
         if recipe is not None:
             doc = _with_recipe(doc, recipe)
             func.__doc__ = _with_recipe(func.__doc__ or "", recipe)
-        item = Check(assignment, name, float(points), tier, float(timeout), _measuring(func), doc, bool(hidden),
-                     bool(in_notebook), recipe)
+        item = Check(
+            assignment,
+            name,
+            float(points),
+            tier,
+            float(timeout),
+            _measuring(func),
+            doc,
+            bool(hidden),
+            bool(in_notebook),
+            recipe,
+        )
         checks = REGISTRY.setdefault(assignment, [])
         same = [i for i, c in enumerate(checks) if c.name == name]
         if same and checks[same[0]].func.__qualname__ != func.__qualname__:
@@ -156,8 +175,10 @@ def accuracy(outputs, labels) -> float:
     import torch
 
     outputs = expect_tensor(outputs, "the predictions")
-    expect(outputs.dim() == 2 and outputs.shape[0] == len(labels),
-           f"the predictions have shape {tuple(outputs.shape)}, expected ({len(labels)}, number of classes)")
+    expect(
+        outputs.dim() == 2 and outputs.shape[0] == len(labels),
+        f"the predictions have shape {tuple(outputs.shape)}, expected ({len(labels)}, number of classes)",
+    )
     expect_finite(outputs, "the predictions")
     return float((outputs.argmax(1) == torch.as_tensor(labels)).double().mean())
 
@@ -207,6 +228,8 @@ def expect_close(actual, expected, what: str, rtol: float = 1e-5, atol: float = 
         flat = int(torch.argmax(torch.where(bad, rel, torch.zeros_like(rel))))
         idx = list(torch.unravel_index(torch.tensor(flat), e.shape)) if e.dim() else []
         where = f" at {[int(i) for i in idx]}" if idx else ""
-        msg = (f"{what} differs from the expected value: max rel. error {float(rel[bad].max()):.3g}{where} "
-               f"(got {float(a.flatten()[flat]):.6g}, expected {float(e.flatten()[flat]):.6g})")
+        msg = (
+            f"{what} differs from the expected value: max rel. error {float(rel[bad].max()):.3g}{where} "
+            f"(got {float(a.flatten()[flat]):.6g}, expected {float(e.flatten()[flat]):.6g})"
+        )
         raise CheckFailed(msg + (f"; {hint}" if hint else ""))

@@ -9,6 +9,7 @@ disagrees with the folders.
 This module imports nothing from the kit (the data layer's names are plain strings, checked by the test), so
 anything may import it, including the student kit's grader.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,14 +40,25 @@ class Assignment:
 
 
 REGISTRY: tuple[Assignment, ...] = (
-    Assignment("a1_intro_nn", "a1", "Introduction to neural networks", datasets=("mnist",),
-               notebooks=("a1_intro_nn.ipynb",)),
+    Assignment(
+        "a1_intro_nn", "a1", "Introduction to neural networks", datasets=("mnist",), notebooks=("a1_intro_nn.ipynb",)
+    ),
     Assignment("a2_cnn", "a2", "Convolutional networks", datasets=("cifar10",), notebooks=("a2_cnn.ipynb",)),
-    Assignment("a3_transformers", "a3", "Attention, transformer blocks, vision transformers",
-               datasets=("mnist", "fashion_mnist"), notebooks=("a3_transformers.ipynb",)),
+    Assignment(
+        "a3_transformers",
+        "a3",
+        "Attention, transformer blocks, vision transformers",
+        datasets=("mnist", "fashion_mnist"),
+        notebooks=("a3_transformers.ipynb",),
+    ),
     # a4 fits a Gaussian to a blurred MNIST digit
-    Assignment("a4_gaussian_fit", "a4", "Fitting a Gaussian to an image by hand-derived backprop",
-               datasets=("mnist",), notebooks=("a4_gaussian_fit.ipynb",)),
+    Assignment(
+        "a4_gaussian_fit",
+        "a4",
+        "Fitting a Gaussian to an image by hand-derived backprop",
+        datasets=("mnist",),
+        notebooks=("a4_gaussian_fit.ipynb",),
+    ),
 )
 
 ASSIGNMENTS: tuple[str, ...] = tuple(a.folder for a in REGISTRY)

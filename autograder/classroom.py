@@ -13,6 +13,7 @@ they are feedback, not an authoritative grade. Grade the collected repositories 
 `python -m autograder.classroom run a1_intro_nn/init_params [--submission assignments]` is the per-check
 command of the workflow: it grades that one check, prints the report table and exits 0 only if it passed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,7 +82,7 @@ def workflow(assignment: str) -> str:
         "    runs-on: ubuntu-latest",
         "    if: github.actor != 'github-classroom[bot]'",
         "    env:",
-        "      KIT_NO_PROGRESS: \"1\"",
+        '      KIT_NO_PROGRESS: "1"',
         "    steps:",
         "      - name: Checkout code",
         "        uses: actions/checkout@v4",
@@ -125,7 +126,7 @@ def workflow(assignment: str) -> str:
         "        uses: classroom-resources/autograding-grading-reporter@v1",
         "        env:",
     ]
-    lines += [f"          {sid.upper()}_RESULTS: \"${{{{steps.{sid}.outputs.result}}}}\"" for sid in ids]
+    lines += [f'          {sid.upper()}_RESULTS: "${{{{steps.{sid}.outputs.result}}}}"' for sid in ids]
     lines += [
         "        with:",
         f"          runners: {','.join(ids)}",
@@ -145,8 +146,9 @@ def build(assignment: str, out: Path) -> Path:
     flows.mkdir(parents=True, exist_ok=True)
     (flows / "classroom.yml").write_text(workflow(assignment))
     readme = out / "README.md"
-    section = (README_SECTION.replace("__ASSIGNMENT__", assignment)
-               .replace("__SHORT__", assignment_entry(assignment).short))
+    section = README_SECTION.replace("__ASSIGNMENT__", assignment).replace(
+        "__SHORT__", assignment_entry(assignment).short
+    )
     readme.write_text(readme.read_text().rstrip("\n") + "\n" + section)
     return out
 
@@ -156,8 +158,9 @@ def run_main(argv) -> int:
     from .report import render_table
     from .runner import grade, load_checks
 
-    parser = argparse.ArgumentParser(prog="python -m autograder.classroom run",
-                                     description="grade one check; exit 0 only if it passed")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.classroom run", description="grade one check; exit 0 only if it passed"
+    )
     parser.add_argument("check", help="assignment/check, for example a1_intro_nn/init_params")
     parser.add_argument("--submission", default="assignments", help="folder holding the assignment's folder")
     args = parser.parse_args(argv)
@@ -184,8 +187,11 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["run"]:
         return run_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m autograder.classroom", description=__doc__.split("\n\n")[0],
-                                     epilog="python -m autograder.classroom run ASSIGNMENT/CHECK: grade one check")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.classroom",
+        description=__doc__.split("\n\n")[0],
+        epilog="python -m autograder.classroom run ASSIGNMENT/CHECK: grade one check",
+    )
     parser.add_argument("assignment", help="a1, a2, ... or the folder name")
     parser.add_argument("--out", help="folder to write (default: dist/classroom-<assignment>)")
     args = parser.parse_args(argv)
@@ -195,8 +201,10 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = build(full, Path(args.out or ROOT / "dist" / f"classroom-{full}"))
-    print(f"GitHub Classroom template repository for {full}: {out} ({len(public_checks(full))} public checks in "
-          f".github/workflows/classroom.yml); push it to GitHub and mark it a template repository")
+    print(
+        f"GitHub Classroom template repository for {full}: {out} ({len(public_checks(full))} public checks in "
+        f".github/workflows/classroom.yml); push it to GitHub and mark it a template repository"
+    )
     return 0
 
 

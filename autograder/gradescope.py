@@ -5,6 +5,7 @@ run_autograder grades /autograder/submission (either the assignment folder itsel
 bare .py files) and writes /autograder/results/results.json. AUTOGRADER_ROOT and KIT_PYTHON override the
 /autograder root and the interpreter, which is how the kit's tests run the entry point against a fake tree.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,10 +71,16 @@ def build(assignment: str, out: Path, leaderboard: bool = False) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         datasets = datasets_for(assignment)  # the assignment's, from the registry; also fetched on demand
-        fetch = (f"${{KIT_PYTHON:-python3}} -m data_scripts fetch {' '.join(datasets)} || true\n" if datasets else "")
-        for name, text in (("setup.sh", SETUP_SH.replace("__FETCH__", fetch)), ("run_autograder",
-                                                      RUN_AUTOGRADER.replace("__ASSIGNMENT__", assignment)
-                                                      .replace("__LEADERBOARD__", "--leaderboard" if leaderboard else ""))):
+        fetch = f"${{KIT_PYTHON:-python3}} -m data_scripts fetch {' '.join(datasets)} || true\n" if datasets else ""
+        for name, text in (
+            ("setup.sh", SETUP_SH.replace("__FETCH__", fetch)),
+            (
+                "run_autograder",
+                RUN_AUTOGRADER.replace("__ASSIGNMENT__", assignment).replace(
+                    "__LEADERBOARD__", "--leaderboard" if leaderboard else ""
+                ),
+            ),
+        ):
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o755 << 16
             zf.writestr(info, text)
@@ -92,8 +99,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.gradescope", description=__doc__)
     parser.add_argument("assignment", help="a1, a2, ... or the folder name")
     parser.add_argument("--out", help="zip path (default: dist/gradescope-<assignment>.zip)")
-    parser.add_argument("--leaderboard", action="store_true",
-                        help="results carry a leaderboard: each training's test accuracy and time")
+    parser.add_argument(
+        "--leaderboard", action="store_true", help="results carry a leaderboard: each training's test accuracy and time"
+    )
     args = parser.parse_args(argv)
     try:
         full = resolve_assignment(args.assignment)

@@ -3,6 +3,7 @@
 The zip holds the assignment folder's modules and notebooks (no data, runs or caches), under the folder's own
 name, which is the layout every grading path accepts (nbgrader, Gradescope, PrairieLearn, `grade --submission`).
 """
+
 from __future__ import annotations
 
 import argparse

@@ -14,6 +14,7 @@ A check talks to it through `Session`: ``sub.module("mlp")`` gives a `Remote` ha
 data and returns plain data (fresh tensors built from bytes), or `Remote` handles on objects that stay in the
 sandbox. Everything that comes back is untrusted: parsed by autograder/wire.py, bounded, never unpickled.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,11 +35,17 @@ LEVEL_TEXT = {
     "bwrap": "bubblewrap namespace (no network, no view of the grader, its own processes and temp folder)",
     "user": "unprivileged user and private temp folder (no user namespaces here)",
     "none": "plain child process: neither user namespaces nor root were available, so the submission ran "
-            "with the grader's own rights",
+    "with the grader's own rights",
 }
 # what the sandbox sees of the kit: its helpers, never the checks
-KIT_FILES = ("autograder/__init__.py", "autograder/api.py", "autograder/wire.py", "autograder/sandbox.py",
-             "kit", "data_scripts")
+KIT_FILES = (
+    "autograder/__init__.py",
+    "autograder/api.py",
+    "autograder/wire.py",
+    "autograder/sandbox.py",
+    "kit",
+    "data_scripts",
+)
 SANDBOX_UID = 61000  # + slot, for the "user" level
 START_TIMEOUT = 120.0
 
@@ -80,7 +87,7 @@ def available_level(requested: str | None = None) -> str:
         raise ValueError(f"KIT_SANDBOX must be auto, {', '.join(LEVELS)}; got {want!r}")
     if want in _LEVEL_CACHE:
         return _LEVEL_CACHE[want]
-    order = LEVELS if want == "auto" else LEVELS[LEVELS.index(want):]
+    order = LEVELS if want == "auto" else LEVELS[LEVELS.index(want) :]
     level = "none"
     for candidate in order:
         if candidate == "bwrap" and _bwrap_works():
@@ -109,8 +116,21 @@ def _bwrap_works() -> bool:
 
 def _system_dirs() -> list[str]:
     dirs = []
-    for d in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/alternatives",
-              "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/ssl"):
+    for d in (
+        "/usr",
+        "/bin",
+        "/sbin",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/etc/alternatives",
+        "/etc/ld.so.cache",
+        "/etc/ld.so.conf",
+        "/etc/ld.so.conf.d",
+        "/etc/localtime",
+        "/etc/ssl",
+    ):
         if os.path.lexists(d):
             dirs.append(d)
     return dirs
@@ -127,8 +147,22 @@ def _bwrap_python() -> list[str]:
 
 
 def _bwrap_base() -> list[str]:
-    args = ["--unshare-all", "--die-with-parent", "--new-session", "--unshare-user", "--uid", "65534",
-            "--gid", "65534", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args = [
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-user",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+    ]
     for d in _system_dirs():
         if os.path.islink(d):
             args += ["--symlink", os.readlink(d), d]
@@ -160,18 +194,32 @@ class Sandbox:
         self.tmp.mkdir()
         req_r, self.req_w = os.pipe()
         self.rep_r, rep_w = os.pipe()
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-               "PYTHONHASHSEED": "0", "KIT_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg",
-               "PYTHONNOUSERSITE": "1"}
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+            "KIT_NO_PROGRESS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg",
+            "PYTHONNOUSERSITE": "1",
+        }
         for key in ("KIT_SEED_OFFSET", "KIT_BUDGET", "CUDA_VISIBLE_DEVICES"):
             if key in os.environ:
                 env[key] = os.environ[key]
         env["KIT_FD_IN"], env["KIT_FD_OUT"] = str(req_r), str(rep_w)
         cmd, kw = self._command(env)
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=open(self.root / "sandbox.log", "wb"), env=env,
-                                         pass_fds=(req_r, rep_w), start_new_session=True, **kw)
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=open(self.root / "sandbox.log", "wb"),
+                env=env,
+                pass_fds=(req_r, rep_w),
+                start_new_session=True,
+                **kw,
+            )
         finally:
             os.close(req_r)
             os.close(rep_w)
@@ -208,8 +256,12 @@ class Sandbox:
         if self.level == "user":
             # the unprivileged user reads a copy of the submission (the original may sit in a private folder)
             copy = self.root / "submission"
-            shutil.copytree(self.folder, copy, symlinks=False, ignore=shutil.ignore_patterns(
-                "__pycache__", ".ipynb_checkpoints", "*.ipynb", "runs", "data", ".git"))
+            shutil.copytree(
+                self.folder,
+                copy,
+                symlinks=False,
+                ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.ipynb", "runs", "data", ".git"),
+            )
             for path in [copy, *copy.rglob("*")]:
                 os.chmod(path, 0o755 if path.is_dir() else 0o644)
             self.copy = copy
@@ -252,8 +304,7 @@ class Sandbox:
         return self.proc is not None and self.proc.poll() is None
 
     # -- one check
-    def session(self, folder: Path, seed: int, timeout: float, threads: int = 1,
-                memory_mb: int = 0) -> "Session":
+    def session(self, folder: Path, seed: int, timeout: float, threads: int = 1, memory_mb: int = 0) -> "Session":
         """Fork a child for one check of the assignment in `folder` (inside this sandbox's submission)."""
         folder = Path(folder).resolve()
         if not self.alive:
@@ -273,12 +324,21 @@ class Sandbox:
             os.chown(output, SANDBOX_UID + self.slot, SANDBOX_UID + self.slot, follow_symlinks=False)
         hidden = [] if _inside(folder, ROOT / "solutions") else [str(ROOT / "solutions")]
         hidden.append(str(ROOT / "autograder" / "checks"))
-        wire.write_frame(self.req_w, {"op": "fork", "tmp": str(check_tmp), "output": str(output),
-                                      "folder": str(seen), "seed": seed, "threads": threads,
-                                      "memory_mb": memory_mb if not _has_cuda() else 0,
-                                      # a fork bomb: capped per user where the sandbox has a user of its own
-                                      "nproc": 512 if self.level == "user" else 0,
-                                      "hidden": hidden})
+        wire.write_frame(
+            self.req_w,
+            {
+                "op": "fork",
+                "tmp": str(check_tmp),
+                "output": str(output),
+                "folder": str(seen),
+                "seed": seed,
+                "threads": threads,
+                "memory_mb": memory_mb if not _has_cuda() else 0,
+                # a fork bomb: capped per user where the sandbox has a user of its own
+                "nproc": 512 if self.level == "user" else 0,
+                "hidden": hidden,
+            },
+        )
         return Session(self, folder, check_tmp, timeout)
 
 
@@ -319,8 +379,14 @@ def _has_cuda() -> bool:
 def _kill_all_of(uid: int):
     """SIGKILL every process of `uid` (kill(-1) from a process running as that uid)."""
     try:
-        subprocess.run([sys.executable, "-I", "-S", "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"],
-                       user=uid, group=uid, extra_groups=[], timeout=10, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-I", "-S", "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"],
+            user=uid,
+            group=uid,
+            extra_groups=[],
+            timeout=10,
+            capture_output=True,
+        )
     except (OSError, subprocess.SubprocessError):
         pass
 
@@ -366,8 +432,10 @@ class Session:
             self.broken = "ended"
             raise SandboxGone("ended")
         if reply.get("by_hand_violation"):
-            raise ByHandViolation("torch.autograd was used in an exercise done by hand: compute the gradients "
-                                  "with the chain rule yourself")
+            raise ByHandViolation(
+                "torch.autograd was used in an exercise done by hand: compute the gradients "
+                "with the chain rule yourself"
+            )
         if "error" in reply:
             raise _student_error(reply["error"], fields)
         if "ok" not in reply:
@@ -408,8 +476,10 @@ class Session:
         if name not in self._modules:
             found = tripwires(self.folder / f"{name}.py")
             if found:
-                raise SubmissionError(f"{name}.py reaches into the grader ({'; '.join(found[:3])}): a submission "
-                                      "must not inspect or modify the grader's frames, objects or modules")
+                raise SubmissionError(
+                    f"{name}.py reaches into the grader ({'; '.join(found[:3])}): a submission "
+                    "must not inspect or modify the grader's frames, objects or modules"
+                )
             remote = self.request("module", name=name, keep=True)
             object.__setattr__(remote, "_name", name)
             self._modules[name] = remote
@@ -458,10 +528,14 @@ def _student_error(err, fields) -> Exception:
     if kind == "memory":
         return SubmissionError("ran out of memory (the check's memory limit)")
     if kind == "by_hand":
-        return ByHandViolation("torch.autograd was used in an exercise done by hand: compute the gradients with "
-                               "the chain rule yourself")
-    if str(err.get("type")) in ("LookupError", "FileNotFoundError", "ImportError") and fields.get("op") in (
-            None, "module", "getattr") and not where:
+        return ByHandViolation(
+            "torch.autograd was used in an exercise done by hand: compute the gradients with the chain rule yourself"
+        )
+    if (
+        str(err.get("type")) in ("LookupError", "FileNotFoundError", "ImportError")
+        and fields.get("op") in (None, "module", "getattr")
+        and not where
+    ):
         return SubmissionError(str(err.get("message", ""))[:600])
     return SubmissionError(f"{what} raised {text}" if what else text)
 
@@ -535,15 +609,19 @@ class Remote:
         if module and func:
             found = autograd_uses(self._session.folder / f"{module}.py", func)
             if found:
-                raise ByHandViolation(f"{self._name} uses torch.autograd ({'; '.join(found[:3])}) in an exercise "
-                                      "done by hand: compute the gradients with the chain rule yourself")
-        return self._session.request("call", obj=self._ref, args=list(args), kwargs=kwargs, by_hand=True,
-                                     what=self._label())
+                raise ByHandViolation(
+                    f"{self._name} uses torch.autograd ({'; '.join(found[:3])}) in an exercise "
+                    "done by hand: compute the gradients with the chain rule yourself"
+                )
+        return self._session.request(
+            "call", obj=self._ref, args=list(args), kwargs=kwargs, by_hand=True, what=self._label()
+        )
 
     def call_kept(self, *args, **kwargs) -> "Remote":
         """Call, and keep the result in the sandbox (to pass it on, or mutate it in place)."""
-        return self._session.request("call", obj=self._ref, args=list(args), kwargs=kwargs, keep=True,
-                                     what=self._label())
+        return self._session.request(
+            "call", obj=self._ref, args=list(args), kwargs=kwargs, keep=True, what=self._label()
+        )
 
     def fetch(self):
         """The object as plain data (tensors, numbers, containers)."""
@@ -571,8 +649,18 @@ def is_module(x) -> bool:
 
 
 # ---------------------------------------------------------------- reading the student's source (never running it)
-_FRAME_TRICKS = {"_getframe", "f_globals", "f_locals", "f_back", "currentframe", "get_objects", "get_referrers",
-                 "get_referents", "stack", "getouterframes"}
+_FRAME_TRICKS = {
+    "_getframe",
+    "f_globals",
+    "f_locals",
+    "f_back",
+    "currentframe",
+    "get_objects",
+    "get_referrers",
+    "get_referents",
+    "stack",
+    "getouterframes",
+}
 _GRADER_MODULES = ("autograder", "ctypes")
 
 
@@ -603,15 +691,34 @@ def tripwires(path: Path) -> list[str]:
         for n in names:
             if n.split(".")[0] in _GRADER_MODULES:
                 found.append(f"imports {n} at line {node.lineno}")
-        if isinstance(node, ast.Attribute) and node.attr in _FRAME_TRICKS and node.attr != "stack" or (
-                isinstance(node, ast.Attribute) and node.attr == "stack" and isinstance(node.value, ast.Name)
-                and node.value.id == "inspect"):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in _FRAME_TRICKS
+            and node.attr != "stack"
+            or (
+                isinstance(node, ast.Attribute)
+                and node.attr == "stack"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "inspect"
+            )
+        ):
             found.append(f"uses .{node.attr} at line {node.lineno}")
     return found
 
 
-_AUTOGRAD_ATTRS = {"backward", "grad", "requires_grad_", "autograd", "enable_grad", "set_grad_enabled", "vjp",
-                   "jacobian", "jacrev", "jacfwd", "hessian"}
+_AUTOGRAD_ATTRS = {
+    "backward",
+    "grad",
+    "requires_grad_",
+    "autograd",
+    "enable_grad",
+    "set_grad_enabled",
+    "vjp",
+    "jacobian",
+    "jacrev",
+    "jacfwd",
+    "hessian",
+}
 
 
 def autograd_uses(path: Path, func: str) -> list[str]:
@@ -631,11 +738,16 @@ def autograd_uses(path: Path, func: str) -> list[str]:
         for node in ast.walk(functions[name]):
             if isinstance(node, ast.Attribute) and node.attr in _AUTOGRAD_ATTRS:
                 found.append(f".{node.attr} at line {node.lineno}")
-            elif isinstance(node, ast.Attribute) and node.attr == "func" and isinstance(node.value, ast.Name) \
-                    and node.value.id == "torch":
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr == "func"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "torch"
+            ):
                 found.append(f"torch.func at line {node.lineno}")
-            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad"
-                                                      for t in node.targets):
+            elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in node.targets
+            ):
                 found.append(f"requires_grad = at line {node.lineno}")
             elif isinstance(node, ast.keyword) and node.arg == "requires_grad":
                 found.append(f"requires_grad= at line {getattr(node, 'lineno', '?')}")

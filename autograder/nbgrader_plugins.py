@@ -1,4 +1,5 @@
 """Fixes to nbgrader's preprocessors, configured in nbgrader_config.py."""
+
 from nbgrader.preprocessors import DeduplicateIds
 
 
@@ -56,8 +57,10 @@ def check_calls(source: str) -> list[tuple[str, bool]]:
         if not isinstance(node, ast.Call):
             continue
         func = node.func
-        if not ((isinstance(func, ast.Name) and func.id in names) or
-                (isinstance(func, ast.Attribute) and func.attr == "run_check")):
+        if not (
+            (isinstance(func, ast.Name) and func.id in names)
+            or (isinstance(func, ast.Attribute) and func.attr == "run_check")
+        ):
             continue
         keywords = {k.arg: k.value for k in node.keywords if k.arg}
         arg = node.args[0] if node.args else keywords.get("check_id")
@@ -67,8 +70,13 @@ def check_calls(source: str) -> list[tuple[str, bool]]:
         if not assignment or not name:
             continue
         quiet = node.args[2] if len(node.args) > 2 else keywords.get("quiet")
-        hidden = True if quiet is not None and not isinstance(quiet, ast.Constant) else \
-            bool(quiet.value) if quiet is not None else False
+        hidden = (
+            True
+            if quiet is not None and not isinstance(quiet, ast.Constant)
+            else bool(quiet.value)
+            if quiet is not None
+            else False
+        )
         found.append(((node.lineno, node.col_offset), arg.value, hidden))
     return [(check_id, hidden) for _, check_id, hidden in sorted(found)]
 
@@ -134,8 +142,12 @@ class JudgeGrades(NbGraderPreprocessor):
             else:  # run_check grades the notebook's own folder, whatever the check's assignment is called: a copy
                 root = Path(tmp)  # (not a link: the sandbox sees the submission folder and nothing outside it)
                 for assignment in assignments:
-                    shutil.copytree(folder, root / assignment, symlinks=True,
-                                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "runs"))
+                    shutil.copytree(
+                        folder,
+                        root / assignment,
+                        symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "runs"),
+                    )
             graded = grade(root, assignments, tier=self.tier, jobs=1, only=ids, **kwargs)
         results, broken = {}, {}
         for r in graded:
@@ -147,8 +159,11 @@ class JudgeGrades(NbGraderPreprocessor):
             if check_id not in results:
                 assignment = check_id.split("/", 1)[0]
                 message = broken.get(assignment) or f"no check named {check_id} in the {self.tier} tier"
-                results[check_id] = ("error", message if message.startswith("grader error") else
-                                     f"grader error: {message}", 0.0)
+                results[check_id] = (
+                    "error",
+                    message if message.startswith("grader error") else f"grader error: {message}",
+                    0.0,
+                )
         return results
 
     @staticmethod

@@ -12,6 +12,7 @@ quick, the tier that fits the 600 s cap) and writes /grade/results/results.json,
 message when the submission cannot be imported or the grader itself could not run. GRADE_ROOT and KIT_PYTHON
 override /grade and the interpreter, which is how the kit's tests run it against a fake tree.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -111,8 +112,13 @@ def module_files(assignment: str) -> list[str]:
     return sorted(p.name for p in (ROOT / "assignments" / assignment).glob("*.py") if not p.name.startswith("_"))
 
 
-def info(assignment: str, image: str = DEFAULT_IMAGE, timeout: int = MAX_TIMEOUT, tier: str = "quick",
-         topic: str = "Deep learning for vision") -> dict:
+def info(
+    assignment: str,
+    image: str = DEFAULT_IMAGE,
+    timeout: int = MAX_TIMEOUT,
+    tier: str = "quick",
+    topic: str = "Deep learning for vision",
+) -> dict:
     return {
         "uuid": str(uuid.uuid5(UUID_NAMESPACE, assignment)),
         "title": f"{assignment}: upload your modules",
@@ -132,8 +138,9 @@ def info(assignment: str, image: str = DEFAULT_IMAGE, timeout: int = MAX_TIMEOUT
     }
 
 
-def build(assignment: str, out: Path, image: str = DEFAULT_IMAGE, timeout: int = MAX_TIMEOUT,
-          tier: str = "quick") -> Path:
+def build(
+    assignment: str, out: Path, image: str = DEFAULT_IMAGE, timeout: int = MAX_TIMEOUT, tier: str = "quick"
+) -> Path:
     """Write the question folder `out` (replacing it)."""
     assignment = resolve_assignment(assignment)
     if not 1 <= timeout <= MAX_TIMEOUT:
@@ -146,9 +153,11 @@ def build(assignment: str, out: Path, image: str = DEFAULT_IMAGE, timeout: int =
     (out / "info.json").write_text(json.dumps(info(assignment, image, timeout, tier), indent=2) + "\n")
     files = module_files(assignment)
     (out / "question.html").write_text(
-        QUESTION_HTML.replace("__ASSIGNMENT__", assignment).replace("__TIER__", tier)
+        QUESTION_HTML.replace("__ASSIGNMENT__", assignment)
+        .replace("__TIER__", tier)
         .replace("__FILE_LIST__", ", ".join(f"<code>{f}</code>" for f in files))
-        .replace("__FILE_NAMES__", ", ".join(files)))
+        .replace("__FILE_NAMES__", ", ".join(files))
+    )
     datasets = datasets_for(assignment)  # every tier's: KIT_TIER can change without rebuilding the image
     fetch = f"python3 -m data_scripts fetch {' '.join(datasets)} &&" if datasets else "mkdir -p /opt/kit-data &&"
     (out / "Dockerfile").write_text(DOCKERFILE.replace("__ASSIGNMENT__", assignment).replace("__FETCH__", fetch))
@@ -172,22 +181,31 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.prairielearn", description=__doc__.split("\n\n")[0])
     parser.add_argument("assignment", help="a1, a2, ... or the folder name")
     parser.add_argument("--out", help="question folder (default: dist/prairielearn-<assignment>)")
-    parser.add_argument("--image", default=DEFAULT_IMAGE, help=f"grading image (default: {DEFAULT_IMAGE}, which has "
-                        "no torch: build the question's Dockerfile and name that image here)")
-    parser.add_argument("--timeout", type=int, default=MAX_TIMEOUT,
-                        help=f"seconds per grading job, at most {MAX_TIMEOUT} (default)")
-    parser.add_argument("--tier", default="quick", choices=TIERS,
-                        help="checks graded (default: quick, which fits the 600 s cap; train needs minutes)")
+    parser.add_argument(
+        "--image",
+        default=DEFAULT_IMAGE,
+        help=f"grading image (default: {DEFAULT_IMAGE}, which has "
+        "no torch: build the question's Dockerfile and name that image here)",
+    )
+    parser.add_argument(
+        "--timeout", type=int, default=MAX_TIMEOUT, help=f"seconds per grading job, at most {MAX_TIMEOUT} (default)"
+    )
+    parser.add_argument(
+        "--tier",
+        default="quick",
+        choices=TIERS,
+        help="checks graded (default: quick, which fits the 600 s cap; train needs minutes)",
+    )
     args = parser.parse_args(argv)
     try:
         full = resolve_assignment(args.assignment)
-        out = build(full, Path(args.out or ROOT / "dist" / f"prairielearn-{full}"), args.image, args.timeout,
-                    args.tier)
+        out = build(full, Path(args.out or ROOT / "dist" / f"prairielearn-{full}"), args.image, args.timeout, args.tier)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"PrairieLearn question for {full}: {out} (copy it under your course's questions/; grading image: "
-          f"{args.image})")
+    print(
+        f"PrairieLearn question for {full}: {out} (copy it under your course's questions/; grading image: {args.image})"
+    )
     return 0
 
 

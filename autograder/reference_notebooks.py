@@ -11,6 +11,7 @@ a temporary copy of its folder, so the figures the answers talk about are there 
 
 Not part of `make test` (the full budget takes tens of minutes on 2 CPU cores); `make reference-notebooks`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,9 +55,14 @@ def _summary(assignment, budget, nb, started, error) -> dict:
     parts: dict[str, float] = {}
     for row in cells:
         parts[row["part"]] = parts.get(row["part"], 0.0) + (row["seconds"] or 0.0)
-    return {"assignment": assignment, "budget": budget, "error": error,
-            "seconds": round(time.perf_counter() - started, 1),
-            "parts": {k: round(v, 1) for k, v in parts.items()}, "cells": cells}
+    return {
+        "assignment": assignment,
+        "budget": budget,
+        "error": error,
+        "seconds": round(time.perf_counter() - started, 1),
+        "parts": {k: round(v, 1) for k, v in parts.items()},
+        "cells": cells,
+    }
 
 
 def run_notebook(assignment: str, budget: str, out: Path, timeout: int, partial=None) -> dict:
@@ -77,8 +83,13 @@ def run_notebook(assignment: str, budget: str, out: Path, timeout: int, partial=
             work = Path(tmp) / assignment
             shutil.copytree(source, work, ignore=shutil.ignore_patterns("__pycache__", "runs"))
             nb = nbformat.read(notebook, as_version=4)
-            client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
-                                    resources={"metadata": {"path": str(work)}})
+            client = NotebookClient(
+                nb,
+                timeout=timeout,
+                kernel_name="python3",
+                record_timing=True,
+                resources={"metadata": {"path": str(work)}},
+            )
             if partial is not None:
                 client.on_cell_executed = lambda **_: partial(_summary(assignment, budget, nb, started, "stopped"))
             try:
@@ -125,8 +136,10 @@ def main(argv=None) -> int:
         result = run_notebook(assignment, args.budget, args.out, args.timeout, partial=save)
         save(result)
         failed |= result["error"] is not None
-        print(f"{assignment}: {result['seconds']:.0f} s" + (f", ERROR {result['error']}" if result["error"] else ""),
-              flush=True)
+        print(
+            f"{assignment}: {result['seconds']:.0f} s" + (f", ERROR {result['error']}" if result["error"] else ""),
+            flush=True,
+        )
     print(f"executed notebooks and {results_path.name} in {args.out}")
     return 1 if failed else 0
 

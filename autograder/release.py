@@ -3,6 +3,7 @@
 Notebooks go through nbgrader's own `generate_assignment`; the .py modules it copies are then cleared with
 nbgrader's own ClearSolutions preprocessor, so modules and notebooks follow exactly the same rules.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,10 +39,17 @@ def clear_module(text: str, config: Config) -> str:
 
     if BEGIN not in text:
         return text
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}}
+    )
     cell = nbformat.v4.new_code_cell(text)
-    cell.metadata["nbgrader"] = {"solution": True, "grade": False, "locked": False, "grade_id": "module",
-                                 "schema_version": 3}
+    cell.metadata["nbgrader"] = {
+        "solution": True,
+        "grade": False,
+        "locked": False,
+        "grade_id": "module",
+        "schema_version": 3,
+    }
     nb.cells.append(cell)
     for pre in (ClearSolutions(config=config), ClearHiddenTests(config=config)):
         nb, _ = pre.preprocess(nb, {})
@@ -68,8 +76,12 @@ def setup_cell_source(assignment: str) -> str:
     from .assignments import datasets_for
 
     template = (ROOT / "autograder" / "templates" / "setup_cell.py").read_text()
-    return (template.replace("__KIT_SOURCE__", student_kit_source()).replace("__ASSIGNMENT__", assignment)
-            .replace("__DATASETS__", repr(datasets_for(assignment))).rstrip("\n"))
+    return (
+        template.replace("__KIT_SOURCE__", student_kit_source())
+        .replace("__ASSIGNMENT__", assignment)
+        .replace("__DATASETS__", repr(datasets_for(assignment)))
+        .rstrip("\n")
+    )
 
 
 def add_setup_cell(notebook: Path, assignment: str) -> None:
@@ -98,8 +110,17 @@ def build(out_dir: Path, assignments: list[str] | None = None, course: bool = Fa
         release_dir = ROOT / "release" if course else Path(tmp) / "release"
         db_url = f"sqlite:///{ROOT / 'gradebook.db'}" if course else f"sqlite:///{tmp}/gradebook.db"
         for aid in assignments or assignment_ids():
-            cmd = [sys.executable, "-m", "nbgrader", "generate_assignment", aid, "--force", "--log-level=WARN",
-                   f"--CourseDirectory.release_directory={release_dir}", f"--CourseDirectory.db_url={db_url}"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "nbgrader",
+                "generate_assignment",
+                aid,
+                "--force",
+                "--log-level=WARN",
+                f"--CourseDirectory.release_directory={release_dir}",
+                f"--CourseDirectory.db_url={db_url}",
+            ]
             # nbgrader's gradebook runs `alembic` from PATH: the venv's bin must be there even when not activated
             env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
@@ -119,8 +140,9 @@ def build(out_dir: Path, assignments: list[str] | None = None, course: bool = Fa
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.release", description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "assignments"), help="where to write (default: assignments/)")
-    parser.add_argument("assignments", nargs="*", help="assignment folders (default: all in the registry, "
-                        "autograder/assignments.py)")
+    parser.add_argument(
+        "assignments", nargs="*", help="assignment folders (default: all in the registry, autograder/assignments.py)"
+    )
     args = parser.parse_args(argv)
     build(Path(args.out), args.assignments or None, course=True)
     print(f"released {', '.join(args.assignments or assignment_ids())} to {args.out}")

@@ -11,6 +11,7 @@ Requests: ``module`` (import a student module from the submission folder), ``get
 (an object as plain data), ``kit`` (call a helper of torch, kit or data_scripts: build a torch object, run a
 kit training on the student's code), ``end``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -28,10 +29,29 @@ from autograder import wire  # noqa: E402
 
 REQUESTS, REPLIES = 3, 4
 # imported once by the zygote, so that each check's child starts in milliseconds
-PRELOAD = ("numpy", "torch", "torch.nn", "torch.optim", "sklearn.svm", "data_scripts", "kit.loops", "kit.data",
-           "kit.grading")
-PRELOAD_BEFORE_DROP = ("torch._dynamo", "cProfile", "pstats", "torchvision", "timm", "sklearn.metrics",
-                      "matplotlib", "scipy.optimize", "torch.utils.data", "torch.distributions")
+PRELOAD = (
+    "numpy",
+    "torch",
+    "torch.nn",
+    "torch.optim",
+    "sklearn.svm",
+    "data_scripts",
+    "kit.loops",
+    "kit.data",
+    "kit.grading",
+)
+PRELOAD_BEFORE_DROP = (
+    "torch._dynamo",
+    "cProfile",
+    "pstats",
+    "torchvision",
+    "timm",
+    "sklearn.metrics",
+    "matplotlib",
+    "scipy.optimize",
+    "torch.utils.data",
+    "torch.distributions",
+)
 KIT_PREFIXES = ("torch.", "kit.", "data_scripts", "sklearn.")
 FILE_LIMIT = 64 << 20
 MESSAGE_LIMIT = 600
@@ -59,7 +79,7 @@ def _descendants() -> list[int]:
             try:
                 with open(f"/proc/{entry}/stat", "rb") as f:
                     stat = f.read()
-                parents[int(entry)] = int(stat[stat.rindex(b")") + 2:].split()[1])
+                parents[int(entry)] = int(stat[stat.rindex(b")") + 2 :].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
     me, found, frontier = os.getpid(), [], {os.getpid()}
@@ -183,8 +203,9 @@ def _file_guard(writable: list[str], hidden: list[str]):
         if inside(path, roots_h):
             raise PermissionError(f"the grader does not let a submission read {path}")
         mode, flags = args[1], args[2]
-        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
-                  (isinstance(flags, int) and flags & write_flags)
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+            isinstance(flags, int) and flags & write_flags
+        )
         if writing and not inside(path, roots_w):
             raise PermissionError(f"the grader does not let a submission write {path} (only temporary files)")
 
@@ -283,8 +304,12 @@ class Server:
             text = str(err)
         except BaseException:
             text = ""
-        return {"kind": kind, "type": type(err).__name__[:100], "message": text[:MESSAGE_LIMIT],
-                "where": self.student_frame(err)}
+        return {
+            "kind": kind,
+            "type": type(err).__name__[:100],
+            "message": text[:MESSAGE_LIMIT],
+            "where": self.student_frame(err),
+        }
 
     def student_frame(self, err) -> str:
         try:
@@ -369,8 +394,14 @@ class by_hand:
             self.flags["by_hand_violation"] = True
             raise ByHand("torch.autograd is not available in an exercise done by hand")
 
-        self.saved = [(torch.autograd, "grad"), (torch.autograd, "backward"), (torch.Tensor, "backward"),
-                      (torch.Tensor, "requires_grad_"), (torch.autograd, "functional"), (torch, "func")]
+        self.saved = [
+            (torch.autograd, "grad"),
+            (torch.autograd, "backward"),
+            (torch.Tensor, "backward"),
+            (torch.Tensor, "requires_grad_"),
+            (torch.autograd, "functional"),
+            (torch, "func"),
+        ]
         self.saved = [(o, n, o.__dict__.get(n, getattr(o, n, None))) for o, n in self.saved]
         for owner, name, _ in self.saved:
             try:
@@ -409,20 +440,51 @@ def describe(model) -> dict:
     layers = []
     for name, mod in model.named_modules():
         cls = type(mod)
-        layers.append({
-            "name": name, "class": cls.__name__, "module": cls.__module__,
-            "torch": cls.__module__.startswith("torch.nn."),
-            "params": {k: v.detach().clone() for k, v in mod.named_parameters(recurse=False)},
-            "buffers": {k: v.detach().clone() for k, v in mod.named_buffers(recurse=False) if v is not None},
-            "config": _config(mod), "training": bool(mod.training),
-        })
+        layers.append(
+            {
+                "name": name,
+                "class": cls.__name__,
+                "module": cls.__module__,
+                "torch": cls.__module__.startswith("torch.nn."),
+                "params": {k: v.detach().clone() for k, v in mod.named_parameters(recurse=False)},
+                "buffers": {k: v.detach().clone() for k, v in mod.named_buffers(recurse=False) if v is not None},
+                "config": _config(mod),
+                "training": bool(mod.training),
+            }
+        )
     return {"class": type(model).__name__, "layers": layers}
 
 
-_CONFIG = ("in_features", "out_features", "in_channels", "out_channels", "kernel_size", "stride", "padding",
-           "dilation", "groups", "p", "eps", "normalized_shape", "num_features", "embed_dim", "num_heads",
-           "negative_slope", "dim", "start_dim", "end_dim", "inplace", "approximate", "ceil_mode",
-           "padding_mode", "elementwise_affine", "affine", "momentum", "track_running_stats", "batch_first")
+_CONFIG = (
+    "in_features",
+    "out_features",
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "p",
+    "eps",
+    "normalized_shape",
+    "num_features",
+    "embed_dim",
+    "num_heads",
+    "negative_slope",
+    "dim",
+    "start_dim",
+    "end_dim",
+    "inplace",
+    "approximate",
+    "ceil_mode",
+    "padding_mode",
+    "elementwise_affine",
+    "affine",
+    "momentum",
+    "track_running_stats",
+    "batch_first",
+)
 
 
 def _config(mod) -> dict:
@@ -430,7 +492,8 @@ def _config(mod) -> dict:
     for key in _CONFIG:
         value = mod.__dict__.get(key)
         if isinstance(value, (bool, int, float, str)) or (
-                isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value)):
+            isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value)
+        ):
             out[key] = value
     return out
 

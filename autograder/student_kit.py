@@ -9,6 +9,7 @@ answer keys, the kit's tests, mutants and the instructor's tools (release, nbgra
 A hidden check is one declared `@check(..., hidden=True)`; its function is cut out of the check module the kit
 ships, together with every module-level helper, constant and comment that only hidden checks use.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "autograder" / "templates" / "student-kit"
 # The grader a student runs: the judge, the sandbox and the reports. Not the instructor's tools.
-GRADER_FILES = ("__init__.py", "__main__.py", "api.py", "assignments.py", "judge.py", "sandbox.py", "wire.py",
-                "runner.py", "report.py", "handin.py", "checks/__init__.py")
+GRADER_FILES = (
+    "__init__.py",
+    "__main__.py",
+    "api.py",
+    "assignments.py",
+    "judge.py",
+    "sandbox.py",
+    "wire.py",
+    "runner.py",
+    "report.py",
+    "handin.py",
+    "checks/__init__.py",
+)
 KIT_LEAVES_OUT = ("bench.py",)  # maintainers' timing tool: it grades solutions/
 DEFAULT_OUT = ROOT / "dist" / "student-kit"
 # Not in a student's installation: the instructor's release and grading tools, the kit's own tests.
@@ -48,7 +60,8 @@ def _is_hidden_check(node: ast.AST) -> bool:
 def _is_check(node: ast.AST) -> bool:
     return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
         isinstance(d, ast.Call) and getattr(d.func, "id", getattr(d.func, "attr", "")) == "check"
-        for d in node.decorator_list)
+        for d in node.decorator_list
+    )
 
 
 def _defined_names(node: ast.AST) -> set[str]:
@@ -83,8 +96,14 @@ def public_source(text: str) -> tuple[str, list[str]]:
     while True:
         kept = [n for n in tree.body if id(n) not in removed]
         used = _used_names(kept)
-        dead = [n for n in kept if not _is_check(n) and _defined_names(n) and not (_defined_names(n) & used)
-                and not any(name.startswith("__") for name in _defined_names(n))]
+        dead = [
+            n
+            for n in kept
+            if not _is_check(n)
+            and _defined_names(n)
+            and not (_defined_names(n) & used)
+            and not any(name.startswith("__") for name in _defined_names(n))
+        ]
         if not dead:
             break
         removed |= {id(n) for n in dead}
@@ -195,8 +214,11 @@ def main(argv=None) -> int:
         return 2
     out = build(Path(args.out), assignments, make_zip=not args.no_zip)
     hidden = sum(len(v) for v in hidden_check_names(assignments).values())
-    print(f"student kit: {out}" + ("" if args.no_zip else f" and {out.with_suffix('.zip')}")
-          + f" ({hidden} hidden check(s) left out)")
+    print(
+        f"student kit: {out}"
+        + ("" if args.no_zip else f" and {out.with_suffix('.zip')}")
+        + f" ({hidden} hidden check(s) left out)"
+    )
     return 0
 
 

@@ -9,6 +9,7 @@ foreign object into the judge; sizes, depth and dtypes are bounded.
 
 Shared by the judge and the sandbox: this module imports nothing from the grader's checks.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,20 @@ _HEAD = struct.Struct("<4sIQ")
 MAX_HEADER = 16 << 20  # bytes of JSON in one frame
 MAX_PAYLOAD = 1 << 30  # bytes of tensor data in one frame (a CNN's weights are 5 MB, test logits under 1 MB)
 MAX_DEPTH = 64
-DTYPES = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool",
-          "complex64", "complex128")
+DTYPES = (
+    "float64",
+    "float32",
+    "float16",
+    "bfloat16",
+    "int64",
+    "int32",
+    "int16",
+    "int8",
+    "uint8",
+    "bool",
+    "complex64",
+    "complex128",
+)
 
 
 class WireError(Exception):
@@ -82,8 +95,14 @@ def encode(value, to_ref=None) -> tuple[bytes, bytes]:
                 raise WireError(f"tensors of dtype {dtype} are not supported")
             data = (t.view(torch.int16) if dtype == "bfloat16" else t).numpy().tobytes()
             off, n = blob(data)
-            return {"$tensor": dtype, "shape": list(t.shape), "at": off, "n": n,
-                    "grad": bool(v.requires_grad), "leaf": bool(v.is_leaf)}
+            return {
+                "$tensor": dtype,
+                "shape": list(t.shape),
+                "at": off,
+                "n": n,
+                "grad": bool(v.requires_grad),
+                "leaf": bool(v.is_leaf),
+            }
         if kind == "numpy":
             import numpy as np
 
@@ -164,8 +183,11 @@ def decode(header: bytes, payload: bytes, refs=None):
             rid = v["$ref"]
             if not isinstance(rid, int):
                 raise WireError("malformed reference")
-            return refs(rid) if refs else Ref(rid, str(v.get("cls", ""))[:200],
-                                               [str(b)[:200] for b in _list(v.get("bases", []))[:50]])
+            return (
+                refs(rid)
+                if refs
+                else Ref(rid, str(v.get("cls", ""))[:200], [str(b)[:200] for b in _list(v.get("bases", []))[:50]])
+            )
         if "$dtype" in v:
             if v["$dtype"] not in DTYPES:
                 raise WireError("malformed dtype")
@@ -190,14 +212,22 @@ def _array(v, view):
 
     dtype = v.get("$tensor") or v.get("$ndarray")
     shape, at, n = v.get("shape"), v.get("at"), v.get("n")
-    if dtype not in DTYPES or not isinstance(shape, list) or len(shape) > 32 or \
-            not all(isinstance(s, int) and 0 <= s for s in shape) or not isinstance(at, int) or \
-            not isinstance(n, int) or at < 0 or n < 0 or at + n > len(view):
+    if (
+        dtype not in DTYPES
+        or not isinstance(shape, list)
+        or len(shape) > 32
+        or not all(isinstance(s, int) and 0 <= s for s in shape)
+        or not isinstance(at, int)
+        or not isinstance(n, int)
+        or at < 0
+        or n < 0
+        or at + n > len(view)
+    ):
         raise WireError("malformed array")
     itemsize = 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
     if math.prod(shape) * itemsize != n:
         raise WireError("array size does not match its shape")
-    raw = np.frombuffer(view[at:at + n], dtype=np.int16 if dtype == "bfloat16" else dtype).copy().reshape(shape)
+    raw = np.frombuffer(view[at : at + n], dtype=np.int16 if dtype == "bfloat16" else dtype).copy().reshape(shape)
     if "$ndarray" in v:
         return raw
     import torch
@@ -220,7 +250,7 @@ def send(fd: int, header: bytes, payload: bytes) -> None:
 def _write_all(fd, data):
     view = memoryview(data)
     while view:
-        n = os.write(fd, view[:1 << 20])
+        n = os.write(fd, view[: 1 << 20])
         view = view[n:]
 
 

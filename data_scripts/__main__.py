@@ -1,4 +1,5 @@
 """python -m data_scripts fetch {mnist,fashion_mnist,cifar10,all} | verify"""
+
 from __future__ import annotations
 
 import argparse

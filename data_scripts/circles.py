@@ -1,4 +1,5 @@
 """The course's 2-D "circles" data set: two noisy concentric circles, one class each."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ class CirclesData:
         return self.Ytest.argmax(dim=1)
 
 
-def make_circles(n_train: int = 200, n_test: int = 200, noise: float = 0.1, factor: float = 0.5,
-                 seed: int = 0, grid_size: int = 100) -> CirclesData:
+def make_circles(
+    n_train: int = 200, n_test: int = 200, noise: float = 0.1, factor: float = 0.5, seed: int = 0, grid_size: int = 100
+) -> CirclesData:
     """Seeded circles: outer radius 1 (class 0), inner radius `factor` (class 1), Gaussian noise `noise`."""
     from sklearn.datasets import make_circles as sk_circles
 

@@ -3,6 +3,7 @@
 Every loader returns uint8 images and int64 labels as tensors: MNIST-like (N, 28, 28), CIFAR-10 (N, 32, 32, 3).
 Failures raise DataError with one line that says what is wrong and the command that fixes it.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -131,8 +132,11 @@ def _prepare_idx(name: str) -> Path:
 def _torchvision_download(name: str) -> None:
     import torchvision
 
-    cls = {"mnist": torchvision.datasets.MNIST, "fashion_mnist": torchvision.datasets.FashionMNIST,
-           "cifar10": torchvision.datasets.CIFAR10}[name]
+    cls = {
+        "mnist": torchvision.datasets.MNIST,
+        "fashion_mnist": torchvision.datasets.FashionMNIST,
+        "cifar10": torchvision.datasets.CIFAR10,
+    }[name]
     try:
         for train in (True, False):
             cls(str(data_dir()), train=train, download=True)
@@ -166,8 +170,10 @@ def _decode_jpeg_tar(tar_path: Path):
     found = {"train": [], "test": []}
     try:
         # stream the archive once, in order: random access into a .tar.gz re-decompresses from the start
-        with tarfile.open(tar_path, "r|gz") as tar, \
-                _progress(None, desc="CIFAR10 decode JPEG", unit="img", mininterval=1.0, total=60000) as bar:
+        with (
+            tarfile.open(tar_path, "r|gz") as tar,
+            _progress(None, desc="CIFAR10 decode JPEG", unit="img", mininterval=1.0, total=60000) as bar,
+        ):
             for m in tar:
                 if not (m.isfile() and m.name.lower().endswith(".jpg")):
                     continue

@@ -3,6 +3,7 @@
 Errors meant for people are kit.KitError (kit/errors.py); a student's modules are loaded from a folder by
 kit.student.load_student_modules; the commands (`python -m kit.<name>`) share kit/cli.py's options.
 """
+
 import os
 
 from .errors import KitError

@@ -2,6 +2,7 @@
 
 Each function takes the student's modules, so the notebook and the autograder train exactly the same way.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,13 +29,15 @@ def train_manual(mlp, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS
         grads = mlp.backward(params, outputs, Y)
         params.update(mlp.sgd(params, grads, eta / len(X) if loss_is_sum else eta))
 
-    hist = fit(step, _evaluate_by_hand(mlp, params), data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs,
-               batch_size, seed)
+    hist = fit(
+        step, _evaluate_by_hand(mlp, params), data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs, batch_size, seed
+    )
     return params, hist
 
 
 def _evaluate_by_hand(mlp, params):
     """(X, Y) -> (loss, accuracy) of the student's hand-written forward pass with the current `params`."""
+
     @torch.no_grad()
     def evaluate(X, Y):
         yhat, _ = mlp.forward(params, X)
@@ -44,8 +47,9 @@ def _evaluate_by_hand(mlp, params):
     return evaluate
 
 
-def train_autograd(mlp, mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS, seed=0,
-                   loss_is_sum=False):
+def train_autograd(
+    mlp, mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS, seed=0, loss_is_sum=False
+):
     """Forward by hand, gradients by torch.autograd; returns (params, History). loss_is_sum: as in train_manual."""
     seed_everything(seed)
     params = mlp_torch.init_params_autograd(data.Xtrain.shape[1], nh, data.Ytrain.shape[1])
@@ -56,13 +60,24 @@ def train_autograd(mlp, mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, 
         L.backward()
         mlp_torch.sgd_autograd(params, eta / len(X) if loss_is_sum else eta)
 
-    hist = fit(step, _evaluate_by_hand(mlp, params), data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs,
-               batch_size, seed)
+    hist = fit(
+        step, _evaluate_by_hand(mlp, params), data.Xtrain, data.Ytrain, data.Xtest, data.Ytest, epochs, batch_size, seed
+    )
     return params, hist
 
 
-def train_nn(mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOCHS, seed=0, use_optim=False,
-             labels="one-hot", loss_is_sum=False):
+def train_nn(
+    mlp_torch,
+    data,
+    nh=NH,
+    eta=ETA,
+    batch_size=BATCH_SIZE,
+    epochs=EPOCHS,
+    seed=0,
+    use_optim=False,
+    labels="one-hot",
+    loss_is_sum=False,
+):
     """torch.nn model, updated by the student's sgd_nn or (use_optim) by torch.optim; returns (model, History).
 
     labels: "one-hot" (the kit's (N, ny) Y) or "indices" (class indices (N,), for a loss_accuracy_nn written for
@@ -106,8 +121,12 @@ def train_nn(mlp_torch, data, nh=NH, eta=ETA, batch_size=BATCH_SIZE, epochs=EPOC
 def _doubles(a, b, rtol=1e-4):
     """Whether b is 2 a (a tensor or number that is not zero)."""
     a, b = torch.as_tensor(a).detach().double(), torch.as_tensor(b).detach().double()
-    return (a.shape == b.shape and bool(a.isfinite().all()) and float(a.abs().max()) > 0
-            and torch.allclose(b, 2 * a, rtol=rtol, atol=1e-9))
+    return (
+        a.shape == b.shape
+        and bool(a.isfinite().all())
+        and float(a.abs().max()) > 0
+        and torch.allclose(b, 2 * a, rtol=rtol, atol=1e-9)
+    )
 
 
 def _probe_batch(data, n=6):
@@ -163,7 +182,6 @@ def nn_conventions(mlp_torch, data, nh=NH) -> dict:
     return {"labels": "one-hot", "loss_is_sum": False}
 
 
-
 # ---------------------------------------------------------------- SVMs: select on a validation split
 SVM_VALIDATION = 50  # the last 50 of the 200 circles training points: the validation split of the SVM study
 
@@ -174,16 +192,27 @@ def validation_data(data, n_val=SVM_VALIDATION):
     while comparing. The same split as svm_split."""
     import dataclasses
 
-    return dataclasses.replace(data, Xtrain=data.Xtrain[:-n_val], Ytrain=data.Ytrain[:-n_val],
-                               Xtest=data.Xtrain[-n_val:], Ytest=data.Ytrain[-n_val:])
+    return dataclasses.replace(
+        data,
+        Xtrain=data.Xtrain[:-n_val],
+        Ytrain=data.Ytrain[:-n_val],
+        Xtest=data.Xtrain[-n_val:],
+        Ytest=data.Ytrain[-n_val:],
+    )
 
 
 def as_validation(hist) -> dict:
     """A History trained on validation_data, with its held-out curves named as what they are (val_loss, val_acc):
     kit.plots.plot_curves then labels them 'val'."""
     h = hist.to_dict() if hasattr(hist, "to_dict") else dict(hist)
-    return {"train_loss": h["train_loss"], "train_acc": h["train_acc"], "val_loss": h["test_loss"],
-            "val_acc": h["test_acc"], "seconds": h.get("seconds", [])}
+    return {
+        "train_loss": h["train_loss"],
+        "train_acc": h["train_acc"],
+        "val_loss": h["test_loss"],
+        "val_acc": h["test_acc"],
+        "seconds": h.get("seconds", []),
+    }
+
 
 def svm_split(data, n_val=SVM_VALIDATION):
     """numpy arrays (Xfit, yfit, Xval, yval, Xtest, ytest) of the circles: the SVMs are fitted on the first
@@ -205,13 +234,22 @@ def select_svm(val_results, kernel=None):
         raise ValueError(f"no SVM with kernel {kernel!r} in the results")
     return best[0]
 
+
 # MNIST: a 784-512-10 tanh MLP, SGD + momentum (recipe a1.mnist in kit/recipes.py). Batches of 256 at lr 0.2 end as high as
 # batches of 64 at lr 0.05 in half the time: a step of 64 images leaves most of the CPU's matrix rate unused.
 MNIST_EPOCHS, MNIST_BATCH, MNIST_LR = (recipes.recipe("a1.mnist").settings[k] for k in ("epochs", "batch_size", "lr"))
 
 
-def train_mnist(mnist_mlp, epochs=MNIST_EPOCHS, batch_size=MNIST_BATCH, lr=MNIST_LR, seed=0, device="auto",
-                progress=False, limit_train=None):
+def train_mnist(
+    mnist_mlp,
+    epochs=MNIST_EPOCHS,
+    batch_size=MNIST_BATCH,
+    lr=MNIST_LR,
+    seed=0,
+    device="auto",
+    progress=False,
+    limit_train=None,
+):
     """Train the student's MNIST MLP with their optimizer; returns (model, History)."""
     from .data import image_tensors
 
@@ -221,8 +259,21 @@ def train_mnist(mnist_mlp, epochs=MNIST_EPOCHS, batch_size=MNIST_BATCH, lr=MNIST
     optimizer = mnist_mlp.make_optimizer(model, lr=lr)
     # cosine decay of the learning rate: the last epochs settle in a minimum instead of bouncing around it
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    hist = fit_module(model, torch.nn.CrossEntropyLoss(), optimizer, Xtrain, ytrain, Xtest, ytest, epochs,
-                      batch_size, seed=seed, scheduler=scheduler, device=device, progress=progress)
+    hist = fit_module(
+        model,
+        torch.nn.CrossEntropyLoss(),
+        optimizer,
+        Xtrain,
+        ytrain,
+        Xtest,
+        ytest,
+        epochs,
+        batch_size,
+        seed=seed,
+        scheduler=scheduler,
+        device=device,
+        progress=progress,
+    )
     return model, hist
 
 
@@ -241,13 +292,11 @@ def circles_predictions(variant: str, mlp, mlp_torch=None, eta=ETA, epochs=EPOCH
     conventions = {"labels": "one-hot", "loss_is_sum": False, "batch_size": BATCH_SIZE}
     if variant in ("manual", "autograd"):
         conventions["loss_is_sum"] = summed_loss_by_hand(mlp, data, gradients=variant == "manual")
-        init = (mlp.init_params if variant == "manual" else mlp_torch.init_params_autograd)
+        init = mlp.init_params if variant == "manual" else mlp_torch.init_params_autograd
         seed_everything(seed)
         first = mlp.forward(init(data.Xtrain.shape[1], NH, data.Ytrain.shape[1]), data.Xtest)[0]
-        train = train_manual if variant == "manual" else (
-            lambda m, d, **kw: train_autograd(m, mlp_torch, d, **kw))
-        params, hist = train(mlp, data, eta=eta, epochs=epochs, seed=seed,
-                             loss_is_sum=conventions["loss_is_sum"])
+        train = train_manual if variant == "manual" else (lambda m, d, **kw: train_autograd(m, mlp_torch, d, **kw))
+        params, hist = train(mlp, data, eta=eta, epochs=epochs, seed=seed, loss_is_sum=conventions["loss_is_sum"])
         with torch.no_grad():
             last = mlp.forward(params, data.Xtest)[0]
         kind = "probabilities"
@@ -257,13 +306,26 @@ def circles_predictions(variant: str, mlp, mlp_torch=None, eta=ETA, epochs=EPOCH
         nx, ny = data.Xtrain.shape[1], data.Ytrain.shape[1]
         with torch.no_grad():
             first = mlp_torch.init_model_nn(nx, NH, ny)[0](data.Xtest)
-        model, hist = train_nn(mlp_torch, data, eta=eta, epochs=epochs, seed=seed, use_optim=variant == "optim",
-                               labels=conventions["labels"], loss_is_sum=conventions["loss_is_sum"])
+        model, hist = train_nn(
+            mlp_torch,
+            data,
+            eta=eta,
+            epochs=epochs,
+            seed=seed,
+            use_optim=variant == "optim",
+            labels=conventions["labels"],
+            loss_is_sum=conventions["loss_is_sum"],
+        )
         with torch.no_grad():
             last = model(data.Xtest)
         kind = "logits"
-    return {"kind": kind, "first": first.detach().float(), "last": last.detach().float(),
-            "train_loss": hist.train_loss, "conventions": conventions}
+    return {
+        "kind": kind,
+        "first": first.detach().float(),
+        "last": last.detach().float(),
+        "train_loss": hist.train_loss,
+        "conventions": conventions,
+    }
 
 
 def mnist_predictions(mnist_mlp, **kw) -> dict:
@@ -293,9 +355,12 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(prog="python -m kit.a1", description=main.__doc__)
     parser.add_argument("what", choices=["circles", "mnist"])
-    add_common_options(parser, "assignments/a1_intro_nn", "mlp.py (circles) and mnist_mlp.py (mnist)",
-                       device_help="mnist's device: auto (cuda when there is one), cpu, cuda or cuda:N; the "
-                                   "circles train on the CPU")
+    add_common_options(
+        parser,
+        "assignments/a1_intro_nn",
+        "mlp.py (circles) and mnist_mlp.py (mnist)",
+        device_help="mnist's device: auto (cuda when there is one), cpu, cuda or cuda:N; the circles train on the CPU",
+    )
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--name", help="run name (default: a1_<what>)")
     args = parser.parse_args(argv)
@@ -306,20 +371,27 @@ def main(argv=None):
         data = make_circles()
         loss_is_sum = summed_loss_by_hand(mods["mlp"], data)
         if loss_is_sum:
-            print(f"note: your loss is the sum over the batch (the kit's is the mean): trained with eta / batch size "
-                  f"= {ETA} / {BATCH_SIZE} per step, the same update as the mean loss at eta = {ETA}")
-        params, hist = train_manual(mods["mlp"], data, epochs=args.epochs or EPOCHS, seed=args.seed,
-                                    loss_is_sum=loss_is_sum)
+            print(
+                f"note: your loss is the sum over the batch (the kit's is the mean): trained with eta / batch size "
+                f"= {ETA} / {BATCH_SIZE} per step, the same update as the mean loss at eta = {ETA}"
+            )
+        params, hist = train_manual(
+            mods["mlp"], data, epochs=args.epochs or EPOCHS, seed=args.seed, loss_is_sum=loss_is_sum
+        )
         folder = save_run(name, {"history": hist.to_dict(), "test_acc": hist.test_acc[-1]})
-        plots.plot_circles(data, lambda X: mods["mlp"].forward(params, X)[0][:, 1], folder / "boundary.png",
-                           title="decision boundary")
+        plots.plot_circles(
+            data, lambda X: mods["mlp"].forward(params, X)[0][:, 1], folder / "boundary.png", title="decision boundary"
+        )
     else:
-        _, hist = train_mnist(mods["mnist_mlp"], epochs=args.epochs or MNIST_EPOCHS, seed=args.seed,
-                              device=args.device, progress=True)
+        _, hist = train_mnist(
+            mods["mnist_mlp"], epochs=args.epochs or MNIST_EPOCHS, seed=args.seed, device=args.device, progress=True
+        )
         folder = save_run(name, {"history": hist.to_dict(), "test_acc": hist.test_acc[-1]})
     plots.plot_curves({args.what: hist}, folder / "curves.png")
-    print(f"{args.what}: test accuracy {hist.test_acc[-1]:.2%} after {len(hist.test_acc)} epochs, "
-          f"{hist.seconds[-1]:.1f} s of training ({time.perf_counter() - start:.1f} s in all); written to {folder}")
+    print(
+        f"{args.what}: test accuracy {hist.test_acc[-1]:.2%} after {len(hist.test_acc)} epochs, "
+        f"{hist.seconds[-1]:.1f} s of training ({time.perf_counter() - start:.1f} s in all); written to {folder}"
+    )
 
 
 if __name__ == "__main__":

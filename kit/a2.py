@@ -13,6 +13,7 @@ read once, at the end, by the model of the epoch with the best validation accura
     python -m kit.a2 train --epochs 30 --standardize --augment --lr-schedule --dropout 0.5 --batch-norm
     python -m kit.a2 ablation --epochs 30
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,16 @@ from torch import nn
 
 from . import recipes
 from .cli import add_common_options, entry_point
-from .loops import (PRECISION_DECISIONS, History, mixed_precision, pick_device, resolve_precision, save_run,
-                    seed_everything, training_step_probe)
+from .loops import (
+    PRECISION_DECISIONS,
+    History,
+    mixed_precision,
+    pick_device,
+    resolve_precision,
+    save_run,
+    seed_everything,
+    training_step_probe,
+)
 from .student import load_student_modules
 
 # The course's settings: plain SGD, learning rate 0.1, batches of 128.
@@ -128,7 +137,7 @@ class Batches:
             if order is None:
                 idx = slice(start, start + self.batch_size)
             else:
-                idx = order[start:start + self.batch_size].to(self.device)
+                idx = order[start : start + self.batch_size].to(self.device)
             xb, yb = self.X[idx], (None if self.y is None else self.y[idx])
             if self.transform is not None:
                 xb = self.transform(xb)
@@ -145,13 +154,38 @@ def _progress(iterable, enabled, **kw):
     return tqdm(iterable, **kw)
 
 
-def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BATCH_SIZE, standardize: bool = False,
-          augment: bool = False, lr_schedule: bool = False, dropout: float = 0.0, batch_norm: bool = False,
-          momentum: float = 0.0, weight_decay: float = 0.0, gamma: float = GAMMA, limit_train: int | None = None,
-          limit_test: int | None = None, seed: int = 0, device: str = "auto", channels_last: bool = True,
-          precision: str = "auto", progress: bool = False, data=None, test_logits: list | None = None,
-          validation: int | None = None, optimizer: str = "sgd", zca: bool = False, nesterov: bool = False,
-          schedule: str | None = None, warmup: float = 0.15, label_smoothing: float = 0.0, flip_test: bool = False):
+def train(
+    cnn,
+    training,
+    epochs: int = 10,
+    lr: float = LR,
+    batch_size: int = BATCH_SIZE,
+    standardize: bool = False,
+    augment: bool = False,
+    lr_schedule: bool = False,
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    gamma: float = GAMMA,
+    limit_train: int | None = None,
+    limit_test: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    channels_last: bool = True,
+    precision: str = "auto",
+    progress: bool = False,
+    data=None,
+    test_logits: list | None = None,
+    validation: int | None = None,
+    optimizer: str = "sgd",
+    zca: bool = False,
+    nesterov: bool = False,
+    schedule: str | None = None,
+    warmup: float = 0.15,
+    label_smoothing: float = 0.0,
+    flip_test: bool = False,
+):
     """Train the student's cnn.CourseCNN with their training.epoch / make_transforms / make_scheduler.
 
     `data` = (Xtrain, ytrain, Xtest, ytest) replaces CIFAR-10 (tests). Returns (model, History); the History's
@@ -200,18 +234,48 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
         x = Xtrain[:batch_size].to(dev)
         x = x.to(memory_format=torch.channels_last) if channels_last else x
         probe = training_step_probe(model, criterion, x, ytrain[:batch_size].to(dev), dev)
-        precision = resolve_precision(dev, "auto", probe=probe, key=f"course CNN, batch norm {batch_norm}, "
-                                      f"dropout {dropout > 0}, batch {batch_size}, channels_last {channels_last}")
+        precision = resolve_precision(
+            dev,
+            "auto",
+            probe=probe,
+            key=f"course CNN, batch norm {batch_norm}, "
+            f"dropout {dropout > 0}, batch {batch_size}, channels_last {channels_last}",
+        )
     precision = resolve_precision(dev, precision)
-    train_batches = Batches(Xtrain, ytrain, batch_size, shuffle=True, transform=train_transform, device=dev,
-                            channels_last=channels_last, seed=seed)
-    test_batches = Batches(Xtest, ytest, EVAL_BATCH_SIZE, transform=test_transform, device=dev,
-                           channels_last=channels_last)
+    train_batches = Batches(
+        Xtrain,
+        ytrain,
+        batch_size,
+        shuffle=True,
+        transform=train_transform,
+        device=dev,
+        channels_last=channels_last,
+        seed=seed,
+    )
+    test_batches = Batches(
+        Xtest, ytest, EVAL_BATCH_SIZE, transform=test_transform, device=dev, channels_last=channels_last
+    )
     if validation:
-        val_batches = Batches(Xval, yval, EVAL_BATCH_SIZE, transform=test_transform, device=dev,
-                              channels_last=channels_last)
-        return _train_validated(training, model, optimizer, scheduler, criterion, train_batches, val_batches,
-                                test_batches, ytest, epochs, dev, precision, progress, test_logits, flip_test)
+        val_batches = Batches(
+            Xval, yval, EVAL_BATCH_SIZE, transform=test_transform, device=dev, channels_last=channels_last
+        )
+        return _train_validated(
+            training,
+            model,
+            optimizer,
+            scheduler,
+            criterion,
+            train_batches,
+            val_batches,
+            test_batches,
+            ytest,
+            epochs,
+            dev,
+            precision,
+            progress,
+            test_logits,
+            flip_test,
+        )
     hist, elapsed = History(), 0.0
     bar = _progress(range(epochs), progress, desc="epochs")
     for _ in bar:
@@ -233,12 +297,14 @@ def train(cnn, training, epochs: int = 10, lr: float = LR, batch_size: int = BAT
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
 
-def make_optimizer(name: str, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
-                   nesterov: bool = False):
+def make_optimizer(
+    name: str, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False
+):
     """torch.optim's SGD (the course's, optionally with Nesterov momentum), Adam or AdamW."""
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                               nesterov=nesterov and momentum > 0)
+        return torch.optim.SGD(
+            params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov and momentum > 0
+        )
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if name == "adamw":
@@ -258,8 +324,9 @@ def step_schedule(optimizer, name: str, lr: float, total_steps: int, warmup: flo
     """
     if name == "onecycle":
         cycle = bool(optimizer.defaults.get("momentum"))
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps + 1,
-                                                        pct_start=warmup, cycle_momentum=cycle)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=lr, total_steps=total_steps + 1, pct_start=warmup, cycle_momentum=cycle
+        )
     elif name == "cosine":
         rise = max(1, int(warmup * total_steps))
         for group in optimizer.param_groups:
@@ -313,8 +380,23 @@ def _test_metrics(training, model, criterion, test_batches, ytest, dev, precisio
     return loss, acc
 
 
-def _train_validated(training, model, optimizer, scheduler, criterion, train_batches, val_batches, test_batches,
-                     ytest, epochs, dev, precision, progress, test_logits, flip_test=False):
+def _train_validated(
+    training,
+    model,
+    optimizer,
+    scheduler,
+    criterion,
+    train_batches,
+    val_batches,
+    test_batches,
+    ytest,
+    epochs,
+    dev,
+    precision,
+    progress,
+    test_logits,
+    flip_test=False,
+):
     """`train` with a validation split: select the epoch on validation, read the test set once at the end."""
     hist, elapsed, best, best_state = SplitHistory(), 0.0, -1.0, None
     bar = _progress(range(epochs), progress, desc="epochs")
@@ -436,8 +518,9 @@ def first_layer_maps(model, images):
 def confusion_matrix(predicted, labels, n_classes: int = 10):
     """(n_classes, n_classes) int64 counts: row = true class, column = predicted class."""
     m = torch.zeros(n_classes, n_classes, dtype=torch.int64)
-    m.index_put_((labels.long().cpu(), predicted.long().cpu()), torch.ones(len(labels), dtype=torch.int64),
-                 accumulate=True)
+    m.index_put_(
+        (labels.long().cpu(), predicted.long().cpu()), torch.ones(len(labels), dtype=torch.int64), accumulate=True
+    )
     return m
 
 
@@ -462,8 +545,12 @@ def cifar_predictions(cnn, training, every_epoch: bool = False, **kw) -> dict:
     those of the epoch of best validation accuracy, the only time the test images are read."""
     logits = []
     _, hist = train(cnn, training, test_logits=logits, **kw)
-    out = {"logits": logits[-1] if logits else None, "epochs": len(hist.train_loss),
-           "train_loss": list(hist.train_loss), "seconds": list(hist.seconds)}
+    out = {
+        "logits": logits[-1] if logits else None,
+        "epochs": len(hist.train_loss),
+        "train_loss": list(hist.train_loss),
+        "seconds": list(hist.seconds),
+    }
     if every_epoch:
         out["epoch_logits"] = logits
     return out
@@ -494,8 +581,14 @@ PROBE_CLASSES = 10
 
 def layer_table_test_network():
     """A small network unlike the course CNN (nesting, a non-square kernel, a lazy layer) on (1, 28, 36) inputs."""
-    net = nn.Sequential(nn.Conv2d(1, 6, 3, stride=2, padding=1), nn.Tanh(), nn.AvgPool2d(2),
-                        nn.Sequential(nn.Conv2d(6, 10, (3, 5)), nn.ReLU()), nn.Flatten(), nn.LazyLinear(7))
+    net = nn.Sequential(
+        nn.Conv2d(1, 6, 3, stride=2, padding=1),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Sequential(nn.Conv2d(6, 10, (3, 5)), nn.ReLU()),
+        nn.Flatten(),
+        nn.LazyLinear(7),
+    )
     net(torch.zeros(1, 1, 28, 36))
     return net
 
@@ -507,9 +600,13 @@ def leaf_trace(model, x) -> list:
     order, hooks = [], []
     for name, m in model.named_modules():
         if not list(m.children()):
-            hooks.append(m.register_forward_hook(
-                lambda mod, i, o, name=name: order.append(
-                    (name, tuple(o.shape) if isinstance(o, torch.Tensor) else None))))
+            hooks.append(
+                m.register_forward_hook(
+                    lambda mod, i, o, name=name: order.append(
+                        (name, tuple(o.shape) if isinstance(o, torch.Tensor) else None)
+                    )
+                )
+            )
     try:
         model(x)
     finally:
@@ -545,8 +642,11 @@ def op_trace(model, x) -> dict:
             out = func(*args, **kwargs)
             if isinstance(out, torch.Tensor) and out.dim() > 0 and len(ops) < OP_TRACE_LIMIT:
                 name = getattr(func, "__name__", "") or "?"
-                entry = {"op": name, "out": tuple(out.shape),
-                         "in": tuple(args[0].shape) if args and isinstance(args[0], torch.Tensor) else None}
+                entry = {
+                    "op": name,
+                    "out": tuple(out.shape),
+                    "in": tuple(args[0].shape) if args and isinstance(args[0], torch.Tensor) else None,
+                }
                 if name in ("conv2d", "linear") and len(args) > 1 and isinstance(args[1], torch.Tensor):
                     entry["weight"] = tuple(args[1].shape)
                 if name == "conv2d":
@@ -612,16 +712,28 @@ def _parser():
     common.add_argument("--momentum", type=float, default=0.0)
     common.add_argument("--optimizer", default="sgd", choices=OPTIMIZERS, help="bonus: adam/adamw (try --lr 1e-3)")
     common.add_argument("--weight-decay", type=float, default=0.0, help="SGD's L2 penalty")
-    common.add_argument("--gamma", type=float, default=GAMMA, help="ExponentialLR factor per epoch, with "
-                        f"--lr-schedule (default {GAMMA}, the course's)")
+    common.add_argument(
+        "--gamma",
+        type=float,
+        default=GAMMA,
+        help=f"ExponentialLR factor per epoch, with --lr-schedule (default {GAMMA}, the course's)",
+    )
     common.add_argument("--limit-train", type=int, help="use only N training images (a fixed random subset)")
     common.add_argument("--limit-test", type=int, help="use only N test images (a fixed random subset)")
-    common.add_argument("--validation", type=int, default=None,
-                        help=f"training images held out to select the epoch and compare runs (default {VALIDATION}, "
-                             "a tenth of --limit-train when smaller; 0: none, then the per-epoch test curve is "
-                             "shown, for looking only)")
-    common.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
-                        help="auto: bfloat16 mixed precision where one timed training step shows it faster, else float32")
+    common.add_argument(
+        "--validation",
+        type=int,
+        default=None,
+        help=f"training images held out to select the epoch and compare runs (default {VALIDATION}, "
+        "a tenth of --limit-train when smaller; 0: none, then the per-epoch test curve is "
+        "shown, for looking only)",
+    )
+    common.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="auto: bfloat16 mixed precision where one timed training step shows it faster, else float32",
+    )
     common.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads (torch.set_num_threads)")
     common.add_argument("--runs", default="runs", help="where run folders are written")
     common.add_argument("--name", help="run folder name (default: from the switches)")
@@ -639,10 +751,19 @@ def _parser():
 
 def _summary(hist: History) -> dict:
     if isinstance(hist, SplitHistory):  # the test accuracy of the epoch selected on validation, read once
-        return {"test_acc": hist.test_acc[-1], "best_epoch": hist.best_epoch, "best_val_acc": max(hist.val_acc),
-                "final_train_acc": hist.train_acc[-1], "train_seconds": hist.seconds[-1]}
-    return {"final_test_acc": hist.test_acc[-1], "best_test_acc": max(hist.test_acc),
-            "final_train_acc": hist.train_acc[-1], "train_seconds": hist.seconds[-1]}
+        return {
+            "test_acc": hist.test_acc[-1],
+            "best_epoch": hist.best_epoch,
+            "best_val_acc": max(hist.val_acc),
+            "final_train_acc": hist.train_acc[-1],
+            "train_seconds": hist.seconds[-1],
+        }
+    return {
+        "final_test_acc": hist.test_acc[-1],
+        "best_test_acc": max(hist.test_acc),
+        "final_train_acc": hist.train_acc[-1],
+        "train_seconds": hist.seconds[-1],
+    }
 
 
 def selection_accuracy(hist: History) -> float:
@@ -660,45 +781,84 @@ def main(argv=None) -> int:
     cnn, training = _student_modules(args.folder)
     if args.validation is None:
         args.validation = min(VALIDATION, max(1, args.limit_train // 10)) if args.limit_train else VALIDATION
-    kw = dict(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, momentum=args.momentum,
-              weight_decay=args.weight_decay, gamma=args.gamma,
-              limit_train=args.limit_train, limit_test=args.limit_test, seed=args.seed, device=args.device,
-              precision=args.precision, validation=args.validation or None, optimizer=args.optimizer)
+    kw = dict(
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        gamma=args.gamma,
+        limit_train=args.limit_train,
+        limit_test=args.limit_test,
+        seed=args.seed,
+        device=args.device,
+        precision=args.precision,
+        validation=args.validation or None,
+        optimizer=args.optimizer,
+    )
     if args.command == "train":
         if args.all:
             args.standardize = args.augment = args.lr_schedule = args.batch_norm = True
             args.dropout = args.dropout or DROPOUT
-        switches = dict(standardize=args.standardize, augment=args.augment, lr_schedule=args.lr_schedule,
-                        dropout=args.dropout, batch_norm=args.batch_norm, zca=args.zca)
+        switches = dict(
+            standardize=args.standardize,
+            augment=args.augment,
+            lr_schedule=args.lr_schedule,
+            dropout=args.dropout,
+            batch_norm=args.batch_norm,
+            zca=args.zca,
+        )
         name = args.name or "a2_" + ("_".join(k for k, v in switches.items() if v) or "vanilla")
         _, hist = train(cnn, training, progress=True, **switches, **kw)
-        folder = save_run(name, {"config": {**kw, **switches}, **_summary(hist), "history": hist.to_dict(),
-                                 "precision_decisions": PRECISION_DECISIONS},
-                          args.runs)
+        folder = save_run(
+            name,
+            {
+                "config": {**kw, **switches},
+                **_summary(hist),
+                "history": hist.to_dict(),
+                "precision_decisions": PRECISION_DECISIONS,
+            },
+            args.runs,
+        )
         plot_curves({name: hist}, folder / "curves.png", title=f"CIFAR-10, {name}")
         if isinstance(hist, SplitHistory):
-            print(f"{name}: best validation accuracy {max(hist.val_acc):.2%} at epoch {hist.best_epoch}; that "
-                  f"model's test accuracy {hist.test_acc[-1]:.2%} (read once), train {hist.train_acc[-1]:.2%}, "
-                  f"{hist.seconds[-1]:.0f} s of training; written to {folder}")
+            print(
+                f"{name}: best validation accuracy {max(hist.val_acc):.2%} at epoch {hist.best_epoch}; that "
+                f"model's test accuracy {hist.test_acc[-1]:.2%} (read once), train {hist.train_acc[-1]:.2%}, "
+                f"{hist.seconds[-1]:.0f} s of training; written to {folder}"
+            )
         else:
-            print(f"{name}: test accuracy {hist.test_acc[-1]:.2%} (best {max(hist.test_acc):.2%}), "
-                  f"train {hist.train_acc[-1]:.2%}, {hist.seconds[-1]:.0f} s of training; written to {folder}")
+            print(
+                f"{name}: test accuracy {hist.test_acc[-1]:.2%} (best {max(hist.test_acc):.2%}), "
+                f"train {hist.train_acc[-1]:.2%}, {hist.seconds[-1]:.0f} s of training; written to {folder}"
+            )
     else:
         results = ablation(cnn, training, progress=True, **kw)
         name = args.name or "a2_ablation"
-        folder = save_run(name, {"config": kw, "variants": {k: {**_summary(h), "history": h.to_dict()}
-                                                              for k, h in results.items()}}, args.runs)
-        plot_bars({k: selection_accuracy(h) for k, h in results.items()}, folder / "ablation.png",
-                  ylabel="best validation accuracy" if args.validation else "test accuracy",
-                  title=f"CIFAR-10 ablation, {args.epochs} epochs")
+        folder = save_run(
+            name,
+            {"config": kw, "variants": {k: {**_summary(h), "history": h.to_dict()} for k, h in results.items()}},
+            args.runs,
+        )
+        plot_bars(
+            {k: selection_accuracy(h) for k, h in results.items()},
+            folder / "ablation.png",
+            ylabel="best validation accuracy" if args.validation else "test accuracy",
+            title=f"CIFAR-10 ablation, {args.epochs} epochs",
+        )
         plot_curves(results, folder / "curves.png", title="CIFAR-10 ablation")
-        print("| variant | best val. acc. (epoch) | test acc. of that epoch | train acc. | train time |\n"
-              "|---|---|---|---|---|" if args.validation else
-              "| variant | test acc. | train acc. | train time |\n|---|---|---|---|")
+        print(
+            "| variant | best val. acc. (epoch) | test acc. of that epoch | train acc. | train time |\n"
+            "|---|---|---|---|---|"
+            if args.validation
+            else "| variant | test acc. | train acc. | train time |\n|---|---|---|---|"
+        )
         for k, h in results.items():
             if isinstance(h, SplitHistory):
-                print(f"| {k} | {max(h.val_acc):.2%} ({h.best_epoch}) | {h.test_acc[-1]:.2%} | "
-                      f"{h.train_acc[-1]:.2%} | {h.seconds[-1]:.0f} s |")
+                print(
+                    f"| {k} | {max(h.val_acc):.2%} ({h.best_epoch}) | {h.test_acc[-1]:.2%} | "
+                    f"{h.train_acc[-1]:.2%} | {h.seconds[-1]:.0f} s |"
+                )
             else:
                 print(f"| {k} | {h.test_acc[-1]:.2%} | {h.train_acc[-1]:.2%} | {h.seconds[-1]:.0f} s |")
         print(f"written to {folder}")

@@ -11,35 +11,99 @@ the same way; each job lives in its own module:
     kit/a3_drivers.py         what the grader runs in its sandbox (called as "kit.a3:<name>")
     kit/a3_commands.py        `python -m kit.a3 train|study|timm|pretrain|transfer` (`--help` lists them)
 """
+
 from __future__ import annotations
 
-from .a3_attention_maps import (ATTENTION_NAMES, attention_maps, attention_of, attention_rollout,
-                                class_token_attention, head_attention, plot_attention, plot_attention_heads)
+from .a3_attention_maps import (
+    ATTENTION_NAMES,
+    attention_maps,
+    attention_of,
+    attention_rollout,
+    class_token_attention,
+    head_attention,
+    plot_attention,
+    plot_attention_heads,
+)
 from .a3_baseline import SmallCNN, comparison_table, data_size_study, data_size_table, train_cnn
 from .a3_commands import main
 from .a3_drivers import parameter_of, raised, set_parameters, vit_predictions
 from .a3_study import STUDY_BUDGET, STUDY_VALUES, StudyRows, split_validation, study, study_table, validation_split
-from .a3_timm import (TIMM_MODELS, NoPretrainedWeights, make_timm_vit, pretrained_source, resize_to_224,
-                      save_checkpoint, train_timm, transfer)
-from .a3_training import (COURSE_TRAINING, COURSE_VIT, FAST_TRAINING, FULL_TRAINING, FULL_VIT, RECIPE,
-                          PerBatchSchedule, count_parameters, load, make_optimizer, make_vit, train_vit)
+from .a3_timm import (
+    TIMM_MODELS,
+    NoPretrainedWeights,
+    make_timm_vit,
+    pretrained_source,
+    resize_to_224,
+    save_checkpoint,
+    train_timm,
+    transfer,
+)
+from .a3_training import (
+    COURSE_TRAINING,
+    COURSE_VIT,
+    FAST_TRAINING,
+    FULL_TRAINING,
+    FULL_VIT,
+    RECIPE,
+    PerBatchSchedule,
+    count_parameters,
+    load,
+    make_optimizer,
+    make_vit,
+    train_vit,
+)
 
 __all__ = [
     # training
-    "COURSE_VIT", "COURSE_TRAINING", "RECIPE", "FAST_TRAINING", "FULL_VIT", "FULL_TRAINING", "PerBatchSchedule",
-    "make_vit", "make_optimizer", "load", "train_vit", "count_parameters",
+    "COURSE_VIT",
+    "COURSE_TRAINING",
+    "RECIPE",
+    "FAST_TRAINING",
+    "FULL_VIT",
+    "FULL_TRAINING",
+    "PerBatchSchedule",
+    "make_vit",
+    "make_optimizer",
+    "load",
+    "train_vit",
+    "count_parameters",
     # the CNN baseline
-    "SmallCNN", "train_cnn", "data_size_study", "data_size_table", "comparison_table",
+    "SmallCNN",
+    "train_cnn",
+    "data_size_study",
+    "data_size_table",
+    "comparison_table",
     # attention maps
-    "ATTENTION_NAMES", "attention_of", "attention_maps", "class_token_attention", "attention_rollout",
-    "plot_attention", "head_attention", "plot_attention_heads",
+    "ATTENTION_NAMES",
+    "attention_of",
+    "attention_maps",
+    "class_token_attention",
+    "attention_rollout",
+    "plot_attention",
+    "head_attention",
+    "plot_attention_heads",
     # the hyper-parameter study
-    "STUDY_VALUES", "STUDY_BUDGET", "validation_split", "split_validation", "StudyRows", "study", "study_table",
+    "STUDY_VALUES",
+    "STUDY_BUDGET",
+    "validation_split",
+    "split_validation",
+    "StudyRows",
+    "study",
+    "study_table",
     # timm
-    "TIMM_MODELS", "NoPretrainedWeights", "pretrained_source", "make_timm_vit", "resize_to_224", "train_timm",
-    "save_checkpoint", "transfer",
+    "TIMM_MODELS",
+    "NoPretrainedWeights",
+    "pretrained_source",
+    "make_timm_vit",
+    "resize_to_224",
+    "train_timm",
+    "save_checkpoint",
+    "transfer",
     # the grader's drivers
-    "set_parameters", "parameter_of", "raised", "vit_predictions",
+    "set_parameters",
+    "parameter_of",
+    "raised",
+    "vit_predictions",
     # the command line
     "main",
 ]

@@ -1,5 +1,6 @@
 """Assignment 3, attention maps: where the class token looks, block by block and head by head, read from any ViT
 that follows the assignment's interface (a Block's attention called with return_attention=True)."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,20 @@ import torch
 
 # The names a Block's attention goes by: the kit's stub's first, then the course notebook's and the usual others.
 # The grader (autograder/checks/a3_transformers.py) looks for the same ones.
-ATTENTION_NAMES = ("attn", "mhsa", "msa", "mha", "attention", "self_attention", "self_attn", "attn_layer",
-                   "attention_layer", "multi_head_attention", "multihead_attention", "mh_attention")
+ATTENTION_NAMES = (
+    "attn",
+    "mhsa",
+    "msa",
+    "mha",
+    "attention",
+    "self_attention",
+    "self_attn",
+    "attn_layer",
+    "attention_layer",
+    "multi_head_attention",
+    "multihead_attention",
+    "mh_attention",
+)
 
 
 def attention_of(block):
@@ -28,8 +41,10 @@ def attention_of(block):
         except (TypeError, ValueError):
             continue
     if len(found) != 1:
-        raise ValueError(f"{type(block).__name__} has no attention module named {' / '.join(ATTENTION_NAMES[:5])}, "
-                         f"... and {len(found)} children take return_attention")
+        raise ValueError(
+            f"{type(block).__name__} has no attention module named {' / '.join(ATTENTION_NAMES[:5])}, "
+            f"... and {len(found)} children take return_attention"
+        )
     return found[0]
 
 
@@ -129,8 +144,9 @@ def plot_attention_heads(model, image, label=None, path=None, mean=0.1307, std=0
     shown = (image[0] * std + mean).clamp(0, 1).permute(1, 2, 0).squeeze(-1).numpy()
     with torch.no_grad():
         pred = int(model(image.to(device)).argmax(1))
-    fig, axes = plt.subplots(nb_blocks, nb_heads + 1, figsize=(1.7 * (nb_heads + 1), 1.8 * nb_blocks + 0.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nb_blocks, nb_heads + 1, figsize=(1.7 * (nb_heads + 1), 1.8 * nb_blocks + 0.6), squeeze=False
+    )
     for b in range(nb_blocks):
         per_head = head_attention(maps, grid, b)[0]  # (H, grid, grid)
         for h in range(nb_heads + 1):

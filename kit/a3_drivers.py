@@ -5,6 +5,7 @@ never a verdict. The judge (autograder/checks/a3_transformers.py) builds its ora
 read back, and scores the predictions with test labels the sandbox never sees. It calls them by their names in
 kit.a3 (`sub.kit("kit.a3:set_parameters", ...)`).
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,8 +36,11 @@ def parameter_of(model, attr: str):
     if not isinstance(value, torch.Tensor):
         return None
     name = next((n for n, p in model.named_parameters() if p is value), None)
-    return {"requires_grad": bool(value.requires_grad), "is_parameter": isinstance(value, torch.nn.Parameter),
-            "name": name}
+    return {
+        "requires_grad": bool(value.requires_grad),
+        "is_parameter": isinstance(value, torch.nn.Parameter),
+        "name": name,
+    }
 
 
 def raised(func, *args, **kwargs):
@@ -62,5 +66,10 @@ def vit_predictions(vit, dataset="mnist", data=None, **kw) -> dict:
 
     data = data if data is not None else load(dataset)
     model, hist = train_vit(vit, dataset, data=data, **kw)
-    return {"logits": predict(model, data[2]), "train_loss": hist.train_loss, "epochs": len(hist.train_loss),
-            "seconds": hist.seconds[-1] if hist.seconds else 0.0, "parameters": count_parameters(model)}
+    return {
+        "logits": predict(model, data[2]),
+        "train_loss": hist.train_loss,
+        "epochs": len(hist.train_loss),
+        "seconds": hist.seconds[-1] if hist.seconds else 0.0,
+        "parameters": count_parameters(model),
+    }

@@ -1,5 +1,6 @@
 """Assignment 3, the hyper-parameter study: one ViT per value of each hyper-parameter, ranked on a validation split
 held out of the training images; the test set is read once, by the configuration ranked first."""
+
 from __future__ import annotations
 
 import torch
@@ -16,8 +17,10 @@ STUDY_VALUES = {
 }
 # `validation`: training images held out (a fixed random draw, never trained on) that rank the configurations;
 # the test set is read once, by the configuration ranked first (limit_test: its first images only).
-STUDY_BUDGET = {"small": dict(epochs=2, limit_train=10000, validation=2000, limit_test=2000),
-                "full": dict(epochs=3, limit_train=20000, validation=5000)}
+STUDY_BUDGET = {
+    "small": dict(epochs=2, limit_train=10000, validation=2000, limit_test=2000),
+    "full": dict(epochs=3, limit_train=20000, validation=5000),
+}
 
 
 def validation_split(n: int, size: int, seed: int = 0):
@@ -42,8 +45,9 @@ class StudyRows(list):
     selected: dict | None = None
 
 
-def study(vit, params=None, dataset="mnist", budget="small", seed=0, device="auto", progress=False,
-          folder=None, values=None):
+def study(
+    vit, params=None, dataset="mnist", budget="small", seed=0, device="auto", progress=False, folder=None, values=None
+):
     """Train one ViT per value of each hyper-parameter (others at the course's defaults), rank them on a
     validation split held out of the training images, and read the test set once, for the best one.
 
@@ -67,31 +71,60 @@ def study(vit, params=None, dataset="mnist", budget="small", seed=0, device="aut
     for param in params:
         for v in values[param]:
             # the validation images stand in for the test set during training: every curve is on validation
-            model, hist = train_vit(vit, dataset, config={param: v}, seed=seed, device=device,
-                                    data=(Xtrain, ytrain, Xval, yval), **budget_kw)
-            rows.append({"param": param, "value": v, "parameters": count_parameters(model),
-                         "val_acc": hist.test_acc[-1], "seconds": hist.seconds[-1]})
+            model, hist = train_vit(
+                vit,
+                dataset,
+                config={param: v},
+                seed=seed,
+                device=device,
+                data=(Xtrain, ytrain, Xval, yval),
+                **budget_kw,
+            )
+            rows.append(
+                {
+                    "param": param,
+                    "value": v,
+                    "parameters": count_parameters(model),
+                    "val_acc": hist.test_acc[-1],
+                    "seconds": hist.seconds[-1],
+                }
+            )
             if best is None or (rows[-1]["val_acc"], -rows[-1]["parameters"]) > (best["val_acc"], -best["parameters"]):
                 best, best_model = rows[-1], model
             if progress:
-                print(f"{param}={v}: {rows[-1]['parameters']} parameters, validation accuracy "
-                      f"{hist.test_acc[-1]:.2%}, {hist.seconds[-1]:.1f} s", flush=True)
+                print(
+                    f"{param}={v}: {rows[-1]['parameters']} parameters, validation accuracy "
+                    f"{hist.test_acc[-1]:.2%}, {hist.seconds[-1]:.1f} s",
+                    flush=True,
+                )
         if folder:
-            mine = {f"{param}={r['value']}\n{r['parameters'] / 1000:.1f}k": r["val_acc"] for r in rows
-                    if r["param"] == param}
-            plot_bars(mine, Path(folder) / f"{param}.png", ylabel="validation accuracy",
-                      title=f"{dataset}: {param} (others: course defaults)")
+            mine = {
+                f"{param}={r['value']}\n{r['parameters'] / 1000:.1f}k": r["val_acc"]
+                for r in rows
+                if r["param"] == param
+            }
+            plot_bars(
+                mine,
+                Path(folder) / f"{param}.png",
+                ylabel="validation accuracy",
+                title=f"{dataset}: {param} (others: course defaults)",
+            )
     if best is not None:
         if limit_test:
             Xtest, ytest = Xtest[:limit_test], ytest[:limit_test]
-        _, test_acc = evaluate_module(best_model, torch.nn.CrossEntropyLoss(), Xtest, ytest,
-                                      device=next(best_model.parameters()).device)
+        _, test_acc = evaluate_module(
+            best_model, torch.nn.CrossEntropyLoss(), Xtest, ytest, device=next(best_model.parameters()).device
+        )
         rows.selected = {**best, "test_acc": test_acc, "test_images": len(Xtest)}
     if folder:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "study.json").write_text(json.dumps({"dataset": dataset, "budget": budget_kw, "validation": size,
-                                                      "rows": rows, "selected": rows.selected}, indent=2))
+        (folder / "study.json").write_text(
+            json.dumps(
+                {"dataset": dataset, "budget": budget_kw, "validation": size, "rows": rows, "selected": rows.selected},
+                indent=2,
+            )
+        )
         (folder / "study.md").write_text(study_table(rows))
     return rows
 
@@ -99,11 +132,15 @@ def study(vit, params=None, dataset="mnist", budget="small", seed=0, device="aut
 def study_table(rows):
     """The study as a markdown table (validation accuracy), and the test accuracy of the selected configuration."""
     lines = ["| parameter | value | parameters | validation accuracy | train seconds |", "|---|---|---|---|---|"]
-    lines += [f"| {r['param']} | {r['value']} | {r['parameters']} | {r['val_acc']:.2%} | {r['seconds']:.1f} |"
-              for r in rows]
+    lines += [
+        f"| {r['param']} | {r['value']} | {r['parameters']} | {r['val_acc']:.2%} | {r['seconds']:.1f} |" for r in rows
+    ]
     selected = getattr(rows, "selected", None)
     if selected:
-        lines += ["", f"Selected on validation: {selected['param']}={selected['value']} ({selected['val_acc']:.2%}); "
-                      f"its test accuracy, the only reading of the test set: {selected['test_acc']:.2%} "
-                      f"({selected['test_images']} test images)."]
+        lines += [
+            "",
+            f"Selected on validation: {selected['param']}={selected['value']} ({selected['val_acc']:.2%}); "
+            f"its test accuracy, the only reading of the test set: {selected['test_acc']:.2%} "
+            f"({selected['test_images']} test images).",
+        ]
     return "\n".join(lines) + "\n"

@@ -1,6 +1,7 @@
 """Assignment 3, large pretrained ViTs (timm): where the pretrained weights come from (decided before anything is
 built: a local checkpoint, the hub's cache, or the hub when it answers, else a KitError naming --checkpoint), the
 model adapted to small grey images, training from scratch or fine-tuning, checkpoints."""
+
 from __future__ import annotations
 
 import math
@@ -63,13 +64,23 @@ def pretrained_source(name, checkpoint=None):
         return dict(pretrained=True)
     why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face hub cannot be reached"
     where = f"https://huggingface.co/{hub_id} (model.safetensors)" if hub_id else "timm's hub page of the model"
-    raise NoPretrainedWeights(f"no pretrained weights for {name}: {why} and they are not in the local cache. "
-                              f"Download them from {where} on a machine with internet and pass --checkpoint FILE, "
-                              "or use --mode scratch.")
+    raise NoPretrainedWeights(
+        f"no pretrained weights for {name}: {why} and they are not in the local cache. "
+        f"Download them from {where} on a machine with internet and pass --checkpoint FILE, "
+        "or use --mode scratch."
+    )
 
 
-def make_timm_vit(name="vit_small_patch16_224", mode="scratch", adapt="native", checkpoint=None, nb_classes=10,
-                  img_size=28, in_chan=1, patch_size=4):
+def make_timm_vit(
+    name="vit_small_patch16_224",
+    mode="scratch",
+    adapt="native",
+    checkpoint=None,
+    nb_classes=10,
+    img_size=28,
+    in_chan=1,
+    patch_size=4,
+):
     """A timm ViT for small grey images, with a new head of nb_classes.
 
     adapt="native": timm builds the model for img_size x img_size images of in_chan channels with patches of
@@ -105,9 +116,22 @@ def resize_to_224(model, mean=0.1307, std=0.3081, size=224):
     return transform
 
 
-def train_timm(name="vit_small_patch16_224", mode="scratch", adapt="native", checkpoint=None, dataset="mnist",
-               epochs=1, batch_size=64, lr=None, limit_train=2000, limit_test=1000, seed=0, device="auto",
-               progress=False, patch_size=4):
+def train_timm(
+    name="vit_small_patch16_224",
+    mode="scratch",
+    adapt="native",
+    checkpoint=None,
+    dataset="mnist",
+    epochs=1,
+    batch_size=64,
+    lr=None,
+    limit_train=2000,
+    limit_test=1000,
+    seed=0,
+    device="auto",
+    progress=False,
+    patch_size=4,
+):
     """Train (scratch) or fine-tune (finetune) a timm ViT on mnist | fashion_mnist; returns (model, History).
 
     The default lr is 1e-4 for fine-tuning (the weights are already good) and 1e-3 from scratch.
@@ -132,8 +156,20 @@ def train_timm(name="vit_small_patch16_224", mode="scratch", adapt="native", che
             return self.model(transform(x) if transform else x)
 
     wrapped = Adapted()
-    hist = fit_module(wrapped, torch.nn.CrossEntropyLoss(), opt, Xtrain, ytrain, Xtest, ytest, epochs, batch_size,
-                      seed=seed, device=device, progress=progress)
+    hist = fit_module(
+        wrapped,
+        torch.nn.CrossEntropyLoss(),
+        opt,
+        Xtrain,
+        ytrain,
+        Xtest,
+        ytest,
+        epochs,
+        batch_size,
+        seed=seed,
+        device=device,
+        progress=progress,
+    )
     return model, hist
 
 
@@ -153,8 +189,18 @@ def save_checkpoint(model, path):
     return path
 
 
-def transfer(name="vit_tiny_patch16_224", checkpoint=None, dataset="fashion_mnist", epochs=3, limit_train=5000,
-             limit_test=2000, seed=0, device="auto", progress=False, **kw):
+def transfer(
+    name="vit_tiny_patch16_224",
+    checkpoint=None,
+    dataset="fashion_mnist",
+    epochs=3,
+    limit_train=5000,
+    limit_test=2000,
+    seed=0,
+    device="auto",
+    progress=False,
+    **kw,
+):
     # kw: batch_size, patch_size (4 by default; 7 gives 16 tokens, about 3x cheaper on a CPU)
     """The same timm ViT trained on `dataset` twice, from scratch and fine-tuned from pretrained weights (the hub's
     ImageNet ones, or `checkpoint`, e.g. the kit's own MNIST pre-training); returns {"scratch": History,
@@ -162,6 +208,18 @@ def transfer(name="vit_tiny_patch16_224", checkpoint=None, dataset="fashion_mnis
     lower for fine-tuning)."""
     runs = {}
     for mode in ("scratch", "finetune"):
-        _, runs[mode] = train_timm(name, mode, "native", checkpoint, dataset, epochs, limit_train=limit_train,
-                                   limit_test=limit_test, seed=seed, device=device, progress=progress, **kw)
+        _, runs[mode] = train_timm(
+            name,
+            mode,
+            "native",
+            checkpoint,
+            dataset,
+            epochs,
+            limit_train=limit_train,
+            limit_test=limit_test,
+            seed=seed,
+            device=device,
+            progress=progress,
+            **kw,
+        )
     return runs

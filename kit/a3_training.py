@@ -4,6 +4,7 @@ Every function takes the student's `vit` module, so the notebook, the command li
 autograder (kit.a3_drivers) train exactly the same way. `from kit import a3` gathers this module's names with the
 other parts of assignment 3.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,17 @@ class PerBatchSchedule:
 def make_vit(vit, config=None, img_size=28, in_chan=1, nb_classes=10, pos_embedding="sinusoidal"):
     """The student's ViT with `config` (keys of COURSE_VIT) over the course's defaults."""
     cfg = {**COURSE_VIT, **(config or {})}
-    return vit.ViT(cfg["embed_dim"], cfg["nb_blocks"], cfg["patch_size"], cfg["nb_heads"], cfg["mlp_ratio"],
-                   nb_classes=nb_classes, img_size=img_size, in_chan=in_chan, pos_embedding=pos_embedding)
+    return vit.ViT(
+        cfg["embed_dim"],
+        cfg["nb_blocks"],
+        cfg["patch_size"],
+        cfg["nb_heads"],
+        cfg["mlp_ratio"],
+        nb_classes=nb_classes,
+        img_size=img_size,
+        in_chan=in_chan,
+        pos_embedding=pos_embedding,
+    )
 
 
 def make_optimizer(model, steps, lr, optimizer="adamw", schedule="onecycle", weight_decay=0.05):
@@ -58,8 +68,9 @@ def make_optimizer(model, steps, lr, optimizer="adamw", schedule="onecycle", wei
         # no weight decay on biases, norms, class token and positional embedding (all of dimension < 2 or 3-d tokens)
         decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "token" not in n and "pos" not in n]
         rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "token" not in n and "pos" not in n)]
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0}],
-                                lr=lr)
+        opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0}], lr=lr
+        )
     else:
         raise ValueError(f"unknown optimizer {optimizer!r}")
     if schedule == "onecycle":
@@ -76,9 +87,25 @@ def load(dataset="mnist", limit_train=None):
     return image_tensors(dataset, limit_train=limit_train)
 
 
-def train_vit(vit, dataset="mnist", config=None, epochs=5, batch_size=128, lr=3e-3, optimizer="adamw",
-              schedule="onecycle", weight_decay=0.05, limit_train=None, limit_test=None, pos_embedding="sinusoidal",
-              seed=0, device="auto", progress=False, data=None, augment=False):
+def train_vit(
+    vit,
+    dataset="mnist",
+    config=None,
+    epochs=5,
+    batch_size=128,
+    lr=3e-3,
+    optimizer="adamw",
+    schedule="onecycle",
+    weight_decay=0.05,
+    limit_train=None,
+    limit_test=None,
+    pos_embedding="sinusoidal",
+    seed=0,
+    device="auto",
+    progress=False,
+    data=None,
+    augment=False,
+):
     """Train the student's ViT (vit.py) on mnist | fashion_mnist; returns (model, History).
 
     limit_train / limit_test keep the first examples only (the test set is in class-balanced random order).
@@ -91,8 +118,14 @@ def train_vit(vit, dataset="mnist", config=None, epochs=5, batch_size=128, lr=3e
         Xtrain, ytrain = Xtrain[:limit_train], ytrain[:limit_train]
     if limit_test:  # ytest is None in the grader's sandbox (it never sees the test labels)
         Xtest, ytest = Xtest[:limit_test], (None if ytest is None else ytest[:limit_test])
-    model = make_vit(vit, config, img_size=Xtrain.shape[-1], in_chan=Xtrain.shape[1],
-                     nb_classes=int(ytrain.max()) + 1, pos_embedding=pos_embedding)
+    model = make_vit(
+        vit,
+        config,
+        img_size=Xtrain.shape[-1],
+        in_chan=Xtrain.shape[1],
+        nb_classes=int(ytrain.max()) + 1,
+        pos_embedding=pos_embedding,
+    )
     steps = epochs * math.ceil(len(Xtrain) / batch_size)
     opt = make_optimizer(model, steps, lr, optimizer, schedule, weight_decay)
     transform = None
@@ -101,8 +134,21 @@ def train_vit(vit, dataset="mnist", config=None, epochs=5, batch_size=128, lr=3e
 
         gen = torch.Generator().manual_seed(seed)
         transform = lambda x: random_shift_flip(x, max_shift=1, generator=gen)  # noqa: E731
-    hist = fit_module(model, torch.nn.CrossEntropyLoss(), opt, Xtrain, ytrain, Xtest, ytest, epochs, batch_size,
-                      seed=seed, device=device, progress=progress, transform=transform)
+    hist = fit_module(
+        model,
+        torch.nn.CrossEntropyLoss(),
+        opt,
+        Xtrain,
+        ytrain,
+        Xtest,
+        ytest,
+        epochs,
+        batch_size,
+        seed=seed,
+        device=device,
+        progress=progress,
+        transform=transform,
+    )
     return model, hist
 
 

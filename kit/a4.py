@@ -4,6 +4,7 @@ The notebook, the command line (`python -m kit.a4`) and the autograder all fit t
 fit exactly the same way. The Gaussian here is the kit's own closed form (never the student's code):
 f(x) = a * exp(-sum_k (x_k - mu_k)^2 / sigma_k^2), x = (row, col) pixel indices.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,12 +32,22 @@ def closed_form_gaussian(params, height, width, dtype=torch.float64):
 
 def as_params(a, mu, sigma, dtype=torch.float64):
     """The parameter dict of the assignment: "a" (), "mu" (2,), "sigma" (2,)."""
-    return {"a": torch.tensor(float(a), dtype=dtype), "mu": torch.tensor(mu, dtype=dtype),
-            "sigma": torch.tensor(sigma, dtype=dtype)}
+    return {
+        "a": torch.tensor(float(a), dtype=dtype),
+        "mu": torch.tensor(mu, dtype=dtype),
+        "sigma": torch.tensor(sigma, dtype=dtype),
+    }
 
 
-def synthetic_image(height=SYNTHETIC["height"], width=SYNTHETIC["width"], a=SYNTHETIC["a"], mu=SYNTHETIC["mu"],
-                    sigma=SYNTHETIC["sigma"], noise=0.0, seed=0):
+def synthetic_image(
+    height=SYNTHETIC["height"],
+    width=SYNTHETIC["width"],
+    a=SYNTHETIC["a"],
+    mu=SYNTHETIC["mu"],
+    sigma=SYNTHETIC["sigma"],
+    noise=0.0,
+    seed=0,
+):
     """A Gaussian blob (plus white noise of std `noise`); returns (image (H, W) float64, true params)."""
     true = as_params(a, mu, sigma)
     image = closed_form_gaussian(true, height, width)
@@ -56,7 +67,7 @@ def blurred_digit(index=DIGIT_INDEX, blur=1.5):
     image = images[index].to(torch.float64) / 255
     radius = int(math.ceil(3 * blur))
     t = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    kernel = torch.exp(-t ** 2 / (2 * blur ** 2))
+    kernel = torch.exp(-(t**2) / (2 * blur**2))
     kernel = kernel / kernel.sum()
     x = F.pad(image[None, None], (radius, radius, radius, radius), mode="replicate")
     x = F.conv2d(x, kernel.view(1, 1, 1, -1))  # separable blur: rows, then columns
@@ -67,8 +78,9 @@ def blurred_digit(index=DIGIT_INDEX, blur=1.5):
 def initial_params(image):
     """The stated start of every fit: a = max of the image, mu = the image centre, sigma = (H/4, W/4)."""
     height, width = image.shape
-    return as_params(float(image.max()), ((height - 1) / 2, (width - 1) / 2), (height / 4, width / 4),
-                     dtype=image.dtype)
+    return as_params(
+        float(image.max()), ((height - 1) / 2, (width - 1) / 2), (height / 4, width / 4), dtype=image.dtype
+    )
 
 
 def step_sizes(image, eta=1.0):
@@ -80,8 +92,12 @@ def step_sizes(image, eta=1.0):
     """
     height, width = image.shape
     a0 = max(float(image.max()), 1e-3)
-    return {"a": 16 * eta / (math.pi * height * width), "mu": 0.08 * eta / a0 ** 2,
-            "sigma": 0.08 * eta / a0 ** 2, "s": 0.002 * eta / a0 ** 2}
+    return {
+        "a": 16 * eta / (math.pi * height * width),
+        "mu": 0.08 * eta / a0**2,
+        "sigma": 0.08 * eta / a0**2,
+        "s": 0.002 * eta / a0**2,
+    }
 
 
 def run_fits(gaussian_fit, image, steps=STEPS, eta=1.0, init=None, which=("manual", "autograd", "reparametrized")):
@@ -89,13 +105,19 @@ def run_fits(gaussian_fit, image, steps=STEPS, eta=1.0, init=None, which=("manua
     image = image.to(torch.float64)
     init = {k: v.to(image.device) for k, v in (init or initial_params(image)).items()}
     lr = step_sizes(image, eta)
-    fits = {"manual": gaussian_fit.fit_manual, "autograd": gaussian_fit.fit_autograd,
-            "reparametrized": gaussian_fit.fit_reparametrized}
+    fits = {
+        "manual": gaussian_fit.fit_manual,
+        "autograd": gaussian_fit.fit_autograd,
+        "reparametrized": gaussian_fit.fit_reparametrized,
+    }
     out = {}
     with one_thread():
         for name in which:
-            step = {"a": lr["a"], "mu": lr["mu"], "s": lr["s"]} if name == "reparametrized" else \
-                {"a": lr["a"], "mu": lr["mu"], "sigma": lr["sigma"]}
+            step = (
+                {"a": lr["a"], "mu": lr["mu"], "s": lr["s"]}
+                if name == "reparametrized"
+                else {"a": lr["a"], "mu": lr["mu"], "sigma": lr["sigma"]}
+            )
             out[name] = fits[name](image, {k: v.clone() for k, v in init.items()}, step, steps)
     return out
 
@@ -192,13 +214,20 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(prog="python -m kit.a4", description=main.__doc__)
     parser.add_argument("what", choices=["synthetic", "digit"])
-    add_common_options(parser, "assignments/a4_gaussian_fit", "gaussian_fit.py", device="cpu",
-                       device_help="where the fits run: cpu (the default: images of a few thousand pixels fit "
-                                   "fastest there), auto, cuda or cuda:N", seed=0)
+    add_common_options(
+        parser,
+        "assignments/a4_gaussian_fit",
+        "gaussian_fit.py",
+        device="cpu",
+        device_help="where the fits run: cpu (the default: images of a few thousand pixels fit "
+        "fastest there), auto, cuda or cuda:N",
+        seed=0,
+    )
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--eta", type=float, default=1.0, help="scales every step size")
-    parser.add_argument("--noise", type=float, default=0.05,
-                        help="noise std of the synthetic image (drawn with --seed)")
+    parser.add_argument(
+        "--noise", type=float, default=0.05, help="noise std of the synthetic image (drawn with --seed)"
+    )
     parser.add_argument("--name", help="run name (default: a4_<what>)")
     args = parser.parse_args(argv)
     gaussian_fit = load_student_module(args.folder, "gaussian_fit")
@@ -210,10 +239,14 @@ def main(argv=None):
     start = time.perf_counter()
     runs = run_fits(gaussian_fit, image.to(device), steps=args.steps, eta=args.eta)
     seconds = time.perf_counter() - start
-    runs = {name: ({k: v.detach().cpu() for k, v in p.items()}, [float(v) for v in losses])
-            for name, (p, losses) in runs.items()}
-    metrics = {name: {"params": {k: v.tolist() for k, v in p.items()}, "losses": losses, "final_loss": losses[-1]}
-               for name, (p, losses) in runs.items()}
+    runs = {
+        name: ({k: v.detach().cpu() for k, v in p.items()}, [float(v) for v in losses])
+        for name, (p, losses) in runs.items()
+    }
+    metrics = {
+        name: {"params": {k: v.tolist() for k, v in p.items()}, "losses": losses, "final_loss": losses[-1]}
+        for name, (p, losses) in runs.items()
+    }
     if true is not None:
         metrics["true"] = {k: v.tolist() for k, v in true.items()}
     metrics["seed"], metrics["device"] = args.seed, str(device)

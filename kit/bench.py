@@ -3,6 +3,7 @@
 Prints one table and writes the same figures to runs/bench/bench.json. Short runs by default (a few minutes on
 2 CPU cores); --full trains every model to its accuracy target (long on CPU).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,13 @@ from .student import load_student_modules
 
 ROOT = Path(__file__).resolve().parent.parent
 # each row's recipe (kit/recipes.py): its target is the course's
-ROWS = {"circles MLP": "a1.circles", "MNIST MLP": "a1.mnist", "course CNN (CIFAR-10)": "a2.full_improved",
-        "ViT (MNIST)": "a3.fast", "ViT dim 64 (MNIST)": "a3.full_mnist"}
+ROWS = {
+    "circles MLP": "a1.circles",
+    "MNIST MLP": "a1.mnist",
+    "course CNN (CIFAR-10)": "a2.full_improved",
+    "ViT (MNIST)": "a3.fast",
+    "ViT dim 64 (MNIST)": "a3.full_mnist",
+}
 TARGETS = {row: recipe(name).target for row, name in ROWS.items()}
 
 
@@ -41,7 +47,7 @@ def matmul_flops(device, n=2048, reps=10, dtype=torch.float32) -> float:
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(2):
         a @ b
-    return 2 * n ** 3 * reps / _best_time(lambda: a @ b, device, reps)
+    return 2 * n**3 * reps / _best_time(lambda: a @ b, device, reps)
 
 
 def _best_time(fn, device, reps) -> float:
@@ -72,10 +78,18 @@ def time_to(hist, target):
 def row(name, hist, n_train, target):
     epochs = len(hist.seconds)
     per_epoch = hist.seconds[-1] / epochs
-    return {"model": name, "epochs": epochs, "s_per_epoch": per_epoch, "images_per_s": n_train / per_epoch,
-            "test_acc": hist.test_acc[-1], "target": target, "time_to_target_s": time_to(hist, target),
-            # per-epoch curve: on a shared VM a slow run shows whether one epoch stalled or all were slower
-            "seconds": list(hist.seconds), "test_acc_curve": list(hist.test_acc)}
+    return {
+        "model": name,
+        "epochs": epochs,
+        "s_per_epoch": per_epoch,
+        "images_per_s": n_train / per_epoch,
+        "test_acc": hist.test_acc[-1],
+        "target": target,
+        "time_to_target_s": time_to(hist, target),
+        # per-epoch curve: on a shared VM a slow run shows whether one epoch stalled or all were slower
+        "seconds": list(hist.seconds),
+        "test_acc_curve": list(hist.test_acc),
+    }
 
 
 def cnn_step_flops(cnn, device, batch=128, precision="fp32"):
@@ -106,13 +120,30 @@ def cnn_step_flops(cnn, device, batch=128, precision="fp32"):
 
 def quick_tier_seconds() -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "autograder", "grade", "--submission", "solutions", "--tier", "quick",
-                    "--quiet", "--output", os.devnull], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            "--submission",
+            "solutions",
+            "--tier",
+            "quick",
+            "--quiet",
+            "--output",
+            os.devnull,
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - start
 
 
 def _tree_pss_mb(pid: int) -> float:
     """Summed PSS (shared pages split among their users) of a process and all its descendants, in MB."""
+
     def tree(p):
         found = [p]
         for task in Path(f"/proc/{p}/task").glob("*"):
@@ -125,8 +156,14 @@ def _tree_pss_mb(pid: int) -> float:
     total = 0.0
     for p in set(tree(pid)):
         try:
-            total += next(int(line.split()[1]) for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
-                          if line.startswith("Pss:")) / 1024
+            total += (
+                next(
+                    int(line.split()[1])
+                    for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
+                    if line.startswith("Pss:")
+                )
+                / 1024
+            )
         except (OSError, StopIteration):
             pass
     return total
@@ -141,8 +178,23 @@ def grading_cost(folder: Path, tiers=("quick", "train")) -> list[dict]:
     for assignment in ASSIGNMENTS:
         for tier in tiers:
             out = Path(os.devnull)
-            cmd = [sys.executable, "-m", "autograder", "grade", "--submission", str(folder), "--assignment",
-                   assignment, "--tier", tier, "--quiet", "--format", "json", "--output", str(out)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "autograder",
+                "grade",
+                "--submission",
+                str(folder),
+                "--assignment",
+                assignment,
+                "--tier",
+                tier,
+                "--quiet",
+                "--format",
+                "json",
+                "--output",
+                str(out),
+            ]
             start = time.perf_counter()
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             peak = 0.0
@@ -150,8 +202,16 @@ def grading_cost(folder: Path, tiers=("quick", "train")) -> list[dict]:
                 peak = max(peak, _tree_pss_mb(proc.pid))
                 time.sleep(0.2)
             summary = proc.stdout.read().strip()  # "29 / 29 points; report written to ..."
-            rows.append({"assignment": assignment, "tier": tier, "seconds": time.perf_counter() - start,
-                         "peak_mb": peak, "points": summary.split(" points")[0], "status": proc.returncode})
+            rows.append(
+                {
+                    "assignment": assignment,
+                    "tier": tier,
+                    "seconds": time.perf_counter() - start,
+                    "peak_mb": peak,
+                    "points": summary.split(" points")[0],
+                    "status": proc.returncode,
+                }
+            )
     return rows
 
 
@@ -165,34 +225,75 @@ def grading_throughput(folder: Path, jobs=None, copies: int = 4, tier: str = "qu
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-grade-many-") as tmp:
         for i in range(copies):
-            shutil.copytree(folder, Path(tmp) / "class" / f"student{i:02d}",
-                            ignore=shutil.ignore_patterns("__pycache__", "*.ipynb", "runs"))
+            shutil.copytree(
+                folder,
+                Path(tmp) / "class" / f"student{i:02d}",
+                ignore=shutil.ignore_patterns("__pycache__", "*.ipynb", "runs"),
+            )
         # one untimed pass first: the first grading of a machine pays for cold caches (compiled bytecode, the
         # torch libraries read from disk, the precision probe), which would otherwise all land on --jobs 1
-        subprocess.run([sys.executable, "-m", "autograder", "grade", "--submission", str(folder), "--tier", tier,
-                        "--quiet", "--output", os.devnull], cwd=ROOT, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "autograder",
+                "grade",
+                "--submission",
+                str(folder),
+                "--tier",
+                tier,
+                "--quiet",
+                "--output",
+                os.devnull,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+        )
         for j in jobs:
-            cmd = [sys.executable, "-m", "autograder", "grade-many", str(Path(tmp) / "class"), "--tier", tier,
-                   "--jobs", str(j), "--output-dir", str(Path(tmp) / f"grades-{j}")]
+            cmd = [
+                sys.executable,
+                "-m",
+                "autograder",
+                "grade-many",
+                str(Path(tmp) / "class"),
+                "--tier",
+                tier,
+                "--jobs",
+                str(j),
+                "--output-dir",
+                str(Path(tmp) / f"grades-{j}"),
+            ]
             start = time.perf_counter()
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             seconds = time.perf_counter() - start
-            rows.append({"tier": tier, "jobs": j, "submissions": copies, "seconds": seconds,
-                         "per_hour": 3600 * copies / seconds, "status": proc.returncode})
+            rows.append(
+                {
+                    "tier": tier,
+                    "jobs": j,
+                    "submissions": copies,
+                    "seconds": seconds,
+                    "per_hour": 3600 * copies / seconds,
+                    "status": proc.returncode,
+                }
+            )
     return rows
 
 
 def render_throughput(rows) -> str:
     lines = [f"grade-many, {rows[0]['submissions']} copies of the reference, {rows[0]['tier']} tier, all assignments"]
-    lines += [f"  --jobs {r['jobs']}: {r['seconds']:.0f} s, {r['per_hour']:.0f} submissions per hour"
-              + ("" if r["status"] == 0 else f" (exit {r['status']})") for r in rows]
+    lines += [
+        f"  --jobs {r['jobs']}: {r['seconds']:.0f} s, {r['per_hour']:.0f} submissions per hour"
+        + ("" if r["status"] == 0 else f" (exit {r['status']})")
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
 def render_cost(rows) -> str:
     lines = [f"{'assignment':<18}{'tier':<7}{'seconds':>9}{'peak MB':>9}  points"]
-    lines += [f"{r['assignment']:<18}{r['tier']:<7}{r['seconds']:>9.1f}{r['peak_mb']:>9.0f}  {r['points']}"
-              for r in rows]
+    lines += [
+        f"{r['assignment']:<18}{r['tier']:<7}{r['seconds']:>9.1f}{r['peak_mb']:>9.0f}  {r['points']}" for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -218,8 +319,13 @@ def sandbox_overhead(folder: Path, checks: int = 40) -> dict:
     finally:
         sandbox.close()
     times.sort()
-    return {"level": sandbox.level, "start_s": started, "check_median_s": times[len(times) // 2],
-            "check_max_s": times[-1], "checks": checks}
+    return {
+        "level": sandbox.level,
+        "start_s": started,
+        "check_median_s": times[len(times) // 2],
+        "check_max_s": times[-1],
+        "checks": checks,
+    }
 
 
 def bench(device_name: str, full: bool, folder: Path, seed: int = 0) -> dict:
@@ -229,12 +335,12 @@ def bench(device_name: str, full: bool, folder: Path, seed: int = 0) -> dict:
 
     device = torch.device(device_name)
     rows = []
-    mlp, = _modules(folder / "a1_intro_nn", ["mlp"])
+    (mlp,) = _modules(folder / "a1_intro_nn", ["mlp"])
     data = make_circles()
     _, hist = a1.train_manual(mlp, data, seed=seed, **recipe(ROWS["circles MLP"]).settings)
     rows.append(row("circles MLP", hist, len(data.Xtrain), TARGETS["circles MLP"]))
 
-    mnist_mlp, = _modules(folder / "a1_intro_nn", ["mnist_mlp"])
+    (mnist_mlp,) = _modules(folder / "a1_intro_nn", ["mnist_mlp"])
     _, hist = a1.train_mnist(mnist_mlp, device=device_name, seed=seed, **recipe(ROWS["MNIST MLP"]).settings)
     rows.append(row("MNIST MLP", hist, 60000, TARGETS["MNIST MLP"]))
 
@@ -243,12 +349,19 @@ def bench(device_name: str, full: bool, folder: Path, seed: int = 0) -> dict:
         _, hist = a2.train(cnn, training, device=device_name, seed=seed, **a2.FULL_IMPROVED)
         n = 50000
     else:  # one epoch on a 10k subset: throughput only
-        _, hist = a2.train(cnn, training, device=device_name, seed=seed, **{**a2.FULL_IMPROVED, "epochs": 1},
-                           limit_train=10000, limit_test=2000)
+        _, hist = a2.train(
+            cnn,
+            training,
+            device=device_name,
+            seed=seed,
+            **{**a2.FULL_IMPROVED, "epochs": 1},
+            limit_train=10000,
+            limit_test=2000,
+        )
         n = 10000
     rows.append(row("course CNN (CIFAR-10)", hist, n, TARGETS["course CNN (CIFAR-10)"]))
 
-    vit, = _modules(folder / "a3_transformers", ["vit"])
+    (vit,) = _modules(folder / "a3_transformers", ["vit"])
     # the course ViT with the fast recipe is short enough to train to its target in every run
     _, hist = a3.train_vit(vit, device=device_name, seed=seed, **a3.FAST_TRAINING)
     rows.append(row("ViT (MNIST)", hist, 60000, TARGETS["ViT (MNIST)"]))
@@ -260,43 +373,72 @@ def bench(device_name: str, full: bool, folder: Path, seed: int = 0) -> dict:
 
     probe_model = cnn.CourseCNN().to(device).to(memory_format=torch.channels_last)
     x = torch.randn(128, 3, 32, 32, device=device).to(memory_format=torch.channels_last)
-    auto = resolve_precision(device, "auto", key="bench course CNN, batch 128", probe=training_step_probe(
-        probe_model, torch.nn.functional.cross_entropy, x, torch.randint(0, 10, (128,), device=device), device))
+    auto = resolve_precision(
+        device,
+        "auto",
+        key="bench course CNN, batch 128",
+        probe=training_step_probe(
+            probe_model, torch.nn.functional.cross_entropy, x, torch.randint(0, 10, (128,), device=device), device
+        ),
+    )
     steps = {}
     for precision in ("fp32", "bf16"):
         flops, seconds = cnn_step_flops(cnn, device, precision=precision)
         peak = matmul_flops(device, dtype=torch.float32 if precision == "fp32" else torch.bfloat16)
-        steps[precision] = {"flops": flops, "seconds": seconds, "flop_per_s": flops / seconds,
-                            "matmul_flop_per_s": peak, "fraction_of_matmul": flops / seconds / peak}
+        steps[precision] = {
+            "flops": flops,
+            "seconds": seconds,
+            "flop_per_s": flops / seconds,
+            "matmul_flop_per_s": peak,
+            "fraction_of_matmul": flops / seconds / peak,
+        }
     return {
         "device": device_name if device.type == "cpu" else torch.cuda.get_device_name(device),
-        "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-        "torch": torch.__version__, "full": full, "precision": auto, "models": rows,
-        "cnn_step": steps, "precision_decision": PRECISION_DECISIONS.get("bench course CNN, batch 128", {}),
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "full": full,
+        "precision": auto,
+        "models": rows,
+        "cnn_step": steps,
+        "precision_decision": PRECISION_DECISIONS.get("bench course CNN, batch 128", {}),
     }
 
 
 def render(result: dict) -> str:
-    lines = [f"device: {result['device']} ({result['threads']} threads, torch {result['torch']}, CNN in "
-             f"{result.get('precision', 'fp32')}, "
-             f"{'full' if result['full'] else 'short'} runs)",
-             f"{'model':<24}{'epochs':>7}{'s/epoch':>9}{'img/s':>9}{'test acc':>10}{'target':>8}{'t->target':>12}"]
+    lines = [
+        f"device: {result['device']} ({result['threads']} threads, torch {result['torch']}, CNN in "
+        f"{result.get('precision', 'fp32')}, "
+        f"{'full' if result['full'] else 'short'} runs)",
+        f"{'model':<24}{'epochs':>7}{'s/epoch':>9}{'img/s':>9}{'test acc':>10}{'target':>8}{'t->target':>12}",
+    ]
     for r in result["models"]:
         t = f"{r['time_to_target_s']:.1f} s" if r["time_to_target_s"] is not None else "not reached"
         target = f"{r['target']:.1%}".replace(".0%", "%")  # 95%, 98.5%
-        lines.append(f"{r['model']:<24}{r['epochs']:>7}{r['s_per_epoch']:>9.2f}{r['images_per_s']:>9.0f}"
-                     f"{r['test_acc']:>10.2%}{target:>8}{t:>12}")
+        lines.append(
+            f"{r['model']:<24}{r['epochs']:>7}{r['s_per_epoch']:>9.2f}{r['images_per_s']:>9.0f}"
+            f"{r['test_acc']:>10.2%}{target:>8}{t:>12}"
+        )
     for precision, c in result["cnn_step"].items():
-        lines.append(f"course CNN training step (batch 128, {precision}): {c['flops'] / 1e9:.2f} GFLOP in "
-                     f"{c['seconds'] * 1e3:.0f} ms = {c['flop_per_s'] / 1e9:.1f} GFLOP/s, {c['fraction_of_matmul']:.0%} "
-                     f"of measured dense {precision} matmul ({c['matmul_flop_per_s'] / 1e9:.1f} GFLOP/s)")
+        lines.append(
+            f"course CNN training step (batch 128, {precision}): {c['flops'] / 1e9:.2f} GFLOP in "
+            f"{c['seconds'] * 1e3:.0f} ms = {c['flop_per_s'] / 1e9:.1f} GFLOP/s, {c['fraction_of_matmul']:.0%} "
+            f"of measured dense {precision} matmul ({c['matmul_flop_per_s'] / 1e9:.1f} GFLOP/s)"
+        )
     if "quick_tier_s" in result:
-        lines.append(f"quick tier, every assignment (python -m autograder grade --tier quick): {result['quick_tier_s']:.1f} s")
+        lines.append(
+            f"quick tier, every assignment (python -m autograder grade --tier quick): {result['quick_tier_s']:.1f} s"
+        )
     if result.get("precision_decision"):
         d = result["precision_decision"]
-        lines.append(f"--precision auto chose {d['precision']} ({d['why']}"
-                     + (f": one step {d['fp32_step_s'] * 1e3:.0f} ms in fp32, {d['bf16_step_s'] * 1e3:.0f} ms in bf16)"
-                        if "fp32_step_s" in d else ")"))
+        lines.append(
+            f"--precision auto chose {d['precision']} ({d['why']}"
+            + (
+                f": one step {d['fp32_step_s'] * 1e3:.0f} ms in fp32, {d['bf16_step_s'] * 1e3:.0f} ms in bf16)"
+                if "fp32_step_s" in d
+                else ")"
+            )
+        )
     if "grading_cost" in result:
         lines.append("grading one submission (python -m autograder grade, per assignment and tier):")
         lines.append(render_cost(result["grading_cost"]))
@@ -304,9 +446,11 @@ def render(result: dict) -> str:
         lines.append(render_throughput(result["grading_throughput"]))
     if "sandbox" in result:
         sb = result["sandbox"]
-        lines.append(f"sandbox ({sb['level']}): start {sb['start_s']:.2f} s per submission; per check "
-                     f"{sb['check_median_s'] * 1e3:.0f} ms median, {sb['check_max_s'] * 1e3:.0f} ms max over "
-                     f"{sb['checks']} round trips (fork, import, one call, end)")
+        lines.append(
+            f"sandbox ({sb['level']}): start {sb['start_s']:.2f} s per submission; per check "
+            f"{sb['check_median_s'] * 1e3:.0f} ms median, {sb['check_max_s'] * 1e3:.0f} ms max over "
+            f"{sb['checks']} round trips (fork, import, one call, end)"
+        )
     return "\n".join(lines)
 
 
@@ -314,16 +458,30 @@ def render(result: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kit.bench", description=__doc__)
     parser.add_argument("--full", action="store_true", help="train every model to its target (long on CPU)")
-    add_common_options(parser, str(ROOT / "solutions"), "the code to time, one folder per assignment (a1_intro_nn, "
-                       "a2_cnn, ...)", device="all", more_devices=("all",),
-                       device_help="all (the default: cpu, then cuda when there is one), auto, cpu, cuda or cuda:N")
+    add_common_options(
+        parser,
+        str(ROOT / "solutions"),
+        "the code to time, one folder per assignment (a1_intro_nn, a2_cnn, ...)",
+        device="all",
+        more_devices=("all",),
+        device_help="all (the default: cpu, then cuda when there is one), auto, cpu, cuda or cuda:N",
+    )
     parser.add_argument("--out", default=str(ROOT / "runs" / "bench" / "bench.json"))
-    parser.add_argument("--grading-only", action="store_true",
-                        help="only the grader's figures: the sandbox's overhead and the quick tier's wall time")
-    parser.add_argument("--grading-cost", action="store_true",
-                        help="only the time and peak memory of grading one submission, per assignment and tier")
-    parser.add_argument("--grading-throughput", action="store_true",
-                        help="only grade-many's submissions per hour at --jobs 1, 2 and twice the cores")
+    parser.add_argument(
+        "--grading-only",
+        action="store_true",
+        help="only the grader's figures: the sandbox's overhead and the quick tier's wall time",
+    )
+    parser.add_argument(
+        "--grading-cost",
+        action="store_true",
+        help="only the time and peak memory of grading one submission, per assignment and tier",
+    )
+    parser.add_argument(
+        "--grading-throughput",
+        action="store_true",
+        help="only grade-many's submissions per hour at --jobs 1, 2 and twice the cores",
+    )
     parser.add_argument("--copies", type=int, default=4, help="submissions graded by --grading-throughput")
     args = parser.parse_args(argv)
     if args.grading_cost or args.grading_throughput:
@@ -340,9 +498,11 @@ def main(argv=None) -> int:
         return 0
     if args.grading_only:
         result = {"sandbox": sandbox_overhead(Path(args.folder).resolve()), "quick_tier_s": quick_tier_seconds()}
-        print(f"sandbox ({result['sandbox']['level']}): start {result['sandbox']['start_s']:.2f} s; per check "
-              f"{result['sandbox']['check_median_s'] * 1e3:.0f} ms median; quick tier of every assignment "
-              f"{result['quick_tier_s']:.1f} s")
+        print(
+            f"sandbox ({result['sandbox']['level']}): start {result['sandbox']['start_s']:.2f} s; per check "
+            f"{result['sandbox']['check_median_s'] * 1e3:.0f} ms median; quick tier of every assignment "
+            f"{result['quick_tier_s']:.1f} s"
+        )
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps([result], indent=2))

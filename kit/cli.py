@@ -7,6 +7,7 @@
   traceback, and exits 2 (KitError: something in the command line or the folder to fix) or 1 (DataError: the
   data set, as `python -m data_scripts` says too).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,13 +29,22 @@ def device_name(text: str) -> str:
     raise argparse.ArgumentTypeError(f"{text!r} is not a device: use {DEVICE_HELP}")
 
 
-def add_common_options(parser: argparse.ArgumentParser, folder: str | None, holds: str, *, device: str = "auto",
-                       device_help: str | None = None, more_devices=(), seed: int = 0,
-                       old_folder_options=()) -> argparse.ArgumentParser:
+def add_common_options(
+    parser: argparse.ArgumentParser,
+    folder: str | None,
+    holds: str,
+    *,
+    device: str = "auto",
+    device_help: str | None = None,
+    more_devices=(),
+    seed: int = 0,
+    old_folder_options=(),
+) -> argparse.ArgumentParser:
     """Add --folder (default `folder`: the folder holding `holds`), --device and --seed to `parser`.
 
     more_devices: values of --device the command accepts besides devices (kit.bench's "all");
     old_folder_options: former names of --folder (e.g. "--code"), still accepted and not shown in --help."""
+
     def device_or_more(text: str) -> str:
         return text if text in more_devices else device_name(text)
 
@@ -42,10 +52,15 @@ def add_common_options(parser: argparse.ArgumentParser, folder: str | None, hold
     parser.add_argument("--folder", default=folder, help=f"the folder holding {holds}{where}")
     for old in old_folder_options:
         parser.add_argument(old, dest="folder", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    parser.add_argument("--device", default=device, type=device_or_more,
-                        help=device_help or f"{DEVICE_HELP} (default: {device})")
-    parser.add_argument("--seed", type=int, default=seed,
-                        help=f"seeds python, numpy and torch; KIT_SEED_OFFSET is added (default: {seed})")
+    parser.add_argument(
+        "--device", default=device, type=device_or_more, help=device_help or f"{DEVICE_HELP} (default: {device})"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=seed,
+        help=f"seeds python, numpy and torch; KIT_SEED_OFFSET is added (default: {seed})",
+    )
     return parser
 
 

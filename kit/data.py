@@ -1,4 +1,5 @@
 """Data sets as in-memory float tensors, the fast path used by every training of the kit."""
+
 from __future__ import annotations
 
 import torch

@@ -5,6 +5,7 @@ lines (`python -m kit.<name>`, through kit.cli.entry_point) print its message af
 notebook shows it as it shows any exception. Library code never raises SystemExit: a notebook or a test that calls
 it can catch a KitError and go on.
 """
+
 from __future__ import annotations
 
 

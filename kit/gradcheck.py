@@ -14,6 +14,7 @@ The relative error of a parameter is ||yours - numerical|| / max(||yours||, ||nu
 entries): about 1e-8 or less for a right gradient in float64, 1e-2 and more for a wrong one. The worst entry is
 named, with both values.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class ParameterCheck:
 @dataclass
 class GradCheck:
     """The result of gradcheck: one ParameterCheck per parameter; `ok` when every relative error <= tolerance."""
+
     parameters: list = field(default_factory=list)
     tolerance: float = TOLERANCE
 
@@ -77,11 +79,16 @@ class GradCheck:
             if p.problem:
                 lines.append(f"{p.name:<10} {str(p.shape):<12} {'-':>10}  WRONG: {p.problem}")
                 continue
-            verdict = "ok" if p.relative_error <= self.tolerance else \
-                f"WRONG: worst entry {list(p.worst_index)}: yours {p.yours:.6g}, numerical {p.numerical:.6g}"
+            verdict = (
+                "ok"
+                if p.relative_error <= self.tolerance
+                else f"WRONG: worst entry {list(p.worst_index)}: yours {p.yours:.6g}, numerical {p.numerical:.6g}"
+            )
             lines.append(f"{p.name:<10} {str(p.shape):<12} {p.relative_error:>10.2e}  {verdict}")
-        lines.append(f"{'all gradients agree' if self.ok else 'some gradients disagree'} with central differences "
-                     f"(float64, tolerance {self.tolerance:g})")
+        lines.append(
+            f"{'all gradients agree' if self.ok else 'some gradients disagree'} with central differences "
+            f"(float64, tolerance {self.tolerance:g})"
+        )
         return "\n".join(lines)
 
     __str__ = summary
@@ -98,8 +105,9 @@ def compare(yours: dict, numerical: dict, tolerance: float = TOLERANCE) -> GradC
             continue
         mine = torch.as_tensor(mine).detach().to(torch.float64)
         if mine.numel() != num.numel() or tuple(mine.squeeze().shape) != tuple(num.squeeze().shape):
-            result.parameters.append(ParameterCheck(name, shape, float("inf"), (), 0.0, 0.0,
-                                                    f"your gradient has shape {tuple(mine.shape)}"))
+            result.parameters.append(
+                ParameterCheck(name, shape, float("inf"), (), 0.0, 0.0, f"your gradient has shape {tuple(mine.shape)}")
+            )
             continue
         mine = mine.reshape(num.shape)
         diff = (mine - num).abs()
@@ -107,13 +115,15 @@ def compare(yours: dict, numerical: dict, tolerance: float = TOLERANCE) -> GradC
         rel = float(diff.norm()) / scale if scale > 0 else 0.0
         worst = int(diff.reshape(-1).argmax()) if diff.numel() else 0
         index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), num.shape)) if num.dim() else ()
-        result.parameters.append(ParameterCheck(name, shape, rel, index, float(mine.reshape(-1)[worst]),
-                                                float(num.reshape(-1)[worst])))
+        result.parameters.append(
+            ParameterCheck(name, shape, rel, index, float(mine.reshape(-1)[worst]), float(num.reshape(-1)[worst]))
+        )
     return result
 
 
-def gradcheck(loss_of, params: dict, yours: dict, eps: float = EPS, tolerance: float = TOLERANCE,
-              verbose: bool = True) -> GradCheck:
+def gradcheck(
+    loss_of, params: dict, yours: dict, eps: float = EPS, tolerance: float = TOLERANCE, verbose: bool = True
+) -> GradCheck:
     """Compare your gradients `yours` of the scalar loss_of(params) with central differences in float64.
 
     Args:

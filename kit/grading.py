@@ -3,6 +3,7 @@
 They return data, never a verdict: the judge (autograder/checks/) compares what comes back with its own
 oracles, and computes every accuracy from predictions, with test labels the sandbox never sees.
 """
+
 from __future__ import annotations
 
 import torch
@@ -10,8 +11,9 @@ import torch
 
 def tensor_flags(tensors: dict) -> dict:
     """{name: (requires_grad, is_leaf)} of a dict of tensors."""
-    return {k: (bool(getattr(v, "requires_grad", False)), bool(getattr(v, "is_leaf", False)))
-            for k, v in tensors.items()}
+    return {
+        k: (bool(getattr(v, "requires_grad", False)), bool(getattr(v, "is_leaf", False))) for k, v in tensors.items()
+    }
 
 
 def grads_of(tensors: dict) -> dict:
@@ -32,9 +34,14 @@ def autograd_step(mlp, mlp_torch, X, Y, eta: float, sizes=(2, 10, 2)) -> dict:
     before = {k: v.detach().clone() for k, v in params.items()}
     out = mlp_torch.sgd_autograd(params, eta)
     params = out if isinstance(out, dict) else params
-    return {"flags": flags, "before": before, "grads": grads,
-            "after": {k: v.detach().clone() for k, v in params.items()},
-            "flags_after": tensor_flags(params), "grads_after": grads_of(params)}
+    return {
+        "flags": flags,
+        "before": before,
+        "grads": grads,
+        "after": {k: v.detach().clone() for k, v in params.items()},
+        "flags_after": tensor_flags(params),
+        "grads_after": grads_of(params),
+    }
 
 
 def nn_step(mlp_torch, model, loss, X, Y, eta: float) -> dict:
@@ -69,6 +76,6 @@ def predict(model, X, batch_size: int = 1000):
     was = model.training
     model.eval()
     dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-    out = torch.cat([model(X[i:i + batch_size].to(dev)).float().cpu() for i in range(0, len(X), batch_size)])
+    out = torch.cat([model(X[i : i + batch_size].to(dev)).float().cpu() for i in range(0, len(X), batch_size)])
     model.train(was)
     return out

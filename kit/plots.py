@@ -2,6 +2,7 @@
 
 Every function draws on a new figure, saves it when `path` is given, and returns the figure.
 """
+
 from __future__ import annotations
 
 import os
@@ -9,8 +10,11 @@ from pathlib import Path
 
 import matplotlib
 
-if not os.environ.get("DISPLAY") and "ipykernel" not in os.environ.get("JPY_PARENT_PID", "x") and \
-        os.environ.get("MPLBACKEND") is None:
+if (
+    not os.environ.get("DISPLAY")
+    and "ipykernel" not in os.environ.get("JPY_PARENT_PID", "x")
+    and os.environ.get("MPLBACKEND") is None
+):
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -58,12 +62,17 @@ def plot_circles(data, predict=None, path=None, title: str = "", ax=None):
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
     if predict is not None:
         g = data.grid_size
-        z = predict(data.Xgrid).detach().reshape(g, g).numpy() if hasattr(predict(data.Xgrid[:1]), "detach") \
+        z = (
+            predict(data.Xgrid).detach().reshape(g, g).numpy()
+            if hasattr(predict(data.Xgrid[:1]), "detach")
             else predict(data.Xgrid).reshape(g, g)
+        )
         ax.imshow(z, origin="lower", extent=(*data.lim, *data.lim), cmap="coolwarm", alpha=0.5, vmin=0, vmax=1)
         ax.contour(z, levels=[0.5], origin="lower", extent=(*data.lim, *data.lim), colors="k", linewidths=1)
     for X, y, marker in ((data.Xtrain, data.ytrain, "o"), (data.Xtest, data.ytest, "x")):
-        ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", marker=marker, s=14, edgecolors="none" if marker == "o" else None)
+        ax.scatter(
+            X[:, 0], X[:, 1], c=y, cmap="coolwarm", marker=marker, s=14, edgecolors="none" if marker == "o" else None
+        )
     ax.set(xlim=data.lim, ylim=data.lim, aspect="equal", title=title)
     fig = fig or ax.figure
     return _save(fig, path)
@@ -125,8 +134,15 @@ def plot_confusion(matrix, classes, path=None, title: str = "confusion matrix"):
     ax.set_yticks(range(n), classes)
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=7,
-                    color="white" if rates[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{int(m[i, j])}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if rates[i, j] > 0.5 else "black",
+            )
     ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class")
     return _save(fig, path)

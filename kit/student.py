@@ -12,6 +12,7 @@ file and the line, without the kit's traceback.
 The grader's sandbox (autograder/sandbox.py) has a loader of its own, for the sandbox process, whose errors are
 reported to the judge as the submission's.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -88,8 +89,9 @@ def _execute(folder: Path, name: str) -> ModuleType:
         raise KitError(f"{where}: syntax error ({err.msg}); {path.name} cannot be imported") from None
     except (Exception, SystemExit) as err:  # a student's sys.exit() at import is their error too, not an exit
         sys.modules.pop(name, None)
-        raise KitError(f"{_student_line(err, folder, path)}: importing {path.name} raised "
-                       f"{type(err).__name__}: {err}") from None
+        raise KitError(
+            f"{_student_line(err, folder, path)}: importing {path.name} raised {type(err).__name__}: {err}"
+        ) from None
     return module
 
 

@@ -7,6 +7,7 @@
 - `grade_json(submission, assignment, tier, *extra)`: grade with the real CLI into a JSON report in the test's
   tmp_path, and return the report.
 """
+
 import itertools
 import json
 import os
@@ -22,8 +23,9 @@ os.environ.setdefault("KIT_NO_PROGRESS", "1")
 # pytest-xdist runs several tests at once: each test's children (graders, notebook kernels, nbgrader) get their
 # share of the cores, inherited through OMP_NUM_THREADS, instead of every one of them using them all.
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
-    os.environ.setdefault("OMP_NUM_THREADS",
-                          str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+    os.environ.setdefault(
+        "OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    )
 
 
 def _assignments() -> list[str]:
@@ -52,8 +54,9 @@ def assignments() -> list[str]:
 
 
 def _run_grader(*args, timeout=1800):
-    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture
@@ -72,8 +75,22 @@ def grade_json(tmp_path):
         out = tmp_path / f"report-{assignment}-{tier}-{next(numbers)}.json"
         # time limits catch endless loops; a test run sharing the cores with other tests gets twice as long
         scale = () if "--time-scale" in extra else ("--time-scale", "2")
-        proc = _run_grader("grade", "--submission", submission, "--assignment", assignment, "--tier", tier,
-                           "--format", "json", "--output", out, "--quiet", *scale, *extra)
+        proc = _run_grader(
+            "grade",
+            "--submission",
+            submission,
+            "--assignment",
+            assignment,
+            "--tier",
+            tier,
+            "--format",
+            "json",
+            "--output",
+            out,
+            "--quiet",
+            *scale,
+            *extra,
+        )
         assert proc.returncode == 0, f"grader exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
         return json.loads(out.read_text())
 

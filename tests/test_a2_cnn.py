@@ -1,6 +1,7 @@
 """Tests of assignment 2's kit: the checks' oracles, kit.a2's batches, training loop, the drivers the grader runs
 in its sandbox, and the command line. Typical mistakes, each caught by its own check: autograder/mutants.py,
 graded by tests/test_mutants.py."""
+
 import json
 import math
 from pathlib import Path
@@ -87,8 +88,12 @@ def test_batches_cover_the_data_once():
 
 def _tiny_data(n=96):
     g = torch.Generator().manual_seed(0)
-    return torch.rand(n, 3, 32, 32, generator=g), torch.randint(0, 10, (n,), generator=g), \
-        torch.rand(32, 3, 32, 32, generator=g), torch.randint(0, 10, (32,), generator=g)
+    return (
+        torch.rand(n, 3, 32, 32, generator=g),
+        torch.randint(0, 10, (n,), generator=g),
+        torch.rand(32, 3, 32, 32, generator=g),
+        torch.randint(0, 10, (32,), generator=g),
+    )
 
 
 @pytest.mark.quick
@@ -97,8 +102,20 @@ def test_train_runs_with_every_switch():
 
     cnn, training = a2._student_modules(str(REFERENCE))
     logits = []
-    model, hist = a2.train(cnn, training, epochs=2, batch_size=32, standardize=True, augment=True, lr_schedule=True,
-                           dropout=0.5, batch_norm=True, device="cpu", data=_tiny_data(), test_logits=logits)
+    model, hist = a2.train(
+        cnn,
+        training,
+        epochs=2,
+        batch_size=32,
+        standardize=True,
+        augment=True,
+        lr_schedule=True,
+        dropout=0.5,
+        batch_norm=True,
+        device="cpu",
+        data=_tiny_data(),
+        test_logits=logits,
+    )
     assert len(hist.test_acc) == 2 and hist.seconds[1] >= hist.seconds[0]
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     names = [n for n, _ in a2.ABLATION]
@@ -117,8 +134,12 @@ def test_validation_split_selects_the_epoch_and_reads_the_test_set_once():
 
     cnn, training = a2._student_modules(str(REFERENCE))
     g = torch.Generator().manual_seed(2)
-    data = (torch.rand(96, 3, 32, 32, generator=g), torch.randint(0, 10, (96,), generator=g),
-            torch.rand(32, 3, 32, 32, generator=g), torch.randint(0, 10, (32,), generator=g))
+    data = (
+        torch.rand(96, 3, 32, 32, generator=g),
+        torch.randint(0, 10, (96,), generator=g),
+        torch.rand(32, 3, 32, 32, generator=g),
+        torch.randint(0, 10, (32,), generator=g),
+    )
     seen = []
 
     class Spy(_SpyTraining):
@@ -130,8 +151,9 @@ def test_validation_split_selects_the_epoch_and_reads_the_test_set_once():
             return self.training.epoch(data, model, criterion, optimizer)
 
     logits = []
-    model, hist = a2.train(cnn, Spy(training), epochs=3, batch_size=16, device="cpu", data=data, validation=24,
-                           test_logits=logits, lr=0.05)
+    model, hist = a2.train(
+        cnn, Spy(training), epochs=3, batch_size=16, device="cpu", data=data, validation=24, test_logits=logits, lr=0.05
+    )
     assert isinstance(hist, a2.SplitHistory)
     assert seen == [("train", 72), 24] * 3 + [32], "3 epochs on 72 images, validated on 24; the test set once"
     assert len(hist.val_acc) == 3 and len(hist.test_acc) == 1 and len(logits) == 1
@@ -169,18 +191,21 @@ def test_sandbox_driver_trains_without_test_labels():
     cnn, training = a2._student_modules(str(REFERENCE))
     spy = _SpyTraining(training)
     Xtrain, ytrain, Xtest, _ = _tiny_data()
-    run = a2.cifar_predictions(cnn, spy, every_epoch=True, epochs=2, batch_size=32, device="cpu",
-                               data=(Xtrain, ytrain, Xtest, None))
+    run = a2.cifar_predictions(
+        cnn, spy, every_epoch=True, epochs=2, batch_size=32, device="cpu", data=(Xtrain, ytrain, Xtest, None)
+    )
     assert spy.evaluations == 0
     assert run["logits"].shape == (32, 10) and len(run["epoch_logits"]) == 2
     assert torch.equal(run["epoch_logits"][-1], run["logits"])
     assert run["epochs"] == 2 and len(run["train_loss"]) == 2 and all(math.isfinite(v) for v in run["train_loss"])
-    model, hist = a2.train(cnn, training, epochs=1, batch_size=32, device="cpu", data=(Xtrain, ytrain, Xtest, None),
-                           test_logits=[])
+    model, hist = a2.train(
+        cnn, training, epochs=1, batch_size=32, device="cpu", data=(Xtrain, ytrain, Xtest, None), test_logits=[]
+    )
     assert math.isnan(hist.test_acc[0]) and math.isnan(hist.test_loss[0])
     assert model.training, "predicting leaves the model in the mode it was in"
-    assert "epoch_logits" not in a2.cifar_predictions(cnn, training, epochs=1, batch_size=32, device="cpu",
-                                                      data=(Xtrain, ytrain, Xtest, None))
+    assert "epoch_logits" not in a2.cifar_predictions(
+        cnn, training, epochs=1, batch_size=32, device="cpu", data=(Xtrain, ytrain, Xtest, None)
+    )
 
 
 @pytest.mark.quick
@@ -218,8 +243,12 @@ class FakeSession:
         for acc in self.accs:
             right = torch.arange(len(labels)) < round(acc * len(labels))
             logits.append(torch.nn.functional.one_hot(torch.where(right, labels, (labels + 1) % 10), 10).float())
-        return {"logits": logits[-1], "epoch_logits": logits, "epochs": len(logits),
-                "train_loss": [2.0 - i for i in range(len(logits))]}
+        return {
+            "logits": logits[-1],
+            "epoch_logits": logits,
+            "epochs": len(logits),
+            "train_loss": [2.0 - i for i in range(len(logits))],
+        }
 
 
 @pytest.mark.quick
@@ -265,7 +294,7 @@ def test_train_checks_score_the_sandbox_subset():
     class Shuffled(FakeSession):  # logits right on the first images instead of the subset: about chance
         def kit(self, func, *args, **kwargs):
             run = super().kit(func, *args, **{**kwargs, "limit_test": None})
-            run["logits"] = run["logits"][:kwargs["limit_test"]]
+            run["logits"] = run["logits"][: kwargs["limit_test"]]
             return run
 
     with pytest.raises(CheckFailed, match="expected at least 25%"):
@@ -276,8 +305,20 @@ def test_train_checks_score_the_sandbox_subset():
 def test_cli_train_and_ablation(tmp_path):
     from kit import a2
 
-    common = ["--code", str(REFERENCE), "--epochs", "1", "--limit-train", "256", "--limit-test", "128",
-              "--runs", str(tmp_path), "--device", "cpu"]
+    common = [
+        "--code",
+        str(REFERENCE),
+        "--epochs",
+        "1",
+        "--limit-train",
+        "256",
+        "--limit-test",
+        "128",
+        "--runs",
+        str(tmp_path),
+        "--device",
+        "cpu",
+    ]
     assert a2.main(["train", *common, "--all", "--name", "all"]) == 0
     metrics = json.loads((tmp_path / "all" / "metrics.json").read_text())
     assert metrics["config"]["batch_norm"] and len(metrics["history"]["test_acc"]) == 1
@@ -329,10 +370,13 @@ def test_bonus_switches_and_tools_run():
     m = a2.confusion_matrix(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2]), 3)
     assert m.tolist() == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
     weight, _ = a2.first_conv_weights(model)
-    for fig in (plots.plot_filters(weight), plots.plot_feature_maps(data[0][0], maps[0]),
-                plots.plot_confusion(m, ["a", "b", "c"]),
-                plots.plot_misclassified(data[0][:4], torch.tensor([0, 1, 2, 3]), torch.tensor([0, 2, 2, 1]),
-                                         a2.CLASSES)):
+    for fig in (
+        plots.plot_filters(weight),
+        plots.plot_feature_maps(data[0][0], maps[0]),
+        plots.plot_confusion(m, ["a", "b", "c"]),
+        plots.plot_misclassified(data[0][:4], torch.tensor([0, 1, 2, 3]), torch.tensor([0, 2, 2, 1]), a2.CLASSES),
+    ):
         assert fig is not None
     import matplotlib.pyplot as plt
+
     plt.close("all")

@@ -2,6 +2,7 @@
 named attributes, functional ReLU, `x.view(N, -1)`, a top-5 accuracy in `epoch`, ...), graded by the judge
 through the real runner. Correct variants earn every quick-tier point; buggy ones lose exactly the checks named
 here, with a message naming the mistake."""
+
 import math
 import shutil
 from pathlib import Path
@@ -48,8 +49,13 @@ class CourseCNN(nn.Module):
             x = self.dropout(x)
         return LOGITS
 '''
-STYLE = {"POOL_INIT": "self.pool = nn.MaxPool2d(2, 2)", "POOL": "self.pool", "FLATTEN": "x.view(x.size(0), -1)",
-         "LOGITS_INIT": "", "LOGITS": "self.fc2(x)"}
+STYLE = {
+    "POOL_INIT": "self.pool = nn.MaxPool2d(2, 2)",
+    "POOL": "self.pool",
+    "FLATTEN": "x.view(x.size(0), -1)",
+    "LOGITS_INIT": "",
+    "LOGITS": "self.fc2(x)",
+}
 
 
 def _course_cnn(**changes) -> str:
@@ -62,7 +68,7 @@ def _course_cnn(**changes) -> str:
 def _reference_part(module: str, start: str) -> str:
     """The reference's functions of `module` from the line starting with `start` on (layer_table, ...)."""
     text = (REFERENCE / f"{module}.py").read_text()
-    return text[text.index(start):]
+    return text[text.index(start) :]
 
 
 def submission(tmp_path, cnn_source=None, epoch_source=None) -> Path:
@@ -155,21 +161,21 @@ FUNCTIONAL = {
     "BN_INIT": "self.bn1, self.bn2, self.bn3 = nn.BatchNorm2d(32), nn.BatchNorm2d(64), nn.BatchNorm2d(64)",
     "BN": 'getattr(self, f"bn{i}")(x)',
     "FC_INIT": "self.fc1_w, self.fc1_b = parameter(1000, 1024, fan_in=1024), parameter(1000, fan_in=1024)\n"
-               "        self.fc2_w, self.fc2_b = parameter(10, 1000, fan_in=1000), parameter(10, fan_in=1000)",
+    "        self.fc2_w, self.fc2_b = parameter(10, 1000, fan_in=1000), parameter(10, fan_in=1000)",
     "FC1": "F.linear(x, self.fc1_w, self.fc1_b)",
     "LOGITS": "F.linear(x, self.fc2_w, self.fc2_b)",
 }
 # batch norm on buffers of its own, fully-connected weights stored (in, out) and applied with @
 BY_HAND = {
     "BN_INIT": "for i, c in enumerate((32, 64, 64), 1):\n"
-               "                setattr(self, f\"gamma{i}\", nn.Parameter(torch.ones(c)))\n"
-               "                setattr(self, f\"beta{i}\", nn.Parameter(torch.zeros(c)))\n"
-               "                self.register_buffer(f\"mean{i}\", torch.zeros(c))\n"
-               "                self.register_buffer(f\"var{i}\", torch.ones(c))",
+    '                setattr(self, f"gamma{i}", nn.Parameter(torch.ones(c)))\n'
+    '                setattr(self, f"beta{i}", nn.Parameter(torch.zeros(c)))\n'
+    '                self.register_buffer(f"mean{i}", torch.zeros(c))\n'
+    '                self.register_buffer(f"var{i}", torch.ones(c))',
     "BN": 'F.batch_norm(x, getattr(self, f"mean{i}"), getattr(self, f"var{i}"), getattr(self, f"gamma{i}"), '
-          'getattr(self, f"beta{i}"), self.training)',
+    'getattr(self, f"beta{i}"), self.training)',
     "FC_INIT": "self.fc1_w, self.fc1_b = parameter(1024, 1000, fan_in=1024), parameter(1000, fan_in=1024)\n"
-               "        self.fc2_w, self.fc2_b = parameter(1000, 10, fan_in=1000), parameter(10, fan_in=1000)",
+    "        self.fc2_w, self.fc2_b = parameter(1000, 10, fan_in=1000), parameter(10, fan_in=1000)",
     "FC1": "x @ self.fc1_w + self.fc1_b",
     "LOGITS": "x @ self.fc2_w + self.fc2_b",
 }
@@ -302,16 +308,20 @@ def test_kit_training_runs_a_view_flattening_model(tmp_path):
     folder = submission(tmp_path, _course_cnn()) / "a2_cnn"
     cnn, training = a2._student_modules(str(folder))
     g = torch.Generator().manual_seed(0)
-    data = (torch.rand(64, 3, 32, 32, generator=g), torch.randint(0, 10, (64,), generator=g),
-            torch.rand(16, 3, 32, 32, generator=g), None)
+    data = (
+        torch.rand(64, 3, 32, 32, generator=g),
+        torch.randint(0, 10, (64,), generator=g),
+        torch.rand(16, 3, 32, 32, generator=g),
+        None,
+    )
     logits = []
-    model, hist = a2.train(cnn, training, epochs=1, batch_size=32, device="cpu", data=data, test_logits=logits,
-                           precision="fp32")
+    model, hist = a2.train(
+        cnn, training, epochs=1, batch_size=32, device="cpu", data=data, test_logits=logits, precision="fp32"
+    )
     assert logits[0].shape == (16, 10) and torch.isfinite(logits[0]).all()
     assert model.conv1.weight.is_contiguous()  # fell back to the contiguous layout
     ref_cnn, ref_training = a2._student_modules(str(REFERENCE))
-    ref_model, _ = a2.train(ref_cnn, ref_training, epochs=1, batch_size=32, device="cpu", data=data,
-                            precision="fp32")
+    ref_model, _ = a2.train(ref_cnn, ref_training, epochs=1, batch_size=32, device="cpu", data=data, precision="fp32")
     assert ref_model.features[0].weight.is_contiguous(memory_format=torch.channels_last)  # the fast layout kept
 
 
@@ -324,10 +334,24 @@ def test_kit_training_runs_a_functional_model(tmp_path):
     folder = submission(tmp_path, _functional_cnn(BY_HAND)) / "a2_cnn"
     cnn, training = a2._student_modules(str(folder))
     g = torch.Generator().manual_seed(0)
-    data = (torch.rand(64, 3, 32, 32, generator=g), torch.randint(0, 10, (64,), generator=g),
-            torch.rand(16, 3, 32, 32, generator=g), None)
+    data = (
+        torch.rand(64, 3, 32, 32, generator=g),
+        torch.randint(0, 10, (64,), generator=g),
+        torch.rand(16, 3, 32, 32, generator=g),
+        None,
+    )
     logits = []
-    model, hist = a2.train(cnn, training, epochs=1, batch_size=32, device="cpu", data=data, test_logits=logits,
-                           precision="fp32", batch_norm=True, dropout=0.5)
+    model, hist = a2.train(
+        cnn,
+        training,
+        epochs=1,
+        batch_size=32,
+        device="cpu",
+        data=data,
+        test_logits=logits,
+        precision="fp32",
+        batch_norm=True,
+        dropout=0.5,
+    )
     assert logits[0].shape == (16, 10) and torch.isfinite(logits[0]).all()
     assert math.isfinite(hist.train_loss[0])

@@ -1,4 +1,5 @@
 """kit.a2's faster recipe pieces: a learning rate set per optimizer step, flip-averaged test logits, Nesterov."""
+
 import math
 
 import pytest
@@ -33,8 +34,8 @@ def test_step_schedule_rises_then_anneals_with_every_step(name):
     peak = max(range(100), key=lrs.__getitem__)
     assert 15 <= peak <= 22, peak
     assert math.isclose(max(lrs), 0.2, rel_tol=0.06)
-    assert lrs[-1] < 0.01 and all(b <= a + 1e-12 for a, b in zip(lrs[peak:], lrs[peak + 1:]))
-    assert all(b >= a - 1e-12 for a, b in zip(lrs[:peak], lrs[1:peak + 1]))
+    assert lrs[-1] < 0.01 and all(b <= a + 1e-12 for a, b in zip(lrs[peak:], lrs[peak + 1 :]))
+    assert all(b >= a - 1e-12 for a, b in zip(lrs[:peak], lrs[1 : peak + 1]))
 
 
 @pytest.mark.quick

@@ -7,13 +7,14 @@ checks find each part by its role, not by the kit's spelling. Buggy variants (th
 reached 96.42 % on MNIST: scores multiplied by sqrt(d), the output projection never applied, the residual added to
 the normalized tokens; a softmax over the queries; per-head lists scaled with sqrt(C)) must lose the named
 structural checks with a hint naming the mistake: the training threshold is not the only gate."""
+
 import pytest
 
 A = "a3_transformers"
 
 # The course notebook's style: attention written inline with separate projections, `projection`, `class_token`
 # of shape (1, d), positional embeddings as an (L, d) buffer, `embed_dim * mlp_ratio` with an integer ratio.
-COURSE_ATTENTION = '''
+COURSE_ATTENTION = """
 import math
 
 import torch
@@ -67,18 +68,17 @@ class MultiHeadsSelfAttention(nn.Module):
         if return_attention:
             return out, attn
         return out
-'''
-
+"""
 
 
 def class_source(name, text=COURSE_ATTENTION):
     """The source of class `name` in `text`, up to the next top-level definition (or the end)."""
     start = text.index(f"class {name}(")
     ends = [i for i in (text.find("\nclass ", start + 1), text.find("\ndef ", start + 1)) if i > 0]
-    return text[start:min(ends) + 1 if ends else len(text)]
+    return text[start : min(ends) + 1 if ends else len(text)]
 
 
-COURSE_VIT = '''
+COURSE_VIT = """
 import numpy as np
 import torch
 from torch import nn
@@ -155,12 +155,12 @@ class ViT(nn.Module):
             out = block(out)
         out = self.ln(out)
         return self.mlp_head(out[:, 0])
-'''
+"""
 
 # Multi-head attention written head by head (as in Karpathy's "Let's build GPT"): a list of heads, each with its
 # own key / query / value Linear(C, C / H), outputs concatenated in head order, then one output projection.
 MHSA_COURSE = class_source("MultiHeadsSelfAttention")
-MHSA_PER_HEAD = '''class Head(nn.Module):
+MHSA_PER_HEAD = """class Head(nn.Module):
     def __init__(self, embed_dim, head_size):
         super().__init__()
         self.key = nn.Linear(embed_dim, head_size, bias=BIAS)
@@ -187,7 +187,7 @@ class MultiHeadsSelfAttention(nn.Module):
         if return_attention:
             return out, torch.stack([w for _, w in outs], dim=1)
         return out
-'''
+"""
 
 # name -> [(file, text of the course variant, its replacement)]
 CORRECT = {
@@ -197,81 +197,169 @@ CORRECT = {
         ("vit.py", "    return result\n", "    return result.unsqueeze(0)\n"),
         ("vit.py", "torch.randn(n_patches + 1, embed_dim) * 0.02", "torch.randn(1, n_patches + 1, embed_dim) * 0.02"),
         ("vit.py", "torch.rand(1, embed_dim)", "torch.rand(1, 1, embed_dim)"),
-        ("vit.py", "self.class_token.expand(n, 1, -1)", "self.class_token.expand(n, -1, -1)")],
+        ("vit.py", "self.class_token.expand(n, 1, -1)", "self.class_token.expand(n, -1, -1)"),
+    ],
     "fused qkv, kit names in the block (attn, fc1/fc2 MLP, norm)": [
-        ("attention.py", "        self.q = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n"
-                         "        self.k = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n"
-                         "        self.v = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n",
-         "        self.qkv = nn.Linear(embed_dim, 3 * embed_dim)\n"),
-        ("attention.py", "        q = self.q(x).view(B, N, self.num_heads, self.d_head).transpose(1, 2)\n"
-                         "        k = self.k(x).view(B, N, self.num_heads, self.d_head).transpose(1, 2)\n"
-                         "        v = self.v(x).view(B, N, self.num_heads, self.d_head).transpose(1, 2)\n",
-         "        q, k, v = self.qkv(x).view(B, N, 3, self.num_heads, self.d_head).permute(2, 0, 3, 1, 4)\n"),
+        (
+            "attention.py",
+            "        self.q = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n"
+            "        self.k = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n"
+            "        self.v = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n",
+            "        self.qkv = nn.Linear(embed_dim, 3 * embed_dim)\n",
+        ),
+        (
+            "attention.py",
+            "        q = self.q(x).view(B, N, self.num_heads, self.d_head).transpose(1, 2)\n"
+            "        k = self.k(x).view(B, N, self.num_heads, self.d_head).transpose(1, 2)\n"
+            "        v = self.v(x).view(B, N, self.num_heads, self.d_head).transpose(1, 2)\n",
+            "        q, k, v = self.qkv(x).view(B, N, 3, self.num_heads, self.d_head).permute(2, 0, 3, 1, 4)\n",
+        ),
         ("vit.py", "self.mhsa", "self.attn"),
-        ("vit.py", "self.mlp = nn.Sequential(nn.Linear(embed_dim, mlp_ratio * embed_dim), nn.GELU(),\n"
-                   "                                 nn.Linear(mlp_ratio * embed_dim, embed_dim))",
-         "self.mlp = MLP(embed_dim, int(embed_dim * mlp_ratio))"),
-        ("vit.py", "self.ln", "self.norm")],
+        (
+            "vit.py",
+            "self.mlp = nn.Sequential(nn.Linear(embed_dim, mlp_ratio * embed_dim), nn.GELU(),\n"
+            "                                 nn.Linear(mlp_ratio * embed_dim, embed_dim))",
+            "self.mlp = MLP(embed_dim, int(embed_dim * mlp_ratio))",
+        ),
+        ("vit.py", "self.ln", "self.norm"),
+    ],
     "block attention named `attention`": [("vit.py", "self.mhsa", "self.attention")],
     "per-head lists: heads = ModuleList of Head(key, query, value), concatenated, projection": [
-        ("attention.py", MHSA_COURSE, MHSA_PER_HEAD)],
+        ("attention.py", MHSA_COURSE, MHSA_PER_HEAD)
+    ],
     "per-head lists named attention_heads with q/k/v without bias, block attention named `self_attention`": [
-        ("attention.py", MHSA_COURSE, MHSA_PER_HEAD.replace("self.heads", "self.attention_heads")
-         .replace("self.key", "self.k").replace("self.query", "self.q").replace("self.value", "self.v")),
-        ("attention.py", "bias=BIAS", "bias=False"), ("vit.py", "self.mhsa", "self.self_attention")],
+        (
+            "attention.py",
+            MHSA_COURSE,
+            MHSA_PER_HEAD.replace("self.heads", "self.attention_heads")
+            .replace("self.key", "self.k")
+            .replace("self.query", "self.q")
+            .replace("self.value", "self.v"),
+        ),
+        ("attention.py", "bias=BIAS", "bias=False"),
+        ("vit.py", "self.mhsa", "self.self_attention"),
+    ],
 }
 
 # name -> (replacements, {check: words its message must contain})
 BUGGY = {
     "scores multiplied by sqrt(d)": (
-        [("attention.py", "scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)",
-          "scores = q @ k.transpose(-2, -1) * math.sqrt(self.d_head)")],
-        {"multi_head_attention": "multiplied by sqrt(d)", "block": "multiplied by sqrt(d)",
-         "vit_forward": "multiplied by sqrt(d)"}),
+        [
+            (
+                "attention.py",
+                "scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)",
+                "scores = q @ k.transpose(-2, -1) * math.sqrt(self.d_head)",
+            )
+        ],
+        {
+            "multi_head_attention": "multiplied by sqrt(d)",
+            "block": "multiplied by sqrt(d)",
+            "vit_forward": "multiplied by sqrt(d)",
+        },
+    ),
     "output projection never applied": (
-        [("attention.py", "        out = self.projection(out)\n        if return_attention:\n            return out, attn",
-          "        if return_attention:\n            return out, attn")],
-        {"multi_head_attention": "output projection is never applied", "block": "output projection",
-         "vit_forward": "output projection"}),
+        [
+            (
+                "attention.py",
+                "        out = self.projection(out)\n        if return_attention:\n            return out, attn",
+                "        if return_attention:\n            return out, attn",
+            )
+        ],
+        {
+            "multi_head_attention": "output projection is never applied",
+            "block": "output projection",
+            "vit_forward": "output projection",
+        },
+    ),
     "residual added to the normalized tokens": (
-        [("vit.py", "        out = x + self.mhsa(self.norm1(x))\n",
-          "        x = self.norm1(x)\n        out = x + self.mhsa(x)\n")],
-        {"block": "normalized tokens", "vit_forward": "normalized tokens"}),
+        [
+            (
+                "vit.py",
+                "        out = x + self.mhsa(self.norm1(x))\n",
+                "        x = self.norm1(x)\n        out = x + self.mhsa(x)\n",
+            )
+        ],
+        {"block": "normalized tokens", "vit_forward": "normalized tokens"},
+    ),
     "softmax over the queries": (
-        [("attention.py", "attn = scores.softmax(dim=-1)", "attn = scores.softmax(dim=-2)"),
-         ("attention.py", "weights = torch.softmax(scores, dim=-1)", "weights = torch.softmax(scores, dim=-2)")],
-        {"attention_function": "over the queries", "multi_head_attention": "over the queries",
-         "block": "over the queries"}),
+        [
+            ("attention.py", "attn = scores.softmax(dim=-1)", "attn = scores.softmax(dim=-2)"),
+            ("attention.py", "weights = torch.softmax(scores, dim=-1)", "weights = torch.softmax(scores, dim=-2)"),
+        ],
+        {
+            "attention_function": "over the queries",
+            "multi_head_attention": "over the queries",
+            "block": "over the queries",
+        },
+    ),
     "scores scaled with sqrt(C) instead of sqrt(D)": (
-        [("attention.py", "scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)",
-          "scores = q @ k.transpose(-2, -1) / math.sqrt(C)")],
-        {"multi_head_attention": "instead of the dimension D = C / H of a head", "block": "D = C / H"}),
+        [
+            (
+                "attention.py",
+                "scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)",
+                "scores = q @ k.transpose(-2, -1) / math.sqrt(C)",
+            )
+        ],
+        {"multi_head_attention": "instead of the dimension D = C / H of a head", "block": "D = C / H"},
+    ),
     "no attention residual": (
         [("vit.py", "        out = x + self.mhsa(self.norm1(x))\n", "        out = self.mhsa(self.norm1(x))\n")],
-        {"block": "attention residual connection is missing", "vit_forward": "residual connection is missing"}),
+        {"block": "attention residual connection is missing", "vit_forward": "residual connection is missing"},
+    ),
     "no output projection layer at all": (
-        [("attention.py", "        self.v = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n"
-                          "        self.projection = nn.Linear(embed_dim, embed_dim)\n\n"
-                          "    def forward(self, x, return_attention=False):\n        B, N, C",
-          "        self.v = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n\n"
-          "    def forward(self, x, return_attention=False):\n        B, N, C"),
-         ("attention.py", "        out = self.projection(out)\n        if return_attention:\n            return out, attn",
-          "        if return_attention:\n            return out, attn")],
-        {"multi_head_attention": "no output projection found: looked for a Linear(4, 4) named proj (or projection",
-         "block": "Block.mhsa: no output projection found", "vit_forward": "no output projection found"}),
+        [
+            (
+                "attention.py",
+                "        self.v = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n"
+                "        self.projection = nn.Linear(embed_dim, embed_dim)\n\n"
+                "    def forward(self, x, return_attention=False):\n        B, N, C",
+                "        self.v = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n\n"
+                "    def forward(self, x, return_attention=False):\n        B, N, C",
+            ),
+            (
+                "attention.py",
+                "        out = self.projection(out)\n        if return_attention:\n            return out, attn",
+                "        if return_attention:\n            return out, attn",
+            ),
+        ],
+        {
+            "multi_head_attention": "no output projection found: looked for a Linear(4, 4) named proj (or projection",
+            "block": "Block.mhsa: no output projection found",
+            "vit_forward": "no output projection found",
+        },
+    ),
     "the issue's ViT: the three bugs at once (96.42 % on MNIST)": (
-        [("attention.py", "scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)",
-          "scores = q @ k.transpose(-2, -1) * math.sqrt(self.d_head)"),
-         ("attention.py", "        out = self.projection(out)\n        if return_attention:\n            return out, attn",
-          "        if return_attention:\n            return out, attn"),
-         ("vit.py", "        out = x + self.mhsa(self.norm1(x))\n",
-          "        x = self.norm1(x)\n        out = x + self.mhsa(x)\n")],
-        {"multi_head_attention": "multiplied by sqrt(d)", "block": "normalized tokens",
-         "vit_forward": "normalized tokens"}),
+        [
+            (
+                "attention.py",
+                "scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)",
+                "scores = q @ k.transpose(-2, -1) * math.sqrt(self.d_head)",
+            ),
+            (
+                "attention.py",
+                "        out = self.projection(out)\n        if return_attention:\n            return out, attn",
+                "        if return_attention:\n            return out, attn",
+            ),
+            (
+                "vit.py",
+                "        out = x + self.mhsa(self.norm1(x))\n",
+                "        x = self.norm1(x)\n        out = x + self.mhsa(x)\n",
+            ),
+        ],
+        {
+            "multi_head_attention": "multiplied by sqrt(d)",
+            "block": "normalized tokens",
+            "vit_forward": "normalized tokens",
+        },
+    ),
     "per-head lists, each head scaled with sqrt(C) instead of sqrt(D)": (
         [("attention.py", MHSA_COURSE, MHSA_PER_HEAD.replace("k.shape[-1] ** -0.5", "x.shape[-1] ** -0.5"))],
-        {"multi_head_attention": "instead of the dimension D = C / H of a head", "block": "D = C / H",
-         "vit_forward": "D = C / H"}),
+        {
+            "multi_head_attention": "instead of the dimension D = C / H of a head",
+            "block": "D = C / H",
+            "vit_forward": "D = C / H",
+        },
+    ),
 }
 
 

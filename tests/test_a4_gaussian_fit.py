@@ -2,6 +2,7 @@
 autograd in the exercises done by hand (backward, fit_manual) loses exactly the checks that call them, and the
 kit's images, start and step sizes behave as the README says. Typical mistakes, each caught by its own check:
 autograder/mutants.py, graded by tests/test_mutants.py."""
+
 from __future__ import annotations
 
 import math
@@ -63,7 +64,10 @@ BACKWARD = """    d, p, e, r = outputs["d"], outputs["p"], outputs["e"], outputs
 # must compute the right values outside the grader (test_cheats_are_correct_with_autograd runs them directly) and
 # lose exactly the by-hand checks, in the quick and the train tier (trainings the quick-tier harness never runs).
 CHEATS = {  # correct results, computed with torch.autograd where the exercise is done by hand
-    "backward with torch.autograd.grad": [(BACKWARD, """\
+    "backward with torch.autograd.grad": [
+        (
+            BACKWARD,
+            """\
     grid, image = outputs["d"] + params["mu"], outputs["f"] - outputs["r"]
     with torch.enable_grad():
         leaves = {k: v.detach().clone() for k, v in params.items()}
@@ -74,8 +78,13 @@ CHEATS = {  # correct results, computed with torch.autograd where the exercise i
         return dict(zip(("a", "mu", "sigma"), grads))
     d, p, e, r = outputs["d"], outputs["p"], outputs["e"], outputs["r"]
     dg_df = 2 * r
-""")],
-    "backward with g.backward()": [(BACKWARD, """\
+""",
+        )
+    ],
+    "backward with g.backward()": [
+        (
+            BACKWARD,
+            """\
     grid, image = outputs["d"] + params["mu"], outputs["f"] - outputs["r"]
     with torch.enable_grad():
         leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
@@ -83,9 +92,14 @@ CHEATS = {  # correct results, computed with torch.autograd where the exercise i
         return {k: v.grad for k, v in leaves.items()}
     d, p, e, r = outputs["d"], outputs["p"], outputs["e"], outputs["r"]
     dg_df = 2 * r
-""")],
+""",
+        )
+    ],
     # names computed at run time: the judge's reading of the source cannot see them, the sandbox refuses the call
-    "backward reaching autograd by computed names": [(BACKWARD, """\
+    "backward reaching autograd by computed names": [
+        (
+            BACKWARD,
+            """\
     grid, image = outputs["d"] + params["mu"], outputs["f"] - outputs["r"]
     with getattr(torch, "enable_" + "gr" + "ad")():
         leaves = {k: v.detach().clone() for k, v in params.items()}
@@ -96,20 +110,28 @@ CHEATS = {  # correct results, computed with torch.autograd where the exercise i
         return dict(zip(("a", "mu", "sigma"), grads))
     d, p, e, r = outputs["d"], outputs["p"], outputs["e"], outputs["r"]
     dg_df = 2 * r
-""")],
-    "fit_manual calling fit_autograd": [("""    ### BEGIN SOLUTION
+""",
+        )
+    ],
+    "fit_manual calling fit_autograd": [
+        (
+            """    ### BEGIN SOLUTION
     grid = pixel_grid(*image.shape, dtype=image.dtype)
     params = {k: v.clone() for k, v in init.items()}
-""", """    ### BEGIN SOLUTION
+""",
+            """    ### BEGIN SOLUTION
     if steps:
         return fit_autograd(image, init, lr, steps)
     grid = pixel_grid(*image.shape, dtype=image.dtype)
     params = {k: v.clone() for k, v in init.items()}
-""")],
+""",
+        )
+    ],
 }
-BY_HAND_CHECKS = {"quick": {"backward": {"backward", "fit_manual", "fits_agree"},
-                            "fit_manual": {"fit_manual", "fits_agree"}},
-                  "train": {"backward": {"fit_recovers", "fit_digit"}, "fit_manual": {"fit_recovers", "fit_digit"}}}
+BY_HAND_CHECKS = {
+    "quick": {"backward": {"backward", "fit_manual", "fits_agree"}, "fit_manual": {"fit_manual", "fits_agree"}},
+    "train": {"backward": {"fit_recovers", "fit_digit"}, "fit_manual": {"fit_recovers", "fit_digit"}},
+}
 
 
 @pytest.mark.quick
@@ -128,8 +150,9 @@ def test_cheats_are_correct_with_autograd(tmp_path):
     params = {k: v + 0.1 for k, v in init.items()}
     grid = ref.pixel_grid(*image.shape)
     for i, name in enumerate(CHEATS):
-        spec = importlib.util.spec_from_file_location(f"cheat_{i}", variant(tmp_path / str(i), CHEATS[name]) / A /
-                                                      "gaussian_fit.py")
+        spec = importlib.util.spec_from_file_location(
+            f"cheat_{i}", variant(tmp_path / str(i), CHEATS[name]) / A / "gaussian_fit.py"
+        )
         cheat = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(cheat)
         expected = ref.backward(params, ref.forward(params, grid, image)[1])
@@ -141,8 +164,9 @@ def test_cheats_are_correct_with_autograd(tmp_path):
         assert losses == pytest.approx(expected_losses, rel=1e-10), name
 
 
-@pytest.mark.parametrize("tier", [pytest.param("quick", marks=pytest.mark.quick),
-                                  pytest.param("train", marks=pytest.mark.train)])
+@pytest.mark.parametrize(
+    "tier", [pytest.param("quick", marks=pytest.mark.quick), pytest.param("train", marks=pytest.mark.train)]
+)
 @pytest.mark.parametrize("cheat", list(CHEATS))
 def test_autograd_in_a_by_hand_exercise_loses_exactly_those_checks(tmp_path, cheat, tier):
     """backward and fit_manual run with torch.autograd unavailable: a submission that uses it there loses the
@@ -163,8 +187,7 @@ def test_autograd_captured_at_import_loses_the_by_hand_checks(tmp_path):
     saved-tensor hook does (a graph is being recorded)."""
     old, new = CHEATS["backward reaching autograd by computed names"][0]
     computed = 'getattr(getattr(torch, "auto" + "grad"), "gr" + "ad")'
-    replacements = [("import torch\n", f"import torch\n\n_GRAD = {computed}\n"),
-                    (old, new.replace(computed, "_GRAD"))]
+    replacements = [("import torch\n", f"import torch\n\n_GRAD = {computed}\n"), (old, new.replace(computed, "_GRAD"))]
     results = grade_variant(tmp_path, replacements, ["backward", "fit_manual"])
     assert {name for name, r in results.items() if r.score < r.max_score} == {"backward", "fit_manual"}
 
@@ -201,9 +224,25 @@ def test_command_line_fits_the_reference(tmp_path):
     """python -m kit.a4 synthetic on the reference writes metrics close to the true parameters, and plots."""
     import json
 
-    proc = subprocess.run([sys.executable, "-m", "kit.a4", "synthetic", "--folder", str(REFERENCE.parent),
-                           "--noise", "0", "--name", "a4_test"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kit.a4",
+            "synthetic",
+            "--folder",
+            str(REFERENCE.parent),
+            "--noise",
+            "0",
+            "--name",
+            "a4_test",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr
     run = tmp_path / "runs" / "a4_test"
     metrics = json.loads((run / "metrics.json").read_text())

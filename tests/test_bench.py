@@ -1,4 +1,5 @@
 """make bench's measuring pieces (the benchmark itself is a command, not a test: its figures go in the README)."""
+
 import pytest
 import torch
 
@@ -13,7 +14,7 @@ def test_cnn_step_flops_match_the_layer_arithmetic():
     """Forward FLOPs of the course CNN per image (2 * multiply-adds): convolutions 4,915,200 + 26,214,400 +
     13,107,200, fully-connected 2,048,000 + 20,000. A training step is 3x the forward, less the input gradient
     of the first convolution, which nothing needs."""
-    cnn, = bench._modules(bench.ROOT / "solutions" / "a2_cnn", ["cnn"])
+    (cnn,) = bench._modules(bench.ROOT / "solutions" / "a2_cnn", ["cnn"])
     flops, seconds = bench.cnn_step_flops(cnn, CPU, batch=2)
     forward = 4_915_200 + 26_214_400 + 13_107_200 + 2_048_000 + 20_000
     assert flops == 2 * (3 * forward - 4_915_200)
@@ -40,8 +41,13 @@ def test_tree_memory_counts_the_children():
     import sys
 
     alone = bench._tree_pss_mb(os.getpid())
-    child = subprocess.Popen([sys.executable, "-c", "import time; x = bytearray(200 * 2**20); x[::4096] = b'x' * "
-                              "len(x[::4096]); time.sleep(30)"])
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; x = bytearray(200 * 2**20); x[::4096] = b'x' * len(x[::4096]); time.sleep(30)",
+        ]
+    )
     try:
         import time
 

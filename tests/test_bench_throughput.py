@@ -1,4 +1,5 @@
 """make bench's grade-many throughput: the class it builds and the rate it reports (grade-many itself faked)."""
+
 import subprocess
 from pathlib import Path
 
@@ -20,8 +21,13 @@ def test_grading_throughput_grades_copies_at_each_jobs(tmp_path, monkeypatch):
             return subprocess.CompletedProcess(cmd, 0, "", "")
         klass = Path(cmd[cmd.index("grade-many") + 1])
         students = sorted(p.name for p in klass.iterdir())
-        calls.append((int(cmd[cmd.index("--jobs") + 1]), students,
-                      sorted(p.name for p in (klass / students[0] / "a1_intro_nn").iterdir())))
+        calls.append(
+            (
+                int(cmd[cmd.index("--jobs") + 1]),
+                students,
+                sorted(p.name for p in (klass / students[0] / "a1_intro_nn").iterdir()),
+            )
+        )
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
     clock = iter([0.0, 36.0, 100.0, 118.0])

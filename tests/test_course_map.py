@@ -14,6 +14,7 @@ Each table row is `course | what it asks | where in the kit | status`. In the th
 The status column says covered, partial (and what is missing) or not covered (and why); the "Count:" line under
 each table must agree with the rows, and every numbered course question expected for a part must have a row.
 """
+
 import ast
 import json
 import re
@@ -50,7 +51,7 @@ def section(text: str) -> str:
     assert SECTION in text, f"no section {SECTION!r}"
     body = text.split(SECTION, 1)[1]
     following = re.search(r"^## ", body, flags=re.M)
-    return body[:following.start()] if following else body
+    return body[: following.start()] if following else body
 
 
 def table(text: str) -> list[list[str]]:
@@ -177,8 +178,12 @@ def problems(key: str, text: str) -> list[str]:
         found.append("no 'Count: N covered, N partial, N not covered (N rows' line")
     else:
         statuses = [row[3] for row in rows]
-        actual = (sum(s.startswith("covered") for s in statuses), sum(s.startswith("partial") for s in statuses),
-                  sum(s.startswith("not covered") for s in statuses), len(rows))
+        actual = (
+            sum(s.startswith("covered") for s in statuses),
+            sum(s.startswith("partial") for s in statuses),
+            sum(s.startswith("not covered") for s in statuses),
+            len(rows),
+        )
         if tuple(map(int, count.groups())) != actual:
             found.append(f"the Count line says {count.group(0)}, the rows give {actual}")
     return found
@@ -195,11 +200,13 @@ def test_a_broken_reference_is_caught():
     missing course question and a wrong count are each reported."""
     text = (ROOT / "docs" / "course" / "a1.md").read_text()
     assert problems("a1", text) == []
-    broken = (text.replace("answer `q_sets`", "answer `q_set`")
-                  .replace("check `init_params`", "check `init_param`")
-                  .replace("Q9b, answer", "Q9c, answer")
-                  .replace("`kit.a1.train_manual`", "`kit.a1.train_by_hand`")
-                  .replace("| 17 | gradients", "| 17b | gradients"))
+    broken = (
+        text.replace("answer `q_sets`", "answer `q_set`")
+        .replace("check `init_params`", "check `init_param`")
+        .replace("Q9b, answer", "Q9c, answer")
+        .replace("`kit.a1.train_manual`", "`kit.a1.train_by_hand`")
+        .replace("| 17 | gradients", "| 17b | gradients")
+    )
     found = "\n".join(problems("a1", broken))
     for expected in ("`q_set`", "`init_param`", "Q9c", "train_by_hand", "question 17 has no row"):
         assert expected in found, f"{expected!r} not reported:\n{found}"

@@ -1,4 +1,5 @@
 """The data layer: offline mirror, clear one-line errors on missing or corrupt files, the circles set."""
+
 import os
 import shutil
 import subprocess
@@ -18,8 +19,14 @@ needs_mirror = pytest.mark.skipif(not (MIRROR / "MNIST").is_dir(), reason="no of
 
 
 def fetch(name, env):
-    return subprocess.run([sys.executable, "-m", "data_scripts", "fetch", name], cwd=ROOT, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "data_scripts", "fetch", name],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.quick
@@ -88,8 +95,12 @@ def test_cifar10_source_is_recorded_with_the_cache(tmp_path, monkeypatch):
     assert ds.cifar10_source() == "original"
     # a cache from before the record is decoded again (here from a stand-in for the mirror's JPEG archive)
     np.savez(cache, x_test=np.zeros(1))
-    decoded = {"x_train": np.zeros((50000, 32, 32, 3), np.uint8), "y_train": np.zeros(50000, np.int64),
-               "x_test": np.zeros((10000, 32, 32, 3), np.uint8), "y_test": np.zeros(10000, np.int64)}
+    decoded = {
+        "x_train": np.zeros((50000, 32, 32, 3), np.uint8),
+        "y_train": np.zeros(50000, np.int64),
+        "x_test": np.zeros((10000, 32, 32, 3), np.uint8),
+        "y_test": np.zeros(10000, np.int64),
+    }
     monkeypatch.setattr(ds, "_verified_mirror_file", lambda *a: None)
     monkeypatch.setattr(ds, "_decode_jpeg_tar", lambda path: dict(decoded))
     assert ds.cifar10_source() == ds.CIFAR_JPEG_SOURCE == "jpeg-q75"
@@ -109,7 +120,7 @@ def test_circles_seeded_and_one_hot():
     assert torch.equal(a.Xtrain, b.Xtrain) and not torch.equal(a.Xtrain, make_circles(seed=2).Xtrain)
     assert a.Xtrain.shape == (200, 2) and a.Xtest.shape == (200, 2) and a.Ytrain.shape == (200, 2)
     assert torch.equal(a.Ytrain.sum(1), torch.ones(200))
-    assert a.Xgrid.shape == (a.grid_size ** 2, 2)
+    assert a.Xgrid.shape == (a.grid_size**2, 2)
     assert 80 < int(a.ytrain.sum()) < 120  # both classes present
 
 

@@ -1,4 +1,5 @@
 """kit.gradcheck: central differences in float64 pass a right gradient and catch a wrong one, by parameter."""
+
 import pytest
 import torch
 
@@ -12,8 +13,12 @@ def mlp_loss(params, X, Y):
 
 def problem(seed=0):
     gen = torch.Generator().manual_seed(seed)
-    params = {"Wh": torch.randn(4, 3, generator=gen), "bh": torch.randn(4, generator=gen),
-              "Wy": torch.randn(2, 4, generator=gen), "by": torch.randn(2, generator=gen)}
+    params = {
+        "Wh": torch.randn(4, 3, generator=gen),
+        "bh": torch.randn(4, generator=gen),
+        "Wy": torch.randn(2, 4, generator=gen),
+        "by": torch.randn(2, generator=gen),
+    }
     X, Y = torch.randn(7, 3, generator=gen, dtype=torch.float64), torch.randint(0, 2, (7,), generator=gen)
     return params, (lambda p: mlp_loss(p, X, Y))
 

@@ -1,4 +1,5 @@
 """The reference solutions score 100 %, the released stubs exactly 0, with the real CLI."""
+
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def failures(report):
-    return "\n".join(f"{t['name']}: {t['kit_status']}: {t['message']}" for t in report["tests"]
-                     if t["score"] < t["max_score"])
+    return "\n".join(
+        f"{t['name']}: {t['kit_status']}: {t['message']}" for t in report["tests"] if t["score"] < t["max_score"]
+    )
 
 
 @pytest.mark.quick

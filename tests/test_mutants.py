@@ -1,5 +1,6 @@
 """Typical student mistakes (autograder/mutants.py, the one list of them) lose points, each in the checks it names
 and with its hint; `python -m autograder.mutants` (make mutants) fails when one survives."""
+
 import pytest
 
 from autograder import mutants

@@ -6,6 +6,7 @@ faked copy of a third before the original, and two whose notebook replaces `run_
 near the top: one with the untouched stubs (the judge must give 0), one with the reference modules (full points).
 nbgrader runs once for the module (the `course` fixture): autograde takes minutes.
 """
+
 import os
 import shutil
 import subprocess
@@ -24,10 +25,20 @@ MODULES = ("mlp.py", "mlp_torch.py", "mnist_mlp.py", "svm.py")
 
 
 def nbgrader(course, *args):
-    env = {**os.environ, "KIT_BUDGET": "small", "MPLBACKEND": "Agg",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--force"], cwd=course, env=env,
-                          capture_output=True, text=True, timeout=1200)
+    env = {
+        **os.environ,
+        "KIT_BUDGET": "small",
+        "MPLBACKEND": "Agg",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args, "--force"],
+        cwd=course,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
@@ -44,9 +55,14 @@ def submit(course, student, modules_from, edit=None):
 
 def reference_with_warning(folder):
     mlp = folder / "mlp.py"
-    mlp.write_text(mlp.read_text().replace(
-        "def forward(params, X):", "def forward(params, X):\n    import warnings\n"
-        "    warnings.warn('an ordinary library warning', UserWarning)", 1))
+    mlp.write_text(
+        mlp.read_text().replace(
+            "def forward(params, X):",
+            "def forward(params, X):\n    import warnings\n"
+            "    warnings.warn('an ordinary library warning', UserWarning)",
+            1,
+        )
+    )
 
 
 def partial_and_tampered(folder):
@@ -92,12 +108,17 @@ def course(tmp_path_factory):
     course = tmp_path_factory.mktemp("nbgrader") / "course"
     (course / "solutions").mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "solutions" / A, course / "solutions" / A,
-                    ignore=shutil.ignore_patterns("__pycache__", "runs"))
+    shutil.copytree(
+        ROOT / "solutions" / A, course / "solutions" / A, ignore=shutil.ignore_patterns("__pycache__", "runs")
+    )
     nbgrader(course, "generate_assignment", A)
 
-    submit(course, "reference", ROOT / "solutions" / A,
-           lambda folder: (reference_with_warning(folder), patch_run_check(folder)))
+    submit(
+        course,
+        "reference",
+        ROOT / "solutions" / A,
+        lambda folder: (reference_with_warning(folder), patch_run_check(folder)),
+    )
     submit(course, "untouched", ROOT / "assignments" / A)
     submit(course, "partial", ROOT / "solutions" / A, partial_and_tampered)
     submit(course, "patched_stubs", ROOT / "assignments" / A, patch_run_check)
@@ -125,8 +146,11 @@ def test_nbgrader_end_to_end(course, scores):
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        graded_ids = {g.name: g.auto_score for g in gb.find_submission(A, "partial").notebooks[0].grades
-                      if g.auto_score is not None}
+        graded_ids = {
+            g.name: g.auto_score
+            for g in gb.find_submission(A, "partial").notebooks[0].grades
+            if g.auto_score is not None
+        }
     scores, max_score = scores
     assert max_score > 0
     assert scores["reference"] == max_score, scores
@@ -163,11 +187,16 @@ def test_the_judge_gives_full_points_to_correct_modules_whatever_the_kernel_did(
 
 @pytest.mark.quick
 def test_judge_grades_reads_the_cells_and_survives_a_crash(monkeypatch):
-    src = ('from autograder.runner import run_check as rc\n%time x = 1\nrc("a1_intro_nn/sgd")\n'
-           'run_check(f"a1_intro_nn/{x}")\nrun_check("a1_intro_nn/backward_batch_mean", quiet=True)\n'
-           'runner.run_check("a1_intro_nn/forward", ".", flag)')
-    assert check_calls(src) == [("a1_intro_nn/sgd", False), ("a1_intro_nn/backward_batch_mean", True),
-                                ("a1_intro_nn/forward", True)]
+    src = (
+        'from autograder.runner import run_check as rc\n%time x = 1\nrc("a1_intro_nn/sgd")\n'
+        'run_check(f"a1_intro_nn/{x}")\nrun_check("a1_intro_nn/backward_batch_mean", quiet=True)\n'
+        'runner.run_check("a1_intro_nn/forward", ".", flag)'
+    )
+    assert check_calls(src) == [
+        ("a1_intro_nn/sgd", False),
+        ("a1_intro_nn/backward_batch_mean", True),
+        ("a1_intro_nn/forward", True),
+    ]
     assert check_calls("run_check(") == []
 
     calls = [("a1_intro_nn/backward", False), ("a1_intro_nn/backward_batch_mean", True)]
@@ -184,11 +213,19 @@ def test_judge_grades_reads_the_cells_and_survives_a_crash(monkeypatch):
         raise RuntimeError("the judge fell over on a1_intro_nn/backward_batch_mean")
 
     monkeypatch.setattr(autograder.runner, "grade", crash)
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("\n".join(f'run_check("{i}", quiet={q})' for i, q in calls),
-                                  metadata={"nbgrader": {"grade": True, "solution": False}}),
-        nbformat.v4.new_code_cell("print(1)", metadata={"nbgrader": {"grade": True, "solution": False}},
-                                  outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")])])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "\n".join(f'run_check("{i}", quiet={q})' for i, q in calls),
+                metadata={"nbgrader": {"grade": True, "solution": False}},
+            ),
+            nbformat.v4.new_code_cell(
+                "print(1)",
+                metadata={"nbgrader": {"grade": True, "solution": False}},
+                outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")],
+            ),
+        ]
+    )
     nb, _ = JudgeGrades().preprocess(nb, {"metadata": {"path": str(ROOT / "assignments" / A)}})
     [error] = nb.cells[0].outputs
     assert error.output_type == "error" and error.evalue.startswith("grader error: RuntimeError")

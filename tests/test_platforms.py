@@ -1,5 +1,6 @@
 """The PrairieLearn question and the GitHub Classroom template repository, against fake platform trees and the
 platforms' documented layouts and schemas (quick tier only)."""
+
 import json
 import os
 import re
@@ -28,12 +29,21 @@ PL_RESULTS_SCHEMA = {
         "message": {"type": "string"},
         "output": {"type": "string"},
         "format_errors": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
-        "tests": {"type": "array", "items": {
-            "type": "object",
-            "required": ["name", "description", "points", "max_points", "message", "output"],
-            "properties": {"name": {"type": "string", "minLength": 1}, "description": {"type": "string"},
-                           "points": {"type": "number", "minimum": 0}, "max_points": {"type": "number", "minimum": 0},
-                           "message": {"type": "string"}, "output": {"type": "string"}}}},
+        "tests": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "description", "points", "max_points", "message", "output"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "description": {"type": "string"},
+                    "points": {"type": "number", "minimum": 0},
+                    "max_points": {"type": "number", "minimum": 0},
+                    "message": {"type": "string"},
+                    "output": {"type": "string"},
+                },
+            },
+        },
     },
     "if": {"properties": {"gradable": {"const": False}}},
     "then": {"required": ["format_errors"]},
@@ -71,7 +81,7 @@ def test_prairielearn_question_layout(pl_question):
     assert ext["enabled"] is True and ext["enableNetworking"] is False and ext["image"] == "prairielearn/grader-python"
     assert ext["timeout"] == MAX_TIMEOUT == 600 and ext["environment"]["KIT_TIER"] == "quick"
     assert ext["entrypoint"].startswith("/grade/tests/")
-    entry = pl_question / "tests" / ext["entrypoint"][len("/grade/tests/"):]
+    entry = pl_question / "tests" / ext["entrypoint"][len("/grade/tests/") :]
     assert entry.is_file() and os.access(entry, os.X_OK)
     html = (pl_question / "question.html").read_text()
     upload = re.search(r'<pl-file-upload file-names="([^"]+)"', html)
@@ -97,8 +107,9 @@ def run_pl(question, tmp_path, files):
     for name, text in files.items():
         (grade / "student" / name).write_text(text)
     env = {**os.environ, "GRADE_ROOT": str(grade), "KIT_PYTHON": sys.executable, "KIT_TIER": "quick"}
-    proc = subprocess.run(["bash", str(grade / "tests" / "run.sh")], env=env, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        ["bash", str(grade / "tests" / "run.sh")], env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr
     assert (grade / "tests" / "autograder" / "checks").stat().st_mode & 0o077 == 0  # the judge's alone
     results = json.loads((grade / "results" / "results.json").read_text())
@@ -126,10 +137,13 @@ def test_prairielearn_stubs_score_0(pl_question, tmp_path):
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("files, words", [
-    ({"mlp.py": "def init_params(:\n"}, "syntax error"),
-    ({}, "not found"),
-])
+@pytest.mark.parametrize(
+    "files, words",
+    [
+        ({"mlp.py": "def init_params(:\n"}, "syntax error"),
+        ({}, "not found"),
+    ],
+)
 def test_prairielearn_not_gradable(pl_question, tmp_path, files, words):
     results = run_pl(pl_question, tmp_path, files)
     assert results["gradable"] is False and results["score"] == 0
@@ -137,10 +151,13 @@ def test_prairielearn_not_gradable(pl_question, tmp_path, files, words):
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("script, words", [
-    ("exit 1", "no torch"),  # an image without the kit's dependencies
-    ('[ "$2" = "import torch" ] && exit 0; exit 3', "the autograder failed (exit 3)"),  # the grader crashed
-])
+@pytest.mark.parametrize(
+    "script, words",
+    [
+        ("exit 1", "no torch"),  # an image without the kit's dependencies
+        ('[ "$2" = "import torch" ] && exit 0; exit 3', "the autograder failed (exit 3)"),  # the grader crashed
+    ],
+)
 def test_prairielearn_grader_failure_still_writes_results(pl_question, tmp_path, script, words):
     broken = tmp_path / "python"
     broken.write_text(f"#!/bin/sh\n{script}\n")
@@ -149,8 +166,9 @@ def test_prairielearn_grader_failure_still_writes_results(pl_question, tmp_path,
     shutil.copytree(pl_question / "tests", grade / "tests")
     (grade / "student").mkdir()
     env = {**os.environ, "GRADE_ROOT": str(grade), "KIT_PYTHON": str(broken)}
-    proc = subprocess.run(["bash", str(grade / "tests" / "run.sh")], env=env, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        ["bash", str(grade / "tests" / "run.sh")], env=env, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0
     results = json.loads((grade / "results" / "results.json").read_text())
     validate_pl(results)
@@ -164,8 +182,13 @@ def test_prairielearn_format_rules():
     def res(name, status, message="", score=0.0, max_score=1.0, hidden=False):
         return CheckResult(A1, name, "quick", score, max_score, status, message, "", 0.1, hidden=hidden)
 
-    mixed = to_prairielearn([res("a", "error", "mlp.py has a syntax error at line 3: invalid syntax"),
-                             res("b", "failed", "wrong", hidden=True), res("c", "passed", score=2, max_score=2)])
+    mixed = to_prairielearn(
+        [
+            res("a", "error", "mlp.py has a syntax error at line 3: invalid syntax"),
+            res("b", "failed", "wrong", hidden=True),
+            res("c", "passed", score=2, max_score=2),
+        ]
+    )
     validate_pl(mixed)
     assert mixed["gradable"] is True and mixed["score"] == pytest.approx(2 / 4)
     assert [t["name"] for t in mixed["tests"]] == ["a", "hidden check 1", "c"]
@@ -245,14 +268,21 @@ def test_classroom_per_check_command(classroom_repo, tmp_path):
     step = next(s for s in load_workflow(repo)["jobs"]["run-autograding-tests"]["steps"] if s.get("id") == "forward")
     command = step["with"]["command"].split()
     assert command[0] == "python"
-    run = lambda: subprocess.run([sys.executable, *command[1:]], cwd=repo, capture_output=True, text=True,  # noqa: E731
-                                 timeout=300)
+
+    def run():
+        return subprocess.run([sys.executable, *command[1:]], cwd=repo, capture_output=True, text=True, timeout=300)
+
     proc = run()
     assert proc.returncode == 1 and "not implemented yet" in proc.stdout, proc.stdout + proc.stderr
     for name in A1_MODULES:
         shutil.copy(REFERENCE / name, repo / "assignments" / A1 / name)
     proc = run()
     assert proc.returncode == 0 and "TOTAL: 2 / 2" in proc.stdout, proc.stdout + proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "autograder.classroom", "run", f"{A1}/no_such_check"], cwd=repo,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder.classroom", "run", f"{A1}/no_such_check"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "no check named" in proc.stderr

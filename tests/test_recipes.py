@@ -1,6 +1,7 @@
 """The named recipes of kit/recipes.py are the one place for each training's settings and threshold: every recipe
 fits its trainer, every check that trains names one and states its threshold from it, and the kit's constants,
 kit.bench and the docs follow it."""
+
 import inspect
 from dataclasses import replace
 
@@ -70,8 +71,9 @@ def test_the_kit_reads_its_settings_from_the_recipes():
     assert a2.FULL_VANILLA == recipe("a2.full_vanilla").settings
     assert a3.FAST_TRAINING == recipe("a3.fast").settings
     assert a3.FULL_TRAINING["fashion_mnist"] == recipe("a3.full_fashion_mnist").settings
-    assert (a1.MNIST_EPOCHS, a1.MNIST_BATCH, a1.MNIST_LR) == tuple(recipe("a1.mnist").settings[k]
-                                                                   for k in ("epochs", "batch_size", "lr"))
+    assert (a1.MNIST_EPOCHS, a1.MNIST_BATCH, a1.MNIST_LR) == tuple(
+        recipe("a1.mnist").settings[k] for k in ("epochs", "batch_size", "lr")
+    )
     assert bench.TARGETS == {row: recipe(name).target for row, name in bench.ROWS.items()}
     assert all(t is not None for t in bench.TARGETS.values())
     settings = a2.FULL_IMPROVED

@@ -1,4 +1,5 @@
 """Per-cell times of executed reference notebooks (autograder.reference_notebooks), without running one."""
+
 import nbformat
 import pytest
 
@@ -15,12 +16,14 @@ def _cell(kind, source, start=None, end=None):
 
 @pytest.mark.quick
 def test_cell_timings_by_part():
-    nb = nbformat.v4.new_notebook(cells=[
-        _cell("code", "import kit", "2026-11-30T05:00:00.000000Z", "2026-11-30T05:00:01.500000Z"),
-        _cell("markdown", "text\n## Part 1 — Sizes\nmore"),
-        _cell("code", "# a comment\nx = 1", "2026-11-30T05:00:02Z", "2026-11-30T05:01:02.250000Z"),
-        _cell("code", "y = 2"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            _cell("code", "import kit", "2026-11-30T05:00:00.000000Z", "2026-11-30T05:00:01.500000Z"),
+            _cell("markdown", "text\n## Part 1 — Sizes\nmore"),
+            _cell("code", "# a comment\nx = 1", "2026-11-30T05:00:02Z", "2026-11-30T05:01:02.250000Z"),
+            _cell("code", "y = 2"),
+        ]
+    )
     rows = cell_timings(nb)
     assert [r["part"] for r in rows] == ["(before the first part)", "Part 1 — Sizes", "Part 1 — Sizes"]
     assert [r["cell"] for r in rows] == [0, 2, 3]

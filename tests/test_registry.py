@@ -1,5 +1,6 @@
 """The assignment registry (autograder/assignments.py) lists exactly the assignments the folders hold, each once,
 and everything that lists assignments reads it."""
+
 import ast
 from pathlib import Path
 
@@ -20,7 +21,8 @@ def test_registry_matches_the_folders_and_the_check_modules():
     listed = set(ASSIGNMENTS)
     assert len(listed) == len(ASSIGNMENTS), "an assignment is listed twice in autograder/assignments.py"
     assert _folders(ROOT / "solutions") == listed, (
-        "solutions/ and autograder/assignments.py disagree: add (or remove) the assignment's registry entry")
+        "solutions/ and autograder/assignments.py disagree: add (or remove) the assignment's registry entry"
+    )
     assert _folders(ROOT / "assignments") == listed, "assignments/ and the registry disagree: run `make release`"
     checks = {p.stem for p in (ROOT / "autograder" / "checks").glob("*.py") if not p.name.startswith("_")}
     assert checks == listed, "autograder/checks/<assignment>.py and the registry disagree"

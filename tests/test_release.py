@@ -1,4 +1,5 @@
 """assignments/ is exactly what `make release` produces from solutions/, and holds no solution."""
+
 import filecmp
 from pathlib import Path
 
@@ -11,7 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _diff(a: Path, b: Path, rel=""):
     cmp = filecmp.dircmp(a, b, ignore=["__pycache__", ".ipynb_checkpoints", "runs", "data"])
-    out = [f"only in release: {rel}{n}" for n in cmp.left_only] + [f"only in assignments/: {rel}{n}" for n in cmp.right_only]
+    out = [f"only in release: {rel}{n}" for n in cmp.left_only] + [
+        f"only in assignments/: {rel}{n}" for n in cmp.right_only
+    ]
     out += [f"differs: {rel}{n}" for n in cmp.diff_files if (a / n).read_bytes() != (b / n).read_bytes()]
     for sub in cmp.common_dirs:
         out += _diff(a / sub, b / sub, f"{rel}{sub}/")
@@ -37,9 +40,9 @@ def test_release_contains_no_solution():
 
 @pytest.mark.quick
 def test_clear_module_uses_nbgrader_stub():
-    src = "def f(x):\n    \"\"\"doc\"\"\"\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n"
+    src = 'def f(x):\n    """doc"""\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n'
     out = clear_module(src, course_config())
-    assert out == "def f(x):\n    \"\"\"doc\"\"\"\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
+    assert out == 'def f(x):\n    """doc"""\n    # YOUR CODE HERE\n    raise NotImplementedError()\n'
     assert clear_module("x = 1\n", course_config()) == "x = 1\n"
 
 
@@ -66,11 +69,15 @@ def test_notebook_points_agree_with_the_checks(graded_assignment):
             assert check_id in checks, f"{meta['grade_id']} runs {check_id}, which does not exist"
             hidden_region = "### BEGIN HIDDEN TESTS" in cell.source.split(check_id)[0]
             assert checks[check_id].hidden == hidden_region == quiet, (
-                f"{check_id}: hidden checks (and only they) go in a hidden-tests region, with quiet=True")
+                f"{check_id}: hidden checks (and only they) go in a hidden-tests region, with quiet=True"
+            )
         seen += [c for c, _ in calls]
         assert meta["points"] == sum(checks[c].points for c, _ in calls), (
-            f"{meta['grade_id']} is worth {meta['points']} points, its checks {sum(checks[c].points for c, _ in calls)}")
+            f"{meta['grade_id']} is worth {meta['points']} points, its checks {sum(checks[c].points for c, _ in calls)}"
+        )
     assert len(seen) == len(set(seen)), "a check is in two test cells"
     expected = {i for i, c in checks.items() if c.in_notebook}
-    assert set(seen) == expected, (f"in no notebook cell: {sorted(expected - set(seen))}; in a cell but marked "
-                                   f"in_notebook=False: {sorted(set(seen) - expected)}")
+    assert set(seen) == expected, (
+        f"in no notebook cell: {sorted(expected - set(seen))}; in a cell but marked "
+        f"in_notebook=False: {sorted(set(seen) - expected)}"
+    )

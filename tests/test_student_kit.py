@@ -1,5 +1,6 @@
 """The student kit: built in a temporary folder, it holds nothing a student should not see, and its README's
 commands work there (stubs score 0, the reference modules dropped in score every public point)."""
+
 import json
 import os
 import re
@@ -55,16 +56,27 @@ def _solution_lines() -> set[str]:
             continue
         for text in texts:
             for region in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", text, re.S):
-                lines |= {ln.strip() for ln in region.splitlines()
-                          if len(ln.strip()) >= 30 and not ln.strip().startswith(("#", '"""', "raise NotImplemented"))}
+                lines |= {
+                    ln.strip()
+                    for ln in region.splitlines()
+                    if len(ln.strip()) >= 30 and not ln.strip().startswith(("#", '"""', "raise NotImplemented"))
+                }
     return lines
 
 
 @pytest.mark.quick
 def test_nothing_a_student_should_not_see(kit):
     names = {str(p.relative_to(kit)) for p in kit.rglob("*")}
-    for forbidden in ("solutions", "tests", "autograder/mutants.py", "autograder/release.py",
-                      "autograder/nbgrader_plugins.py", "autograder/gradescope.py", "kit/bench.py", "gradebook.db"):
+    for forbidden in (
+        "solutions",
+        "tests",
+        "autograder/mutants.py",
+        "autograder/release.py",
+        "autograder/nbgrader_plugins.py",
+        "autograder/gradescope.py",
+        "kit/bench.py",
+        "gradebook.db",
+    ):
         assert forbidden not in names, f"{forbidden} is in the student kit"
     hidden = [n for names_ in hidden_check_names().values() for n in names_]
     assert hidden, "no hidden check to test with: mark one @check(..., hidden=True)"
@@ -127,8 +139,14 @@ def _venv_on_top_of_ours(folder: Path) -> Path:
 def _make(kit, *args, venv, timeout=900):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(DATA_DIR=str(ROOT / "data"), KIT_NO_PROGRESS="1")
-    return subprocess.run(["make", "--no-print-directory", *args, f"VENV={venv}"], cwd=kit, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["make", "--no-print-directory", *args, f"VENV={venv}"],
+        cwd=kit,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.train
@@ -158,9 +176,11 @@ def test_readme_commands_stubs_then_reference(kit, tmp_path):
     proc = _make(copy, "handin", "A=a1", venv=venv)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with zipfile.ZipFile(copy / "handin" / "a1_intro_nn.zip") as zf:
-        assert sorted(zf.namelist()) == sorted(f"a1_intro_nn/{p.name}" for p in
-                                               (copy / "assignments" / "a1_intro_nn").iterdir()
-                                               if p.suffix in (".py", ".ipynb"))
+        assert sorted(zf.namelist()) == sorted(
+            f"a1_intro_nn/{p.name}"
+            for p in (copy / "assignments" / "a1_intro_nn").iterdir()
+            if p.suffix in (".py", ".ipynb")
+        )
 
 
 @pytest.mark.train
@@ -179,8 +199,13 @@ def test_notebook_setup_cell_installs_the_kit_where_it_is_missing(kit, tmp_path,
     script.write_text(cell + "\nimport kit, mlp\nprint('cwd', os.getcwd())\nprint('mlp', mlp.__file__)\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(HOME=str(home), DATA_DIR=str(ROOT / "data"))
-    probe = subprocess.run([str(python), "-c", "import importlib.util as u; print(u.find_spec('kit'))"],
-                           env=env, cwd=home, capture_output=True, text=True)
+    probe = subprocess.run(
+        [str(python), "-c", "import importlib.util as u; print(u.find_spec('kit'))"],
+        env=env,
+        cwd=home,
+        capture_output=True,
+        text=True,
+    )
     assert probe.stdout.strip() == "None", "the test's venv must not see the kit already"
     proc = subprocess.run([str(python), str(script)], env=env, cwd=home, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr

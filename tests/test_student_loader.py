@@ -1,5 +1,6 @@
 """The kit's one way to load a student's code (kit.student), its errors for people (kit.errors.KitError) and the
 options every kit command shares (kit.cli)."""
+
 import ast
 import subprocess
 import sys
@@ -40,6 +41,7 @@ def test_two_folders_in_one_process_give_two_modules(first):
 def test_student_modules_import_each_other_from_the_same_folder():
     """vit.py does `from attention import MultiHeadsSelfAttention`: it gets attention.py of its own folder, even
     after the other folder's attention module was imported."""
+
     def attention_file(vit):  # inspect.getfile(a class) would ask sys.modules, which holds the last one loaded
         return Path(vit.MultiHeadsSelfAttention.__init__.__code__.co_filename)
 
@@ -68,7 +70,7 @@ def test_the_kit_commands_use_the_shared_loader():
     stub_cnn, _ = a2._student_modules(str(ASSIGNMENTS / "a2_cnn"))
     assert Path(ref_cnn.__file__).parent == SOLUTIONS / "a2_cnn"
     assert Path(stub_cnn.__file__).parent == ASSIGNMENTS / "a2_cnn"
-    cnn, = bench._modules(SOLUTIONS / "a2_cnn", ["cnn"])
+    (cnn,) = bench._modules(SOLUTIONS / "a2_cnn", ["cnn"])
     assert Path(cnn.__file__).parent == SOLUTIONS / "a2_cnn"
 
 
@@ -83,11 +85,14 @@ def test_missing_folder_or_file_is_a_kit_error(tmp_path):
 
 
 @pytest.mark.quick
-@pytest.mark.parametrize("source, error, words", [
-    ("x = 1\ndef f(:\n    pass\n", "syntax error", "line 2"),
-    ("import torch\n\nraise ValueError('bad shape')\n", "raised ValueError: bad shape", "line 3"),
-    ("import sys\nsys.exit(3)\n", "raised SystemExit: 3", "line 2"),
-])
+@pytest.mark.parametrize(
+    "source, error, words",
+    [
+        ("x = 1\ndef f(:\n    pass\n", "syntax error", "line 2"),
+        ("import torch\n\nraise ValueError('bad shape')\n", "raised ValueError: bad shape", "line 3"),
+        ("import sys\nsys.exit(3)\n", "raised SystemExit: 3", "line 2"),
+    ],
+)
 def test_a_file_that_does_not_import_names_its_line(tmp_path, source, error, words):
     (tmp_path / "broken.py").write_text(source)
     with pytest.raises(KitError) as caught:
@@ -110,8 +115,12 @@ def test_an_error_in_an_imported_sibling_names_the_sibling(tmp_path):
 def test_a_command_ends_with_one_error_line_and_exit_status_2(tmp_path):
     """No traceback: the message and exit status 2 (what was asked for cannot be done), for every kit command."""
     missing = str(tmp_path / "missing")
-    for argv in (["kit.a1", "circles", "--folder", missing], ["kit.a2", "train", "--code", missing],
-                 ["kit.a3", "train", "--folder", missing], ["kit.a4", "synthetic", "--folder", missing]):
+    for argv in (
+        ["kit.a1", "circles", "--folder", missing],
+        ["kit.a2", "train", "--code", missing],
+        ["kit.a3", "train", "--folder", missing],
+        ["kit.a4", "synthetic", "--folder", missing],
+    ):
         proc = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2, (argv, proc.stderr)
         assert proc.stderr.startswith("error: ") and "no such folder" in proc.stderr, (argv, proc.stderr)
@@ -129,6 +138,7 @@ def test_no_pretrained_weights_is_a_kit_error(tmp_path):
 @pytest.mark.quick
 def test_library_code_raises_no_system_exit():
     """Only the command-line layer (kit/cli.py) ends the process; everything else raises KitError."""
+
     def is_main_block(node):  # if __name__ == "__main__": the command line itself
         return isinstance(node, ast.If) and "__main__" in ast.unparse(node.test)
 
@@ -159,8 +169,16 @@ def _help(main, argv, capsys):
 def test_every_kit_command_takes_folder_device_and_seed(capsys):
     from kit import a1, a2, a3, a4, bench
 
-    for main, argv in ((a1.main, []), (a2.main, ["train"]), (a2.main, ["ablation"]), (a3.main, ["train"]),
-                       (a3.main, ["study"]), (a3.main, ["timm"]), (a4.main, []), (bench.main, [])):
+    for main, argv in (
+        (a1.main, []),
+        (a2.main, ["train"]),
+        (a2.main, ["ablation"]),
+        (a3.main, ["train"]),
+        (a3.main, ["study"]),
+        (a3.main, ["timm"]),
+        (a4.main, []),
+        (bench.main, []),
+    ):
         text = _help(main, argv, capsys)
         for option in ("--folder FOLDER", "--device DEVICE", "--seed SEED"):
             assert option in text, (main.__module__, argv, option)

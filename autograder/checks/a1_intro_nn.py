@@ -19,13 +19,25 @@ The train-tier trainings (kit.a1.circles_predictions) follow the student's layou
 indices) and reduction (a summed loss steps with eta / batch size), and the check's output names each adaptation:
 they grade only whether the network learns (95 % test accuracy, a falling test loss), never the convention again.
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from autograder.api import (CheckFailed, SubmissionError, accuracy, check, expect, expect_accuracy, expect_close,
-                            expect_fraction, expect_shape, expect_tensor, percent)
+from autograder.api import (
+    CheckFailed,
+    SubmissionError,
+    accuracy,
+    check,
+    expect,
+    expect_accuracy,
+    expect_close,
+    expect_fraction,
+    expect_shape,
+    expect_tensor,
+    percent,
+)
 from autograder.judge import is_module, is_remote
 from kit.recipes import recipe
 
@@ -34,8 +46,12 @@ PARAMS = ("Wh", "bh", "Wy", "by")
 
 
 def random_problem(N, nx, nh, ny, dtype=torch.float64, scale=0.5):
-    params = {"Wh": torch.randn(nh, nx, dtype=dtype) * scale, "bh": torch.randn(nh, dtype=dtype) * scale,
-              "Wy": torch.randn(ny, nh, dtype=dtype) * scale, "by": torch.randn(ny, dtype=dtype) * scale}
+    params = {
+        "Wh": torch.randn(nh, nx, dtype=dtype) * scale,
+        "bh": torch.randn(nh, dtype=dtype) * scale,
+        "Wy": torch.randn(ny, nh, dtype=dtype) * scale,
+        "by": torch.randn(ny, dtype=dtype) * scale,
+    }
     X = torch.randn(N, nx, dtype=dtype)
     Y = F.one_hot(torch.randint(0, ny, (N,)), ny).to(dtype)
     return params, X, Y
@@ -74,8 +90,15 @@ class Layout:
         out = {}
         for k, v in params.items():
             kind = self.kinds.get(k, "kit")
-            out[k] = v.T.contiguous() if kind == "T" else v.reshape(-1, 1) if kind == "col" else \
-                v.reshape(1, -1) if kind == "row" else v.clone()
+            out[k] = (
+                v.T.contiguous()
+                if kind == "T"
+                else v.reshape(-1, 1)
+                if kind == "col"
+                else v.reshape(1, -1)
+                if kind == "row"
+                else v.clone()
+            )
         return out
 
     def to_kit(self, name, got, shape):
@@ -126,14 +149,18 @@ def diagnose_grad(name, got, expected, N):
         return ""
     g = got.detach().to(torch.float64)
     if g.shape == expected.shape and N > 1 and torch.allclose(g, expected * N, rtol=1e-4, atol=1e-8):
-        return ("it is N times too large: summed over the batch while your loss_accuracy returns the mean "
-                "(the kit's loss is the mean, so its gradients are averaged over the batch)")
+        return (
+            "it is N times too large: summed over the batch while your loss_accuracy returns the mean "
+            "(the kit's loss is the mean, so its gradients are averaged over the batch)"
+        )
     if g.dim() == 2 and g.shape == expected.T.shape and g.shape != expected.shape:
         return f"it has the transposed shape: d{name} must have the shape of {name}"
     if g.shape == expected.shape and torch.allclose(g, -expected, rtol=1e-4, atol=1e-8):
         return "it has the wrong sign"
-    return ("check each factor of your chain rule against a finite-difference estimate on a tiny network "
-            "(the activation's derivative and the softmax + cross-entropy step are the usual suspects)")
+    return (
+        "check each factor of your chain rule against a finite-difference estimate on a tiny network "
+        "(the activation's derivative and the softmax + cross-entropy step are the usual suspects)"
+    )
 
 
 def dict_of_tensors(obj, keys, what):
@@ -153,8 +180,9 @@ def weight_law_problems(p, what):
         if isinstance(t, torch.Tensor) and t.numel() > 100 and t.is_floating_point():
             std, mean = float(t.detach().double().std()), float(t.detach().double().mean())
             if not (0.25 < std < 0.35 and abs(mean) < 0.05):
-                problems.append(f"{what}[{k!r}] should be drawn from N(0, 0.3): its entries have mean {mean:.3f} "
-                                f"and std {std:.3f}")
+                problems.append(
+                    f"{what}[{k!r}] should be drawn from N(0, 0.3): its entries have mean {mean:.3f} and std {std:.3f}"
+                )
     return problems
 
 
@@ -169,9 +197,11 @@ def init_params(sub):
     for k, (n_out, n_in) in {"Wh": (40, 30), "Wy": (50, 40)}.items():
         shape = tuple(p[k].shape)
         if shape == (n_in, n_out):
-            problems.append(f"{what}[{k!r}] has shape {shape}: stored (in, out); the kit's convention is weights "
-                            f"as (out, in) = {(n_out, n_in)}, like nn.Linear's weight (the other checks grade your "
-                            "code in your layout)")
+            problems.append(
+                f"{what}[{k!r}] has shape {shape}: stored (in, out); the kit's convention is weights "
+                f"as (out, in) = {(n_out, n_in)}, like nn.Linear's weight (the other checks grade your "
+                "code in your layout)"
+            )
         elif shape != (n_out, n_in):
             problems.append(f"{what}[{k!r}] has shape {shape}, expected {(n_out, n_in)}")
     for k, n in {"bh": 40, "by": 50}.items():
@@ -198,8 +228,10 @@ def softmax_stable(sub):
     out = mlp.softmax(x)
     expect_shape(out, x.shape, "softmax(logits) for logits of shape (6, 4)")
     if out.isfinite().all() and torch.allclose(out.double(), torch.softmax(x.double(), dim=0), rtol=1e-4, atol=1e-6):
-        problems.append(f"softmax sums over the batch axis (dim 0): its row sums are "
-                        f"{[round(float(s), 3) for s in out.sum(dim=1)]}; each row (one example) is one distribution")
+        problems.append(
+            f"softmax sums over the batch axis (dim 0): its row sums are "
+            f"{[round(float(s), 3) for s in out.sum(dim=1)]}; each row (one example) is one distribution"
+        )
     else:
         try:
             expect_close(out, torch.softmax(x, dim=1), "softmax(logits) for moderate logits", rtol=1e-4, atol=1e-6)
@@ -209,8 +241,10 @@ def softmax_stable(sub):
     big = mlp.softmax(logits)
     expect_shape(big, logits.shape, "softmax(logits)")
     if big.is_floating_point() and not torch.isfinite(big).all():
-        problems.append(f"softmax of logits of +-1000 gives {big[0].tolist()} for the row [1000, 0, -1000]: exp "
-                        "overflows (no protection against large logits)")
+        problems.append(
+            f"softmax of logits of +-1000 gives {big[0].tolist()} for the row [1000, 0, -1000]: exp "
+            "overflows (no protection against large logits)"
+        )
     elif not problems:
         try:
             expect_close(big, torch.softmax(logits, dim=1), "softmax of logits of +-1000", rtol=1e-4, atol=1e-6)
@@ -234,8 +268,13 @@ def forward(sub):
         expected = oracle_forward(params, X)
         dict_of_tensors(outputs, list(expected), "forward(...)[1] (outputs)")
         for key in ("htilde", "h", "ytilde", "yhat"):
-            expect_close(outputs[key], expected[key], f"outputs[{key!r}] for N={N}, nx={nx}, nh={nh}, ny={ny}",
-                         rtol=1e-4, atol=1e-5)
+            expect_close(
+                outputs[key],
+                expected[key],
+                f"outputs[{key!r}] for N={N}, nx={nx}, nh={nh}, ny={ny}",
+                rtol=1e-4,
+                atol=1e-5,
+            )
         expect_close(yhat, expected["yhat"], "yhat", rtol=1e-4, atol=1e-6)
 
 
@@ -254,23 +293,32 @@ def loss_accuracy(sub):
         ref = float(F.cross_entropy(logits, labels))
         got = float(L)
         problems = []
+
         def close(v, got=got):
             return abs(got - v) <= 1e-6 * max(1.0, abs(v))
+
         if close(ref):
             pass
         elif N > 1 and close(ref * N):
-            problems.append(f"L is {got:.6g} for N={N}, the mean cross-entropy is {ref:.6g}: L is the sum over the "
-                            "batch; the kit's loss is the mean over the batch")
+            problems.append(
+                f"L is {got:.6g} for N={N}, the mean cross-entropy is {ref:.6g}: L is the sum over the "
+                "batch; the kit's loss is the mean over the batch"
+            )
         elif ny > 1 and close(ref / ny):
-            problems.append(f"L is {got:.6g}, expected {ref:.6g}: it is the mean over all N x ny entries of the "
-                            "matrix; the loss is a mean over the examples only")
+            problems.append(
+                f"L is {got:.6g}, expected {ref:.6g}: it is the mean over all N x ny entries of the "
+                "matrix; the loss is a mean over the examples only"
+            )
         elif close(float(F.cross_entropy(probs, labels))):
-            problems.append(f"L is {got:.6g}, expected {ref:.6g}: cross-entropy applied to Yhat as if it were "
-                            "logits; loss_accuracy receives probabilities (the softmax is already applied)")
+            problems.append(
+                f"L is {got:.6g}, expected {ref:.6g}: cross-entropy applied to Yhat as if it were "
+                "logits; loss_accuracy receives probabilities (the softmax is already applied)"
+            )
         else:
             try:
-                expect_close(L.reshape(()), torch.tensor(ref, dtype=torch.float64), f"L for N={N}, ny={ny}",
-                             rtol=1e-6, atol=1e-9)
+                expect_close(
+                    L.reshape(()), torch.tensor(ref, dtype=torch.float64), f"L for N={N}, ny={ny}", rtol=1e-6, atol=1e-9
+                )
             except CheckFailed as err:
                 problems.append(str(err))
         ref_acc = float((logits.argmax(1) == labels).double().mean())
@@ -281,8 +329,10 @@ def loss_accuracy(sub):
             problems.append(f"the accuracy should be a number, got {type(acc).__name__}")
         if a is not None and abs(a - ref_acc) >= 1e-6:
             if abs(a - 100 * ref_acc) < 1e-4:
-                problems.append(f"accuracy is {a:g}, expected {ref_acc:g}: a percentage? accuracies in this kit are "
-                                "fractions in [0, 1]")
+                problems.append(
+                    f"accuracy is {a:g}, expected {ref_acc:g}: a percentage? accuracies in this kit are "
+                    "fractions in [0, 1]"
+                )
             else:
                 problems.append(f"accuracy is {a:.4f}, expected {ref_acc:.4f} (N={N}, ny={ny})")
         if problems:
@@ -308,19 +358,34 @@ def backward(sub):
         raw = mlp.backward.call_by_hand(layout.to_student(params), outputs, Y)
         grads = _grads_in_kit_layout(layout, dict_of_tensors(raw, ["Wy", "Wh", "by", "bh"], "backward(...)"), params)
         expected = oracle_grads(params, X, Y)
-        if summed_loss and N > 1 and all(
-                isinstance(grads[k], torch.Tensor) and grads[k].shape == expected[k].shape
-                and torch.allclose(grads[k].double(), expected[k] * N, rtol=1e-6, atol=1e-10) for k in PARAMS):
+        if (
+            summed_loss
+            and N > 1
+            and all(
+                isinstance(grads[k], torch.Tensor)
+                and grads[k].shape == expected[k].shape
+                and torch.allclose(grads[k].double(), expected[k] * N, rtol=1e-6, atol=1e-10)
+                for k in PARAMS
+            )
+        ):
             if not noted:
-                print("note: backward's gradients are N times the mean ones, consistent with a summed loss (your "
-                      "loss_accuracy returns the sum); the kit's loss is the mean: loss_accuracy and a hidden check of "
-                      "the batch mean lose their points for that convention, backward keeps its own")
+                print(
+                    "note: backward's gradients are N times the mean ones, consistent with a summed loss (your "
+                    "loss_accuracy returns the sum); the kit's loss is the mean: loss_accuracy and a hidden check of "
+                    "the batch mean lose their points for that convention, backward keeps its own"
+                )
                 noted = True
             continue
         for name in ("Wy", "by", "Wh", "bh"):
             got = grads[name]
-            expect_close(got, expected[name], f"d{name} for N={N}, nx={nx}, nh={nh}, ny={ny}", rtol=1e-6,
-                         atol=1e-10, hint=diagnose_grad(name, got, expected[name], N))
+            expect_close(
+                got,
+                expected[name],
+                f"d{name} for N={N}, nx={nx}, nh={nh}, ny={ny}",
+                rtol=1e-6,
+                atol=1e-10,
+                hint=diagnose_grad(name, got, expected[name], N),
+            )
 
 
 @check("backward_batch_mean", points=1, hidden=True)
@@ -330,17 +395,22 @@ def backward_batch_mean(sub):
     layout = student_layout(mlp)
     params, X, Y = random_problem(8, 3, 5, 2)
     sp = layout.to_student(params)
-    g1 = dict_of_tensors(mlp.backward.call_by_hand(sp, oracle_forward(params, X), Y), ["Wy", "Wh", "by", "bh"],
-                         "backward(...)")
+    g1 = dict_of_tensors(
+        mlp.backward.call_by_hand(sp, oracle_forward(params, X), Y), ["Wy", "Wh", "by", "bh"], "backward(...)"
+    )
     X2, Y2 = torch.cat([X, X]), torch.cat([Y, Y])
-    g2 = dict_of_tensors(mlp.backward.call_by_hand(sp, oracle_forward(params, X2), Y2), ["Wy", "Wh", "by", "bh"],
-                         "backward(...)")
+    g2 = dict_of_tensors(
+        mlp.backward.call_by_hand(sp, oracle_forward(params, X2), Y2), ["Wy", "Wh", "by", "bh"], "backward(...)"
+    )
     g1, g2 = _grads_in_kit_layout(layout, g1, params), _grads_in_kit_layout(layout, g2, params)
     for name in ("Wy", "Wh", "by", "bh"):
         a, b = g2[name].double(), g1[name].double()
-        hint = ("gradients must be averaged over the batch, not summed" if a.shape != b.shape or not torch.allclose(
-            a, 2 * b, rtol=1e-6, atol=1e-12) else "the gradients of the duplicated batch are twice as large: "
-            "consistent with a summed loss; the kit's loss is the mean over the batch")
+        hint = (
+            "gradients must be averaged over the batch, not summed"
+            if a.shape != b.shape or not torch.allclose(a, 2 * b, rtol=1e-6, atol=1e-12)
+            else "the gradients of the duplicated batch are twice as large: "
+            "consistent with a summed loss; the kit's loss is the mean over the batch"
+        )
         expect_close(a, b, f"d{name} of a duplicated batch", rtol=1e-6, atol=1e-12, hint=hint)
 
 
@@ -355,8 +425,14 @@ def sgd(sub):
     out = mlp.sgd.call_by_hand(layout.to_student(params), layout.to_student(grads), 0.03)
     dict_of_tensors(out, list(params), "sgd(params, grads, eta)")
     for k in params:
-        expect_close(layout.to_kit(k, out[k], params[k].shape), expected[k], f"updated {k}", rtol=1e-9, atol=1e-12,
-                     hint="the update is p - eta * grad (minus: we descend)")
+        expect_close(
+            layout.to_kit(k, out[k], params[k].shape),
+            expected[k],
+            f"updated {k}",
+            rtol=1e-9,
+            atol=1e-12,
+            hint="the update is p - eta * grad (minus: we descend)",
+        )
 
 
 # ---------------------------------------------------------------- autograd, nn, optim
@@ -386,20 +462,24 @@ def autograd_version(sub):
     try:
         step = sub.kit("kit.grading:autograd_step", mlp, mt, X, Y, 0.1)
     except SubmissionError as err:  # name the student function the step failed in
-        raise SubmissionError(f"one autograd step (mlp_torch.init_params_autograd, mlp.forward, "
-                              f"mlp.loss_accuracy, L.backward(), mlp_torch.sgd_autograd) failed: {err}") from None
+        raise SubmissionError(
+            f"one autograd step (mlp_torch.init_params_autograd, mlp.forward, "
+            f"mlp.loss_accuracy, L.backward(), mlp_torch.sgd_autograd) failed: {err}"
+        ) from None
     expect("flags" in step, f"init_params_autograd should return a dict, got {step.get('params_type')}")
     dict_of_tensors(step["before"], ["Wh", "bh", "Wy", "by"], "init_params_autograd")
     for k, (requires_grad, leaf) in step["flags"].items():
         expect(requires_grad and leaf, f"params[{k!r}] should be a leaf tensor with requires_grad=True")
     for k, before in step["before"].items():
         requires_grad, leaf = step["flags_after"].get(k, (False, False))
-        expect(leaf and requires_grad, f"after sgd_autograd, params[{k!r}] is no longer a leaf that requires "
-                                       "grad: do the update under torch.no_grad()")
+        expect(
+            leaf and requires_grad,
+            f"after sgd_autograd, params[{k!r}] is no longer a leaf that requires "
+            "grad: do the update under torch.no_grad()",
+        )
         grad = step["grads"][k]
         expect(grad is not None, f"params[{k!r}].grad is None after backward")
-        expect_close(step["after"][k], before - 0.1 * grad, f"params[{k!r}] after sgd_autograd", rtol=1e-5,
-                     atol=1e-7)
+        expect_close(step["after"][k], before - 0.1 * grad, f"params[{k!r}] after sgd_autograd", rtol=1e-5, atol=1e-7)
         left = step["grads_after"][k]
         expect(left is None or float(left.abs().max()) == 0, f"params[{k!r}].grad should be zeroed after the step")
 
@@ -442,9 +522,10 @@ def check_loss_accuracy_nn(mt, loss, logits, labels, Y):
     except Exception:
         with_indices = None
     if with_indices == []:
-        raise CheckFailed(f"loss_accuracy_nn expects class indices of shape ({len(labels)},); the kit's labels Y "
-                          f"are one-hot, shape {tuple(Y.shape)} ("
-                          + ("; ".join(problems) if problems else str(error)) + ")")
+        raise CheckFailed(
+            f"loss_accuracy_nn expects class indices of shape ({len(labels)},); the kit's labels Y "
+            f"are one-hot, shape {tuple(Y.shape)} (" + ("; ".join(problems) if problems else str(error)) + ")"
+        )
     if error is not None:
         raise error
     raise CheckFailed("; ".join(problems))
@@ -468,8 +549,14 @@ def nn_version(sub):
     expect(len(linears) == 2, f"the model should have 2 nn.Linear layers, found {len(linears)}")
     lin = [(m["params"]["weight"], m["params"].get("bias")) for m in linears]
     expected = F.linear(torch.tanh(F.linear(X, *lin[0])), *lin[1])
-    expect_close(logits, expected, "model(X)", rtol=1e-5, atol=1e-6,
-                 hint="the network is Linear -> Tanh -> Linear, with no softmax at the end")
+    expect_close(
+        logits,
+        expected,
+        "model(X)",
+        rtol=1e-5,
+        atol=1e-6,
+        hint="the network is Linear -> Tanh -> Linear, with no softmax at the end",
+    )
     check_loss_accuracy_nn(mt, loss, logits, labels, Y)
     step = sub.kit("kit.grading:nn_step", mt, model, loss, X, Y, 0.5)
     for b, g, p, left in zip(step["before"], step["grads"], step["after"], step["grads_after"]):
@@ -485,14 +572,22 @@ def optim_version(sub):
     out = mt.init_model_optim(2, 10, 2, 0.03)
     expect(isinstance(out, tuple) and len(out) == 3, "init_model_optim should return (model, loss, optimizer)")
     model, loss, optim = out
-    expect(is_remote(optim) and optim.is_a("torch.optim.sgd.SGD"),
-           f"optimizer should be torch.optim.SGD, got {getattr(optim, 'class_name', lambda: type(optim).__name__)()}")
+    expect(
+        is_remote(optim) and optim.is_a("torch.optim.sgd.SGD"),
+        f"optimizer should be torch.optim.SGD, got {getattr(optim, 'class_name', lambda: type(optim).__name__)()}",
+    )
     groups = optim.param_groups
     expect(abs(float(groups[0]["lr"]) - 0.03) < 1e-12, "the optimizer's learning rate should be eta")
     step = sub.kit("kit.grading:optimizer_step", model, optim)
     for b, g, a in zip(step["before"], step["grads"], step["after"]):
-        expect_close(a, b - 0.03 * g, "a parameter after one optimizer step", rtol=1e-5, atol=1e-7,
-                     hint="the optimizer should update all the model's parameters")
+        expect_close(
+            a,
+            b - 0.03 * g,
+            "a parameter after one optimizer step",
+            rtol=1e-5,
+            atol=1e-7,
+            hint="the optimizer should update all the model's parameters",
+        )
 
 
 @check("mnist_mlp_shape", points=1)
@@ -507,8 +602,10 @@ def mnist_mlp_shape(sub):
         expect(n == expected, f"make_mnist_mlp(nh={nh}) has {n} parameters, expected {expected}")
         expect_shape(model(torch.randn(5, 1, 28, 28)), (5, 10), f"make_mnist_mlp(nh={nh})(images)")
     opt = mm.make_optimizer(mm.make_mnist_mlp(), lr=0.05)
-    expect(is_remote(opt) and opt.is_a("torch.optim.optimizer.Optimizer"),
-           "make_optimizer should return a torch.optim optimizer")
+    expect(
+        is_remote(opt) and opt.is_a("torch.optim.optimizer.Optimizer"),
+        "make_optimizer should return a torch.optim optimizer",
+    )
 
 
 @check("svm_accuracies", points=2)
@@ -520,8 +617,10 @@ def svm_accuracies(sub):
 
     svm = sub.module("svm")
     clf = svm.make_svm("poly", 3.0)
-    expect(is_remote(clf) and clf.is_a("sklearn.svm._classes.SVC"),
-           f"make_svm should return sklearn.svm.SVC, got {clf.class_name() if is_remote(clf) else type(clf).__name__}")
+    expect(
+        is_remote(clf) and clf.is_a("sklearn.svm._classes.SVC"),
+        f"make_svm should return sklearn.svm.SVC, got {clf.class_name() if is_remote(clf) else type(clf).__name__}",
+    )
     expect(clf.kernel == "poly" and clf.C == 3.0, "make_svm should set the kernel and C it is given")
     d = make_circles(n_train=60, n_test=60, seed=3)
     Xtr, ytr, Xte, yte = d.Xtrain.numpy(), d.ytrain.numpy(), d.Xtest.numpy(), d.ytest.numpy()
@@ -534,8 +633,10 @@ def svm_accuracies(sub):
             ref = SVC(kernel=kernel, C=C).fit(Xtr, ytr)
             want = (ref.score(Xtr, ytr), ref.score(Xte, yte))
             have = got[(kernel, C)]
-            expect(len(have) == 2 and all(abs(float(a) - b) < 1e-9 for a, b in zip(have, want)),
-                   f"({kernel!r}, C={C}): got (train, test) = {have}, scikit-learn gives {want}")
+            expect(
+                len(have) == 2 and all(abs(float(a) - b) < 1e-9 for a, b in zip(have, want)),
+                f"({kernel!r}, C={C}): got (train, test) = {have}, scikit-learn gives {want}",
+            )
 
 
 # ---------------------------------------------------------------- trainings (recipes and thresholds: kit/recipes.py)
@@ -555,12 +656,16 @@ def _note_conventions(used, variant, what):
         where = "loss_accuracy_nn" if variant in ("nn", "optim") else "loss_accuracy"
         exact = " and backward is its exact gradient" if variant == "manual" else ""
         eta = recipe("a1.circles").settings["eta"]
-        print(f"note: your {where} returns the SUM over the batch{exact}; the {what} was trained with eta / batch "
-              f"size = {eta:g} / {BATCH_SIZE} per step, the same update as the kit's mean loss at eta "
-              f"= {eta:g} (the mean-loss convention costs its points in the quick checks only)")
+        print(
+            f"note: your {where} returns the SUM over the batch{exact}; the {what} was trained with eta / batch "
+            f"size = {eta:g} / {BATCH_SIZE} per step, the same update as the kit's mean loss at eta "
+            f"= {eta:g} (the mean-loss convention costs its points in the quick checks only)"
+        )
     if used.get("labels") == "indices":
-        print(f"note: the {what} was trained with class-index labels (N,), as your loss_accuracy_nn expects; the "
-              "kit's labels are one-hot (N, 2) (that convention costs its points in nn_version only)")
+        print(
+            f"note: the {what} was trained with class-index labels (N,), as your loss_accuracy_nn expects; the "
+            "kit's labels are one-hot (N, 2) (that convention costs its points in nn_version only)"
+        )
 
 
 def _circles(sub, variant, what):
@@ -570,22 +675,30 @@ def _circles(sub, variant, what):
     mods = {"mlp": sub.module("mlp")}
     if variant != "manual":
         mods["mlp_torch"] = sub.module("mlp_torch")
-    run = (sub.kit_by_hand if variant == "manual" else sub.kit)("kit.a1:circles_predictions", variant,
-                                                                 **recipe("a1.circles").settings, **mods)
+    run = (sub.kit_by_hand if variant == "manual" else sub.kit)(
+        "kit.a1:circles_predictions", variant, **recipe("a1.circles").settings, **mods
+    )
     labels = make_circles().Ytest.argmax(1)
     _note_conventions(run.get("conventions"), variant, what)
     first, last = run["first"], run["last"]
     expect_shape(last, (len(labels), 2), f"the {what}'s outputs on the test points")
     acc = accuracy(last, labels)
+
     def loss(out):  # the mean cross-entropy, from probabilities or from logits
         if run["kind"] == "probabilities":
             return float(-torch.log(out.clamp_min(1e-12).gather(1, labels[:, None])).mean())
         return float(F.cross_entropy(out, labels))
-    expect(loss(last) < loss(first), f"the {what}'s test loss did not decrease during training "
-                                     f"({loss(first):.3f} -> {loss(last):.3f})")
+
+    expect(
+        loss(last) < loss(first),
+        f"the {what}'s test loss did not decrease during training ({loss(first):.3f} -> {loss(last):.3f})",
+    )
     threshold = recipe("a1.circles").threshold_for()
-    expect_accuracy(acc, threshold, f"the {what} reaches {acc:.1%} test accuracy on circles after training, "
-                                    f"expected at least {percent(threshold)}")
+    expect_accuracy(
+        acc,
+        threshold,
+        f"the {what} reaches {acc:.1%} test accuracy on circles after training, expected at least {percent(threshold)}",
+    )
 
 
 @check("train_circles_manual", points=3, tier="train", timeout=60, recipe="a1.circles")
@@ -618,21 +731,29 @@ def train_svm_circles(sub):
     val = sub.module("svm").svm_accuracies(Xfit, yfit, Xval, yval)
     expect(isinstance(val, dict), f"svm_accuracies should return a dict, got {type(val).__name__}")
     for key, value in val.items():
-        expect(isinstance(value, (tuple, list)) and len(value) == 2,
-               f"svm_accuracies[{key!r}] should be (train accuracy, accuracy on the held-out set), got {value!r}")
+        expect(
+            isinstance(value, (tuple, list)) and len(value) == 2,
+            f"svm_accuracies[{key!r}] should be (train accuracy, accuracy on the held-out set), got {value!r}",
+        )
         expect_fraction(value[1], "an SVM's validation accuracy")
     kernels = {k for k, _ in val}
     expect({"rbf", "linear"} <= kernels, f"svm_accuracies should try the rbf and linear kernels, got {sorted(kernels)}")
     best_linear = max(float(v[1]) for (k, _), v in val.items() if k == "linear")
-    expect(best_linear < 0.8, f"a linear SVM reports {best_linear:.1%} on the circles' validation split, which no "
-                              "line can separate")
+    expect(
+        best_linear < 0.8,
+        f"a linear SVM reports {best_linear:.1%} on the circles' validation split, which no line can separate",
+    )
     kernel, C = select_svm(val, "rbf")
     final = sub.module("svm").svm_accuracies(Xfit, yfit, Xte, yte, kernels=(kernel,), C_values=(C,))
     expect(isinstance(final, dict) and (kernel, C) in final, f"svm_accuracies has no entry for ({kernel!r}, {C})")
     acc = expect_fraction(final[(kernel, C)][1], "an SVM's test accuracy")
     threshold = recipe("a1.svm").threshold_for()
-    expect_accuracy(acc, threshold, f"the RBF SVM selected on the validation split (C={C:g}) reaches {acc:.1%} "
-                                    f"test accuracy, expected at least {percent(threshold)}")
+    expect_accuracy(
+        acc,
+        threshold,
+        f"the RBF SVM selected on the validation split (C={C:g}) reaches {acc:.1%} "
+        f"test accuracy, expected at least {percent(threshold)}",
+    )
 
 
 # not in a notebook test cell: minutes of MNIST training: the notebook trains the MLP itself; graded by the CLI
@@ -644,5 +765,9 @@ def train_mnist_mlp(sub):
     run = sub.kit("kit.a1:mnist_predictions", sub.module("mnist_mlp"), device="cpu", **found.settings)
     expect_shape(run["logits"], (len(labels), 10), "the MNIST MLP's outputs on the test images")
     acc = accuracy(run["logits"], labels)
-    expect_accuracy(acc, found.threshold_for(), f"the MNIST MLP reaches {acc:.2%} test accuracy after "
-                                                f"{run['epochs']} epochs, expected at least {percent(found.threshold_for())}")
+    expect_accuracy(
+        acc,
+        found.threshold_for(),
+        f"the MNIST MLP reaches {acc:.2%} test accuracy after "
+        f"{run['epochs']} epochs, expected at least {percent(found.threshold_for())}",
+    )

@@ -5,6 +5,7 @@ student's weights, forward hooks, torch.optim.SGD steps, training thresholds.
 The student's code runs in the grader's sandbox (`sub`): the checks call it there, get plain data back and
 compare in the judge; models, optimizers and generators the student's code uses are built in the sandbox
 (`sub.kit`), and kit.a2's "what the grader runs in its sandbox" drivers return predictions and traces."""
+
 import itertools
 import random
 
@@ -12,8 +13,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.api import (CheckFailed, SubmissionError, accuracy, check, expect, expect_accuracy, expect_close,
-                            expect_fraction, expect_shape, percent)
+from autograder.api import (
+    CheckFailed,
+    SubmissionError,
+    accuracy,
+    check,
+    expect,
+    expect_accuracy,
+    expect_close,
+    expect_fraction,
+    expect_shape,
+    percent,
+)
 from autograder.judge import is_module, is_remote
 from kit.recipes import recipe
 
@@ -57,16 +68,19 @@ def conv_output_size(sub):
             layer = nn.Conv2d(1, 1, (kh, kw), stride=(sh, sw), padding=(ph, pw), device="meta")
             what = f"nn.Conv2d(kernel_size=({kh}, {kw}), stride=({sh}, {sw}), padding=({ph}, {pw}))"
         _, Ho, Wo = _meta_out_shape(layer, (1, H, W))
-        got = (_int(layers.conv_output_size(H, kh, ph, sh), "conv_output_size(...)"),
-               _int(layers.conv_output_size(W, kw, pw, sw), "conv_output_size(...)"))
+        got = (
+            _int(layers.conv_output_size(H, kh, ph, sh), "conv_output_size(...)"),
+            _int(layers.conv_output_size(W, kw, pw, sw), "conv_output_size(...)"),
+        )
         if got != (Ho, Wo):
             hint = ""
             if got == ((H + 2 * ph - kh) / sh + 1, (W + 2 * pw - kw) / sw + 1):
                 hint = "; the division by the stride rounds down (//)"
             elif got == ((H + ph - kh) // sh + 1, (W + pw - kw) // sw + 1):
                 hint = "; padding is added on both sides"
-            raise CheckFailed(f"on a {H}x{W} input, {what} outputs {Ho}x{Wo}, but conv_output_size gives "
-                              f"{got[0]}x{got[1]}{hint}")
+            raise CheckFailed(
+                f"on a {H}x{W} input, {what} outputs {Ho}x{Wo}, but conv_output_size gives {got[0]}x{got[1]}{hint}"
+            )
 
 
 @check("weight_counts", points=2)
@@ -81,8 +95,11 @@ def weight_counts(sub):
             conv = nn.Conv2d(cin, cout, (kh, kw), bias=bias, device="meta")
             want = sum(p.numel() for p in conv.parameters())
             got = _int(layers.conv_weight_count(cin, cout, kh, kw, bias=bias), "conv_weight_count(...)")
-            expect(got == want, f"nn.Conv2d({cin}, {cout}, kernel_size=({kh}, {kw}), bias={bias}) has {want} "
-                                f"parameters, conv_weight_count gives {got}")
+            expect(
+                got == want,
+                f"nn.Conv2d({cin}, {cout}, kernel_size=({kh}, {kw}), bias={bias}) has {want} "
+                f"parameters, conv_weight_count gives {got}",
+            )
     for _ in range(50):
         in_shape = (rng.randint(1, 8), rng.randint(1, 12), rng.randint(1, 12))
         out_shape = (rng.randint(1, 8), rng.randint(1, 12), rng.randint(1, 12))
@@ -90,10 +107,14 @@ def weight_counts(sub):
         for bias in (True, False):
             fc = nn.Linear(n_in, n_out, bias=bias, device="meta")
             want = sum(p.numel() for p in fc.parameters())
-            got = _int(layers.fully_connected_weight_count(in_shape, out_shape, bias=bias),
-                       "fully_connected_weight_count(...)")
-            expect(got == want, f"a fully-connected layer from {in_shape} to {out_shape} (bias={bias}) is an "
-                                f"nn.Linear({n_in}, {n_out}) with {want} parameters; you give {got}")
+            got = _int(
+                layers.fully_connected_weight_count(in_shape, out_shape, bias=bias), "fully_connected_weight_count(...)"
+            )
+            expect(
+                got == want,
+                f"a fully-connected layer from {in_shape} to {out_shape} (bias={bias}) is an "
+                f"nn.Linear({n_in}, {n_out}) with {want} parameters; you give {got}",
+            )
     # the course's first layer: a convolution shares its weights, a fully-connected layer would not
     got = _int(layers.fully_connected_weight_count((3, 32, 32), (32, 32, 32)), "fully_connected_weight_count")
     expect(got == 3072 * 32768 + 32768, f"fully_connected_weight_count((3, 32, 32), (32, 32, 32)) = {got}")
@@ -110,27 +131,40 @@ def same_size_and_halving(sub):
         for size in (kernel, 13, 32, 57):
             conv = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding, device="meta")
             got = _meta_out_shape(conv, (1, size, size))[1]
-            expect(got == size, f"with kernel {kernel}, padding {padding} and stride {stride}, nn.Conv2d maps a "
-                                f"{size}x{size} input to {got}x{got}: the size is not kept")
+            expect(
+                got == size,
+                f"with kernel {kernel}, padding {padding} and stride {stride}, nn.Conv2d maps a "
+                f"{size}x{size} input to {got}x{got}: the size is not kept",
+            )
     for kernel in range(1, 8):
         out = layers.halving_pool_settings(kernel)
-        expect(isinstance(out, tuple) and len(out) == 2, "halving_pool_settings should return (padding, stride), "
-                                                         "the order of same_size_settings")
+        expect(
+            isinstance(out, tuple) and len(out) == 2,
+            "halving_pool_settings should return (padding, stride), the order of same_size_settings",
+        )
         padding, stride = (_int(v, "halving_pool_settings(...)") for v in out)
         sizes = range(max(2, kernel + kernel % 2), 41, 2)
         if not _halves(kernel, padding, stride, sizes) and _halves(kernel, stride, padding, sizes):
-            raise CheckFailed(f"halving_pool_settings({kernel}) returns {tuple(out)}: these values halve the size "
-                              f"as (stride, padding), but the function returns (padding, stride), the order of "
-                              f"same_size_settings and of conv_output_size's arguments: swap them")
-        expect(0 <= padding <= kernel // 2, f"nn.MaxPool2d needs 0 <= padding <= kernel // 2; for kernel {kernel} "
-                                            f"you give padding {padding} (halving_pool_settings returns "
-                                            f"(padding, stride))")
+            raise CheckFailed(
+                f"halving_pool_settings({kernel}) returns {tuple(out)}: these values halve the size "
+                f"as (stride, padding), but the function returns (padding, stride), the order of "
+                f"same_size_settings and of conv_output_size's arguments: swap them"
+            )
+        expect(
+            0 <= padding <= kernel // 2,
+            f"nn.MaxPool2d needs 0 <= padding <= kernel // 2; for kernel {kernel} "
+            f"you give padding {padding} (halving_pool_settings returns "
+            f"(padding, stride))",
+        )
         expect(stride >= 1, f"halving_pool_settings({kernel}) gives stride {stride}; a stride is at least 1")
         for size in sizes:
             pool = nn.MaxPool2d(kernel, stride=stride, padding=padding)
             got = _meta_out_shape(pool, (1, size, size))[1]
-            expect(got == size // 2, f"nn.MaxPool2d({kernel}, stride={stride}, padding={padding}) maps "
-                                     f"{size}x{size} to {got}x{got}, not {size // 2}x{size // 2}")
+            expect(
+                got == size // 2,
+                f"nn.MaxPool2d({kernel}, stride={stride}, padding={padding}) maps "
+                f"{size}x{size} to {got}x{got}, not {size // 2}x{size // 2}",
+            )
 
 
 def _halves(kernel, padding, stride, sizes) -> bool:
@@ -173,8 +207,10 @@ def receptive_field(sub):
     rng = random.Random(2)
     stacks = [COURSE_CNN_LAYERS, [(3, 1)], [(3, 1)] * 3, [(2, 2)] * 4]
     # strides no larger than kernels (as in real networks): then the pixels reached form a full square
-    stacks += [[(k, rng.randint(1, min(k, 3))) for k in (rng.randint(1, 7) for _ in range(rng.randint(1, 5)))]
-               for _ in range(60)]
+    stacks += [
+        [(k, rng.randint(1, min(k, 3))) for k in (rng.randint(1, 7) for _ in range(rng.randint(1, 5)))]
+        for _ in range(60)
+    ]
     for stack in stacks:
         want = empirical_receptive_field(stack)
         got = _int(layers.receptive_field([tuple(layer) for layer in stack]), "receptive_field(...)")
@@ -182,9 +218,11 @@ def receptive_field(sub):
             hint = ""
             if got == 1 + sum(k - 1 for k, _ in stack):
                 hint = "; the strides of the earlier layers spread out each later kernel"
-            raise CheckFailed(f"for the stack [(kernel, stride)] = {stack}, one output unit sees {want}x{want} "
-                              f"input pixels (the gradient of that unit is non-zero there), receptive_field "
-                              f"gives {got}{hint}")
+            raise CheckFailed(
+                f"for the stack [(kernel, stride)] = {stack}, one output unit sees {want}x{want} "
+                f"input pixels (the gradient of that unit is non-zero there), receptive_field "
+                f"gives {got}{hint}"
+            )
 
 
 # ---------------------------------------------------------------- the course CNN
@@ -192,12 +230,37 @@ def receptive_field(sub):
 # its own nn.Parameters passed to F.conv2d / F.linear): its parameters are found by their shapes, the judge
 # recomputes the course architecture from them and compares the outputs. Forward hooks read modules where there
 # are some; kit.a2.op_trace (the torch operations the forward runs) gives the structural facts and the hints.
-COURSE_CNN_WEIGHTS = {"conv1": (32, 3, 5, 5), "conv2": (64, 32, 5, 5), "conv3": (64, 64, 5, 5),
-                      "fc1": (1000, 1024), "fc2": (10, 1000)}
-COURSE_CNN_ARCHITECTURE = ("conv 5x5 (padding 2) -> ReLU -> max-pool 2x2 (stride 2), three times (32, 64, 64 "
-                           "channels), then flatten (64 x 4 x 4 = 1,024 features) -> fc 1000 -> ReLU -> fc 10")
-ACTIVATION_OPS = {"relu", "relu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "softmax", "log_softmax", "gelu",
-                  "elu", "elu_", "leaky_relu", "leaky_relu_", "silu", "relu6", "hardtanh", "softplus", "selu"}
+COURSE_CNN_WEIGHTS = {
+    "conv1": (32, 3, 5, 5),
+    "conv2": (64, 32, 5, 5),
+    "conv3": (64, 64, 5, 5),
+    "fc1": (1000, 1024),
+    "fc2": (10, 1000),
+}
+COURSE_CNN_ARCHITECTURE = (
+    "conv 5x5 (padding 2) -> ReLU -> max-pool 2x2 (stride 2), three times (32, 64, 64 "
+    "channels), then flatten (64 x 4 x 4 = 1,024 features) -> fc 1000 -> ReLU -> fc 10"
+)
+ACTIVATION_OPS = {
+    "relu",
+    "relu_",
+    "sigmoid",
+    "sigmoid_",
+    "tanh",
+    "tanh_",
+    "softmax",
+    "log_softmax",
+    "gelu",
+    "elu",
+    "elu_",
+    "leaky_relu",
+    "leaky_relu_",
+    "silu",
+    "relu6",
+    "hardtanh",
+    "softplus",
+    "selu",
+}
 POOL_OPS = {"max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_max_pool2d", "adaptive_avg_pool2d"}
 STAGE_OPS = {"conv2d", "linear", "batch_norm", "dropout"} | ACTIVATION_OPS | POOL_OPS
 
@@ -242,8 +305,10 @@ def _size_hints(ops) -> list:
         elif op.get("op") in POOL_OPS and dst[2:] != (src[2] // 2, src[3] // 2):
             pools.append(sizes)
     hints = []
-    for found, what, should in ((convs, "convolution", "the course's convolutions keep the size (padding 2)"),
-                                (pools, "pooling", "the course's poolings halve it (2x2, stride 2)")):
+    for found, what, should in (
+        (convs, "convolution", "the course's convolutions keep the size (padding 2)"),
+        (pools, "pooling", "the course's poolings halve it (2x2, stride 2)"),
+    ):
         if found:
             listed = ", ".join(found[:-1]) + (" and " if len(found) > 1 else "") + found[-1]
             hints.append(f"your {what}{'s map' if len(found) > 1 else ' maps'} {listed}: {should}")
@@ -252,11 +317,13 @@ def _size_hints(ops) -> list:
 
 def _logit_activations(ops, n) -> list:
     """Activation operations run on (n, 10) values after the last other operation giving (n, 10) (the logits)."""
-    last = max((i for i, op in enumerate(ops) if _shape(op.get("out")) == (n, 10) and op.get("op") not in
-                ACTIVATION_OPS), default=None)
+    last = max(
+        (i for i, op in enumerate(ops) if _shape(op.get("out")) == (n, 10) and op.get("op") not in ACTIVATION_OPS),
+        default=None,
+    )
     if last is None:
         return []
-    return [op["op"] for op in ops[last + 1:] if op.get("op") in ACTIVATION_OPS and _shape(op.get("out")) == (n, 10)]
+    return [op["op"] for op in ops[last + 1 :] if op.get("op") in ACTIVATION_OPS and _shape(op.get("out")) == (n, 10)]
 
 
 def _vector(t) -> bool:
@@ -292,13 +359,19 @@ def _course_weights(layers) -> list:
         if all(t is not None for t in paired) and len({owner[role] for role in roles}) == len(roles):
             groups.append([dict(zip((f"{r}.bias" for r in roles), paired))])
         else:
-            groups.append([dict(zip((f"{r}.bias" for r in roles), (t for _, t in order)))
-                           for order in itertools.permutations(vectors)])
+            groups.append(
+                [
+                    dict(zip((f"{r}.bias" for r in roles), (t for _, t in order)))
+                    for order in itertools.permutations(vectors)
+                ]
+            )
     if missing:
         w = COURSE_CNN_WEIGHTS
-        raise CheckFailed(f"the course CNN's parameters cannot be found in yours by their shapes ({'; '.join(missing)}"
-                          f"): it has convolution weights {w['conv1']}, {w['conv2']}, {w['conv3']} and "
-                          f"fully-connected weights {w['fc1']}, {w['fc2']}, each with its bias; yours are shaped {shapes}")
+        raise CheckFailed(
+            f"the course CNN's parameters cannot be found in yours by their shapes ({'; '.join(missing)}"
+            f"): it has convolution weights {w['conv1']}, {w['conv2']}, {w['conv3']} and "
+            f"fully-connected weights {w['fc1']}, {w['fc2']}, each with its bias; yours are shaped {shapes}"
+        )
     out = []
     for combo in itertools.product(*groups):
         merged = dict(weights)
@@ -314,8 +387,11 @@ def _course_cnn_oracle(w, x):
     if isinstance(w, list):
         convs = [layer["params"] for _, layer, _ in w if layer["class"] == "Conv2d"]
         linears = [layer["params"] for _, layer, _ in w if layer["class"] == "Linear"]
-        w = {f"{role}.{kind}": params.get(kind) for role, params in zip(COURSE_CNN_WEIGHTS, convs + linears)
-             for kind in ("weight", "bias")}
+        w = {
+            f"{role}.{kind}": params.get(kind)
+            for role, params in zip(COURSE_CNN_WEIGHTS, convs + linears)
+            for kind in ("weight", "bias")
+        }
     h = x
     for i in (1, 2, 3):
         h = F.max_pool2d(F.relu(F.conv2d(h, w[f"conv{i}.weight"], w[f"conv{i}.bias"], padding=2)), 2, stride=2)
@@ -323,9 +399,16 @@ def _course_cnn_oracle(w, x):
     return F.linear(h, w["fc2.weight"], w["fc2.bias"])
 
 
-ACTIVATIONS = {"ReLU": F.relu, "a sigmoid": torch.sigmoid, "tanh": torch.tanh, "a softmax": lambda z: z.softmax(1),
-               "a log-softmax": lambda z: z.log_softmax(1), "GELU": F.gelu, "a leaky ReLU": F.leaky_relu,
-               "ELU": F.elu}
+ACTIVATIONS = {
+    "ReLU": F.relu,
+    "a sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "a softmax": lambda z: z.softmax(1),
+    "a log-softmax": lambda z: z.log_softmax(1),
+    "GELU": F.gelu,
+    "a leaky ReLU": F.leaky_relu,
+    "ELU": F.elu,
+}
 
 
 def _activation_of(out, logits):
@@ -350,8 +433,9 @@ def _forward(sub, model, x, what):
         hints = _size_hints(ops)
     except (SubmissionError, CheckFailed):
         pass
-    raise CheckFailed(f"{what}: {raised}; " + ("; ".join(hints) if hints else
-                      f"the course CNN is {COURSE_CNN_ARCHITECTURE}"))
+    raise CheckFailed(
+        f"{what}: {raised}; " + ("; ".join(hints) if hints else f"the course CNN is {COURSE_CNN_ARCHITECTURE}")
+    )
 
 
 @check("course_cnn", points=3)
@@ -365,8 +449,11 @@ def course_cnn(sub):
     expect(is_module(model), "CourseCNN() should be an nn.Module")
     layers = _layers(model)
     n = _n_params(layers)
-    expect(n == COURSE_CNN_PARAMS, f"CourseCNN() has {n:,} parameters, the course CNN has {COURSE_CNN_PARAMS:,} "
-                                   "(convolutions 5x5 with padding 2, poolings 2x2 with stride 2, fc 1000, fc 10)")
+    expect(
+        n == COURSE_CNN_PARAMS,
+        f"CourseCNN() has {n:,} parameters, the course CNN has {COURSE_CNN_PARAMS:,} "
+        "(convolutions 5x5 with padding 2, poolings 2x2 with stride 2, fc 1000, fc 10)",
+    )
     N = 7
     x = torch.randn(N, 3, 32, 32)
     kept, out = _forward(sub, model, x, "CourseCNN()(images)")
@@ -379,25 +466,38 @@ def course_cnn(sub):
     # activations after the logits: by module where the model runs modules, else by the operations it runs
     order = _leaf_order(sub, model, x, layers) if any(layer["class"] == "Linear" for layer in layers.values()) else []
     linears = [i for i, (_, layer, _) in enumerate(order) if layer["class"] == "Linear"]
-    after = [f"{name} ({layer['class']})" for name, layer, _ in order[max(linears) + 1:]
-             if layer.get("module") == "torch.nn.modules.activation"] if linears else []
+    after = (
+        [
+            f"{name} ({layer['class']})"
+            for name, layer, _ in order[max(linears) + 1 :]
+            if layer.get("module") == "torch.nn.modules.activation"
+        ]
+        if linears
+        else []
+    )
     if not after:
         after = [f"{op} (torch.{op} / F.{op})" for op in _logit_activations(ops, N)]
     if after:
-        problems.append(f"{', '.join(after)} runs after the last linear layer: the logits must not go through an "
-                        "activation (the loss applies the softmax itself)")
+        problems.append(
+            f"{', '.join(after)} runs after the last linear layer: the logits must not go through an "
+            "activation (the loss applies the softmax itself)"
+        )
     wants = [_course_cnn_oracle(w, x) for w in candidates]
     if not any(torch.allclose(out, want, rtol=1e-4, atol=1e-5) for want in wants):
         squashed = next((s for s in (_activation_of(out, want) for want in wants) if s), None)
         if squashed and not after:
-            problems.append(f"your output is {squashed} of the logits recomputed from your weights: the logits must "
-                            "not go through an activation (the loss applies the softmax itself)")
+            problems.append(
+                f"your output is {squashed} of the logits recomputed from your weights: the logits must "
+                "not go through an activation (the loss applies the softmax itself)"
+            )
         elif not squashed:
             err = min(float((out - want).abs().max()) for want in wants)
             hints = _size_hints(ops)
-            problems.append(f"CourseCNN()(images) differs from the course CNN recomputed from your weights (max abs. "
-                            f"error {err:.3g}): the course CNN is {COURSE_CNN_ARCHITECTURE}, with no softmax at the "
-                            "end" + (f"; {'; '.join(hints)}" if hints else ""))
+            problems.append(
+                f"CourseCNN()(images) differs from the course CNN recomputed from your weights (max abs. "
+                f"error {err:.3g}): the course CNN is {COURSE_CNN_ARCHITECTURE}, with no softmax at the "
+                "end" + (f"; {'; '.join(hints)}" if hints else "")
+            )
     stages = [op for op in ops if op.get("op") in STAGE_OPS]
     if any(op["op"] == "batch_norm" or (op["op"] == "dropout" and op.get("p")) for op in stages):
         problems.append("CourseCNN() without switches should run neither dropout nor batch norm")
@@ -413,28 +513,36 @@ def course_cnn(sub):
     bn_model = cnn.CourseCNN(batch_norm=True)
     expect(is_module(bn_model), "CourseCNN(batch_norm=True) should be an nn.Module")
     n_bn = _n_params(_layers(bn_model))
-    expect(n_bn == COURSE_CNN_PARAMS + 2 * (32 + 64 + 64), f"CourseCNN(batch_norm=True) has {n_bn:,} parameters; "
-                                                            "batch norm after each convolution adds 2 per channel")
+    expect(
+        n_bn == COURSE_CNN_PARAMS + 2 * (32 + 64 + 64),
+        f"CourseCNN(batch_norm=True) has {n_bn:,} parameters; batch norm after each convolution adds 2 per channel",
+    )
     ops, error = _op_trace(sub, bn_model, x)
     expect(error is None, f"CourseCNN(batch_norm=True)(images) raised {error}")
     stages = [op["op"] for op in ops if op.get("op") in STAGE_OPS]
     convs = [i for i, op in enumerate(stages) if op == "conv2d"]
-    expect(len(convs) == 3 and all(i + 1 < len(stages) and stages[i + 1] == "batch_norm" for i in convs),
-           "with batch_norm=True, each of the 3 convolutions should be followed directly by a batch normalization "
-           f"(nn.BatchNorm2d, or F.batch_norm); the operations run: {stages}")
+    expect(
+        len(convs) == 3 and all(i + 1 < len(stages) and stages[i + 1] == "batch_norm" for i in convs),
+        "with batch_norm=True, each of the 3 convolutions should be followed directly by a batch normalization "
+        f"(nn.BatchNorm2d, or F.batch_norm); the operations run: {stages}",
+    )
     drop_model = cnn.CourseCNN(dropout=0.3)
     expect(is_module(drop_model), "CourseCNN(dropout=0.3) should be an nn.Module")
     drop_model.train()
     ops, error = _op_trace(sub, drop_model, x)
     expect(error is None, f"CourseCNN(dropout=0.3)(images) raised {error}")
     drops = [(i, op.get("p")) for i, op in enumerate(ops) if op.get("op") == "dropout" and op.get("p")]
-    expect(len(drops) == 1 and drops[0][1] == 0.3,
-           "CourseCNN(dropout=0.3) should run exactly one dropout of probability 0.3 (nn.Dropout(0.3), or "
-           f"F.dropout(x, 0.3, self.training)); it runs {len(drops)}: p = {[p for _, p in drops]}")
+    expect(
+        len(drops) == 1 and drops[0][1] == 0.3,
+        "CourseCNN(dropout=0.3) should run exactly one dropout of probability 0.3 (nn.Dropout(0.3), or "
+        f"F.dropout(x, 0.3, self.training)); it runs {len(drops)}: p = {[p for _, p in drops]}",
+    )
     hidden = next((i for i, op in enumerate(ops) if _shape(op.get("out")) == (N, 1000)), None)
     logits = next((i for i, op in enumerate(ops) if _shape(op.get("out")) == (N, 10)), None)
-    expect(hidden is not None and logits is not None and hidden < drops[0][0] < logits,
-           "the dropout should sit before the classifier: between the 1000-unit layer and the last linear layer")
+    expect(
+        hidden is not None and logits is not None and hidden < drops[0][0] < logits,
+        "the dropout should sit before the classifier: between the 1000-unit layer and the last linear layer",
+    )
 
 
 def _judge_table(model, input_shape):
@@ -459,8 +567,10 @@ def _sandbox_table(sub, model, input_shape):
     layers = _layers(model)
     model.eval()
     order = _leaf_order(sub, model, torch.zeros(1, *input_shape), layers)
-    return [(name, tuple(shape[1:]) if shape else None, sum(t.numel() for t in layer["params"].values()))
-            for name, layer, shape in order]
+    return [
+        (name, tuple(shape[1:]) if shape else None, sum(t.numel() for t in layer["params"].values()))
+        for name, layer, shape in order
+    ]
 
 
 @check("layer_table", points=2)
@@ -475,48 +585,65 @@ def layer_table(sub):
     try:
         course_table = _sandbox_table(sub, course, (3, 32, 32))
     except SubmissionError as err:
-        raise CheckFailed(f"layer_table is checked on your CourseCNN, whose forward pass fails on a (1, 3, 32, 32) "
-                          f"batch: {err} (see course_cnn)") from None
+        raise CheckFailed(
+            f"layer_table is checked on your CourseCNN, whose forward pass fails on a (1, 3, 32, 32) "
+            f"batch: {err} (see course_cnn)"
+        ) from None
     # a CourseCNN written with torch.nn.functional on its own nn.Parameters has no sub-module: its only
     # elementary layer is the model itself, and that is what a correct layer_table lists (one row)
     functional = [name for name, _, _ in course_table] == [""]
     for model, want, shape, what in (
-            (course, course_table, (3, 32, 32), "CourseCNN()"),
-            (other, _judge_table(layer_table_test_network(), (1, 28, 36)), (1, 28, 36),
-             "a small test network on (1, 28, 36) inputs")):
+        (course, course_table, (3, 32, 32), "CourseCNN()"),
+        (
+            other,
+            _judge_table(layer_table_test_network(), (1, 28, 36)),
+            (1, 28, 36),
+            "a small test network on (1, 28, 36) inputs",
+        ),
+    ):
         model.train()
         try:
             _compare_table(sub, cnn, model, want, shape, what)
         except CheckFailed as err:
             if functional and model is course:
-                raise CheckFailed(f"{err}. Your CourseCNN has no sub-modules (its forward calls torch.nn.functional "
-                                  "on its own parameters), so its only elementary layer is the model itself, named '' "
-                                  "in named_modules(): layer_table lists modules, so its table of your CourseCNN is "
-                                  f"that one row {want[0]}. Build the course CNN from nn.Conv2d, nn.MaxPool2d and "
-                                  "nn.Linear modules to see one row per layer") from None
+                raise CheckFailed(
+                    f"{err}. Your CourseCNN has no sub-modules (its forward calls torch.nn.functional "
+                    "on its own parameters), so its only elementary layer is the model itself, named '' "
+                    "in named_modules(): layer_table lists modules, so its table of your CourseCNN is "
+                    f"that one row {want[0]}. Build the course CNN from nn.Conv2d, nn.MaxPool2d and "
+                    "nn.Linear modules to see one row per layer"
+                ) from None
             raise
         expect(model.training is True, "layer_table should leave the model in the mode it was in (train)")
     # and a model in eval mode stays in eval mode (a layer_table that always ends with model.train() would switch
     # dropout and batch norm on in the middle of an evaluation)
     course.eval()
     _compare_table(sub, cnn, course, course_table, (3, 32, 32), "CourseCNN() in eval mode")
-    expect(course.training is False, "layer_table switched a model in eval mode to train mode: it should leave "
-                                     "the model in the mode it was in, whichever it was (note it before you "
-                                     "switch, and restore that mode after the forward pass)")
+    expect(
+        course.training is False,
+        "layer_table switched a model in eval mode to train mode: it should leave "
+        "the model in the mode it was in, whichever it was (note it before you "
+        "switch, and restore that mode after the forward pass)",
+    )
 
 
 def _compare_table(sub, cnn, model, want, shape, what):
     """The student's layer_table(model, shape) against the oracle's rows `want`."""
     got = sub.kit("kit.a2:plain", cnn.layer_table.call_kept(model, shape))
     expect(isinstance(got, (list, tuple)), f"layer_table should return a list, got {_type_name(got)}")
-    expect(len(got) == len(want), f"layer_table of {what} has {len(got)} rows, the network runs {len(want)} "
-                                  f"elementary layers: {[n for n, _, _ in want]}")
+    expect(
+        len(got) == len(want),
+        f"layer_table of {what} has {len(got)} rows, the network runs {len(want)} "
+        f"elementary layers: {[n for n, _, _ in want]}",
+    )
     for row, (name, out_shape, n) in zip(got, want):
         expect(isinstance(row, (list, tuple)) and len(row) == 3, "each row should be (name, output_shape, n_params)")
         expect(str(row[0]) == name, f"row {row[0]!r} should be named {name!r} (order of execution)")
         got_shape = isinstance(row[1], (list, tuple)) and tuple(_int(v, "an output size") for v in row[1])
-        expect(got_shape == out_shape, f"layer {name} of {what} outputs {out_shape} (without the batch dimension), "
-                                      f"you give {row[1]}")
+        expect(
+            got_shape == out_shape,
+            f"layer {name} of {what} outputs {out_shape} (without the batch dimension), you give {row[1]}",
+        )
         expect(_int(row[2], "a parameter count") == n, f"layer {name} of {what} has {n} parameters, you give {row[2]}")
 
 
@@ -544,24 +671,31 @@ def fully_convolutional(sub):
     cnn = sub.module("cnn")
     net = fully_convolutional_oracle()
     rng = random.Random(5)
-    sizes = [(32, 32), (64, 64), (33, 47), (40, 32), (96, 128)] + [(rng.randint(32, 160), rng.randint(32, 160))
-                                                                  for _ in range(20)]
+    sizes = [(32, 32), (64, 64), (33, 47), (40, 32), (96, 128)] + [
+        (rng.randint(32, 160), rng.randint(32, 160)) for _ in range(20)
+    ]
     for height, width in sizes:
         want = _meta_out_shape(net, (3, height, width))
         out = cnn.fully_convolutional_output_shape(height, width)
-        expect(isinstance(out, (tuple, list)) and len(out) == 3, "fully_convolutional_output_shape should return "
-                                                                 f"(10, H', W'), got {out!r}")
+        expect(
+            isinstance(out, (tuple, list)) and len(out) == 3,
+            f"fully_convolutional_output_shape should return (10, H', W'), got {out!r}",
+        )
         got = tuple(_int(v, "fully_convolutional_output_shape(...)") for v in out)
         if got != want:
             hint = ""
             h8, w8 = height // 8, width // 8
             if got[1:] == (h8, w8):
-                hint = ("; after the three poolings the first fully-connected layer still runs, now as a convolution "
-                        "whose kernel covers the whole 4x4 map of a 32x32 image (no padding)")
+                hint = (
+                    "; after the three poolings the first fully-connected layer still runs, now as a convolution "
+                    "whose kernel covers the whole 4x4 map of a 32x32 image (no padding)"
+                )
             elif got[1:] == (_pooled_up(height) - 3, _pooled_up(width) - 3):
                 hint = "; a 2x2 pooling with stride 2 drops the last row (column) of an odd size: it rounds down"
-            raise CheckFailed(f"on a {height}x{width} image the course CNN written with convolutions only outputs "
-                              f"{want}, fully_convolutional_output_shape gives {got}{hint}")
+            raise CheckFailed(
+                f"on a {height}x{width} image the course CNN written with convolutions only outputs "
+                f"{want}, fully_convolutional_output_shape gives {got}{hint}"
+            )
 
 
 @check("bag_of_words_comparison", points=1)
@@ -571,8 +705,10 @@ def bag_of_words_comparison(sub):
     for vocabulary, classes in ((1000, 10), (500, 5), (4096, 101)):
         want = sum(p.numel() for p in nn.Linear(vocabulary, classes, device="meta").parameters())
         got = _int(cnn.bag_of_words_svm_param_count(vocabulary, classes), "bag_of_words_svm_param_count(...)")
-        expect(got == want, f"{classes} one-vs-all linear SVMs on {vocabulary}-word histograms have {want} "
-                            f"parameters, you give {got}")
+        expect(
+            got == want,
+            f"{classes} one-vs-all linear SVMs on {vocabulary}-word histograms have {want} parameters, you give {got}",
+        )
 
 
 # ---------------------------------------------------------------- epoch
@@ -584,8 +720,11 @@ def _probe_model(sub):
 
 def _weights(model) -> dict:
     """{name: tensor} of a sandbox model's parameters, as named_parameters() names them."""
-    return {f"{layer['name']}.{k}" if layer["name"] else k: v
-            for layer in model.structure()["layers"] for k, v in layer["params"].items()}
+    return {
+        f"{layer['name']}.{k}" if layer["name"] else k: v
+        for layer in model.structure()["layers"]
+        for k, v in layer["params"].items()
+    }
 
 
 def _judge_copy(weights: dict) -> nn.Module:
@@ -604,9 +743,11 @@ def _batches(sizes=(5, 5, 3, 1), seed=0):
 
 
 def _pair(result, what):
-    expect(isinstance(result, (tuple, list)) and len(result) == 2,
-           f"{what} should return (mean loss, accuracy), two numbers; got "
-           f"{f'{len(result)} values' if isinstance(result, (tuple, list)) else _type_name(result)}")
+    expect(
+        isinstance(result, (tuple, list)) and len(result) == 2,
+        f"{what} should return (mean loss, accuracy), two numbers; got "
+        f"{f'{len(result)} values' if isinstance(result, (tuple, list)) else _type_name(result)}",
+    )
     loss = float(result[0])
     acc = expect_fraction(result[1], f"the accuracy {what} returned")
     return loss, acc
@@ -625,14 +766,20 @@ def epoch_evaluate(sub):
     seen = probe.seen
     expect(seen, "epoch did not run the model on the data")
     expect(len(seen) == len(data), f"epoch ran the model {len(seen)} times for {len(data)} batches")
-    expect(all(not mode for mode, _ in seen), "without optimizer the model must be in eval mode (model.eval()): "
-                                              "dropout and batch norm behave differently when evaluating")
-    expect(all(not grad for _, grad in seen), "without optimizer, evaluate under torch.no_grad(): no graph "
-                                              "is needed and it saves memory and time")
+    expect(
+        all(not mode for mode, _ in seen),
+        "without optimizer the model must be in eval mode (model.eval()): "
+        "dropout and batch norm behave differently when evaluating",
+    )
+    expect(
+        all(not grad for _, grad in seen),
+        "without optimizer, evaluate under torch.no_grad(): no graph is needed and it saves memory and time",
+    )
     after = _weights(model)
     for name, b in before.items():
-        expect(name in after and torch.equal(after[name], b), "epoch changed the weights although no optimizer was "
-                                                              "given")
+        expect(
+            name in after and torch.equal(after[name], b), "epoch changed the weights although no optimizer was given"
+        )
     oracle = _judge_copy(before).eval()
     X = torch.cat([x for x, _ in data])
     y = torch.cat([t for _, t in data])
@@ -641,8 +788,11 @@ def epoch_evaluate(sub):
         mean_of_means = sum(float(F.cross_entropy(oracle(x), t)) for x, t in data) / len(data)
     want_loss = float(F.cross_entropy(logits, y))
     want_acc = float((logits.argmax(1) == y).float().mean())
-    hint = "; with batches of different sizes, weight each batch's mean loss by its size" \
-        if abs(loss - mean_of_means) < 1e-5 else ""
+    hint = (
+        "; with batches of different sizes, weight each batch's mean loss by its size"
+        if abs(loss - mean_of_means) < 1e-5
+        else ""
+    )
     expect(abs(loss - want_loss) < 1e-5, f"mean loss over the data is {want_loss:.6f}, epoch returned {loss:.6f}{hint}")
     expect(abs(acc - want_acc) < 1e-6, f"accuracy over the data is {want_acc:.4f}, epoch returned {acc:.4f}")
 
@@ -659,8 +809,7 @@ def epoch_train(sub):
     criterion = sub.kit("torch.nn:CrossEntropyLoss")
     loss, acc = _pair(training.epoch(data, model, criterion, opt), "epoch(data, model, criterion, optimizer)")
     seen = probe.seen
-    expect(seen and all(mode for mode, _ in seen), "with an optimizer the model must be in train mode "
-                                                    "(model.train())")
+    expect(seen and all(mode for mode, _ in seen), "with an optimizer the model must be in train mode (model.train())")
     expect(all(grad for _, grad in seen), "with an optimizer, gradients must be enabled during the forward pass")
     oracle_opt = torch.optim.SGD(oracle.parameters(), lr=0.3)
     total, correct = 0.0, 0
@@ -676,27 +825,41 @@ def epoch_train(sub):
     after = _weights(model)
     for name, q in oracle.named_parameters():
         expect(name in after, f"the model lost its parameter {name}")
-        expect_close(after[name], q.detach(), f"parameter {name} after one epoch", rtol=1e-5, atol=1e-6,
-                     hint="each batch should do zero_grad, forward, loss, backward, step (one step per batch; "
-                          "forgetting zero_grad accumulates the gradients of previous batches)")
-    expect(abs(loss - total / n) < 1e-5, f"the mean training loss (each batch's loss before its step, weighted by "
-                                         f"its size) is {total / n:.6f}, epoch returned {loss:.6f}")
-    expect(abs(acc - correct / n) < 1e-6, f"the training accuracy (predictions before each step) is "
-                                          f"{correct / n:.4f}, epoch returned {acc:.4f}")
+        expect_close(
+            after[name],
+            q.detach(),
+            f"parameter {name} after one epoch",
+            rtol=1e-5,
+            atol=1e-6,
+            hint="each batch should do zero_grad, forward, loss, backward, step (one step per batch; "
+            "forgetting zero_grad accumulates the gradients of previous batches)",
+        )
+    expect(
+        abs(loss - total / n) < 1e-5,
+        f"the mean training loss (each batch's loss before its step, weighted by "
+        f"its size) is {total / n:.6f}, epoch returned {loss:.6f}",
+    )
+    expect(
+        abs(acc - correct / n) < 1e-6,
+        f"the training accuracy (predictions before each step) is {correct / n:.4f}, epoch returned {acc:.4f}",
+    )
 
 
 # ---------------------------------------------------------------- improvements
 def _skewed_sets():
     g = torch.Generator().manual_seed(3)
-    Xtrain = torch.rand(600, 3, 8, 8, generator=g) * torch.tensor([1.0, 0.5, 2.0]).view(1, 3, 1, 1) + \
-        torch.tensor([0.2, -1.0, 3.0]).view(1, 3, 1, 1)
+    Xtrain = torch.rand(600, 3, 8, 8, generator=g) * torch.tensor([1.0, 0.5, 2.0]).view(1, 3, 1, 1) + torch.tensor(
+        [0.2, -1.0, 3.0]
+    ).view(1, 3, 1, 1)
     Xtest = torch.rand(50, 3, 8, 8, generator=g) * 4 - 2  # very different statistics: must not be used
     return Xtrain, Xtest
 
 
 def _transforms(result, what):
-    expect(isinstance(result, (tuple, list)) and len(result) == 2, f"{what} should return (train_transform, "
-                                                                   "test_transform)")
+    expect(
+        isinstance(result, (tuple, list)) and len(result) == 2,
+        f"{what} should return (train_transform, test_transform)",
+    )
     for f, name in zip(result, ("train_transform", "test_transform")):
         expect(is_remote(f), f"{what}'s {name} should be a function, got {_type_name(f)}")
     return result
@@ -710,21 +873,46 @@ def standardization(sub):
     stats = training.channel_stats(Xtrain)
     expect(isinstance(stats, (tuple, list)) and len(stats) == 2, "channel_stats should return (mean, std)")
     mean, std = stats
-    expect_close(torch.as_tensor(mean).reshape(-1), Xtrain.mean(dim=(0, 2, 3)), "channel_stats mean", rtol=1e-4,
-                 atol=1e-5, hint="one mean per channel, over images and pixels")
-    expect_close(torch.as_tensor(std).reshape(-1), Xtrain.std(dim=(0, 2, 3)), "channel_stats std", rtol=2e-3,
-                 atol=1e-5, hint="one standard deviation per channel, over images and pixels")
+    expect_close(
+        torch.as_tensor(mean).reshape(-1),
+        Xtrain.mean(dim=(0, 2, 3)),
+        "channel_stats mean",
+        rtol=1e-4,
+        atol=1e-5,
+        hint="one mean per channel, over images and pixels",
+    )
+    expect_close(
+        torch.as_tensor(std).reshape(-1),
+        Xtrain.std(dim=(0, 2, 3)),
+        "channel_stats std",
+        rtol=2e-3,
+        atol=1e-5,
+        hint="one standard deviation per channel, over images and pixels",
+    )
     m, s = Xtrain.mean(dim=(0, 2, 3)), Xtrain.std(dim=(0, 2, 3))
     want = (Xtest - m.view(1, 3, 1, 1)) / s.view(1, 3, 1, 1)
     expect_close(training.standardize(Xtest, m, s), want, "standardize(X, mean, std)", rtol=1e-4, atol=1e-5)
-    train_tf, test_tf = _transforms(training.make_transforms(Xtrain, standardize_inputs=True, augment=False),
-                                    "make_transforms")
-    expect_close(test_tf(Xtest.clone()), want, "test_transform(Xtest)", rtol=2e-3, atol=1e-4,
-                 hint="test images are standardized with the mean and std of the TRAINING images")
-    expect_close(train_tf(Xtrain[:40].clone()), (Xtrain[:40] - m.view(1, 3, 1, 1)) / s.view(1, 3, 1, 1),
-                 "train_transform without augmentation", rtol=2e-3, atol=1e-4)
-    train_tf, test_tf = _transforms(training.make_transforms(Xtrain, standardize_inputs=False, augment=False),
-                                    "make_transforms")
+    train_tf, test_tf = _transforms(
+        training.make_transforms(Xtrain, standardize_inputs=True, augment=False), "make_transforms"
+    )
+    expect_close(
+        test_tf(Xtest.clone()),
+        want,
+        "test_transform(Xtest)",
+        rtol=2e-3,
+        atol=1e-4,
+        hint="test images are standardized with the mean and std of the TRAINING images",
+    )
+    expect_close(
+        train_tf(Xtrain[:40].clone()),
+        (Xtrain[:40] - m.view(1, 3, 1, 1)) / s.view(1, 3, 1, 1),
+        "train_transform without augmentation",
+        rtol=2e-3,
+        atol=1e-4,
+    )
+    train_tf, test_tf = _transforms(
+        training.make_transforms(Xtrain, standardize_inputs=False, augment=False), "make_transforms"
+    )
     expect_close(test_tf(Xtest.clone()), Xtest, "test_transform with both switches off", rtol=0, atol=0)
     expect_close(train_tf(Xtest.clone()), Xtest, "train_transform with both switches off", rtol=0, atol=0)
 
@@ -733,7 +921,7 @@ def _crop_candidates(X, padding):
     """All crops of the zero-padded images X (N, C, H, W), and their mirrors: (N, 2 (2p+1)^2, C, H, W)."""
     N, C, H, W = X.shape
     padded = F.pad(X, (padding,) * 4)
-    crops = [padded[:, :, i:i + H, j:j + W] for i in range(2 * padding + 1) for j in range(2 * padding + 1)]
+    crops = [padded[:, :, i : i + H, j : j + W] for i in range(2 * padding + 1) for j in range(2 * padding + 1)]
     crops = torch.stack(crops, dim=1)
     return torch.cat([crops, crops.flip(-1)], dim=1)
 
@@ -757,21 +945,30 @@ def random_crop_flip(sub):
         dist = (cands - out.detach()[:, None]).abs().flatten(2).amax(2)  # (N, 2 n_pos)
         best, which = dist.min(dim=1)
         bad = (best > 1e-6).nonzero().flatten()
-        expect(len(bad) == 0, f"image {int(bad[0]) if len(bad) else 0} of random_crop_flip(X, padding={padding}) is "
-                              f"not a crop of the image padded with {padding} zeros on each side, nor the mirror of one")
+        expect(
+            len(bad) == 0,
+            f"image {int(bad[0]) if len(bad) else 0} of random_crop_flip(X, padding={padding}) is "
+            f"not a crop of the image padded with {padding} zeros on each side, nor the mirror of one",
+        )
         which = which.tolist()
         flipped = sum(w >= n_pos for w in which) / len(which)
         positions = {w % n_pos for w in which}
         expect(0.35 < flipped < 0.65, f"{flipped:.0%} of the images were mirrored, expected about half")
-        expect(len(positions) > n_pos // 2, f"only {len(positions)} of the {n_pos} crop positions were drawn "
-                                            "in 256 images: draw the position at random for each image")
+        expect(
+            len(positions) > n_pos // 2,
+            f"only {len(positions)} of the {n_pos} crop positions were drawn "
+            "in 256 images: draw the position at random for each image",
+        )
         identity = (out - X).abs().flatten(1).amax(1) < 1e-6
         expect(float(identity.float().mean()) < 0.2, "most images came back unchanged")
     a = training.random_crop_flip(X, 4, generator=_generator(sub, 7))
     b = training.random_crop_flip(X, 4, generator=_generator(sub, 7))
     expect_shape(a, X.shape, "random_crop_flip(X, 4, generator)")
-    expect(torch.equal(a, b), "two calls with generators of the same seed should give the same crops: draw the "
-                              "random numbers from `generator`")
+    expect(
+        torch.equal(a, b),
+        "two calls with generators of the same seed should give the same crops: draw the "
+        "random numbers from `generator`",
+    )
 
 
 @check("augment_train_only", points=1)
@@ -779,15 +976,25 @@ def augment_train_only(sub):
     """With augmentation on, training batches vary from call to call, test batches are deterministic."""
     training = sub.module("training")
     Xtrain, Xtest = _skewed_sets()
-    train_tf, test_tf = _transforms(training.make_transforms(Xtrain, standardize_inputs=True, augment=True),
-                                    "make_transforms")
+    train_tf, test_tf = _transforms(
+        training.make_transforms(Xtrain, standardize_inputs=True, augment=True), "make_transforms"
+    )
     a, b = test_tf(Xtest.clone()), test_tf(Xtest.clone())
     expect_shape(a, Xtest.shape, "test_transform(Xtest)")
-    expect(torch.equal(a, b), "test_transform gave two different results on the same images: evaluation must be "
-                              "deterministic (augment the training batches only)")
+    expect(
+        torch.equal(a, b),
+        "test_transform gave two different results on the same images: evaluation must be "
+        "deterministic (augment the training batches only)",
+    )
     m, s = Xtrain.mean(dim=(0, 2, 3)).view(1, 3, 1, 1), Xtrain.std(dim=(0, 2, 3)).view(1, 3, 1, 1)
-    expect_close(a, (Xtest - m) / s, "test_transform(Xtest) with augmentation on", rtol=2e-3, atol=1e-4,
-                 hint="the test images are only standardized")
+    expect_close(
+        a,
+        (Xtest - m) / s,
+        "test_transform(Xtest) with augmentation on",
+        rtol=2e-3,
+        atol=1e-4,
+        hint="the test images are only standardized",
+    )
     c, d = train_tf(Xtrain[:64].clone()), train_tf(Xtrain[:64].clone())
     expect_shape(c, (64, 3, 8, 8), "train_transform(batch)")
     expect(not torch.equal(c, d), "train_transform gave the same result twice: augmentation should be random")
@@ -811,11 +1018,19 @@ def train_eval_modes(sub):
     single = model(x[:1])
     expect(torch.equal(c, d), "in eval mode the output should be deterministic (dropout off)")
     # read from what the model computes (nn.BatchNorm2d modules or F.batch_norm on buffers of its own)
-    expect(not torch.allclose(c, fresh, rtol=1e-4, atol=1e-5),
-           "in train mode batch norm should update its running statistics: the eval-mode output is the same before "
-           "and after two training-mode passes")
-    expect_close(single, c[:1], "the eval-mode output of one image alone vs. inside a batch", rtol=1e-4, atol=1e-5,
-                 hint="in eval mode batch norm uses its running statistics, not the batch's")
+    expect(
+        not torch.allclose(c, fresh, rtol=1e-4, atol=1e-5),
+        "in train mode batch norm should update its running statistics: the eval-mode output is the same before "
+        "and after two training-mode passes",
+    )
+    expect_close(
+        single,
+        c[:1],
+        "the eval-mode output of one image alone vs. inside a batch",
+        rtol=1e-4,
+        atol=1e-5,
+        hint="in eval mode batch norm uses its running statistics, not the batch's",
+    )
 
 
 def _has_method(obj, name) -> bool:
@@ -840,8 +1055,10 @@ def lr_schedule(sub):
             opt.step()
             sched.step()
             lr = float(opt.param_groups[0]["lr"])
-            expect(abs(lr - 0.1 * gamma ** k) < 1e-9, f"after {k} steps with gamma={gamma} the learning rate is "
-                                                       f"{lr:.6g}, expected {0.1 * gamma ** k:.6g}")
+            expect(
+                abs(lr - 0.1 * gamma**k) < 1e-9,
+                f"after {k} steps with gamma={gamma} the learning rate is {lr:.6g}, expected {0.1 * gamma**k:.6g}",
+            )
 
 
 # ---------------------------------------------------------------- trainings (recipes and thresholds: kit/recipes.py)
@@ -863,10 +1080,18 @@ def _train_and_expect(sub, threshold, what, device="cpu", best_epoch=False, **kw
     """Train in the sandbox with kit.a2's recipe `kw`; the judge scores the test logits it sends back (after each
     epoch for `best_epoch`, else after the last one) against the test labels the sandbox never saw."""
     labels = _test_labels(sub, kw.get("limit_test"))
-    run = sub.kit("kit.a2:cifar_predictions", sub.module("cnn"), sub.module("training"), device=device,
-                  every_epoch=best_epoch, **kw)
-    expect(isinstance(run, dict) and "logits" in run and "train_loss" in run,
-           f"{what}: the training sent back no predictions")
+    run = sub.kit(
+        "kit.a2:cifar_predictions",
+        sub.module("cnn"),
+        sub.module("training"),
+        device=device,
+        every_epoch=best_epoch,
+        **kw,
+    )
+    expect(
+        isinstance(run, dict) and "logits" in run and "train_loss" in run,
+        f"{what}: the training sent back no predictions",
+    )
     outputs = run["epoch_logits"] if best_epoch else [run["logits"]]
     expect(isinstance(outputs, list) and len(outputs) >= 1, f"{what}: the training sent back no predictions")
     accs = []
@@ -879,8 +1104,11 @@ def _train_and_expect(sub, threshold, what, device="cpu", best_epoch=False, **kw
     when = "at its best epoch of" if best_epoch else "after"
     if kw.get("validation"):
         when = "at the epoch of best validation accuracy (validation split of the training set) among"
-    expect_accuracy(acc, threshold, f"{what} reaches {acc:.1%} test accuracy {when} {len(losses)} epochs, "
-                                    f"expected at least {percent(threshold)}")
+    expect_accuracy(
+        acc,
+        threshold,
+        f"{what} reaches {acc:.1%} test accuracy {when} {len(losses)} epochs, expected at least {percent(threshold)}",
+    )
 
 
 @check("train_cifar_small", points=3, tier="train", timeout=150, recipe="a2.small")
@@ -890,12 +1118,19 @@ def train_cifar_small(sub):
 
 
 # not in a notebook test cell: a second CIFAR-10 training of minutes: graded by the CLI, the notebook runs it as an experiment
-@check("train_cifar_small_standardized", points=2, tier="train", timeout=150, in_notebook=False,
-       recipe="a2.small_standardized")
+@check(
+    "train_cifar_small_standardized",
+    points=2,
+    tier="train",
+    timeout=150,
+    in_notebook=False,
+    recipe="a2.small_standardized",
+)
 def train_cifar_small_standardized(sub):
     """With standardized inputs, the same short training reaches a clearly higher test accuracy."""
-    _train_recipe(sub, "a2.small_standardized", "the course CNN with standardized inputs on a 10k subset "
-                  "({epochs} epochs)")
+    _train_recipe(
+        sub, "a2.small_standardized", "the course CNN with standardized inputs on a 10k subset ({epochs} epochs)"
+    )
 
 
 def _train_recipe(sub, name, what, device="cpu"):
@@ -903,8 +1138,9 @@ def _train_recipe(sub, name, what, device="cpu"):
     from data_scripts import cifar10_source
 
     found = recipe(name)
-    _train_and_expect(sub, found.threshold_for(cifar10_source()), what.format(**found.settings), device=device,
-                      **found.settings)
+    _train_and_expect(
+        sub, found.threshold_for(cifar10_source()), what.format(**found.settings), device=device, **found.settings
+    )
 
 
 # not in a notebook test cell: full tier: hours on a CPU, graded by the CLI
@@ -916,8 +1152,9 @@ def train_cifar_full_vanilla(sub):
 
 
 # not in a notebook test cell: full tier: hours on a CPU, graded by the CLI
-@check("train_cifar_full_improved", points=3, tier="full", timeout=8 * 3600, in_notebook=False,
-       recipe="a2.full_improved")
+@check(
+    "train_cifar_full_improved", points=3, tier="full", timeout=8 * 3600, in_notebook=False, recipe="a2.full_improved"
+)
 def train_cifar_full_improved(sub):
     """With all the improvements, the course CNN reaches {threshold} test accuracy on the full CIFAR-10 (kit.a2.FULL_IMPROVED: {epochs} epochs, one-cycle schedule)."""
     _train_recipe(sub, "a2.full_improved", "the course CNN with all the improvements", device="auto")

@@ -3,6 +3,7 @@ F.scaled_dot_product_attention, nn.MultiheadAttention, nn.LayerNorm, nn.Linear, 
 the judge with the weights of the student's modules (random values the judge chose and set in the sandbox, or
 read back with `structure()`), closed-form sinusoids, numel() of the same architecture built from torch modules,
 and training thresholds on predictions the judge scores."""
+
 from __future__ import annotations
 
 import math
@@ -11,8 +12,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.api import (CheckFailed, SubmissionError, accuracy, check, expect, expect_accuracy, expect_close,
-                            expect_shape, expect_tensor, percent)
+from autograder.api import (
+    CheckFailed,
+    SubmissionError,
+    accuracy,
+    check,
+    expect,
+    expect_accuracy,
+    expect_close,
+    expect_shape,
+    expect_tensor,
+    percent,
+)
 from autograder.judge import is_module
 from kit.a3 import ATTENTION_NAMES
 from kit.recipes import recipe
@@ -30,30 +41,90 @@ TOL = dict(rtol=1e-4, atol=1e-5)
 # unknown; the first name of each list is the one the stubs ask for.
 NAMES = {
     "qkv": ("qkv", "to_qkv", "qkv_proj", "in_proj", "W_qkv", "w_qkv", "Wqkv"),
-    "qkv3": (("q", "k", "v"), ("query", "key", "value"), ("q_proj", "k_proj", "v_proj"), ("W_q", "W_k", "W_v"),
-             ("w_q", "w_k", "w_v"), ("Wq", "Wk", "Wv"), ("wq", "wk", "wv"), ("to_q", "to_k", "to_v"),
-             ("query_proj", "key_proj", "value_proj"), ("q_linear", "k_linear", "v_linear")),
-    "proj": ("proj", "projection", "out_proj", "o_proj", "out", "fc_out", "W_o", "w_o", "Wo", "wo", "to_out", "o",
-             "output", "out_linear", "proj_out"),
-    "norms": (("norm1", "norm2"), ("ln1", "ln2"), ("ln_1", "ln_2"), ("norm_1", "norm_2"),
-              ("layer_norm1", "layer_norm2"), ("layernorm1", "layernorm2"), ("attn_norm", "mlp_norm"),
-              ("norm_attn", "norm_mlp"), ("ln_attn", "ln_mlp")),
+    "qkv3": (
+        ("q", "k", "v"),
+        ("query", "key", "value"),
+        ("q_proj", "k_proj", "v_proj"),
+        ("W_q", "W_k", "W_v"),
+        ("w_q", "w_k", "w_v"),
+        ("Wq", "Wk", "Wv"),
+        ("wq", "wk", "wv"),
+        ("to_q", "to_k", "to_v"),
+        ("query_proj", "key_proj", "value_proj"),
+        ("q_linear", "k_linear", "v_linear"),
+    ),
+    "proj": (
+        "proj",
+        "projection",
+        "out_proj",
+        "o_proj",
+        "out",
+        "fc_out",
+        "W_o",
+        "w_o",
+        "Wo",
+        "wo",
+        "to_out",
+        "o",
+        "output",
+        "out_linear",
+        "proj_out",
+    ),
+    "norms": (
+        ("norm1", "norm2"),
+        ("ln1", "ln2"),
+        ("ln_1", "ln_2"),
+        ("norm_1", "norm_2"),
+        ("layer_norm1", "layer_norm2"),
+        ("layernorm1", "layernorm2"),
+        ("attn_norm", "mlp_norm"),
+        ("norm_attn", "norm_mlp"),
+        ("ln_attn", "ln_mlp"),
+    ),
     "attn": ATTENTION_NAMES,  # kit/a3.py's, which its attention maps use too
     # multi-head attention written head by head: a list of heads, each with its own q/k/v Linear(C, C / H)
-    "heads": ("heads", "attention_heads", "attn_heads", "head_list", "heads_list", "self_attention_heads",
-              "sa_heads", "multi_heads"),
+    "heads": (
+        "heads",
+        "attention_heads",
+        "attn_heads",
+        "head_list",
+        "heads_list",
+        "self_attention_heads",
+        "sa_heads",
+        "multi_heads",
+    ),
     # ... or one list per role, each of H Linear(C, C / H)
-    "qkv_lists": (("q_heads", "k_heads", "v_heads"), ("q_mappings", "k_mappings", "v_mappings"),
-                  ("queries", "keys", "values"), ("q_list", "k_list", "v_list"), ("q_layers", "k_layers", "v_layers"),
-                  ("query_heads", "key_heads", "value_heads")),
+    "qkv_lists": (
+        ("q_heads", "k_heads", "v_heads"),
+        ("q_mappings", "k_mappings", "v_mappings"),
+        ("queries", "keys", "values"),
+        ("q_list", "k_list", "v_list"),
+        ("q_layers", "k_layers", "v_layers"),
+        ("query_heads", "key_heads", "value_heads"),
+    ),
     "mlp": ("mlp", "ffn", "ff", "feed_forward", "feedforward", "mlp_block"),
     "fc": (("fc1", "fc2"), ("linear1", "linear2"), ("lin1", "lin2"), ("dense1", "dense2"), ("l1", "l2")),
     "conv": ("proj", "projection", "conv", "patch_conv", "conv_proj"),
-    "patch_embed": ("patch_embed", "patch_embedding", "patch_embeddings", "to_patch_embedding", "patchify",
-                    "embedding", "embed"),
+    "patch_embed": (
+        "patch_embed",
+        "patch_embedding",
+        "patch_embeddings",
+        "to_patch_embedding",
+        "patchify",
+        "embedding",
+        "embed",
+    ),
     "cls_token": ("cls_token", "class_token", "cls", "cls_embedding", "class_embedding"),
-    "pos_embed": ("pos_embed", "pos_embedding", "positional_embeddings", "positional_embedding", "pos_emb",
-                  "position_embeddings", "position_embedding", "pos_embeddings"),
+    "pos_embed": (
+        "pos_embed",
+        "pos_embedding",
+        "positional_embeddings",
+        "positional_embedding",
+        "pos_emb",
+        "position_embeddings",
+        "position_embedding",
+        "pos_embeddings",
+    ),
     "blocks": ("blocks", "layers", "transformer", "encoder", "transformer_blocks", "encoder_blocks"),
     "norm": ("norm", "ln", "final_norm", "norm_final", "ln_f", "layer_norm", "fc_norm", "ln_final"),
     "head": ("head", "mlp_head", "classifier", "fc", "linear_head", "cls_head", "out", "fc_out"),
@@ -83,7 +154,7 @@ def under(layers, prefix, direct=False):
     out = []
     for n, lay in layers.items():
         if n and n.startswith(start) and n != prefix:
-            if not direct or "." not in n[len(start):]:
+            if not direct or "." not in n[len(start) :]:
                 out.append(lay)
     return out
 
@@ -94,13 +165,16 @@ def is_torch(lay, kind):
 
 def short(lay, prefix):
     n = lay["name"]
-    return n[len(prefix) + 1:] if prefix and n.startswith(prefix + ".") else n
+    return n[len(prefix) + 1 :] if prefix and n.startswith(prefix + ".") else n
 
 
 def found_linears(layers, prefix):
     """'q Linear(8, 8), proj Linear(8, 8)': what a message shows when a part was not found."""
-    found = [f"{short(lay, prefix)} {lay['class']}{tuple(reversed(lay['params']['weight'].shape))}"
-             for lay in under(layers, prefix) if lay["class"] in ("Linear", "Conv2d") and "weight" in lay["params"]]
+    found = [
+        f"{short(lay, prefix)} {lay['class']}{tuple(reversed(lay['params']['weight'].shape))}"
+        for lay in under(layers, prefix)
+        if lay["class"] in ("Linear", "Conv2d") and "weight" in lay["params"]
+    ]
     return ", ".join(found) or "no nn.Linear at all"
 
 
@@ -129,13 +203,21 @@ def weights(lay, what):
 
 
 # a head's own projections, matched by name whatever the case: q / query / W_q / ... for the queries
-ROLE_NAMES = {role: {trio[i].lower() for trio in NAMES["qkv3"] + NAMES["qkv_lists"]} | more
-              for i, (role, more) in enumerate((("q", {"q_layer", "query_layer", "w_query", "q_mapping"}),
-                                                ("k", {"k_layer", "key_layer", "w_key", "k_mapping"}),
-                                                ("v", {"v_layer", "value_layer", "w_value", "v_mapping"})))}
-HEADS_HINT = (f"or per-head lists: an nn.ModuleList named {listing(NAMES['heads'])} of heads that each hold their "
-              "own q/k/v (or query/key/value) Linear(C, C/H), or three nn.ModuleList of H Linear(C, C/H) named "
-              f"{listing(NAMES['qkv_lists'])}")
+ROLE_NAMES = {
+    role: {trio[i].lower() for trio in NAMES["qkv3"] + NAMES["qkv_lists"]} | more
+    for i, (role, more) in enumerate(
+        (
+            ("q", {"q_layer", "query_layer", "w_query", "q_mapping"}),
+            ("k", {"k_layer", "key_layer", "w_key", "k_mapping"}),
+            ("v", {"v_layer", "value_layer", "w_value", "v_mapping"}),
+        )
+    )
+}
+HEADS_HINT = (
+    f"or per-head lists: an nn.ModuleList named {listing(NAMES['heads'])} of heads that each hold their "
+    "own q/k/v (or query/key/value) Linear(C, C/H), or three nn.ModuleList of H Linear(C, C/H) named "
+    f"{listing(NAMES['qkv_lists'])}"
+)
 
 
 def head_roles(layers, head, what):
@@ -149,9 +231,11 @@ def head_roles(layers, head, what):
         lay = linear_in(layers, child["name"])
         if role and lay is not None:
             roles.setdefault(role, []).append(lay)
-    expect(all(len(roles.get(r, ())) == 1 for r in "qkv"),
-           f"{what}: found no query, key and value projections of its own: looked for three nn.Linear named "
-           f"{listing(NAMES['qkv3'])}, or one named {listing(NAMES['qkv'])}; found: {found_linears(layers, head)}")
+    expect(
+        all(len(roles.get(r, ())) == 1 for r in "qkv"),
+        f"{what}: found no query, key and value projections of its own: looked for three nn.Linear named "
+        f"{listing(NAMES['qkv3'])}, or one named {listing(NAMES['qkv'])}; found: {found_linears(layers, head)}",
+    )
     return {r: roles[r][0] for r in "qkv"}
 
 
@@ -165,24 +249,33 @@ def assemble_heads(layers, prefix, heads, C, H, what):
     for roles in heads:
         if "qkv" in roles:
             w, b = weights(roles["qkv"], f"{what}.{short(roles['qkv'], prefix)}")
-            expect(w.shape[0] % 3 == 0, f"{what}.{short(roles['qkv'], prefix)} has {w.shape[0]} outputs, not 3 x D "
-                                        "(the queries, keys and values of the head)")
+            expect(
+                w.shape[0] % 3 == 0,
+                f"{what}.{short(roles['qkv'], prefix)} has {w.shape[0]} outputs, not 3 x D "
+                "(the queries, keys and values of the head)",
+            )
             D = w.shape[0] // 3
             for i, r in enumerate("qkv"):
-                parts[r].append((roles["qkv"], w[i * D:(i + 1) * D], b[i * D:(i + 1) * D]))
+                parts[r].append((roles["qkv"], w[i * D : (i + 1) * D], b[i * D : (i + 1) * D]))
         else:
             for r in "qkv":
                 parts[r].append((roles[r], *weights(roles[r], f"{what}.{short(roles[r], prefix)}")))
     shapes = {tuple(w.shape) for r in "qkv" for _, w, _ in parts[r]}
-    found = ", ".join(f"{short(lay, prefix)} Linear{tuple(reversed(w.shape))}"
-                      for r in "qkv" for lay, w, _ in parts[r][:1])
+    found = ", ".join(
+        f"{short(lay, prefix)} Linear{tuple(reversed(w.shape))}" for r in "qkv" for lay, w, _ in parts[r][:1]
+    )
     expect(len(shapes) == 1, f"{what}: the heads' projections do not all have one shape: {found}, ...")
     D, inputs = shapes.pop()
-    expect(inputs == C, f"{what}: each head's projections should read all C = {C} features of a token "
-                        f"(Linear({C}, {C // n})), found {found}; a head that reads only its slice of the features "
-                        "is not multi-head attention as nn.MultiheadAttention computes it")
-    expect(n * D == C, f"{what}: {n} heads of {D} features make {n * D}, expected C = {C} (D = C / H = {C // n}); "
-                       f"found {found}")
+    expect(
+        inputs == C,
+        f"{what}: each head's projections should read all C = {C} features of a token "
+        f"(Linear({C}, {C // n})), found {found}; a head that reads only its slice of the features "
+        "is not multi-head attention as nn.MultiheadAttention computes it",
+    )
+    expect(
+        n * D == C,
+        f"{what}: {n} heads of {D} features make {n * D}, expected C = {C} (D = C / H = {C // n}); found {found}",
+    )
     used = {lay["name"] for r in "qkv" for lay, _, _ in parts[r]}
     return {r: (torch.cat([w for _, w, _ in parts[r]]), torch.cat([b for _, _, b in parts[r]])) for r in "qkv"}, used
 
@@ -190,6 +283,7 @@ def assemble_heads(layers, prefix, heads, C, H, what):
 def resolve_heads(layers, prefix, C, H, what):
     """Multi-head attention written head by head, its projections assembled into fused ones: ({"q", "k", "v":
     (weight, bias)}, names of the layers used), or None when the module has no per-head layout."""
+
     def container(name):
         lay = layers.get(name)
         return lay is not None and not is_torch(lay, "Linear") and bool(under(layers, name, direct=True))
@@ -199,21 +293,34 @@ def resolve_heads(layers, prefix, C, H, what):
         if all(container(n) for n in names):
             lists = [under(layers, n, direct=True) for n in names]
             where = f"{what}.{'/'.join(trio)}"
-            expect(all(is_torch(lay, "Linear") for lst in lists for lay in lst),
-                   f"{where} should each hold one nn.Linear per head; found: {found_linears(layers, prefix)}")
-            expect(len({len(lst) for lst in lists}) == 1,
-                   f"{where} hold {', '.join(str(len(lst)) for lst in lists)} heads: one Linear per head each")
+            expect(
+                all(is_torch(lay, "Linear") for lst in lists for lay in lst),
+                f"{where} should each hold one nn.Linear per head; found: {found_linears(layers, prefix)}",
+            )
+            expect(
+                len({len(lst) for lst in lists}) == 1,
+                f"{where} hold {', '.join(str(len(lst)) for lst in lists)} heads: one Linear per head each",
+            )
             W, used = assemble_heads(layers, prefix, [dict(zip("qkv", t)) for t in zip(*lists)], C, H, where)
             return W, used | set(names)
     name = next((join(prefix, n) for n in NAMES["heads"] if container(join(prefix, n))), None)
     if name is None:  # an unnamed list of heads: a ModuleList whose items are modules holding Linear layers
-        lists = [lay for lay in under(layers, prefix, direct=True) if lay["class"] in ("ModuleList", "Sequential")
-                 and under(layers, lay["name"], direct=True)
-                 and all(not lay2["torch"] and any(is_torch(m, "Linear") for m in under(layers, lay2["name"]))
-                         for lay2 in under(layers, lay["name"], direct=True))]
-        expect(len(lists) <= 1, f"{what}: several lists could be its heads "
-                                f"({', '.join(short(lay, prefix) for lay in lists)}): name the list of heads "
-                                f"{listing(NAMES['heads'])}")
+        lists = [
+            lay
+            for lay in under(layers, prefix, direct=True)
+            if lay["class"] in ("ModuleList", "Sequential")
+            and under(layers, lay["name"], direct=True)
+            and all(
+                not lay2["torch"] and any(is_torch(m, "Linear") for m in under(layers, lay2["name"]))
+                for lay2 in under(layers, lay["name"], direct=True)
+            )
+        ]
+        expect(
+            len(lists) <= 1,
+            f"{what}: several lists could be its heads "
+            f"({', '.join(short(lay, prefix) for lay in lists)}): name the list of heads "
+            f"{listing(NAMES['heads'])}",
+        )
         name = lists[0]["name"] if lists else None
     if name is None:
         return None
@@ -221,11 +328,18 @@ def resolve_heads(layers, prefix, C, H, what):
     per_head = [head_roles(layers, h["name"], f"{what}.{short(h, prefix)}") for h in heads]
     W, used = assemble_heads(layers, prefix, per_head, C, H, f"{what}.{short(layers[name], prefix)}")
     for h in heads:  # a head may hold nothing else with weights: the oracle would not know what to do with them
-        extra = [f"{short(lay, prefix)}.{k}" for lay in [h] + under(layers, h["name"]) if lay["name"] not in used
-                 for k in lay["params"]]
-        expect(not extra, f"{what}.{short(h, prefix)} has parameters besides its query, key and value projections "
-                          f"({', '.join(extra)}): the grader cannot place them in nn.MultiheadAttention; keep one "
-                          "output projection Linear(C, C) after the heads are concatenated")
+        extra = [
+            f"{short(lay, prefix)}.{k}"
+            for lay in [h] + under(layers, h["name"])
+            if lay["name"] not in used
+            for k in lay["params"]
+        ]
+        expect(
+            not extra,
+            f"{what}.{short(h, prefix)} has parameters besides its query, key and value projections "
+            f"({', '.join(extra)}): the grader cannot place them in nn.MultiheadAttention; keep one "
+            "output projection Linear(C, C) after the heads are concatenated",
+        )
     return W, used | {name}
 
 
@@ -236,14 +350,20 @@ def resolve_attention(layers, prefix, C, what, H=None):
     lins = [lay for lay in under(layers, prefix) if is_torch(lay, "Linear")]
     square = [lay for lay in lins if tuple(lay["params"]["weight"].shape) == (C, C)]
     W, used = {}, []
-    qkv = next((linear_in(layers, join(prefix, n), (3 * C, C)) for n in NAMES["qkv"]
-                if linear_in(layers, join(prefix, n), (3 * C, C))), None)
+    qkv = next(
+        (
+            linear_in(layers, join(prefix, n), (3 * C, C))
+            for n in NAMES["qkv"]
+            if linear_in(layers, join(prefix, n), (3 * C, C))
+        ),
+        None,
+    )
     if qkv is None:
         fused = [lay for lay in lins if tuple(lay["params"]["weight"].shape) == (3 * C, C)]
         qkv = fused[0] if len(fused) == 1 else None
     if qkv is not None:
         w, b = weights(qkv, f"{what}.{short(qkv, prefix)}")
-        W.update(q=(w[:C], b[:C]), k=(w[C:2 * C], b[C:2 * C]), v=(w[2 * C:], b[2 * C:]))
+        W.update(q=(w[:C], b[:C]), k=(w[C : 2 * C], b[C : 2 * C]), v=(w[2 * C :], b[2 * C :]))
         used.append(qkv["name"])
     else:
         for trio in NAMES["qkv3"]:
@@ -257,26 +377,37 @@ def resolve_attention(layers, prefix, C, what, H=None):
             W.update(heads[0])
             inside = heads[1]
             used += sorted(inside)
-            square = [lay for lay in square if not any(lay["name"] == n or lay["name"].startswith(n + ".")
-                                                       for n in inside)]
+            square = [
+                lay for lay in square if not any(lay["name"] == n or lay["name"].startswith(n + ".") for n in inside)
+            ]
         else:
             if found is None:
                 found = square[:3] if len(square) == 4 else None  # q, k, v, proj in the order they were made
-            expect(found is not None and all(found),
-                   f"{what}: no query/key/value projection found: looked for one Linear({C}, {3 * C}) named "
-                   f"{listing(NAMES['qkv'])}, or three Linear({C}, {C}) named {listing(NAMES['qkv3'])}, "
-                   f"{HEADS_HINT}; found: {found_linears(layers, prefix)}")
+            expect(
+                found is not None and all(found),
+                f"{what}: no query/key/value projection found: looked for one Linear({C}, {3 * C}) named "
+                f"{listing(NAMES['qkv'])}, or three Linear({C}, {C}) named {listing(NAMES['qkv3'])}, "
+                f"{HEADS_HINT}; found: {found_linears(layers, prefix)}",
+            )
             for role, lay in zip("qkv", found):
                 W[role] = weights(lay, f"{what}.{short(lay, prefix)}")
                 used.append(lay["name"])
-    proj = next((linear_in(layers, join(prefix, n), (C, C)) for n in NAMES["proj"]
-                 if join(prefix, n) not in used and linear_in(layers, join(prefix, n), (C, C))), None)
+    proj = next(
+        (
+            linear_in(layers, join(prefix, n), (C, C))
+            for n in NAMES["proj"]
+            if join(prefix, n) not in used and linear_in(layers, join(prefix, n), (C, C))
+        ),
+        None,
+    )
     if proj is None:
         left = [lay for lay in square if lay["name"] not in used]
         proj = left[0] if len(left) == 1 else None
-    expect(proj is not None and proj["name"] not in used,
-           f"{what}: no output projection found: looked for a Linear({C}, {C}) named {listing(NAMES['proj'])}; "
-           f"found: {found_linears(layers, prefix)}")
+    expect(
+        proj is not None and proj["name"] not in used,
+        f"{what}: no output projection found: looked for a Linear({C}, {C}) named {listing(NAMES['proj'])}; "
+        f"found: {found_linears(layers, prefix)}",
+    )
     W["proj"] = weights(proj, f"{what}.{short(proj, prefix)}")
     W["proj_name"] = proj["name"]
     return W
@@ -291,15 +422,24 @@ def resolve_mlp(layers, prefix, C, hidden, what, exclude=()):
             pair_ = [la, lb]
             break
     if pair_ is None:
-        lins = [lay for lay in under(layers, prefix) if is_torch(lay, "Linear")
-                and not any(lay["name"].startswith(e + ".") or lay["name"] == e for e in exclude)]
+        lins = [
+            lay
+            for lay in under(layers, prefix)
+            if is_torch(lay, "Linear") and not any(lay["name"].startswith(e + ".") or lay["name"] == e for e in exclude)
+        ]
         pair_ = lins if len(lins) == 2 else None
-    expect(pair_ is not None, f"{what}: no MLP found: looked for two nn.Linear named {listing(NAMES['fc'])}, or an "
-                              f"nn.Sequential(Linear, GELU, Linear); found: {found_linears(layers, prefix)}")
+    expect(
+        pair_ is not None,
+        f"{what}: no MLP found: looked for two nn.Linear named {listing(NAMES['fc'])}, or an "
+        f"nn.Sequential(Linear, GELU, Linear); found: {found_linears(layers, prefix)}",
+    )
     for lay, shape, n in zip(pair_, ((hidden, C), (C, hidden)), ("first", "second")):
         got = tuple(lay["params"]["weight"].shape)
-        expect(got == shape, f"{what}: the {n} Linear of the MLP ({short(lay, prefix)}) has a weight of shape {got}, "
-                             f"expected {shape} (hidden = int(embed_dim * mlp_ratio) = {hidden})")
+        expect(
+            got == shape,
+            f"{what}: the {n} Linear of the MLP ({short(lay, prefix)}) has a weight of shape {got}, "
+            f"expected {shape} (hidden = int(embed_dim * mlp_ratio) = {hidden})",
+        )
     return [weights(lay, f"{what}.{short(lay, prefix)}") for lay in pair_], pair_[1]["name"]
 
 
@@ -309,8 +449,10 @@ def norm_params(lay, C, what):
     shape = tuple(lay["config"].get("normalized_shape", ()))
     expect(shape == (C,), f"{what} normalizes {shape}, expected {(C,)}")
     weight, bias = lay["params"].get("weight"), lay["params"].get("bias")
-    expect(weight is not None and bias is not None,
-           f"{what} should have a weight and a bias (nn.LayerNorm's default elementwise_affine=True)")
+    expect(
+        weight is not None and bias is not None,
+        f"{what} should have a weight and a bias (nn.LayerNorm's default elementwise_affine=True)",
+    )
     return weight, bias, float(lay["config"].get("eps", 1e-5))
 
 
@@ -327,13 +469,19 @@ def find_attention(layers, prefix, C, H, what, skip=()):
             found.append(lay)
         except CheckFailed:
             continue
-    expect(len(found) < 2, f"{what}: several children could be its attention ("
-                           f"{', '.join(short(lay, prefix) for lay in found)}): name it `{NAMES['attn'][0]}`")
+    expect(
+        len(found) < 2,
+        f"{what}: several children could be its attention ("
+        f"{', '.join(short(lay, prefix) for lay in found)}): name it `{NAMES['attn'][0]}`",
+    )
     seen = ", ".join(f"{short(lay, prefix)} {lay['class']}" for lay in under(layers, prefix, direct=True))
-    expect(found, f"{what} has no attribute `{NAMES['attn'][0]}` (its MultiHeadsSelfAttention): looked for "
-                  f"{listing(NAMES['attn'])}, or another child module with query/key/value and output projections; "
-                  f"found: {seen or 'no child module'} (a module kept in a plain list or dict is not registered: "
-                  "use an attribute or nn.ModuleList)")
+    expect(
+        found,
+        f"{what} has no attribute `{NAMES['attn'][0]}` (its MultiHeadsSelfAttention): looked for "
+        f"{listing(NAMES['attn'])}, or another child module with query/key/value and output projections; "
+        f"found: {seen or 'no child module'} (a module kept in a plain list or dict is not registered: "
+        "use an attribute or nn.ModuleList)",
+    )
     return found[0]["name"]
 
 
@@ -347,14 +495,26 @@ def resolve_block(layers, prefix, C, hidden, what="Block", H=None):
     else:
         norms = [lay for lay in under(layers, prefix, direct=True) if is_torch(lay, "LayerNorm")]
         a, b = norms if len(norms) == 2 else (None, None)
-    expect(a is not None, f"{what}: no LayerNorms found: looked for {listing(NAMES['norms'])}, or two nn.LayerNorm "
-                          f"attributes; found: {', '.join(short(m, prefix) + ' ' + m['class'] for m in under(layers, prefix, True)) or 'nothing'}")
-    P["norm1"], P["norm2"] = norm_params(a, C, f"{what}.{short(a, prefix)}"), norm_params(b, C, f"{what}.{short(b, prefix)}")
+    expect(
+        a is not None,
+        f"{what}: no LayerNorms found: looked for {listing(NAMES['norms'])}, or two nn.LayerNorm "
+        f"attributes; found: {', '.join(short(m, prefix) + ' ' + m['class'] for m in under(layers, prefix, True)) or 'nothing'}",
+    )
+    P["norm1"], P["norm2"] = (
+        norm_params(a, C, f"{what}.{short(a, prefix)}"),
+        norm_params(b, C, f"{what}.{short(b, prefix)}"),
+    )
     mlp = next((join(prefix, n) for n in NAMES["mlp"] if join(prefix, n) in layers), None)
     attn = find_attention(layers, prefix, C, H, what, skip=(mlp,))
     P["attn"] = resolve_attention(layers, attn, C, f"{what}.{short(layers[attn], prefix)}", H)
-    P["mlp"], fc2 = resolve_mlp(layers, mlp or prefix, C, hidden, f"{what}.{short(layers[mlp], prefix)}" if mlp else what,
-                           exclude=() if mlp else (attn,))
+    P["mlp"], fc2 = resolve_mlp(
+        layers,
+        mlp or prefix,
+        C,
+        hidden,
+        f"{what}.{short(layers[mlp], prefix)}" if mlp else what,
+        exclude=() if mlp else (attn,),
+    )
     P["last"] = (P["attn"]["proj_name"], fc2)  # the last layer of each residual branch
     return P
 
@@ -373,8 +533,11 @@ def randomize(sub, model, layers, scale=0.5):
             lay["params"][key] = new
             values[f"{lay['name']}.{key}" if lay["name"] else key] = new
     left = sub.kit("kit.a3:set_parameters", model, values)
-    expect(not left, f"the grader could not set the parameters {left} of the model through named_parameters() "
-                     "(a parameter shared between two layers?)")
+    expect(
+        not left,
+        f"the grader could not set the parameters {left} of the model through named_parameters() "
+        "(a parameter shared between two layers?)",
+    )
     return layers
 
 
@@ -456,7 +619,7 @@ SOFTMAX_MISTAKE = "the softmax runs over the queries (dim=-2) instead of over th
 PROJ_MISTAKE = "the output projection is never applied (it is created in __init__ but not used in forward)"
 RESIDUAL_MISTAKES = {
     "norm": "the {branch} residual adds the normalized tokens (x = norm(x); x = x + f(x)) instead of the block's "
-            "input: the skip connection must bypass the LayerNorm",
+    "input: the skip connection must bypass the LayerNorm",
     "none": "the {branch} residual connection is missing (the block's input is not added back)",
 }
 
@@ -466,8 +629,7 @@ def mhsa_fn(x, W, H, scale="right", dim=-1, project=True):
     D = C // H
     q, k, v = (F.linear(x, *W[r]).reshape(B, N, H, D).transpose(1, 2) for r in "qkv")
     s = q @ k.transpose(-2, -1)
-    s = {"right": s / math.sqrt(D), "mul": s * math.sqrt(D), "none": s, "model": s / math.sqrt(C),
-         "by_d": s / D}[scale]
+    s = {"right": s / math.sqrt(D), "mul": s * math.sqrt(D), "none": s, "model": s / math.sqrt(C), "by_d": s / D}[scale]
     w = s.softmax(dim)
     out = (w @ v).transpose(1, 2).reshape(B, N, C)
     return (F.linear(out, *W["proj"]) if project else out), w
@@ -481,8 +643,11 @@ def attention_variants(H, C):
     for scale in scales:
         for dim in (-1, -2):
             for project in (True, False):
-                mistakes = ([SCALE_MISTAKES[scale]] if scale != "right" else []) + \
-                           ([SOFTMAX_MISTAKE] if dim == -2 else []) + ([] if project else [PROJ_MISTAKE])
+                mistakes = (
+                    ([SCALE_MISTAKES[scale]] if scale != "right" else [])
+                    + ([SOFTMAX_MISTAKE] if dim == -2 else [])
+                    + ([] if project else [PROJ_MISTAKE])
+                )
                 out.append((mistakes, dict(scale=scale, dim=dim, project=project)))
     return sorted(out, key=lambda c: len(c[0]))  # the fewest mistakes that explain the output
 
@@ -506,8 +671,7 @@ def block_variants(H, C):
     for mistakes, attn in attention_variants(H, C):
         for r1 in ("x", "norm", "none"):
             for r2 in ("x", "norm", "none"):
-                more = [RESIDUAL_MISTAKES[r].format(branch=b) for r, b in ((r1, "attention"), (r2, "MLP"))
-                        if r != "x"]
+                more = [RESIDUAL_MISTAKES[r].format(branch=b) for r, b in ((r1, "attention"), (r2, "MLP")) if r != "x"]
                 out.append((mistakes + more, dict(attn=attn, res=(r1, r2))))
     return sorted(out, key=lambda c: len(c[0]))
 
@@ -532,13 +696,16 @@ def diagnose(out, candidates, compute, what):
     """Fail with the named mistakes when the wrong output matches a known one."""
     mistakes = matching(out, candidates, compute)
     if mistakes:
-        raise CheckFailed(f"{what} is wrong; it matches the right computation with these mistakes: "
-                          + "; ".join(mistakes))
+        raise CheckFailed(
+            f"{what} is wrong; it matches the right computation with these mistakes: " + "; ".join(mistakes)
+        )
 
 
 def pair(result, what):
-    expect(isinstance(result, tuple) and len(result) == 2,
-           f"{what} with return_attention=True should return a pair (out, weights), got {type(result).__name__}")
+    expect(
+        isinstance(result, tuple) and len(result) == 2,
+        f"{what} with return_attention=True should return a pair (out, weights), got {type(result).__name__}",
+    )
     return result
 
 
@@ -556,19 +723,32 @@ def attention_function(sub):
         expected_weights = torch.softmax(Q @ K.transpose(-2, -1) / math.sqrt(dk), dim=-1)
         scores = Q @ K.transpose(-2, -1)
         if N > 1:
-            wrong = [("the weights are softmax(Q K^T) without the 1/sqrt(d_k) scaling", scores.softmax(-1)),
-                     (SCALE_MISTAKES["mul"], (scores * math.sqrt(dk)).softmax(-1)),
-                     (SCALE_MISTAKES["by_d"], (scores / dk).softmax(-1)),
-                     (SOFTMAX_MISTAKE, (scores / math.sqrt(dk)).softmax(-2))]
+            wrong = [
+                ("the weights are softmax(Q K^T) without the 1/sqrt(d_k) scaling", scores.softmax(-1)),
+                (SCALE_MISTAKES["mul"], (scores * math.sqrt(dk)).softmax(-1)),
+                (SCALE_MISTAKES["by_d"], (scores / dk).softmax(-1)),
+                (SOFTMAX_MISTAKE, (scores / math.sqrt(dk)).softmax(-2)),
+            ]
             for mistake, value in wrong:
-                if isinstance(weights, torch.Tensor) and weights.shape == value.shape and \
-                        torch.allclose(weights.double(), value.double(), atol=1e-5):
+                if (
+                    isinstance(weights, torch.Tensor)
+                    and weights.shape == value.shape
+                    and torch.allclose(weights.double(), value.double(), atol=1e-5)
+                ):
                     raise CheckFailed(f"{what}: {mistake}")
-        hint = ("check which dimension the scaling uses (the keys' feature size d_k) and which dimension the softmax "
-                "normalizes: each query's row of weights, over the keys, must sum to 1")
+        hint = (
+            "check which dimension the scaling uses (the keys' feature size d_k) and which dimension the softmax "
+            "normalizes: each query's row of weights, over the keys, must sum to 1"
+        )
         expect_close(weights, expected_weights, f"weights of {what}", hint=hint, **TOL)
         expect_close(weights.sum(-1), torch.ones(*lead, N), f"row sums of the weights of {what}", **TOL)
-        expect_close(out, F.scaled_dot_product_attention(Q, K, V), what, hint="the weights are right but the output is not: is every output row the mean of the values weighted by its own row of weights (not by a column, not by the unscaled scores)?", **TOL)
+        expect_close(
+            out,
+            F.scaled_dot_product_attention(Q, K, V),
+            what,
+            hint="the weights are right but the output is not: is every output row the mean of the values weighted by its own row of weights (not by a column, not by the unscaled scores)?",
+            **TOL,
+        )
 
 
 def attention_against_torch(sub, model, B, N, C, H, what, hint):
@@ -590,11 +770,21 @@ def attention_against_torch(sub, model, B, N, C, H, what, hint):
     weights = expect_tensor(weights, f"attention weights of {what}")
     if H == 1 and weights.dim() == 4:
         weights = weights[:, 0]
-    expect_close(weights, expected_w if H > 1 else expected_w[:, 0],
-                 f"attention weights {'(B, H, N, N)' if H > 1 else '(B, N, N)'} of {what}", hint=hint, **TOL)
+    expect_close(
+        weights,
+        expected_w if H > 1 else expected_w[:, 0],
+        f"attention weights {'(B, H, N, N)' if H > 1 else '(B, N, N)'} of {what}",
+        hint=hint,
+        **TOL,
+    )
     perm = torch.randperm(N)
-    expect_close(model(x[:, perm]), out[:, perm], f"{what} with its tokens permuted",
-                 hint="self-attention without positions must permute its outputs like its inputs", **TOL)
+    expect_close(
+        model(x[:, perm]),
+        out[:, perm],
+        f"{what} with its tokens permuted",
+        hint="self-attention without positions must permute its outputs like its inputs",
+        **TOL,
+    )
     return layers
 
 
@@ -604,27 +794,41 @@ def self_attention(sub):
     SelfAttention = sub.function("attention", "SelfAttention")
     for B, N, C, _ in SIZES:
         torch.manual_seed(B * 100 + N)
-        attention_against_torch(sub, SelfAttention(C), B, N, C, 1, f"SelfAttention({C}) on x of shape {(B, N, C)}",
-                                "is each projection used for its own role (queries, keys, values), the scaling by "
-                                "the square root of the feature size, and the output projection applied last?")
+        attention_against_torch(
+            sub,
+            SelfAttention(C),
+            B,
+            N,
+            C,
+            1,
+            f"SelfAttention({C}) on x of shape {(B, N, C)}",
+            "is each projection used for its own role (queries, keys, values), the scaling by "
+            "the square root of the feature size, and the output projection applied last?",
+        )
 
 
 @check("multi_head_attention", points=3)
 def multi_head_attention(sub):
     """MultiHeadsSelfAttention equals nn.MultiheadAttention with the same weights, for many (B, N, C, H)."""
     MHSA = sub.function("attention", "MultiHeadsSelfAttention")
-    hint = ("the usual mistakes: heads cut from the wrong axis (a head is D = C/H consecutive features of Q, K or "
-            "V, not every H-th one), scaling by the model's width C instead of a head's D, heads concatenated in "
-            "another order than they were split, or the projection forgotten")
+    hint = (
+        "the usual mistakes: heads cut from the wrong axis (a head is D = C/H consecutive features of Q, K or "
+        "V, not every H-th one), scaling by the model's width C instead of a head's D, heads concatenated in "
+        "another order than they were split, or the projection forgotten"
+    )
     for B, N, C, H in SIZES:
         torch.manual_seed(B * 100 + N)
-        attention_against_torch(sub, MHSA(C, H), B, N, C, H,
-                                f"MultiHeadsSelfAttention({C}, {H}) on x of shape {(B, N, C)}", hint)
+        attention_against_torch(
+            sub, MHSA(C, H), B, N, C, H, f"MultiHeadsSelfAttention({C}, {H}) on x of shape {(B, N, C)}", hint
+        )
     n = parameter_count(layers_of(MHSA(48, 6), "MultiHeadsSelfAttention"))
     ref_n = sum(p.numel() for p in nn.MultiheadAttention(48, 6).parameters())
     biasless = ref_n - 4 * 48  # the same projections without their biases
-    expect(n in range(biasless, ref_n + 1, 48), f"MultiHeadsSelfAttention(48, 6) has {n} parameters, nn.MultiheadAttention has "
-                                   f"{ref_n} ({biasless} without biases)")
+    expect(
+        n in range(biasless, ref_n + 1, 48),
+        f"MultiHeadsSelfAttention(48, 6) has {n} parameters, nn.MultiheadAttention has "
+        f"{ref_n} ({biasless} without biases)",
+    )
 
 
 @check("heads_must_divide", points=1)
@@ -636,14 +840,20 @@ def heads_must_divide(sub):
     for C, H in [(30, 4), (10, 3)]:
         err = sub.kit("kit.a3:raised", MHSA, C, H)  # None, or the exception's class names and message
         if err is None:
-            raise CheckFailed(f"MultiHeadsSelfAttention({C}, {H}) should raise a ValueError: {C} features cannot be "
-                              f"split into {H} heads of equal size")
+            raise CheckFailed(
+                f"MultiHeadsSelfAttention({C}, {H}) should raise a ValueError: {C} features cannot be "
+                f"split into {H} heads of equal size"
+            )
         classes, message = list(err.get("classes") or ["Exception"]), str(err.get("message", ""))
         if "ValueError" not in classes:
-            raise CheckFailed(f"MultiHeadsSelfAttention({C}, {H}) raised {classes[0]}, expected a ValueError saying "
-                              f"that {C} is not divisible by {H}")
-        expect(str(C) in message and str(H) in message,
-               f"the ValueError of MultiHeadsSelfAttention({C}, {H}) should name both numbers, says: {message}")
+            raise CheckFailed(
+                f"MultiHeadsSelfAttention({C}, {H}) raised {classes[0]}, expected a ValueError saying "
+                f"that {C} is not divisible by {H}"
+            )
+        expect(
+            str(C) in message and str(H) in message,
+            f"the ValueError of MultiHeadsSelfAttention({C}, {H}) should name both numbers, says: {message}",
+        )
 
 
 # ---------------------------------------------------------------- pieces of the ViT
@@ -653,8 +863,11 @@ def resolve_conv(layers, prefix, what):
         if is_torch(layers.get(join(prefix, n)), "Conv2d"):
             return layers[join(prefix, n)]
     convs = [lay for lay in under(layers, prefix) if is_torch(lay, "Conv2d")]
-    expect(len(convs) == 1, f"{what}: no patch convolution found: looked for an nn.Conv2d named "
-                            f"{listing(NAMES['conv'])}; found: {found_linears(layers, prefix)}")
+    expect(
+        len(convs) == 1,
+        f"{what}: no patch convolution found: looked for an nn.Conv2d named "
+        f"{listing(NAMES['conv'])}; found: {found_linears(layers, prefix)}",
+    )
     return convs[0]
 
 
@@ -667,10 +880,12 @@ def patch_embed(sub):
         layers = layers_of(model, "PatchEmbed")
         conv = resolve_conv(layers, "", "PatchEmbed")
         weight, bias = conv["params"].get("weight"), conv["params"].get("bias")
-        expect(weight is not None and tuple(weight.shape) == (C, chan, p, p)
-               and tuple(conv["config"].get("stride", ())) == (p, p),
-               f"PatchEmbed({chan}, {p}, {C}).{conv['name']} should be Conv2d({chan}, {C}, kernel_size={p}, "
-               f"stride={p})")
+        expect(
+            weight is not None
+            and tuple(weight.shape) == (C, chan, p, p)
+            and tuple(conv["config"].get("stride", ())) == (p, p),
+            f"PatchEmbed({chan}, {p}, {C}).{conv['name']} should be Conv2d({chan}, {C}, kernel_size={p}, stride={p})",
+        )
         x = torch.randn(B, chan, size, size)
         N = (size // p) ** 2
         out = model(x)
@@ -678,11 +893,18 @@ def patch_embed(sub):
         padding = conv["config"].get("padding", 0)
         with torch.no_grad():
             expected = F.conv2d(x, weight, bias, stride=p, padding=padding).flatten(2).transpose(1, 2)
-        expect_close(out, expected, f"PatchEmbed({chan}, {p}, {C}) of images {tuple(x.shape)}",
-                     hint="flatten the (H/p, W/p) grid row by row and put the features last", **TOL)
+        expect_close(
+            out,
+            expected,
+            f"PatchEmbed({chan}, {p}, {C}) of images {tuple(x.shape)}",
+            hint="flatten the (H/p, W/p) grid row by row and put the features last",
+            **TOL,
+        )
         n = parameter_count(layers)
-        expect(n == chan * C * p * p + C, f"PatchEmbed({chan}, {p}, {C}) has {n} parameters, "
-                                          f"expected {chan * C * p * p + C}")
+        expect(
+            n == chan * C * p * p + C,
+            f"PatchEmbed({chan}, {p}, {C}) has {n} parameters, expected {chan * C * p * p + C}",
+        )
 
 
 @check("mlp", points=1)
@@ -697,8 +919,13 @@ def mlp(sub):
         x = torch.randn(3, 5, C) * 2
         with torch.no_grad():
             expected = ref(x)
-        expect_close(model(x), expected, f"MLP({C}, {hidden}) on x of shape (3, 5, {C})",
-                     hint="Linear, then nn.GELU() (the exact one, not tanh-approximated), then Linear", **TOL)
+        expect_close(
+            model(x),
+            expected,
+            f"MLP({C}, {hidden}) on x of shape (3, 5, {C})",
+            hint="Linear, then nn.GELU() (the exact one, not tanh-approximated), then Linear",
+            **TOL,
+        )
         n, want = parameter_count(layers), sum(p.numel() for p in ref.parameters())
         expect(n == want, f"MLP({C}, {hidden}) has {n} parameters, expected {want}")
 
@@ -722,22 +949,34 @@ def block(sub):
         what = f"Block({C}, {H}, {ratio}) on x of shape {(B, N, C)}"
         out = model(x)
         expect_shape(out, (B, N, C), what)
-        hint = ("is each branch normalized before it runs (pre-norm), and is the skip connection the branch's "
-                "un-normalized input?")
+        hint = (
+            "is each branch normalized before it runs (pre-norm), and is the skip connection the branch's "
+            "un-normalized input?"
+        )
         with torch.no_grad():
             post = ref.norm1(x + ref.attn(x, x, x, need_weights=False)[0])
             post = ref.norm2(post + ref.mlp(post))
             expected = ref(x)
         if torch.allclose(out, post, atol=1e-4):
-            hint = "this is the post-norm block (norm after the residual sum); the ViT normalizes the input of each branch: " + hint
+            hint = (
+                "this is the post-norm block (norm after the residual sum); the ViT normalizes the input of each branch: "
+                + hint
+            )
         elif not torch.allclose(out.double(), expected.double(), **TOL):
             diagnose(out, block_variants(H, C), lambda **kw: block_fn(x, P, H, **kw), what)
         expect_close(out, expected, what, hint=hint, **TOL)
         # residual paths: with both branches silenced the block is the identity
-        zeros = {f"{name}.{key}": torch.zeros_like(t) for name in P["last"] for key, t in layers[name]["params"].items()}
+        zeros = {
+            f"{name}.{key}": torch.zeros_like(t) for name in P["last"] for key, t in layers[name]["params"].items()
+        }
         sub.kit("kit.a3:set_parameters", model, zeros)
-        expect_close(model(x), x, f"{what} with the last layers of attn and mlp set to zero",
-                     hint="each branch is added to its input (x + ...): the residual connections", **TOL)
+        expect_close(
+            model(x),
+            x,
+            f"{what} with the last layers of attn and mlp set to zero",
+            hint="each branch is added to its input (x + ...): the residual connections",
+            **TOL,
+        )
 
 
 @check("positional_embeddings", points=1)
@@ -755,13 +994,21 @@ def positional_embeddings(sub):
         i = torch.arange(d // 2, dtype=torch.float64)[None]
         angle = p / 10000 ** (2 * i / d)
         expected = torch.stack([angle.sin(), angle.cos()], dim=-1).reshape(L, d)
-        expect_close(pe.double(), expected, f"get_positional_embeddings({L}, {d})", rtol=1e-4, atol=1e-5,
-                     hint="even columns 2i hold sin(p / 10000^(2i/d)), odd columns 2i+1 cos of the same angle")
+        expect_close(
+            pe.double(),
+            expected,
+            f"get_positional_embeddings({L}, {d})",
+            rtol=1e-4,
+            atol=1e-5,
+            hint="even columns 2i hold sin(p / 10000^(2i/d)), odd columns 2i+1 cos of the same angle",
+        )
 
 
 # ---------------------------------------------------------------- the ViT
 VIT_CONFIGS = [  # (embed_dim, nb_blocks, patch_size, nb_heads, mlp_ratio, nb_classes, img_size, in_chan)
-    (32, 2, 7, 4, 4, 10, 28, 1), (16, 1, 4, 2, 2, 10, 28, 1), (24, 3, 14, 3, 1, 7, 28, 1),
+    (32, 2, 7, 4, 4, 10, 28, 1),
+    (16, 1, 4, 2, 2, 10, 28, 1),
+    (24, 3, 14, 3, 1, 7, 28, 1),
     (48, 2, 8, 6, 4, 10, 32, 3),
 ]
 
@@ -777,17 +1024,25 @@ def expected_parameters(cfg, pos_embedding):
     N = (size // p) ** 2
     parts = [nn.Conv2d(chan, C, p, stride=p), nn.LayerNorm(C), nn.Linear(C, k)]
     for _ in range(nb):
-        parts += [nn.LayerNorm(C), nn.MultiheadAttention(C, H), nn.LayerNorm(C), nn.Linear(C, int(C * ratio)),
-                  nn.Linear(int(C * ratio), C)]
+        parts += [
+            nn.LayerNorm(C),
+            nn.MultiheadAttention(C, H),
+            nn.LayerNorm(C),
+            nn.Linear(C, int(C * ratio)),
+            nn.Linear(int(C * ratio), C),
+        ]
     n = sum(q.numel() for m in parts for q in m.parameters())
     return n + C + ((N + 1) * C if pos_embedding == "learned" else 0)  # class token, learned positions
 
 
 def as_tokens(t, n, C, what):
     """A class token ((1, 1, C), (1, C) or (C,)) or positional embedding ((1, L, C) or (L, C)) as (1, n, C)."""
-    expect(t.numel() == n * C and tuple(t.shape[-2 if n > 1 else -1:]) in ((n, C), (C,)) and
-           all(s == 1 for s in t.shape[:-2 if n > 1 else -1]),
-           f"{what} has shape {tuple(t.shape)}, expected {(1, n, C)} or {(n, C) if n > 1 else (1, C)}")
+    expect(
+        t.numel() == n * C
+        and tuple(t.shape[-2 if n > 1 else -1 :]) in ((n, C), (C,))
+        and all(s == 1 for s in t.shape[: -2 if n > 1 else -1]),
+        f"{what} has shape {tuple(t.shape)}, expected {(1, n, C)} or {(n, C) if n > 1 else (1, C)}",
+    )
     return t.reshape(1, n, C)
 
 
@@ -796,24 +1051,40 @@ def resolve_vit(layers, cfg, what):
     C, nb, p, H, ratio, k, size, chan = cfg
     conv = resolve_conv(layers, "", what)
     blocks_name = next((n for n in NAMES["blocks"] if n in layers), None)
-    expect(blocks_name is not None, f"{what} has no attribute `blocks`: looked for {listing(NAMES['blocks'])} "
-                                    "(an nn.Sequential or nn.ModuleList of Blocks)")
+    expect(
+        blocks_name is not None,
+        f"{what} has no attribute `blocks`: looked for {listing(NAMES['blocks'])} "
+        "(an nn.Sequential or nn.ModuleList of Blocks)",
+    )
     blocks = [lay["name"] for lay in under(layers, blocks_name, direct=True)]
     expect(len(blocks) == nb, f"{what}.{blocks_name} has {len(blocks)} blocks, expected {nb}")
     head = next((linear_in(layers, n, (k, C)) for n in NAMES["head"] if linear_in(layers, n, (k, C))), None)
     if head is None:
-        heads = [lay for lay in under(layers, "") if is_torch(lay, "Linear")
-                 and tuple(lay["params"]["weight"].shape) == (k, C) and not lay["name"].startswith(blocks_name + ".")]
+        heads = [
+            lay
+            for lay in under(layers, "")
+            if is_torch(lay, "Linear")
+            and tuple(lay["params"]["weight"].shape) == (k, C)
+            and not lay["name"].startswith(blocks_name + ".")
+        ]
         head = heads[-1] if heads else None
-    expect(head is not None, f"{what}: no classification head found: looked for a Linear({C}, {k}) named "
-                             f"{listing(NAMES['head'])}")
+    expect(
+        head is not None,
+        f"{what}: no classification head found: looked for a Linear({C}, {k}) named {listing(NAMES['head'])}",
+    )
     norm = next((layers[n] for n in NAMES["norm"] if is_torch(layers.get(n), "LayerNorm")), None)
     if norm is None:
-        norms = [lay for lay in under(layers, "") if is_torch(lay, "LayerNorm")
-                 and not lay["name"].startswith(blocks_name + ".")]
+        norms = [
+            lay
+            for lay in under(layers, "")
+            if is_torch(lay, "LayerNorm") and not lay["name"].startswith(blocks_name + ".")
+        ]
         norm = norms[-1] if len(norms) == 1 else None
-    expect(norm is not None, f"{what}: no final LayerNorm found: looked for an nn.LayerNorm({C}) named "
-                             f"{listing(NAMES['norm'])} (after the blocks, before the head)")
+    expect(
+        norm is not None,
+        f"{what}: no final LayerNorm found: looked for an nn.LayerNorm({C}) named "
+        f"{listing(NAMES['norm'])} (after the blocks, before the head)",
+    )
     return conv, blocks, norm_params(norm, C, f"{what}.{norm['name']}"), weights(head, f"{what}.{head['name']}")
 
 
@@ -827,8 +1098,12 @@ def vit_tokens(sub):
         model = build_vit(ViT, cfg, "sinusoidal")
         what = f"ViT(embed_dim={C}, patch_size={p}, img_size={size})"
         name, pe = attribute(model, NAMES["patch_embed"])
-        expect(is_module(pe), f"{what} has no attribute `patch_embed`: looked for {listing(NAMES['patch_embed'])}"
-               if pe is None else f"{what}.{name} should be an nn.Module (PatchEmbed)")
+        expect(
+            is_module(pe),
+            f"{what} has no attribute `patch_embed`: looked for {listing(NAMES['patch_embed'])}"
+            if pe is None
+            else f"{what}.{name} should be an nn.Module (PatchEmbed)",
+        )
         expect_shape(pe(torch.randn(2, chan, size, size)), (2, N, C), f"{what}.{name}(images)")
         name, cls = tensor_of(model, "cls_token", what)
         as_tokens(cls, 1, C, f"{what}.{name}")
@@ -850,18 +1125,24 @@ def vit_positions(sub):
     expected = torch.stack([angle.sin(), angle.cos()], dim=-1).reshape(1, N, C)
     expect_close(pos.double(), expected, f"ViT(pos_embedding='sinusoidal').{name}", rtol=1e-4, atol=1e-5)
     info = sub.kit("kit.a3:parameter_of", fixed, name) or {}
-    expect(not info.get("requires_grad", True),
-           "sinusoidal positional embeddings are fixed: register them as a buffer (or requires_grad=False)")
+    expect(
+        not info.get("requires_grad", True),
+        "sinusoidal positional embeddings are fixed: register them as a buffer (or requires_grad=False)",
+    )
     learned = build_vit(ViT, cfg, "learned")
     name, pos = tensor_of(learned, "pos_embed", "ViT")
     info = sub.kit("kit.a3:parameter_of", learned, name) or {}  # requires_grad, nn.Parameter, registered
-    expect(info.get("is_parameter") and info.get("name") is not None and info.get("requires_grad"),
-           f"ViT(pos_embedding='learned').{name} should be an nn.Parameter that requires grad")
+    expect(
+        info.get("is_parameter") and info.get("name") is not None and info.get("requires_grad"),
+        f"ViT(pos_embedding='learned').{name} should be an nn.Parameter that requires grad",
+    )
     expect(float(pos.abs().max()) > 0, "learned positional embeddings should start random, not all zero")
     name, _ = tensor_of(learned, "cls_token", "ViT")
     info = sub.kit("kit.a3:parameter_of", learned, name) or {}
-    expect(info.get("is_parameter") and info.get("name") is not None and info.get("requires_grad"),
-           f"{name} should be a trained nn.Parameter")
+    expect(
+        info.get("is_parameter") and info.get("name") is not None and info.get("requires_grad"),
+        f"{name} should be a trained nn.Parameter",
+    )
 
 
 @check("vit_parameters", points=2)
@@ -877,12 +1158,14 @@ def vit_parameters(sub):
             expected = expected_parameters(cfg, pos)
             C, nb, p, H, ratio, k, size, chan = cfg
             biasless = expected - nb * 3 * C  # q, k and v without biases
-            expect(n in (expected, biasless),
-                   f"ViT(embed_dim={C}, nb_blocks={nb}, patch_size={p}, nb_heads={H}, "
-                   f"mlp_ratio={ratio}, nb_classes={k}, img_size={size}, in_chan={chan}, "
-                   f"pos_embedding={pos!r}) has {n} trainable parameters, expected {expected} "
-                   f"(patch embedding, class token, {'learned positions, ' if pos == 'learned' else ''}"
-                   f"{nb} blocks, final LayerNorm, head)")
+            expect(
+                n in (expected, biasless),
+                f"ViT(embed_dim={C}, nb_blocks={nb}, patch_size={p}, nb_heads={H}, "
+                f"mlp_ratio={ratio}, nb_classes={k}, img_size={size}, in_chan={chan}, "
+                f"pos_embedding={pos!r}) has {n} trainable parameters, expected {expected} "
+                f"(patch embedding, class token, {'learned positions, ' if pos == 'learned' else ''}"
+                f"{nb} blocks, final LayerNorm, head)",
+            )
 
 
 def vit_fn(x, conv, cls, pos, blocks, norm, head, H, variant=None):
@@ -923,18 +1206,30 @@ def vit_forward(sub):
                 classifier.bias.copy_(head[1])
             oracles = [OracleBlock(P, C, H, int(C * ratio)) for P in Ps]
             with torch.no_grad():
-                tokens = F.conv2d(x, conv["params"]["weight"], conv["params"].get("bias"),
-                                  stride=p).flatten(2).transpose(1, 2)
+                tokens = (
+                    F.conv2d(x, conv["params"]["weight"], conv["params"].get("bias"), stride=p)
+                    .flatten(2)
+                    .transpose(1, 2)
+                )
                 tokens = torch.cat([cls.expand(3, -1, -1), tokens], 1) + pos_embed
                 for oracle in oracles:
                     tokens = oracle(tokens)
                 expected = classifier(final(tokens)[:, 0])
             if not torch.allclose(out.double(), expected.double(), **TOL):
-                diagnose(out, block_variants(H, C),
-                         lambda **kw: vit_fn(x, conv, cls, pos_embed, Ps, norm, head, H, kw), what + " logits")
-            expect_close(out, expected, f"{what} logits", hint="prepend the class token, add the positional "
-                         "embedding to all N+1 tokens, run the blocks, then norm, and classify from token 0 only",
-                         **TOL)
+                diagnose(
+                    out,
+                    block_variants(H, C),
+                    lambda **kw: vit_fn(x, conv, cls, pos_embed, Ps, norm, head, H, kw),
+                    what + " logits",
+                )
+            expect_close(
+                out,
+                expected,
+                f"{what} logits",
+                hint="prepend the class token, add the positional "
+                "embedding to all N+1 tokens, run the blocks, then norm, and classify from token 0 only",
+                **TOL,
+            )
 
 
 # ---------------------------------------------------------------- trainings (recipes and thresholds: kit/recipes.py)
@@ -960,15 +1255,22 @@ def train_mnist(sub):
     acc, run = _trained(sub, "mnist", device="cpu", **found.settings)
     losses = [float(v) for v in run.get("train_loss") or []]
     expect(len(losses) >= 2 and losses[-1] < losses[0], "the training loss did not decrease")
-    expect_accuracy(acc, found.threshold_for(), f"the ViT reaches {acc:.2%} test accuracy on MNIST after "
-                                                f"{len(losses)} epochs, expected at least {percent(found.threshold_for())}")
+    expect_accuracy(
+        acc,
+        found.threshold_for(),
+        f"the ViT reaches {acc:.2%} test accuracy on MNIST after "
+        f"{len(losses)} epochs, expected at least {percent(found.threshold_for())}",
+    )
 
 
 def _full(sub, name, dataset, what):
     found = recipe(name)
     acc, _ = _trained(sub, dataset, **found.settings)
-    expect_accuracy(acc, found.threshold_for(), f"the ViT reaches {acc:.2%} on {what}, expected at least "
-                                                f"{percent(found.threshold_for())}")
+    expect_accuracy(
+        acc,
+        found.threshold_for(),
+        f"the ViT reaches {acc:.2%} on {what}, expected at least {percent(found.threshold_for())}",
+    )
 
 
 # not in a notebook test cell: full tier: graded by the CLI

@@ -5,6 +5,7 @@ image, and recovery of the known parameters of synthetic images (tolerance measu
 The student's code runs in the sandbox; every oracle and comparison here, in the judge. backward and fit_manual
 are done by hand: they run with torch.autograd unavailable (a use of it fails the check). fit_autograd and the
 bonus fit_reparametrized ("gradient descent with autograd") run normally."""
+
 from __future__ import annotations
 
 import torch
@@ -34,11 +35,11 @@ def oracle_forward(params, image):
     H, W = image.shape
     d = oracle_grid(H, W) - params["mu"]
     p = params["sigma"] ** -2
-    q = (d ** 2 * p).sum(-1)
+    q = (d**2 * p).sum(-1)
     e = torch.exp(-q)
     f = params["a"] * e
     r = f - image
-    return {"d": d, "p": p, "q": q, "e": e, "f": f, "r": r, "g": (r ** 2).sum()}
+    return {"d": d, "p": p, "q": q, "e": e, "f": f, "r": r, "g": (r**2).sum()}
 
 
 def oracle_grads(params, image):
@@ -48,7 +49,7 @@ def oracle_grads(params, image):
     grads = dict(zip(KEYS, torch.autograd.grad(g, [leaves[k] for k in KEYS])))
     p = (params["sigma"].detach() ** -2).requires_grad_(True)
     d = oracle_grid(*image.shape) - params["mu"]
-    g_p = ((params["a"] * torch.exp(-(d ** 2 * p).sum(-1)) - image) ** 2).sum()
+    g_p = ((params["a"] * torch.exp(-(d**2 * p).sum(-1)) - image) ** 2).sum()
     grads["p"] = torch.autograd.grad(g_p, p)[0]
     return grads
 
@@ -76,9 +77,11 @@ def oracle_descent(image, init, lr, steps, reparametrized=False):
 
 def random_params(H, W):
     u = lambda lo, hi: lo + (hi - lo) * float(torch.rand(()))  # noqa: E731
-    return {"a": torch.tensor(u(0.5, 2.0), dtype=torch.float64),
-            "mu": torch.tensor([u(0, H - 1), u(0, W - 1)], dtype=torch.float64),
-            "sigma": torch.tensor([u(1.5, max(2.0, H / 3)), u(1.5, max(2.0, W / 3))], dtype=torch.float64)}
+    return {
+        "a": torch.tensor(u(0.5, 2.0), dtype=torch.float64),
+        "mu": torch.tensor([u(0, H - 1), u(0, W - 1)], dtype=torch.float64),
+        "sigma": torch.tensor([u(1.5, max(2.0, H / 3)), u(1.5, max(2.0, W / 3))], dtype=torch.float64),
+    }
 
 
 def random_problem(H, W, noise=0.1):
@@ -109,49 +112,63 @@ def param_dict(obj, what, keys=KEYS):
 
 
 def _close(x, y, rtol=1e-6):
-    return isinstance(x, torch.Tensor) and x.shape == y.shape and \
-        torch.allclose(x.detach().double(), y, rtol=rtol, atol=1e-9 * (1 + float(y.abs().max())))
+    return (
+        isinstance(x, torch.Tensor)
+        and x.shape == y.shape
+        and torch.allclose(x.detach().double(), y, rtol=rtol, atol=1e-9 * (1 + float(y.abs().max())))
+    )
 
 
 def diagnose_grad(name, got, expected, grads, params, npix):
     """A hint naming the usual mistake behind a wrong gradient (never the formula itself)."""
     if _close(got, expected / 2):
-        return ("it is half the expected value: a factor 2 is missing (where does the derivative of a square "
-                "bring one in?)")
+        return (
+            "it is half the expected value: a factor 2 is missing (where does the derivative of a square bring one in?)"
+        )
     if _close(got, -expected):
-        return ("it has the wrong sign: check the order of the difference in the residual and in x - mu (each "
-                "difference contributes a sign when you differentiate through it)")
+        return (
+            "it has the wrong sign: check the order of the difference in the residual and in x - mu (each "
+            "difference contributes a sign when you differentiate through it)"
+        )
     if _close(got, expected / npix):
         return "it is (number of pixels) times too small: g is a sum over the pixels, not a mean"
     if name == "sigma":
         p_grad = grads["p"]
         if _close(got, p_grad):
-            return ("this is dg/dp, the gradient w.r.t. the diagonal p of Sigma, not w.r.t. sigma: one more link of "
-                    "the chain rule is missing (p is a function of sigma)")
+            return (
+                "this is dg/dp, the gradient w.r.t. the diagonal p of Sigma, not w.r.t. sigma: one more link of "
+                "the chain rule is missing (p is a function of sigma)"
+            )
         if _close(got, p_grad * 2 * params["sigma"]):
-            return ("you chained through the wrong variable: you differentiated as if Sigma held sigma^2, but its "
-                    "diagonal is sigma^-2 (the inverse squares)")
+            return (
+                "you chained through the wrong variable: you differentiated as if Sigma held sigma^2, but its "
+                "diagonal is sigma^-2 (the inverse squares)"
+            )
         if _close(got, -p_grad * params["sigma"] ** -2):
-            return ("the last link of the chain (from p to sigma) is wrong: differentiate the power of sigma "
-                    "again, exponent included")
+            return (
+                "the last link of the chain (from p to sigma) is wrong: differentiate the power of sigma "
+                "again, exponent included"
+            )
         if _close(got, 2 * p_grad * params["sigma"] ** -3):
-            return ("the last link of the chain (from p to sigma) has the wrong sign: p decreases when sigma "
-                    "grows")
-    return ("follow the graph of forward backwards, one node at a time (r, f, e, q, then d and p, then mu and "
-            "sigma): write each local derivative, check its shape against its node's, and sum over the pixels "
-            "only where a parameter is shared by all of them")
+            return "the last link of the chain (from p to sigma) has the wrong sign: p decreases when sigma grows"
+    return (
+        "follow the graph of forward backwards, one node at a time (r, f, e, q, then d and p, then mu and "
+        "sigma): write each local derivative, check its shape against its node's, and sum over the pixels "
+        "only where a parameter is shared by all of them"
+    )
 
 
 def _hint_image(gf, params, H, W, got):
     """Names the usual mistake behind a wrong model image."""
     d = oracle_grid(H, W) - params["mu"]
     variants = {
-        "you multiplied by sigma^2: Sigma = diag(sigma^-2), so divide the squared differences by sigma^2":
-            params["a"] * torch.exp(-(d ** 2 * params["sigma"] ** 2).sum(-1)),
-        "there is no 1/2 in this assignment's exponent: f = a exp(-(x - mu)^T Sigma (x - mu))":
-            params["a"] * torch.exp(-0.5 * (d ** 2 * params["sigma"] ** -2).sum(-1)),
-        "rows and columns are swapped: x = (row, col), mu[0] goes with the row index":
-            oracle_image({"a": params["a"], "mu": params["mu"].flip(0), "sigma": params["sigma"].flip(0)}, H, W),
+        "you multiplied by sigma^2: Sigma = diag(sigma^-2), so divide the squared differences by sigma^2": params["a"]
+        * torch.exp(-(d**2 * params["sigma"] ** 2).sum(-1)),
+        "there is no 1/2 in this assignment's exponent: f = a exp(-(x - mu)^T Sigma (x - mu))": params["a"]
+        * torch.exp(-0.5 * (d**2 * params["sigma"] ** -2).sum(-1)),
+        "rows and columns are swapped: x = (row, col), mu[0] goes with the row index": oracle_image(
+            {"a": params["a"], "mu": params["mu"].flip(0), "sigma": params["sigma"].flip(0)}, H, W
+        ),
     }
     for hint, value in variants.items():
         if isinstance(got, torch.Tensor) and got.shape == value.shape and torch.allclose(got.double(), value):
@@ -182,8 +199,14 @@ def gaussian_image(sub):
     for H, W in SIZES:
         params = random_params(H, W)
         got = gf.gaussian_image(clone(params), oracle_grid(H, W))
-        expect_close(got, oracle_image(params, H, W), f"gaussian_image for an image of {H}x{W}", rtol=1e-9,
-                     atol=1e-12, hint=_hint_image(gf, params, H, W, got))
+        expect_close(
+            got,
+            oracle_image(params, H, W),
+            f"gaussian_image for an image of {H}x{W}",
+            rtol=1e-9,
+            atol=1e-12,
+            hint=_hint_image(gf, params, H, W, got),
+        )
 
 
 @check("loss", points=1)
@@ -204,8 +227,14 @@ def loss(sub):
 def forward(sub):
     """forward returns g and the intermediate values d, p, q, e, f, r, g of the graph."""
     gf = sub.module("gaussian_fit")
-    shapes = {"d": lambda H, W: (H, W, 2), "p": lambda H, W: (2,), "q": lambda H, W: (H, W),
-              "e": lambda H, W: (H, W), "f": lambda H, W: (H, W), "r": lambda H, W: (H, W)}
+    shapes = {
+        "d": lambda H, W: (H, W, 2),
+        "p": lambda H, W: (2,),
+        "q": lambda H, W: (H, W),
+        "e": lambda H, W: (H, W),
+        "f": lambda H, W: (H, W),
+        "r": lambda H, W: (H, W),
+    }
     for H, W in SIZES:
         params, image = random_problem(H, W)
         result = gf.forward(clone(params), oracle_grid(H, W), image.clone())
@@ -217,10 +246,16 @@ def forward(sub):
         expect(not missing, f"forward(...)[1] (outputs) is missing the keys {missing}")
         for key, shape in shapes.items():
             expect_shape(outputs[key], shape(H, W), f"outputs[{key!r}] for a {H}x{W} image")
-            hint = "p is sigma^-2 (the diagonal of Sigma), not sigma^2" if key == "p" else \
-                "r is f - I (the model minus the image)" if key == "r" else ""
-            expect_close(outputs[key], expected[key], f"outputs[{key!r}] for a {H}x{W} image", rtol=1e-9,
-                         atol=1e-12, hint=hint)
+            hint = (
+                "p is sigma^-2 (the diagonal of Sigma), not sigma^2"
+                if key == "p"
+                else "r is f - I (the model minus the image)"
+                if key == "r"
+                else ""
+            )
+            expect_close(
+                outputs[key], expected[key], f"outputs[{key!r}] for a {H}x{W} image", rtol=1e-9, atol=1e-12, hint=hint
+            )
         expect_tensor(g, "g")
         expect_close(g.reshape(()), expected["g"], f"g for a {H}x{W} image", rtol=1e-9, atol=1e-12)
 
@@ -234,14 +269,21 @@ def backward(sub):
         for _ in range(2):
             params, image = random_problem(H, W)
             outputs = oracle_forward(params, image)
-            grads = param_dict(by_hand("backward(params, outputs)", gf.backward.call_by_hand, params, outputs),
-                               "backward(params, outputs)")
+            grads = param_dict(
+                by_hand("backward(params, outputs)", gf.backward.call_by_hand, params, outputs),
+                "backward(params, outputs)",
+            )
             expected = oracle_grads(params, image)
             for name in ("a", "mu", "sigma"):
                 got = grads[name]
-                expect_close(got, expected[name], f"dg/d{name} for a {H}x{W} image", rtol=1e-6, atol=1e-9,
-                             hint=diagnose_grad(name, got, expected[name], expected, params, H * W))
-
+                expect_close(
+                    got,
+                    expected[name],
+                    f"dg/d{name} for a {H}x{W} image",
+                    rtol=1e-6,
+                    atol=1e-9,
+                    hint=diagnose_grad(name, got, expected[name], expected, params, H * W),
+                )
 
 
 @check("backward_Sigma", points=1)
@@ -251,19 +293,27 @@ def backward_Sigma(sub):
     for H, W in SIZES:
         params, image = random_problem(H, W)
         outputs = oracle_forward(params, image)
-        got = expect_tensor(by_hand("backward_Sigma(params, outputs)", gf.backward_Sigma.call_by_hand, params,
-                                    outputs), "backward_Sigma(params, outputs)")
+        got = expect_tensor(
+            by_hand("backward_Sigma(params, outputs)", gf.backward_Sigma.call_by_hand, params, outputs),
+            "backward_Sigma(params, outputs)",
+        )
         expected = oracle_grads(params, image)
         if got.shape == (2, 2):
-            raise CheckFailed("backward_Sigma returned a (2, 2) matrix: only the diagonal of Sigma is a parameter "
-                              "here, return its (2,) gradient")
+            raise CheckFailed(
+                "backward_Sigma returned a (2, 2) matrix: only the diagonal of Sigma is a parameter "
+                "here, return its (2,) gradient"
+            )
         expect_shape(got, (2,), "backward_Sigma(params, outputs)")
         hint = diagnose_grad("Sigma", got, expected["p"], expected, params, H * W)
         if _close(got, expected["sigma"]):
-            hint = ("this is dg/dsigma: the question asks for the gradient with respect to the entries of Sigma "
-                    "themselves, one link of the chain earlier")
-        expect_close(got, expected["p"], f"dg/dSigma (its diagonal) for a {H}x{W} image", rtol=1e-6, atol=1e-9,
-                     hint=hint)
+            hint = (
+                "this is dg/dsigma: the question asks for the gradient with respect to the entries of Sigma "
+                "themselves, one link of the chain earlier"
+            )
+        expect_close(
+            got, expected["p"], f"dg/dSigma (its diagonal) for a {H}x{W} image", rtol=1e-6, atol=1e-9, hint=hint
+        )
+
 
 # ---------------------------------------------------------------- the fits
 BY_HAND_FIT = "fit_manual and the functions it calls run with autograd switched off, as under torch.no_grad()"
@@ -296,27 +346,37 @@ def _one_fit(sub, name, what, image, init, lr, steps):
     after = start.fetch()
     for k in KEYS:
         left = after.get(k) if isinstance(after, dict) else None
-        expect(isinstance(left, torch.Tensor) and left.shape == init[k].shape and torch.equal(left, init[k]),
-               f"{what} changed init[{k!r}] in place: work on copies (clone)")
+        expect(
+            isinstance(left, torch.Tensor) and left.shape == init[k].shape and torch.equal(left, init[k]),
+            f"{what} changed init[{k!r}] in place: work on copies (clone)",
+        )
         expect_finite(params[k].detach(), f"{what}'s {k}")
-    expect(isinstance(losses, (list, tuple)) and len(losses) == steps,
-           f"{what} should return a list of {steps} losses (one per step), got "
-           f"{len(losses) if isinstance(losses, (list, tuple)) else type(losses).__name__}")
+    expect(
+        isinstance(losses, (list, tuple)) and len(losses) == steps,
+        f"{what} should return a list of {steps} losses (one per step), got "
+        f"{len(losses) if isinstance(losses, (list, tuple)) else type(losses).__name__}",
+    )
     return params, [float(v) for v in losses], requires_grad if isinstance(requires_grad, dict) else {}
 
 
 def _compare_to_descent(params, losses, expected, expected_losses, init, what):
     """expected_losses from oracle_descent: one more than `losses` (g after the last step, for the hint)."""
     if abs(losses[0] - expected_losses[0]) > 1e-8 * (1 + abs(expected_losses[0])):
-        hint = " (that is g after the first step: record g before updating)" if \
-            abs(losses[0] - expected_losses[1]) < 1e-8 * (1 + abs(expected_losses[1])) else ""
+        hint = (
+            " (that is g after the first step: record g before updating)"
+            if abs(losses[0] - expected_losses[1]) < 1e-8 * (1 + abs(expected_losses[1]))
+            else ""
+        )
         raise CheckFailed(f"{what}: losses[0] = {losses[0]:.8g}, expected g(init) = {expected_losses[0]:.8g}{hint}")
-    expected_losses = expected_losses[:len(losses)]
+    expected_losses = expected_losses[: len(losses)]
     expect_close(as_float64(losses), as_float64(expected_losses), f"{what}'s losses", rtol=1e-8, atol=1e-10)
     for k in KEYS:
         wrong_sign = 2 * init[k] - expected[k]
-        hint = "the parameters moved uphill: p <- p - lr * dg/dp" if _close(params[k], wrong_sign) else \
-            "each parameter p moves by -lr[name] * dg/dp, with the step size of its own name"
+        hint = (
+            "the parameters moved uphill: p <- p - lr * dg/dp"
+            if _close(params[k], wrong_sign)
+            else "each parameter p moves by -lr[name] * dg/dp, with the step size of its own name"
+        )
         expect_close(params[k].detach(), expected[k], f"{what}'s {k}", rtol=1e-8, atol=1e-10, hint=hint)
 
 
@@ -346,8 +406,9 @@ def fit_autograd(sub):
     lr = {k: lr[k] for k in KEYS}
     for steps in (1, 5):
         expected, expected_losses = oracle_descent(image, init, lr, steps)
-        params, losses, requires_grad = _one_fit(sub, "autograd", f"fit_autograd(..., steps={steps})", image, init,
-                                                 lr, steps)
+        params, losses, requires_grad = _one_fit(
+            sub, "autograd", f"fit_autograd(..., steps={steps})", image, init, lr, steps
+        )
         for k in KEYS:
             expect(not requires_grad.get(k), f"fit_autograd's {k} still requires grad: return detached tensors")
         _compare_to_descent(params, losses, expected, expected_losses, init, f"fit_autograd(..., steps={steps})")
@@ -363,11 +424,16 @@ def fits_agree(sub):
     lr = {k: lr[k] for k in KEYS}
     manual, manual_losses, _ = _one_fit(sub, "manual", "fit_manual", image, init, lr, 100)
     auto, auto_losses, _ = _one_fit(sub, "autograd", "fit_autograd", image, init, lr, 100)
-    expect_close(as_float64(manual_losses), as_float64(auto_losses), "fit_manual's losses vs fit_autograd's",
-                 rtol=1e-7, atol=1e-9, hint="your hand-derived gradients and autograd's disagree along the path")
+    expect_close(
+        as_float64(manual_losses),
+        as_float64(auto_losses),
+        "fit_manual's losses vs fit_autograd's",
+        rtol=1e-7,
+        atol=1e-9,
+        hint="your hand-derived gradients and autograd's disagree along the path",
+    )
     for k in KEYS:
-        expect_close(manual[k].detach(), auto[k].detach(), f"fit_manual's {k} vs fit_autograd's", rtol=1e-7,
-                     atol=1e-9)
+        expect_close(manual[k].detach(), auto[k].detach(), f"fit_manual's {k} vs fit_autograd's", rtol=1e-7, atol=1e-9)
 
 
 @check("fit_reparametrized", points=1)
@@ -384,8 +450,10 @@ def fit_reparametrized(sub):
         expect(bool((params["sigma"] > 0).all()), f"{what} returned a non-positive sigma {params['sigma'].tolist()}")
         plain, _ = oracle_descent(image, init, {"a": lr["a"], "mu": lr["mu"], "sigma": lr["s"]}, steps)
         if _close(params["sigma"], plain["sigma"]):
-            raise CheckFailed(f"{what} updated sigma itself: the descent variable is s = log(sigma), with the "
-                              "step size lr['s'] and the gradient with respect to s (not sigma)")
+            raise CheckFailed(
+                f"{what} updated sigma itself: the descent variable is s = log(sigma), with the "
+                "step size lr['s'] and the gradient with respect to s (not sigma)"
+            )
         _compare_to_descent(params, losses, expected, expected_losses, init, what)
 
 
@@ -413,12 +481,16 @@ def _recovers(sub, which):
     for H, W, a, mu, sigma in RECOVERY_IMAGES:
         image, true = synthetic_image(H, W, a, mu, sigma)
         params, losses = _stated_fit(sub, which, image)
-        expect(losses[-1] < losses[0],
-               f"fit_{which}: the loss did not decrease on the {H}x{W} image ({losses[0]:.4g} -> {losses[-1]:.4g})")
+        expect(
+            losses[-1] < losses[0],
+            f"fit_{which}: the loss did not decrease on the {H}x{W} image ({losses[0]:.4g} -> {losses[-1]:.4g})",
+        )
         err = max(float((params[k].detach() - true[k]).abs().max()) for k in KEYS)
-        expect(err <= RECOVERY_TOL,
-               f"fit_{which} on a {H}x{W} image of a Gaussian with {describe(true)}, from the kit's start, ends at "
-               f"{describe(params)} after {STEPS} steps (max error {err:.3g}, tolerance {RECOVERY_TOL})")
+        expect(
+            err <= RECOVERY_TOL,
+            f"fit_{which} on a {H}x{W} image of a Gaussian with {describe(true)}, from the kit's start, ends at "
+            f"{describe(params)} after {STEPS} steps (max error {err:.3g}, tolerance {RECOVERY_TOL})",
+        )
 
 
 @check("fit_recovers", points=2, tier="train", timeout=60)
@@ -451,8 +523,15 @@ def fit_digit(sub):
     _, losses = _stated_fit(sub, "manual", image)
     # oracle: L-BFGS on the closed form, same start
     leaves = {k: v.clone().requires_grad_(True) for k, v in initial_params(image).items()}
-    opt = torch.optim.LBFGS(list(leaves.values()), lr=1, max_iter=500, tolerance_grad=1e-12,
-                            tolerance_change=1e-14, history_size=20, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        list(leaves.values()),
+        lr=1,
+        max_iter=500,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-14,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
@@ -463,6 +542,8 @@ def fit_digit(sub):
     opt.step(closure)
     with torch.no_grad():
         best = float(oracle_forward(leaves, image)["g"])
-    expect(losses[-1] <= best * DIGIT_LOSS_MARGIN,
-           f"on the blurred digit, fit_manual ends at g = {losses[-1]:.5g} after {STEPS} steps; the best Gaussian "
-           f"(L-BFGS) reaches g = {best:.5g}")
+    expect(
+        losses[-1] <= best * DIGIT_LOSS_MARGIN,
+        f"on the blurred digit, fit_manual ends at g = {losses[-1]:.5g} after {STEPS} steps; the best Gaussian "
+        f"(L-BFGS) reaches g = {best:.5g}",
+    )
