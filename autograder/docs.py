@@ -398,9 +398,14 @@ def render_determinism(record: dict, base: Path) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for c in results["checks"]:
+        note = c.get("note", "")
+        if c.get("values"):  # written since determinism kept each seed's figures
+            seeds = ", ".join(_pct(v) for v in c["values"])
+            seconds = " / ".join(f"{x:,.0f}" for x in c.get("seconds", []))
+            note = "; ".join(x for x in (note, f"per seed: {seeds}" + (f" ({seconds} s)" if seconds else "")) if x)
         out.append(
             f"| {c['passed']} / {c['runs']} | {_pct(c.get('min'))} | {_pct(c.get('median'))} | "
-            f"{_pct(c.get('max'))} | {_threshold(c.get('threshold'))} | `{c['check']}` | {c.get('note', '')} |"
+            f"{_pct(c.get('max'))} | {_threshold(c.get('threshold'))} | `{c['check']}` | {note} |"
         )
     flaky = sum(c["passed"] < c["runs"] for c in results["checks"])
     out += ["", f"{flaky} flaky check(s) over {what}."]
