@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from autograder.runner import load_checks
-from kit.recipes import RECIPES, recipe
+from kit.recipes import RECIPES, recipe, settings
 
 
 def trainer(name):
@@ -76,9 +76,9 @@ def test_the_kit_reads_its_settings_from_the_recipes():
     )
     assert bench.TARGETS == {row: recipe(name).target for row, name in bench.ROWS.items()}
     assert all(t is not None for t in bench.TARGETS.values())
-    settings = a2.FULL_IMPROVED
-    settings["epochs"] = 1  # a caller's change stays the caller's
-    assert recipe("a2.full_improved").settings["epochs"] == 24
+    mine = settings("a2.full_improved")
+    mine["epochs"] = 1  # a caller's change stays the caller's
+    assert recipe("a2.full_improved").settings["epochs"] == 24 == a2.FULL_IMPROVED["epochs"]
 
 
 @pytest.mark.quick
