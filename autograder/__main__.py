@@ -221,7 +221,7 @@ def determinism_main(args, assignments) -> int:
     for name in runs:
         v = values.get(name)
         stats = (
-            f"{min(v):7.2%} {statistics.median(v):7.2%} {max(v):7.2%} {thresholds[name]:7.0%}"
+            f"{min(v):7.2%} {statistics.median(v):7.2%} {max(v):7.2%} {thresholds[name]:7.1%}"
             if v
             else f"{'':7} {'':7} {'':7} {'':7}"
         )

@@ -448,7 +448,7 @@ def test_determinism_reads_the_metrics(monkeypatch, capsys, tmp_path):
         "97.00%",
         "98.00%",
         "99.00%",
-        "95%",
+        "95.0%",
         "a1_intro_nn/train_circles",
     ]
     assert rows["a1_intro_nn/train_mnist"][:6] == [
@@ -456,7 +456,7 @@ def test_determinism_reads_the_metrics(monkeypatch, capsys, tmp_path):
         "97.50%",
         "97.60%",
         "97.70%",
-        "98%",
+        "98.0%",
         "a1_intro_nn/train_mnist",
     ]
     assert "FLAKY" in out.split("a1_intro_nn/train_mnist")[1].splitlines()[0] and "a1_intro_nn/forward" not in rows
