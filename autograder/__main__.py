@@ -124,7 +124,7 @@ def _parser():
     return parser
 
 
-def _write_determinism(args, done, runs, passes, values, thresholds, seconds) -> None:
+def _write_determinism(args, done, runs, passes, values, thresholds, seconds, data_source=None) -> None:
     """determinism's table as JSON (with each seed's accuracy and seconds), naming this machine."""
     import json
     import statistics
@@ -152,10 +152,8 @@ def _write_determinism(args, done, runs, passes, values, thresholds, seconds) ->
     results = {"runs": done, "first_seed": args.first_seed, "tier": args.tier, "checks": rows}
     if done < args.runs:
         results["planned_runs"] = args.runs
-    if any(name.startswith("a2_") for name in runs):  # the thresholds depend on the CIFAR-10 copy
-        from data_scripts import cifar10_source
-
-        results["data_source"] = cifar10_source()
+    if data_source:
+        results["data_source"] = data_source
     write_atomically(Path(args.json), json.dumps(envelope("determinism", results, command), indent=1) + "\n")
 
 
@@ -171,6 +169,11 @@ def determinism_main(args, assignments) -> int:
 
     passes, runs, values, thresholds = collections.Counter(), collections.Counter(), collections.defaultdict(list), {}
     seconds = collections.defaultdict(list)
+    data_source = None  # read once: a2's thresholds depend on the CIFAR-10 copy
+    if args.json and any(a.startswith("a2_") for a in assignments):
+        from data_scripts import cifar10_source
+
+        data_source = cifar10_source()
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(args.first_seed, args.first_seed + args.runs):
             out = Path(tmp) / f"run{k}.json"
@@ -214,7 +217,7 @@ def determinism_main(args, assignments) -> int:
                         thresholds[name] = found[0]["threshold"]
             done = k + 1 - args.first_seed
             if args.json:  # after every run: a study stopped half-way keeps the seeds it finished
-                _write_determinism(args, done, runs, passes, values, thresholds, seconds)
+                _write_determinism(args, done, runs, passes, values, thresholds, seconds, data_source)
             print(f"  run {done}/{args.runs} done (KIT_SEED_OFFSET={k})", file=sys.stderr, flush=True)
     flaky = [n for n in runs if passes[n] < runs[n]]
     print(f"{'passed':>7}  {'min':>7} {'median':>7} {'max':>7} {'thresh.':>7}  check")

@@ -11,6 +11,8 @@ import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
+from kit.recipes import percent  # noqa: F401 (the checks' messages name thresholds with it)
+
 TIERS = ("quick", "train", "full")
 REGISTRY: dict[str, list["Check"]] = {}
 
@@ -64,10 +66,10 @@ def check(
 
     def register(func):
         assignment = func.__module__.rsplit(".", 1)[-1]
-        doc = description or (func.__doc__ or "").strip().splitlines()[0] if (description or func.__doc__) else ""
         if recipe is not None:
-            doc = _with_recipe(doc, recipe)
             func.__doc__ = _with_recipe(func.__doc__ or "", recipe)
+        text = _with_recipe(description, recipe) if description and recipe is not None else description
+        doc = text or (func.__doc__ or "").strip().splitlines()[0] if (text or func.__doc__) else ""
         item = Check(
             assignment,
             name,
@@ -91,11 +93,6 @@ def check(
         return func
 
     return register
-
-
-def percent(x: float) -> str:
-    """0.95 -> "95%", 0.985 -> "98.5%"."""
-    return f"{x:.1%}".replace(".0%", "%")
 
 
 def _with_recipe(text: str, name: str) -> str:

@@ -519,13 +519,6 @@ def render_page(rows, records, base: Path = PAGE.parent) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def _latest(records, kind: str) -> dict:
-    mine = [r for r in records if r["kind"] == kind]
-    if not mine:
-        raise DocsError(f"no {kind} measurement in docs/data/")
-    return mine[0]
-
-
 def _setting(value) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k} {v}" for k, v in value.items()) + "}"

@@ -19,7 +19,7 @@ import torch
 
 from .cli import add_common_options, entry_point
 from .loops import pick_device
-from .recipes import recipe
+from .recipes import percent, recipe
 from .student import load_student_modules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -414,7 +414,7 @@ def render(result: dict) -> str:
     ]
     for r in result["models"]:
         t = f"{r['time_to_target_s']:.1f} s" if r["time_to_target_s"] is not None else "not reached"
-        target = f"{r['target']:.1%}".replace(".0%", "%")  # 95%, 98.5%
+        target = percent(r["target"])
         lines.append(
             f"{r['model']:<24}{r['epochs']:>7}{r['s_per_epoch']:>9.2f}{r['images_per_s']:>9.0f}"
             f"{r['test_acc']:>10.2%}{target:>8}{t:>12}"

@@ -89,6 +89,11 @@ _ALL = [
 RECIPES: dict[str, Recipe] = {r.name: r for r in _ALL}
 
 
+def percent(x: float) -> str:
+    """A threshold as the docs and messages write it: 0.95 -> "95%", 0.985 -> "98.5%"."""
+    return f"{x:.1%}".replace(".0%", "%")
+
+
 def recipe(name: str) -> Recipe:
     try:
         return RECIPES[name]

@@ -1138,9 +1138,8 @@ def _train_recipe(sub, name, what, device="cpu"):
     from data_scripts import cifar10_source
 
     found = recipe(name)
-    _train_and_expect(
-        sub, found.threshold_for(cifar10_source()), what.format(**found.settings), device=device, **found.settings
-    )
+    source = "any" if "any" in found.threshold else cifar10_source()  # the copy matters only where it is named
+    _train_and_expect(sub, found.threshold_for(source), what.format(**found.settings), device=device, **found.settings)
 
 
 # not in a notebook test cell: full tier: hours on a CPU, graded by the CLI
