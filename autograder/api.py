@@ -112,11 +112,13 @@ def _with_recipe(text: str, name: str) -> str:
 _MEASURED: list[dict] = []
 
 
-def record_metric(name: str, value: float, threshold: float | None = None) -> None:
-    """Record a number the running check measured; it travels in the check's result (`metrics`)."""
+def record_metric(name: str, value: float, threshold: float | None = None, **detail: str | bool) -> None:
+    """Record a number the running check measured; it travels in the check's result (`metrics`), with `detail`
+    (short strings or booleans: what the number was measured under)."""
     entry = {"name": name, "value": float(value)}
     if threshold is not None:
         entry["threshold"] = float(threshold)
+    entry.update(detail)
     _MEASURED.append(entry)
 
 

@@ -310,9 +310,11 @@ def render_bench(record: dict, base: Path) -> str:
                 f"Quick tier of every assignment (`python -m autograder grade --tier quick`): "
                 f"{result['quick_tier_s']:.1f} s.",
             ]
-        decision = result.get("precision_decision") or {}
+        from kit.bench import describe_decision, speed_decision
+
+        decision = speed_decision(result)
         if decision.get("precision"):
-            out += ["", f"`--precision auto` chose {decision['precision']} ({decision.get('why', '')})."]
+            out += ["", f"Speed switches left to `auto` chose {describe_decision(decision)}."]
         sandbox = result.get("sandbox")
         if sandbox:
             out += [

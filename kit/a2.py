@@ -1,10 +1,11 @@
 """Assignment 2 runs: the student's CourseCNN trained on CIFAR-10 by the student's `epoch`, with switches.
 
 The notebook, the CLI and the autograder all train through `train`, so they measure exactly the same thing.
-Speed on CPU: the data live in memory as tensors, augmentation is batched on tensors, and the model and the
-batches use the channels_last memory layout (faster convolutions on CPU) when the student's forward accepts it:
-the course's `x.view(N, -1)` after the convolutions does not (a channels_last tensor cannot be viewed flat), and
-then `train` keeps the usual contiguous layout, so view, reshape, flatten and nn.Flatten all train.
+Speed on CPU: the data live in memory as tensors, augmentation is batched on tensors, and the precision
+(float32 or bfloat16 autocast) and the memory layout of the model and its batches (contiguous or channels_last)
+are chosen by timing one training step of each (kit.loops.resolve_switches). channels_last is a candidate only
+when the student's forward accepts it: the course's `x.view(N, -1)` after the convolutions does not (a
+channels_last tensor cannot be viewed flat), so view, reshape, flatten and nn.Flatten all train.
 
 Protocol: whatever is selected or compared (the best epoch, a learning rate, a variant of the ablation) is read
 on a VALIDATION split held out of the training images (`validation=` images, a fixed random draw); the test set is
@@ -27,13 +28,15 @@ import torch
 from torch import nn
 
 from . import recipes
+from . import loops
 from .cli import add_common_options, entry_point
 from .loops import (
-    PRECISION_DECISIONS,
+    SPEED_DECISIONS,
     History,
     mixed_precision,
     pick_device,
-    resolve_precision,
+    resolve_eval_batch_size,
+    resolve_switches,
     save_run,
     seed_everything,
     training_step_probe,
@@ -41,7 +44,7 @@ from .loops import (
 from .student import load_student_modules
 
 # The course's settings: plain SGD, learning rate 0.1, batches of 128.
-LR, BATCH_SIZE, EVAL_BATCH_SIZE, GAMMA, DROPOUT = 0.1, 128, 1000, 0.95, 0.5
+LR, BATCH_SIZE, GAMMA, DROPOUT = 0.1, 128, 0.95, 0.5
 # The train and full tiers' recipes and their thresholds: kit/recipes.py (measured: docs/course/a2.md). At the
 # course's constant learning rate the vanilla network peaks after about 12 epochs and then overfits, so its check
 # selects the epoch on a validation split of the training images (never on the test set). With every improvement
@@ -172,7 +175,7 @@ def train(
     limit_test: int | None = None,
     seed: int = 0,
     device: str = "auto",
-    channels_last: bool = True,
+    channels_last: bool | str = "auto",
     precision: str = "auto",
     progress: bool = False,
     data=None,
@@ -189,9 +192,10 @@ def train(
     """Train the student's cnn.CourseCNN with their training.epoch / make_transforms / make_scheduler.
 
     `data` = (Xtrain, ytrain, Xtest, ytest) replaces CIFAR-10 (tests). Returns (model, History); the History's
-    `seconds` is the cumulative training time (evaluation excluded). `precision` 'auto' runs the student's
-    epoch under bfloat16 autocast when one timed training step of this model is faster in it (kit.loops), else
-    in float32.
+    `seconds` is the cumulative training time (evaluation excluded). `precision` and `channels_last` 'auto' are
+    decided by timing one training step of this model in each (kit.loops.resolve_switches: bfloat16 autocast and
+    the channels_last layout only when clearly faster; the decision is in kit.loops.SPEED_DECISIONS under
+    speed_key(...)); channels_last True uses that layout whenever the forward accepts it, False never.
     `test_logits`: a list that receives, after each epoch, the model's logits on the test images (eval mode,
     float32 on the CPU). Without test labels (ytest None: the grader's sandbox) the student's epoch never sees
     the test images and the History's test curve is NaN; the grader scores those logits instead.
@@ -219,29 +223,23 @@ def train(
             Xval = whiten(Xval)
     train_transform, test_transform = training.make_transforms(Xtrain, standardize, augment)
     model = cnn.CourseCNN(batch_norm=batch_norm, dropout=dropout).to(dev)
+    if channels_last is not False:
+        if not accepts_channels_last(model.to(memory_format=torch.channels_last), Xtrain[:2].to(dev)):
+            channels_last = False  # e.g. x.view(N, -1) after a convolution
+        model = model.to(memory_format=torch.contiguous_format)
+    criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    # timed on one step of this very model, never decided from CPU flags alone
+    probe = training_step_probe(model, criterion, Xtrain[:batch_size].to(dev), ytrain[:batch_size].to(dev), dev)
+    precision, channels_last = resolve_switches(
+        dev, precision, channels_last, probe=probe, key=speed_key(batch_norm, dropout, batch_size)
+    )
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-        if not accepts_channels_last(model, Xtrain[:2].to(dev)):  # e.g. x.view(N, -1) after a convolution
-            channels_last = False
-            model = model.to(memory_format=torch.contiguous_format)
     optimizer = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay, nesterov)
     train_steps = epochs * -(-len(Xtrain) // batch_size)
     if schedule:
         step_schedule(optimizer, schedule, lr, train_steps, warmup)
     scheduler = training.make_scheduler(optimizer, gamma) if lr_schedule and not schedule else None
-    criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    if precision == "auto":  # timed on one step of this very model, never decided from CPU flags alone
-        x = Xtrain[:batch_size].to(dev)
-        x = x.to(memory_format=torch.channels_last) if channels_last else x
-        probe = training_step_probe(model, criterion, x, ytrain[:batch_size].to(dev), dev)
-        precision = resolve_precision(
-            dev,
-            "auto",
-            probe=probe,
-            key=f"course CNN, batch norm {batch_norm}, "
-            f"dropout {dropout > 0}, batch {batch_size}, channels_last {channels_last}",
-        )
-    precision = resolve_precision(dev, precision)
     train_batches = Batches(
         Xtrain,
         ytrain,
@@ -252,12 +250,21 @@ def train(
         channels_last=channels_last,
         seed=seed,
     )
+    eval_batch_size = _eval_batch_size(
+        model,
+        Xtest,
+        dev,
+        precision,
+        channels_last,
+        speed_key(batch_norm, dropout, batch_size),
+        epochs * (len(Xval) if validation else len(Xtest)) * (2 if flip_test else 1),
+    )
     test_batches = Batches(
-        Xtest, ytest, EVAL_BATCH_SIZE, transform=test_transform, device=dev, channels_last=channels_last
+        Xtest, ytest, eval_batch_size, transform=test_transform, device=dev, channels_last=channels_last
     )
     if validation:
         val_batches = Batches(
-            Xval, yval, EVAL_BATCH_SIZE, transform=test_transform, device=dev, channels_last=channels_last
+            Xval, yval, eval_batch_size, transform=test_transform, device=dev, channels_last=channels_last
         )
         return _train_validated(
             training,
@@ -429,6 +436,28 @@ def _train_validated(
     return model, hist
 
 
+def _eval_batch_size(model, X, dev, precision, channels_last, key, work) -> int:
+    """kit.loops.resolve_eval_batch_size for `model` in eval mode, in the precision and layout train chose, on
+    the first images of X (unlabelled: the sandbox's test images do); `work` is the images the training will
+    evaluate in all. The model goes back to train mode."""
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+
+    def forward(xb):
+        with mixed_precision(dev, precision):
+            model(xb.contiguous(memory_format=layout))
+
+    model.eval()
+    try:
+        return resolve_eval_batch_size(dev, forward, X[: loops.EVAL_PROBE_IMAGES].to(dev), key, work)
+    finally:
+        model.train()
+
+
+def speed_key(batch_norm: bool, dropout: float, batch_size: int) -> str:
+    """What train's speed decision (precision, layout) is cached and reported under: the model and batch shape."""
+    return f"course CNN, batch norm {bool(batch_norm)}, dropout {dropout > 0}, batch {batch_size}"
+
+
 @torch.no_grad()
 def accepts_channels_last(model, x) -> bool:
     """Whether `model`'s forward runs on `x` in the channels_last memory layout (one forward pass in eval mode,
@@ -541,15 +570,22 @@ CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 def cifar_predictions(cnn, training, every_epoch: bool = False, **kw) -> dict:
     """Train the student's CourseCNN with `train` and the kit recipe `kw` (in the sandbox the test images come
     without labels); the logits on the test images after the last epoch (and after every epoch when
-    `every_epoch`) and the training curve the student's epoch reported. With `validation` in `kw`, "logits" are
-    those of the epoch of best validation accuracy, the only time the test images are read."""
+    `every_epoch`), the training curve the student's epoch reported, and the speed switches train chose ("speed":
+    precision, channels_last, why, the probe's step times). With `validation` in `kw`, "logits" are those of the
+    epoch of best validation accuracy, the only time the test images are read."""
     logits = []
     _, hist = train(cnn, training, test_logits=logits, **kw)
+    speed = SPEED_DECISIONS.get(
+        speed_key(kw.get("batch_norm", False), kw.get("dropout", 0.0), kw.get("batch_size", BATCH_SIZE)), {}
+    )
     out = {
         "logits": logits[-1] if logits else None,
         "epochs": len(hist.train_loss),
         "train_loss": list(hist.train_loss),
         "seconds": list(hist.seconds),
+        "speed": {
+            k: speed[k] for k in ("precision", "channels_last", "why", "step_s", "eval_batch_size") if k in speed
+        },
     }
     if every_epoch:
         out["epoch_logits"] = logits
@@ -816,7 +852,7 @@ def main(argv=None) -> int:
                 "config": {**kw, **switches},
                 **_summary(hist),
                 "history": hist.to_dict(),
-                "precision_decisions": PRECISION_DECISIONS,
+                "speed_decisions": SPEED_DECISIONS,
             },
             args.runs,
         )

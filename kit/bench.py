@@ -369,17 +369,12 @@ def bench(device_name: str, full: bool, folder: Path, seed: int = 0) -> dict:
         _, hist = a3.train_vit(vit, device=device_name, seed=seed, **a3.FULL_TRAINING["mnist"])
         rows.append(row("ViT dim 64 (MNIST)", hist, 60000, TARGETS["ViT dim 64 (MNIST)"]))
 
-    from .loops import PRECISION_DECISIONS, resolve_precision, training_step_probe
+    # what the CNN row's training chose (kit.a2.train times one step of each precision and layout)
+    from .loops import SPEED_DECISIONS
 
-    probe_model = cnn.CourseCNN().to(device).to(memory_format=torch.channels_last)
-    x = torch.randn(128, 3, 32, 32, device=device).to(memory_format=torch.channels_last)
-    auto = resolve_precision(
-        device,
-        "auto",
-        key="bench course CNN, batch 128",
-        probe=training_step_probe(
-            probe_model, torch.nn.functional.cross_entropy, x, torch.randint(0, 10, (128,), device=device), device
-        ),
+    cnn_recipe = a2.FULL_IMPROVED
+    speed = SPEED_DECISIONS.get(
+        a2.speed_key(cnn_recipe["batch_norm"], cnn_recipe["dropout"], cnn_recipe.get("batch_size", a2.BATCH_SIZE)), {}
     )
     steps = {}
     for precision in ("fp32", "bf16"):
@@ -398,11 +393,31 @@ def bench(device_name: str, full: bool, folder: Path, seed: int = 0) -> dict:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "full": full,
-        "precision": auto,
+        "precision": speed.get("precision", "fp32"),
         "models": rows,
         "cnn_step": steps,
-        "precision_decision": PRECISION_DECISIONS.get("bench course CNN, batch 128", {}),
+        "speed_decision": speed,
     }
+
+
+def speed_decision(result: dict) -> dict:
+    """The speed decision a bench result records: 'speed_decision' (precision and layout, from 2026-12-03) or the
+    older 'precision_decision' (precision alone, its step times as fp32_step_s / bf16_step_s)."""
+    d = result.get("speed_decision") or result.get("precision_decision") or {}
+    if d and "step_s" not in d and "fp32_step_s" in d:
+        d = {**d, "step_s": {"fp32 channels_last": d["fp32_step_s"], "bf16 channels_last": d["bf16_step_s"]}}
+    return d
+
+
+def describe_decision(d: dict) -> str:
+    """'bf16, channels_last (probe: one step 160 ms in bf16 channels_last, ...)' from a speed decision."""
+    chosen = d["precision"] + (
+        ", channels_last" if d.get("channels_last") else ", contiguous" if "channels_last" in d else ""
+    )
+    times = ", ".join(
+        f"{s * 1e3:.0f} ms in {label}" for label, s in sorted(d.get("step_s", {}).items(), key=lambda kv: kv[1])
+    )
+    return f"{chosen} ({d.get('why', '')}" + (f": one training step {times})" if times else ")")
 
 
 def render(result: dict) -> str:
@@ -429,16 +444,9 @@ def render(result: dict) -> str:
         lines.append(
             f"quick tier, every assignment (python -m autograder grade --tier quick): {result['quick_tier_s']:.1f} s"
         )
-    if result.get("precision_decision"):
-        d = result["precision_decision"]
-        lines.append(
-            f"--precision auto chose {d['precision']} ({d['why']}"
-            + (
-                f": one step {d['fp32_step_s'] * 1e3:.0f} ms in fp32, {d['bf16_step_s'] * 1e3:.0f} ms in bf16)"
-                if "fp32_step_s" in d
-                else ")"
-            )
-        )
+    decision = speed_decision(result)
+    if decision:
+        lines.append(f"speed switches (auto): {describe_decision(decision)}")
     if "grading_cost" in result:
         lines.append("grading one submission (python -m autograder grade, per assignment and tier):")
         lines.append(render_cost(result["grading_cost"]))

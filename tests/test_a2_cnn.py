@@ -385,3 +385,39 @@ def test_bonus_switches_and_tools_run():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.mark.quick
+def test_the_training_speed_is_reported_and_a_forged_record_is_dropped():
+    """The precision and layout kit.a2.train chose travel to the result's metrics with the chosen step's time.
+    The record comes from the sandbox, where the student's code ran too: anything malformed is left out."""
+    from autograder import api
+
+    api.take_metrics()
+    step_s = {"bf16 channels_last": 0.16, "fp32 contiguous": 0.41}
+    record = {"precision": "bf16", "channels_last": True, "why": "probe", "step_s": step_s, "eval_batch_size": 128}
+    checks._record_speed(record)
+    checks._record_speed({**record, "why": "cached probe", "eval_batch_size": 7})
+    assert api.take_metrics() == [
+        {
+            "name": "training step (s)",
+            "value": 0.16,
+            "precision": "bf16",
+            "channels_last": True,
+            "cached": False,
+            "eval_batch_size": 128,
+        },
+        {"name": "training step (s)", "value": 0.16, "precision": "bf16", "channels_last": True, "cached": True},
+    ]
+    for forged in (
+        None,
+        "bf16",
+        {"precision": "fp8", "channels_last": True, "step_s": step_s},
+        {"precision": "bf16", "channels_last": "yes", "step_s": step_s},
+        {"precision": "bf16", "channels_last": True, "step_s": {"bf16 channels_last": 1e9}},
+        {"precision": "bf16", "channels_last": True, "step_s": {"bf16 channels_last": "0.1"}},
+        {"precision": "bf16", "channels_last": True, "step_s": [0.1]},
+        {"precision": "fp32", "channels_last": False},  # no probe ran: nothing timed to report
+    ):
+        checks._record_speed(forged)
+    assert api.take_metrics() == []

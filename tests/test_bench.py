@@ -59,3 +59,26 @@ def test_tree_memory_counts_the_children():
         child.kill()
     rows = [{"assignment": "a1_intro_nn", "tier": "quick", "seconds": 20.04, "peak_mb": 873.2, "points": "20 / 20"}]
     assert "a1_intro_nn       quick       20.0      873  20 / 20" in bench.render_cost(rows)
+
+
+@pytest.mark.quick
+def test_the_speed_decision_is_printed_new_and_old_records_alike():
+    """make bench prints what the speed switches chose, with the probe's step times fastest first; records from
+    before the layout was probed (precision alone) still render."""
+    from kit import bench
+
+    new = {
+        "precision": "bf16",
+        "channels_last": True,
+        "why": "probe",
+        "step_s": {"fp32 contiguous": 0.41, "bf16 channels_last": 0.16, "fp32 channels_last": 0.36},
+    }
+    assert bench.describe_decision(bench.speed_decision({"speed_decision": new})) == (
+        "bf16, channels_last (probe: one training step 160 ms in bf16 channels_last, 360 ms in fp32 "
+        "channels_last, 410 ms in fp32 contiguous)"
+    )
+    old = {"precision": "fp32", "why": "probe", "fp32_step_s": 0.064, "bf16_step_s": 0.1}
+    assert bench.describe_decision(bench.speed_decision({"precision_decision": old})) == (
+        "fp32 (probe: one training step 64 ms in fp32 channels_last, 100 ms in bf16 channels_last)"
+    )
+    assert bench.speed_decision({}) == {}

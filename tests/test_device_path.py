@@ -33,12 +33,12 @@ def test_the_precision_probe_runs_on_a_gpu_as_on_a_cpu(tmp_path, monkeypatch):
     ran = []
     assert loops.resolve_precision(gpu, "auto", probe=ran.append, key="gpu test") in ("fp32", "bf16")
     assert set(ran) == {"fp32", "bf16"} and synced, "the probe ran in both precisions, synchronized"
-    decision = loops.PRECISION_DECISIONS["gpu test"]
-    assert decision["why"] == "probe" and "fp32_step_s" in decision
-    assert "cuda|Test GPU" in (tmp_path / "precision.json").read_text()
+    decision = loops.SPEED_DECISIONS["gpu test"]
+    assert decision["why"] == "probe" and "fp32 contiguous" in decision["step_s"]
+    assert "cuda|Test GPU" in (tmp_path / "speed.json").read_text()
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
     assert loops.resolve_precision(gpu, "auto", probe=ran.append, key="old gpu") == "fp32"
-    assert loops.PRECISION_DECISIONS["old gpu"]["why"] == "no bfloat16 hardware"
+    assert loops.SPEED_DECISIONS["old gpu"]["why"] == "no bfloat16 hardware"
 
 
 @pytest.mark.quick

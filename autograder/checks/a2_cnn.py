@@ -24,8 +24,10 @@ from autograder.api import (
     expect_fraction,
     expect_shape,
     percent,
+    record_metric,
 )
 from autograder.judge import is_module, is_remote
+from kit.loops import EVAL_BATCH_SIZES
 from kit.recipes import recipe
 
 COURSE_CNN_PARAMS = 1_191_170
@@ -1092,6 +1094,7 @@ def _train_and_expect(sub, threshold, what, device="cpu", best_epoch=False, **kw
         isinstance(run, dict) and "logits" in run and "train_loss" in run,
         f"{what}: the training sent back no predictions",
     )
+    _record_speed(run.get("speed"))
     outputs = run["epoch_logits"] if best_epoch else [run["logits"]]
     expect(isinstance(outputs, list) and len(outputs) >= 1, f"{what}: the training sent back no predictions")
     accs = []
@@ -1109,6 +1112,25 @@ def _train_and_expect(sub, threshold, what, device="cpu", best_epoch=False, **kw
         threshold,
         f"{what} reaches {acc:.1%} test accuracy {when} {len(losses)} epochs, expected at least {percent(threshold)}",
     )
+
+
+def _record_speed(speed) -> None:
+    """The speed switches the training chose (kit.a2.train's probe) as a metric: the chosen step's seconds, with
+    the precision and layout. The record comes from the sandbox, where the student's code also ran, so only
+    well-formed values are kept: it informs the report, it grades nothing."""
+    if not isinstance(speed, dict):
+        return
+    precision, layout, times = speed.get("precision"), speed.get("channels_last"), speed.get("step_s")
+    if precision not in ("fp32", "bf16") or not isinstance(layout, bool):
+        return
+    chosen = f"{precision} {'channels_last' if layout else 'contiguous'}"
+    seconds = times.get(chosen) if isinstance(times, dict) else None
+    if isinstance(seconds, (int, float)) and 0 < seconds < 3600:  # step times exist only where a probe ran
+        cached = speed.get("why") == "cached probe"
+        detail = dict(precision=precision, channels_last=layout, cached=cached)
+        if speed.get("eval_batch_size") in EVAL_BATCH_SIZES:
+            detail["eval_batch_size"] = speed["eval_batch_size"]
+        record_metric("training step (s)", seconds, **detail)
 
 
 @check("train_cifar_small", points=3, tier="train", timeout=150, recipe="a2.small")
