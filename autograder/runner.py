@@ -230,10 +230,52 @@ def new_sandbox(submission: Path, level: str | None = None, slot: int = 0):
     return Sandbox(submission, level=level, slot=slot, public_data=public_dir())
 
 
+# Folders whose submissions share one sandbox in this process (shared_sandboxes): folder -> Sandbox or None (not
+# started yet).
+_SHARED_SANDBOXES: dict[Path, object] = {}
+
+
+@contextlib.contextmanager
+def shared_sandboxes(folder: Path):
+    """Within this context, this process grades every submission inside `folder` in one sandbox: one zygote,
+    started once, forks a fresh child for each check, as it does for the checks of one submission; each check
+    still starts from a process that has run no submission's code, and sees its own files only. For what the kit
+    grades by the dozen and wrote itself (the mutants of `make mutants`, the test suite's variants of the
+    reference), never for students' work: their submissions each get a sandbox of their own (DESIGN.md,
+    decision 3). Only at the default isolation level, and only where the sandbox sees the submissions live (bwrap,
+    none): the "user" level copies a submission when its sandbox starts."""
+    folder = Path(folder).resolve()
+    _SHARED_SANDBOXES[folder] = None
+    try:
+        yield
+    finally:
+        sandbox = _SHARED_SANDBOXES.pop(folder, None)
+        if sandbox is not None:
+            sandbox.close()
+
+
+def _shared_sandbox(submission: Path, level: str | None, slot: int):
+    """The shared sandbox whose folder holds `submission`, started on first use, or None."""
+    if level is not None or slot:
+        return None
+    for folder, sandbox in _SHARED_SANDBOXES.items():
+        if submission == folder or folder in submission.parents:
+            if sandbox is None:
+                sandbox = new_sandbox(folder)
+                if sandbox.level not in ("bwrap", "none"):
+                    return None
+                _SHARED_SANDBOXES[folder] = sandbox
+            return sandbox
+    return None
+
+
 def _grade_sequential(submission: Path, checks, threads, level, kwargs, slot):
     if not checks:
         return
-    sandbox = new_sandbox(submission, level, slot)
+    sandbox = _shared_sandbox(submission, level, slot)
+    own = sandbox is None
+    if own:
+        sandbox = new_sandbox(submission, level, slot)
     try:
         for chk in checks:
             try:
@@ -242,7 +284,8 @@ def _grade_sequential(submission: Path, checks, threads, level, kwargs, slot):
                 res = result_of(chk, "error", f"grader error: {type(err).__name__}: {err}", isolation=sandbox.level)
             yield res
     finally:
-        sandbox.close()
+        if own:
+            sandbox.close()
 
 
 def grader_error(assignment: str, message: str) -> CheckResult:

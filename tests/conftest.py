@@ -5,7 +5,8 @@
 - `graded_assignment`: a test taking it runs once for each assignment that has a check module;
 - `run_grader(*args)`: the real CLI (`python -m autograder ...`) in a child process;
 - `grade_json(submission, assignment, tier, *extra)`: grade with the real CLI into a JSON report in the test's
-  tmp_path, and return the report.
+  tmp_path, and return the report;
+- and, for every test, one sandbox per test process for the in-process gradings of folders under tmp_path.
 """
 
 import itertools
@@ -41,6 +42,18 @@ def _graded() -> list[str]:
 def pytest_generate_tests(metafunc):
     if "graded_assignment" in metafunc.fixturenames:
         metafunc.parametrize("graded_assignment", _graded())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_sandbox_for_the_variants(tmp_path_factory):
+    """Gradings in a test's process of folders under the test's tmp_path (the reference's variants, mutants)
+    share one sandbox per test process, a fresh child per check (runner.shared_sandboxes): a sandbox's start
+    (torch and the rest imported, about 3 s) is paid once, not per grading. The CLI's gradings, in processes
+    of their own, and those asking for an isolation level each start their own."""
+    from autograder.runner import shared_sandboxes
+
+    with shared_sandboxes(tmp_path_factory.getbasetemp()):
+        yield
 
 
 @pytest.fixture
