@@ -255,18 +255,19 @@ def shared_sandboxes(folder: Path):
 
 
 def _shared_sandbox(submission: Path, level: str | None, slot: int):
-    """The shared sandbox whose folder holds `submission`, started on first use, or None."""
+    """The shared sandbox of the innermost shared folder holding `submission` (made on first use), or None."""
     if level is not None or slot:
         return None
-    for folder, sandbox in _SHARED_SANDBOXES.items():
-        if submission == folder or folder in submission.parents:
-            if sandbox is None:
-                sandbox = new_sandbox(folder)
-                if sandbox.level not in ("bwrap", "none"):
-                    return None
-                _SHARED_SANDBOXES[folder] = sandbox
-            return sandbox
-    return None
+    holding = [folder for folder in _SHARED_SANDBOXES if submission == folder or folder in submission.parents]
+    if not holding:
+        return None
+    folder = max(holding, key=lambda f: len(f.parts))
+    if _SHARED_SANDBOXES[folder] is None:
+        sandbox = new_sandbox(folder)
+        if sandbox.level not in ("bwrap", "none"):
+            return None
+        _SHARED_SANDBOXES[folder] = sandbox
+    return _SHARED_SANDBOXES[folder]
 
 
 def _grade_sequential(submission: Path, checks, threads, level, kwargs, slot):

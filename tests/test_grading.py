@@ -48,3 +48,39 @@ def test_stubs_score_zero(graded_assignment, grade_json):
     statuses = {t["kit_status"] for t in report["tests"]}
     assert statuses <= {"not_implemented", "failed", "error"}, statuses
     assert "not_implemented" in statuses
+
+
+@pytest.mark.quick
+def test_shared_sandbox_serves_the_kits_variants_and_nothing_else(tmp_path, monkeypatch):
+    """runner.shared_sandboxes: gradings of folders inside the shared one start one sandbox between them (the
+    innermost shared folder wins), and still grade each folder's own code; a folder outside, or a grading asking
+    for an isolation level, starts its own."""
+    import shutil
+
+    from autograder import runner
+
+    started = []
+    real = runner.new_sandbox
+    monkeypatch.setattr(runner, "new_sandbox", lambda sub, *a, **k: started.append(Path(sub)) or real(sub, *a, **k))
+    a4 = "a4_gaussian_fit"
+    tmp_path = tmp_path.resolve()
+    shared, alone = tmp_path / "shared", tmp_path / "alone"
+    for sub, source in ((shared / "reference", "solutions"), (shared / "stubs", "assignments"), (alone, "solutions")):
+        shutil.copytree(ROOT / source / a4, sub / a4, ignore=shutil.ignore_patterns("*.ipynb", "runs"))
+    only = [f"{a4}/loss"]
+
+    def status(sub, **kw):
+        return [r.status for r in runner.grade(sub, [a4], tier="quick", only=only, **kw)]
+
+    monkeypatch.setattr(runner, "_SHARED_SANDBOXES", {})  # not the test session's own (tests/conftest.py)
+    with runner.shared_sandboxes(shared):
+        assert status(shared / "reference") == ["passed"]
+        assert status(shared / "stubs") == ["not_implemented"]  # the same sandbox, the other folder's code
+        assert status(alone) == ["passed"]
+        assert status(shared / "reference", level="none") == ["passed"]
+        with runner.shared_sandboxes(tmp_path):
+            assert status(shared / "stubs") == ["not_implemented"]
+            assert runner._SHARED_SANDBOXES[tmp_path] is None, "the innermost shared folder's sandbox served it"
+            assert status(alone) == ["passed"]
+    assert started == [shared, alone, shared / "reference", tmp_path]
+    assert runner._SHARED_SANDBOXES == {}, "each sandbox is closed at the end of its context"
