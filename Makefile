@@ -72,7 +72,7 @@ prairielearn: setup
 	$(PY) -m autograder.prairielearn $(A)
 
 test: data
-	$(PY) -m pytest -m "quick or train" -n $(JOBS)
+	$(PY) -m pytest -m "quick or train" -n $(JOBS) --dist worksteal
 
 # ruff: the kit's code (not solutions/, written for students); make test runs the same through tests/test_lint.py
 lint: setup

@@ -39,6 +39,12 @@ def _graded() -> list[str]:
     return [a for a in _assignments() if (ROOT / "autograder" / "checks" / f"{a}.py").is_file()]
 
 
+def pytest_collection_modifyitems(items):
+    """The heavy tests first: with `-n 2 --dist worksteal` (make test) a worker that runs out of tests takes
+    half of the other's queue, so the long ones must not be the last to start."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 def pytest_generate_tests(metafunc):
     if "graded_assignment" in metafunc.fixturenames:
         metafunc.parametrize("graded_assignment", _graded())

@@ -355,6 +355,7 @@ def test_zca_whitening_decorrelates_the_training_pixels():
 
 
 @pytest.mark.quick
+@pytest.mark.heavy
 def test_bonus_switches_and_tools_run():
     """Bonuses (ZCA, Adam/AdamW) train; the tools (overfit one batch, first-layer maps, confusion matrix, plots) run
     on the reference and give what they promise."""

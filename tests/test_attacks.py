@@ -234,6 +234,7 @@ def test_attack_earns_nothing(name, tmp_path, grade_json):
 
 
 @pytest.mark.quick
+@pytest.mark.heavy
 def test_channel_forgery_runs_nothing_in_the_judge(tmp_path, grade_json):
     """Bytes written straight into the reply channel: a pickle that would run a command in an unpickling judge,
     then a well-formed frame claiming a right answer. Neither runs anything nor earns anything."""
@@ -260,6 +261,7 @@ def test_channel_forgery_runs_nothing_in_the_judge(tmp_path, grade_json):
 
 
 @pytest.mark.quick
+@pytest.mark.heavy
 def test_nothing_outlives_a_check_and_the_report_stays(tmp_path):
     """Background processes (a new session, a double fork) die with the check; one that would rewrite the report
     after grading never gets to; the grader's temporary folders are removed."""
@@ -357,6 +359,7 @@ def test_no_network(tmp_path, grade_json):
 
 
 @pytest.mark.quick
+@pytest.mark.heavy
 @pytest.mark.parametrize("level", ["user", "none"])
 def test_fallback_levels_grade_reference_and_stubs(level, tmp_path, grade_json):
     """Where bubblewrap cannot run: an unprivileged user (root in a container), or nothing; the reports say so."""

@@ -338,6 +338,7 @@ def test_sandbox_limits(name, source, words, tmp_path, grade_json):
 
 
 @pytest.mark.train
+@pytest.mark.heavy
 def test_determinism_reports_margins(run_grader):
     """Two seeds of two of a1's threshold checks (--check: the others are skipped): each passes both times and
     shows its measured accuracies."""

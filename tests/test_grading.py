@@ -23,6 +23,7 @@ def test_reference_full_marks_quick(graded_assignment, grade_json):
 
 
 @pytest.mark.train
+@pytest.mark.heavy
 def test_reference_full_marks_train(graded_assignment, grade_json):
     report = grade_json(ROOT / "solutions", graded_assignment, "train")
     assert any(t["tier"] == "train" for t in report["tests"]), "no train-tier check"

@@ -18,6 +18,9 @@ import pytest
 
 from autograder.nbgrader_plugins import JudgeGrades, check_calls
 
+# heavy as a whole: its tests share a module-scoped fixture, so they move to the front together
+pytestmark = pytest.mark.heavy
+
 ROOT = Path(__file__).resolve().parent.parent
 
 A = "a1_intro_nn"

@@ -12,6 +12,7 @@ NOTEBOOKS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
 
 
 @pytest.mark.train
+@pytest.mark.heavy
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.parent.name)
 def test_notebook_executes(path, monkeypatch):
     monkeypatch.setenv("KIT_BUDGET", "small")

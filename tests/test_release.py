@@ -22,6 +22,7 @@ def _diff(a: Path, b: Path, rel=""):
 
 
 @pytest.mark.quick
+@pytest.mark.heavy
 def test_assignments_match_fresh_release(tmp_path, assignments):
     build(tmp_path)
     problems = []

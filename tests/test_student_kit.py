@@ -15,6 +15,9 @@ import pytest
 
 from autograder.student_kit import build, hidden_check_names, public_source
 
+# heavy as a whole: its tests share a module-scoped fixture, so they move to the front together
+pytestmark = pytest.mark.heavy
+
 ROOT = Path(__file__).resolve().parent.parent
 
 ASSIGNMENTS = ("a1_intro_nn", "a2_cnn", "a3_transformers", "a4_gaussian_fit")
