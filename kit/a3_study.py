@@ -18,7 +18,7 @@ STUDY_VALUES = {
 # `validation`: training images held out (a fixed random draw, never trained on) that rank the configurations;
 # the test set is read once, by the configuration ranked first (limit_test: its first images only).
 STUDY_BUDGET = {
-    "small": dict(epochs=2, limit_train=10000, validation=2000, limit_test=2000),
+    "small": dict(epochs=1, limit_train=4000, validation=1000, limit_test=1000),  # tests, CI: the code runs
     "full": dict(epochs=3, limit_train=20000, validation=5000),
 }
 
