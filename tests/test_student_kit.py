@@ -139,13 +139,17 @@ def _venv_on_top_of_ours(folder: Path) -> Path:
     return folder
 
 
-def _make(kit, *args, venv, timeout=900):
+def _env() -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(DATA_DIR=str(ROOT / "data"), KIT_NO_PROGRESS="1")
+    return env
+
+
+def _make(kit, *args, venv, timeout=900):
     return subprocess.run(
         ["make", "--no-print-directory", *args, f"VENV={venv}"],
         cwd=kit,
-        env=env,
+        env=_env(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -154,8 +158,8 @@ def _make(kit, *args, venv, timeout=900):
 
 @pytest.mark.train
 def test_readme_commands_stubs_then_reference(kit, tmp_path):
-    """Copied anywhere: `make setup`, `make check A=..` scores 0 on the stubs, full public points on the
-    reference; `make handin` zips the modules and the notebook."""
+    """Copied anywhere: `make setup`, `make check A=a1` and the kit's grader on every assignment score 0 on the
+    stubs, full public points on the reference; `make handin` zips the modules and the notebook."""
     copy = tmp_path / "somewhere" / "student-kit"
     shutil.copytree(kit, copy)
     venv = _venv_on_top_of_ours(tmp_path / "venv")
@@ -164,18 +168,31 @@ def test_readme_commands_stubs_then_reference(kit, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     readme = (copy / "README.md").read_text()
     assert "make setup" in readme and "make check A=a1" in readme
-    for aid in ASSIGNMENTS:
-        proc = _make(copy, "check", f"A={aid.split('_')[0]}", venv=venv)
+
+    def check_all():
+        """The README's `make check A=a1`, then the kit's grader on every assignment in one run (what `make check`
+        runs for each, in one process: one sandbox start instead of four); {assignment: (points, out of)}."""
+        proc = _make(copy, "check", "A=a1", venv=venv)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert re.search(r"TOTAL: 0 / \d+", proc.stdout), proc.stdout
-        rows = [ln for ln in proc.stdout.splitlines() if re.match(r"\s+(ok|FAIL|TODO|ERROR|TIMEOUT)\s", ln)]
-        assert rows and all(ln.split()[0] == "TODO" for ln in rows), proc.stdout
+        assert re.search(r"a1_intro_nn: [\d.]+ / [\d.]+", proc.stdout), proc.stdout
+        cmd = [str(venv / "bin" / "python"), "-m", "autograder", "grade", "--submission", "assignments"]
+        proc = subprocess.run(
+            [*cmd, "--tier", "quick", "--quiet"], cwd=copy, env=_env(), capture_output=True, text=True, timeout=900
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        totals = dict(re.findall(r"^(a\d_\w+): ([\d.]+ / [\d.]+)$", proc.stdout, re.M))
+        assert sorted(totals) == sorted(ASSIGNMENTS), proc.stdout
+        return proc.stdout, {a: tuple(float(x) for x in t.split(" / ")) for a, t in totals.items()}
+
+    out, totals = check_all()
+    assert all(got == 0 < out_of for got, out_of in totals.values()), out
+    rows = [ln for ln in out.splitlines() if re.match(r"\s+(ok|FAIL|TODO|ERROR|TIMEOUT)\s", ln)]
+    assert rows and all(ln.split()[0] == "TODO" for ln in rows), out
     for aid in ASSIGNMENTS:
         for module in (ROOT / "solutions" / aid).glob("*.py"):
             shutil.copy(module, copy / "assignments" / aid / module.name)
-        proc = _make(copy, "check", f"A={aid.split('_')[0]}", venv=venv)
-        got, out_of = re.search(r"TOTAL: ([\d.]+) / ([\d.]+)", proc.stdout).groups()
-        assert float(got) == float(out_of) > 0, proc.stdout
+    out, totals = check_all()
+    assert all(got == out_of > 0 for got, out_of in totals.values()), out
     proc = _make(copy, "handin", "A=a1", venv=venv)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with zipfile.ZipFile(copy / "handin" / "a1_intro_nn.zip") as zf:
