@@ -6,7 +6,8 @@
 - `run_grader(*args)`: the real CLI (`python -m autograder ...`) in a child process;
 - `grade_json(submission, assignment, tier, *extra)`: grade with the real CLI into a JSON report in the test's
   tmp_path, and return the report;
-- and, for every test, one sandbox per test process for the in-process gradings of folders under tmp_path.
+- and, for every test, one sandbox per test process for the in-process gradings of folders under tmp_path, and a
+  speed-decision cache of the session's own (KIT_CACHE_DIR).
 """
 
 import itertools
@@ -48,6 +49,19 @@ def pytest_collection_modifyitems(items):
 def pytest_generate_tests(metafunc):
     if "graded_assignment" in metafunc.fixturenames:
         metafunc.parametrize("graded_assignment", _graded())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _a_cache_of_the_tests_own(tmp_path_factory):
+    """The speed decisions the tests' trainings probe (kit.loops, taken while the tests load the machine) go to a
+    folder of the test session's, for its children too, never into the user's ~/.cache/dlvision-kit."""
+    before = os.environ.get("KIT_CACHE_DIR")
+    os.environ["KIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("kit-cache"))
+    yield
+    if before is None:
+        os.environ.pop("KIT_CACHE_DIR", None)
+    else:
+        os.environ["KIT_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="session", autouse=True)
