@@ -160,6 +160,8 @@ def _probe_choice(device: torch.device, key: str, candidates: list, run: Callabl
         known = json.loads(cache.read_text())
     except (OSError, ValueError):
         known = {}
+    if not isinstance(known, dict):  # a file that is not the kit's: probed again, and replaced
+        known = {}
     cached = known.get(cache_key)
     if (
         isinstance(cached, dict)

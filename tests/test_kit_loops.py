@@ -79,6 +79,9 @@ def test_auto_precision_is_decided_by_a_probe_and_recorded(tmp_path, monkeypatch
 
     assert resolve_precision(CPU, "auto", probe=broken, key="broken") == "fp32"
     assert loops.SPEED_DECISIONS["broken"]["why"] == "probe failed (RuntimeError)"
+    (tmp_path / "speed.json").write_text("[1, 2]")  # not the kit's cache: probed again, and replaced
+    assert resolve_precision(CPU, "auto", probe=probe({"fp32": 0.012, "bf16": 0.004}), key="fast-bf16") == "bf16"
+    assert loops.SPEED_DECISIONS["fast-bf16"]["why"] == "probe"
 
 
 @pytest.mark.quick
