@@ -417,7 +417,10 @@ def describe_decision(d: dict) -> str:
     times = ", ".join(
         f"{s * 1e3:.0f} ms in {label}" for label, s in sorted(d.get("step_s", {}).items(), key=lambda kv: kv[1])
     )
-    return f"{chosen} ({d.get('why', '')}" + (f": one training step {times})" if times else ")")
+    text = f"{chosen} ({d.get('why', '')}" + (f": one training step {times})" if times else ")")
+    if "eval_batch_size" in d:
+        text += f"; evaluation in batches of {d['eval_batch_size']} ({d.get('eval_why', '')})"
+    return text
 
 
 def render(result: dict) -> str:

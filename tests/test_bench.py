@@ -82,3 +82,8 @@ def test_the_speed_decision_is_printed_new_and_old_records_alike():
         "fp32 (probe: one training step 64 ms in fp32 channels_last, 100 ms in bf16 channels_last)"
     )
     assert bench.speed_decision({}) == {}
+    short = {"precision": "fp32", "channels_last": False, "why": "no bfloat16 hardware", "eval_batch_size": 1000}
+    short["eval_why"] = "too little to evaluate for a probe"
+    assert bench.describe_decision(short) == (
+        "fp32, contiguous (no bfloat16 hardware); evaluation in batches of 1000 (too little to evaluate for a probe)"
+    )
