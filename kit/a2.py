@@ -28,9 +28,9 @@ import torch
 from torch import nn
 
 from . import recipes
-from . import loops
 from .cli import add_common_options, entry_point
 from .loops import (
+    EVAL_PROBE_IMAGES,
     SPEED_DECISIONS,
     History,
     mixed_precision,
@@ -194,8 +194,8 @@ def train(
     `data` = (Xtrain, ytrain, Xtest, ytest) replaces CIFAR-10 (tests). Returns (model, History); the History's
     `seconds` is the cumulative training time (evaluation excluded). `precision` and `channels_last` 'auto' are
     decided by timing one training step of this model in each (kit.loops.resolve_switches: bfloat16 autocast and
-    the channels_last layout only when clearly faster; the decision is in kit.loops.SPEED_DECISIONS under
-    speed_key(...)); channels_last True uses that layout whenever the forward accepts it, False never.
+    the channels_last layout only when clearly faster; the History's `speed` says what was chosen);
+    channels_last True uses that layout whenever the forward accepts it, False never.
     `test_logits`: a list that receives, after each epoch, the model's logits on the test images (eval mode,
     float32 on the CPU). Without test labels (ytest None: the grader's sandbox) the student's epoch never sees
     the test images and the History's test curve is NaN; the grader scores those logits instead.
@@ -228,11 +228,10 @@ def train(
             channels_last = False  # e.g. x.view(N, -1) after a convolution
         model = model.to(memory_format=torch.contiguous_format)
     criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    # timed on one step of this very model, never decided from CPU flags alone
+    # timed on one step of this very model, never decided from CPU flags alone; cached per model and batch shape
+    key = f"course CNN, batch norm {bool(batch_norm)}, dropout {dropout > 0}, batch {batch_size}"
     probe = training_step_probe(model, criterion, Xtrain[:batch_size].to(dev), ytrain[:batch_size].to(dev), dev)
-    precision, channels_last = resolve_switches(
-        dev, precision, channels_last, probe=probe, key=speed_key(batch_norm, dropout, batch_size)
-    )
+    precision, channels_last = resolve_switches(dev, precision, channels_last, probe=probe, key=key)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay, nesterov)
@@ -256,9 +255,10 @@ def train(
         dev,
         precision,
         channels_last,
-        speed_key(batch_norm, dropout, batch_size),
+        key,
         epochs * (len(Xval) if validation else len(Xtest)) * (2 if flip_test else 1),
     )
+    speed = dict(SPEED_DECISIONS.get(key, {}))  # what was chosen above: the History carries it
     test_batches = Batches(
         Xtest, ytest, eval_batch_size, transform=test_transform, device=dev, channels_last=channels_last
     )
@@ -266,7 +266,7 @@ def train(
         val_batches = Batches(
             Xval, yval, eval_batch_size, transform=test_transform, device=dev, channels_last=channels_last
         )
-        return _train_validated(
+        model, hist = _train_validated(
             training,
             model,
             optimizer,
@@ -283,7 +283,9 @@ def train(
             test_logits,
             flip_test,
         )
-    hist, elapsed = History(), 0.0
+        hist.speed = speed
+        return model, hist
+    hist, elapsed = History(speed=speed), 0.0
     bar = _progress(range(epochs), progress, desc="epochs")
     for _ in bar:
         start = time.perf_counter()
@@ -448,14 +450,9 @@ def _eval_batch_size(model, X, dev, precision, channels_last, key, work) -> int:
 
     model.eval()
     try:
-        return resolve_eval_batch_size(dev, forward, X[: loops.EVAL_PROBE_IMAGES].to(dev), key, work)
+        return resolve_eval_batch_size(dev, forward, X[:EVAL_PROBE_IMAGES].to(dev), key, work)
     finally:
         model.train()
-
-
-def speed_key(batch_norm: bool, dropout: float, batch_size: int) -> str:
-    """What train's speed decision (precision, layout) is cached and reported under: the model and batch shape."""
-    return f"course CNN, batch norm {bool(batch_norm)}, dropout {dropout > 0}, batch {batch_size}"
 
 
 @torch.no_grad()
@@ -575,16 +572,15 @@ def cifar_predictions(cnn, training, every_epoch: bool = False, **kw) -> dict:
     epoch of best validation accuracy, the only time the test images are read."""
     logits = []
     _, hist = train(cnn, training, test_logits=logits, **kw)
-    speed = SPEED_DECISIONS.get(
-        speed_key(kw.get("batch_norm", False), kw.get("dropout", 0.0), kw.get("batch_size", BATCH_SIZE)), {}
-    )
     out = {
         "logits": logits[-1] if logits else None,
         "epochs": len(hist.train_loss),
         "train_loss": list(hist.train_loss),
         "seconds": list(hist.seconds),
         "speed": {
-            k: speed[k] for k in ("precision", "channels_last", "why", "step_s", "eval_batch_size") if k in speed
+            k: v
+            for k, v in hist.speed.items()
+            if k in ("precision", "channels_last", "why", "step_s", "eval_batch_size")
         },
     }
     if every_epoch:

@@ -360,6 +360,7 @@ def bench(device_name: str, full: bool, folder: Path, seed: int = 0) -> dict:
         )
         n = 10000
     rows.append(row("course CNN (CIFAR-10)", hist, n, TARGETS["course CNN (CIFAR-10)"]))
+    speed = hist.speed  # what that training chose (kit.a2.train times one step of each precision and layout)
 
     (vit,) = _modules(folder / "a3_transformers", ["vit"])
     # the course ViT with the fast recipe is short enough to train to its target in every run
@@ -369,13 +370,6 @@ def bench(device_name: str, full: bool, folder: Path, seed: int = 0) -> dict:
         _, hist = a3.train_vit(vit, device=device_name, seed=seed, **a3.FULL_TRAINING["mnist"])
         rows.append(row("ViT dim 64 (MNIST)", hist, 60000, TARGETS["ViT dim 64 (MNIST)"]))
 
-    # what the CNN row's training chose (kit.a2.train times one step of each precision and layout)
-    from .loops import SPEED_DECISIONS
-
-    cnn_recipe = a2.FULL_IMPROVED
-    speed = SPEED_DECISIONS.get(
-        a2.speed_key(cnn_recipe["batch_norm"], cnn_recipe["dropout"], cnn_recipe.get("batch_size", a2.BATCH_SIZE)), {}
-    )
     steps = {}
     for precision in ("fp32", "bf16"):
         flops, seconds = cnn_step_flops(cnn, device, precision=precision)

@@ -276,13 +276,15 @@ def mixed_precision(device: torch.device, precision: str = "auto"):
 
 @dataclass
 class History:
-    """Per-epoch learning curves; `seconds` is the cumulative training time at the end of each epoch."""
+    """Per-epoch learning curves; `seconds` is the cumulative training time at the end of each epoch; `speed`, the
+    speed switches the training ran with where it chose them (its SPEED_DECISIONS entry)."""
 
     train_loss: list = field(default_factory=list)
     train_acc: list = field(default_factory=list)
     test_loss: list = field(default_factory=list)
     test_acc: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
+    speed: dict = field(default_factory=dict)
 
     def add(self, train, test, seconds):
         self.train_loss.append(float(train[0]))

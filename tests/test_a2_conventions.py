@@ -303,7 +303,7 @@ def test_top5_returned_as_the_accuracy_loses_the_epoch_checks(tmp_path):
 def test_kit_training_runs_a_view_flattening_model(tmp_path):
     """kit.a2.train feeds channels_last batches where the student's forward accepts them, contiguous ones where
     it does not (`x.view(N, -1)` after the convolutions): the same logits either way."""
-    from kit import a2, loops
+    from kit import a2
 
     folder = submission(tmp_path, _course_cnn()) / "a2_cnn"
     cnn, training = a2._student_modules(str(folder))
@@ -321,7 +321,7 @@ def test_kit_training_runs_a_view_flattening_model(tmp_path):
     assert logits[0].shape == (16, 10) and torch.isfinite(logits[0]).all()
     assert model.conv1.weight.is_contiguous()  # fell back to the contiguous layout
     # 'auto' never offers it the layout its forward refuses: with the precision given there is nothing to probe
-    assert loops.SPEED_DECISIONS[a2.speed_key(False, 0.0, 32)]["why"] == "nothing to choose"
+    assert hist.speed["why"] == "nothing to choose" and hist.speed["channels_last"] is False
     model, _ = a2.train(
         cnn, training, epochs=1, batch_size=32, device="cpu", data=data, precision="fp32", channels_last=True
     )
