@@ -55,13 +55,9 @@ def pytest_generate_tests(metafunc):
 def _a_cache_of_the_tests_own(tmp_path_factory):
     """The speed decisions the tests' trainings probe (kit.loops, taken while the tests load the machine) go to a
     folder of the test session's, for its children too, never into the user's ~/.cache/dlvision-kit."""
-    before = os.environ.get("KIT_CACHE_DIR")
-    os.environ["KIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("kit-cache"))
-    yield
-    if before is None:
-        os.environ.pop("KIT_CACHE_DIR", None)
-    else:
-        os.environ["KIT_CACHE_DIR"] = before
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KIT_CACHE_DIR", str(tmp_path_factory.mktemp("kit-cache")))
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
