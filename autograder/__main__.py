@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .api import TIERS
-from .report import render, totals
+from .report import csv_cell, render, totals
 from .judge import LEVELS
 from .assignments import ASSIGNMENTS, resolve as resolve_assignment
 from .runner import grade, grader_error
@@ -251,7 +251,7 @@ def grade_many_main(args, assignments) -> int:
     def progress(student, results):
         got, out_of = totals(results)
         write_atomically(out / f"{student}{suffix}", render(results, args.format, student) + "\n")
-        print(f"  {student}: {got:g} / {out_of:g}", file=sys.stderr, flush=True)
+        print(f"  {csv_cell(student)}: {got:g} / {out_of:g}", file=sys.stderr, flush=True)
 
     graded = grade_many(
         folder,
@@ -267,7 +267,7 @@ def grade_many_main(args, assignments) -> int:
         writer.writerow(["student", *assignments, "total", "max_score"])
         for student, results in graded.items():
             per = [totals([r for r in results if r.assignment == a])[0] for a in assignments]
-            writer.writerow([student, *(f"{x:g}" for x in per), *(f"{x:g}" for x in totals(results))])
+            writer.writerow([csv_cell(student), *(f"{x:g}" for x in per), *(f"{x:g}" for x in totals(results))])
     print(
         f"graded {len(graded)} submissions in {time.monotonic() - start:.1f} s (--jobs {args.jobs}); "
         f"gradebook: {out / 'gradebook.csv'}"

@@ -1,8 +1,11 @@
-"""One results model, four renderings: terminal table, JSON, Gradescope results.json, JUnit XML."""
+"""One results model, five renderings: terminal table, JSON, Gradescope results.json, PrairieLearn results.json,
+JUnit XML. The submission's text in them (messages, output) goes through clean_text first."""
 
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from xml.etree import ElementTree as ET
 
@@ -50,10 +53,91 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+# ---------------------------------------------------------------- text from the submission
+# Messages and output carry the submission's own text (exception messages and type names, what it printed, reprs
+# of what it returned): every report shows it through clean_text, so that it can neither drive a terminal (escape
+# sequences, carriage returns, backspaces), nor break a report's syntax (XML allows no C0 control character, lone
+# surrogate or U+FFFE/U+FFFF, and UTF-8 cannot even write a lone surrogate), nor pass for the report's own lines.
+# Escape sequences: CSI, OSC/DCS/SOS/PM/APC strings (with their terminator), and the other ESC sequences, in their
+# 7-bit (ESC x) and 8-bit (C1 character) forms.
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
+    r"|\x1b[ -/]*[0-Z\\`-~]"
+)
+_LINE_BREAK = re.compile("\r\n?|[\u2028\u2029]")
+# shown as Python escapes (\x1b, \u202e): the other control characters, the bidirectional overrides (they reorder
+# what a line shows), lone surrogates and the two non-characters XML refuses
+_SHOWN_ESCAPED = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
+TEXT_LIMIT = 5000  # characters of one message or output in a report (the judge trims output to fewer already)
+
+
+def clean_text(text) -> str:
+    """Text from the submission, as every report shows it: escape sequences removed, line breaks made newlines,
+    other control characters shown as escapes; ordinary Unicode (é, α, ≥, 日本) stays as it is."""
+    text = "" if text is None else str(text)
+    if len(text) > TEXT_LIMIT:
+        text = text[:TEXT_LIMIT] + f"... [{len(text) - TEXT_LIMIT} more characters not shown]"
+    text = _LINE_BREAK.sub("\n", _ESCAPE_SEQUENCE.sub("", text))
+    return _SHOWN_ESCAPED.sub(_escaped, text)
+
+
+def _escaped(match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _one_line(text) -> str:
+    """clean_text for a field that must stay on one line (the submission's name)."""
+    return clean_text(text).replace("\n", "\\n").replace("\t", "\\t")
+
+
+def csv_cell(text) -> str:
+    """A submission's name as a gradebook cell: one line, and never read as a formula by a spreadsheet (a leading
+    =, +, -, @ is kept as text behind an apostrophe, as OWASP advises for CSV exports)."""
+    text = _one_line(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+# The table shows the submission's lines behind a gutter ("-> " then "|  "), wrapped by the kit within this many
+# columns: a terminal that wrapped a long line itself could start a screen line with the student's own "TOTAL".
+TABLE_WIDTH = 80
+_MESSAGE_INDENT = " " * 10
+
+
+def _columns(ch: str) -> int:
+    """Terminal columns of one character: two for East Asian wide ones, else one (never fewer than shown)."""
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    """`line` in pieces of at most `width` columns, broken after a space where the piece has one."""
+    pieces, start, used, after_space = [], 0, 0, 0
+    for i, ch in enumerate(line):
+        if used + _columns(ch) > width:
+            end = after_space if after_space > start else i
+            pieces.append(line[start:end].rstrip(" "))
+            start, used = end, sum(map(_columns, line[end:i]))
+        used += _columns(ch)
+        if ch == " ":
+            after_space = i + 1
+    return pieces + [line[start:].rstrip(" ")]
+
+
+def _message_lines(text: str) -> list[str]:
+    """A check's message for the table: its first line after "-> ", every other line (its own, or a piece of a
+    long one) after "|  ", all indented: none can start at the margin where the report's own lines are."""
+    width = TABLE_WIDTH - len(_MESSAGE_INDENT) - 3
+    pieces = [p for line in clean_text(text).expandtabs(4).split("\n") for p in _wrap(line, width)]
+    return [f"{_MESSAGE_INDENT}{'-> ' if i == 0 else '|  '}{p}".rstrip(" ") for i, p in enumerate(pieces)]
+
+
 def render_table(results, submission: str = "") -> str:
     lines = []
     if submission:
-        lines.append(f"Submission: {submission}")
+        lines.append(f"Submission: {_one_line(submission)}")
     width = max([len(r.id) + 9 * r.hidden for r in results] + [10])
     for assignment in dict.fromkeys(r.assignment for r in results):
         rows = [r for r in results if r.assignment == assignment]
@@ -67,7 +151,7 @@ def render_table(results, submission: str = "") -> str:
                 f"{_fmt(r.score):>4} / {_fmt(r.max_score):<3} {r.tier:<5} {r.duration:5.1f}s"
             )
             if r.message:
-                lines.append(f"          -> {r.message}")
+                lines += _message_lines(r.message)
     got, out_of = totals(results)
     lines.append("")
     lines.append(isolation_text(results))
@@ -79,9 +163,9 @@ def render_table(results, submission: str = "") -> str:
 
 
 def _test_output(r: CheckResult) -> str:
-    text = r.message or "passed"
+    text = clean_text(r.message) or "passed"
     if r.output.strip():
-        text += "\n--- output ---\n" + r.output
+        text += "\n--- output ---\n" + clean_text(r.output)
     return text
 
 
@@ -95,6 +179,11 @@ def to_gradescope(results, leaderboard: bool = False) -> dict:
         "execution_time": round(sum(r.duration for r in results), 1),
         "visibility": "visible",
         "output": isolation_text(results),
+        # plain text everywhere: Gradescope's default for the top-level output renders HTML ("simple_format"), and
+        # its html and md formats would render the tags a student prints
+        "output_format": "text",
+        "test_output_format": "text",
+        "test_name_format": "text",
         "tests": [
             {
                 "name": r.id,
@@ -103,6 +192,7 @@ def to_gradescope(results, leaderboard: bool = False) -> dict:
                 "status": "passed" if r.status == "passed" else "failed",
                 "visibility": "after_published" if r.hidden else "visible",
                 "output": _test_output(r),
+                "output_format": "text",
             }
             for r in results
         ],
@@ -126,7 +216,7 @@ def leaderboard_rows(results) -> list[dict]:
 def to_json(results, submission: str = "") -> dict:
     """Gradescope's fields plus the kit's own (status detail, tier, duration) for course staff."""
     data = to_gradescope(results)
-    data["submission"] = submission
+    data["submission"] = clean_text(submission)
     data["isolation"] = list(dict.fromkeys(r.isolation for r in results if r.isolation))
     data["assignments"] = {
         a: dict(zip(("score", "max_score"), totals([r for r in results if r.assignment == a])))
@@ -139,7 +229,7 @@ def to_json(results, submission: str = "") -> dict:
             hidden=r.hidden,
             isolation=r.isolation,
             duration=round(r.duration, 3),
-            message=r.message,
+            message=clean_text(r.message),
             metrics=r.metrics,
         )
     return data
@@ -192,8 +282,8 @@ def to_prairielearn(results) -> dict:
                     "description": descriptions.get(r.id, ""),
                     "points": r.score,
                     "max_points": r.max_score,
-                    "message": r.message or "passed",
-                    "output": r.output,
+                    "message": clean_text(r.message) or "passed",
+                    "output": clean_text(r.output),
                 }
             )
     data = {
@@ -204,7 +294,8 @@ def to_prairielearn(results) -> dict:
         "tests": tests,
     }
     if not results or all(r.status == "error" and unimportable.search(r.message) for r in results):
-        errors = list(dict.fromkeys(r.message for r in results if not r.hidden)) or ["nothing was graded: no check ran"]
+        errors = list(dict.fromkeys(clean_text(r.message) for r in results if not r.hidden))
+        errors = errors or ["nothing was graded: no check ran"]
         data.update(
             gradable=False,
             score=0.0,
@@ -215,7 +306,7 @@ def to_prairielearn(results) -> dict:
 
 
 def to_junit(results, submission: str = "") -> str:
-    suites = ET.Element("testsuites", name=submission or "submission")
+    suites = ET.Element("testsuites", name=clean_text(submission) or "submission")
     for assignment in dict.fromkeys(r.assignment for r in results):
         rows = [r for r in results if r.assignment == assignment]
         suite = ET.SubElement(
@@ -231,12 +322,13 @@ def to_junit(results, submission: str = "") -> str:
         ET.SubElement(props, "property", name="isolation", value=isolation_text(rows))
         for r in rows:
             case = ET.SubElement(suite, "testcase", classname=assignment, name=r.name, time=f"{r.duration:.3f}")
+            message = clean_text(r.message)  # XML-legal: no control character, lone surrogate or U+FFFE/U+FFFF
             if r.status in ("failed", "not_implemented"):
-                ET.SubElement(case, "failure", message=r.message).text = r.message
+                ET.SubElement(case, "failure", message=message).text = message
             elif r.status in ("error", "timeout"):
-                ET.SubElement(case, "error", message=r.message, type=r.status).text = r.message
+                ET.SubElement(case, "error", message=message, type=r.status).text = message
             if r.output:
-                ET.SubElement(case, "system-out").text = r.output
+                ET.SubElement(case, "system-out").text = clean_text(r.output)
     return ET.tostring(suites, encoding="unicode")
 
 
