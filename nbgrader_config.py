@@ -51,12 +51,20 @@ c.Autograde.sanitize_preprocessors = [ClearOutput, DropDuplicateIds, OverwriteKe
 # The auto-graded points come from the judge, not from what ran in the student's kernel (a notebook cell could
 # replace run_check): after Execute, JudgeGrades grades the checks each test cell names on the submitted modules,
 # in isolated children, and sets the cell's outputs from that result before SaveAutoGrades scores them.
-# nbgrader 0.9's default list, with JudgeGrades inserted after Execute and IgnorePattern.
+# The notebook's cells are the student's code: SandboxedExecute runs them in a bubblewrap sandbox, on a throw-away
+# copy of the submission, with no view of this course folder (solutions/, autograder/checks, gradebook.db), and
+# SnapshotSubmission copies the submitted modules before Execute, for JudgeGrades to grade them as submitted.
+# nbgrader 0.9's default list, with SnapshotSubmission before Execute (made SandboxedExecute) and JudgeGrades
+# after IgnorePattern.
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (AssignLatePenalties, Execute, IgnorePattern, LimitOutput,  # noqa: E402
-                                    SaveAutoGrades)
+from nbgrader.preprocessors import AssignLatePenalties, IgnorePattern, LimitOutput, SaveAutoGrades  # noqa: E402
 
-from autograder.nbgrader_plugins import JudgeGrades  # noqa: E402
+from autograder.nbgrader_plugins import JudgeGrades, SandboxedExecute, SnapshotSubmission  # noqa: E402
 
-c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, JudgeGrades, ClearMetadataPreprocessor, LimitOutput,
-                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [SnapshotSubmission, SandboxedExecute, IgnorePattern, JudgeGrades,
+                                       ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
+                                       CheckCellMetadata]
+# Where bubblewrap does not work, autograde refuses (the message says how to install it). To run the students'
+# notebooks with your own rights there anyway (the judge still grades the files as submitted, but a cell can read
+# solutions/ and change this folder and the gradebook):
+# c.SandboxedExecute.allow_unsandboxed = True

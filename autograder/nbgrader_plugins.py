@@ -17,13 +17,71 @@ class DropDuplicateIds(DeduplicateIds):
 
 # ---------------------------------------------------------------- the judge's points for the test cells
 import ast  # noqa: E402
+import atexit  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from nbformat.v4 import new_output  # noqa: E402
-from nbgrader.preprocessors import NbGraderPreprocessor  # noqa: E402
-from traitlets import Float, Unicode  # noqa: E402
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor  # noqa: E402
+from traitlets import Bool, Float, Unicode  # noqa: E402
+
+from autograder.report import clean_text  # noqa: E402
+
+# resources key: the judge-private copy of the submitted folder that JudgeGrades grades
+SNAPSHOT = "kit_submitted_snapshot"
+_SNAPSHOTS: set[str] = set()  # removed at exit if a notebook failed before JudgeGrades
+
+
+@atexit.register
+def _remove_snapshots():
+    for path in list(_SNAPSHOTS):
+        shutil.rmtree(path, ignore_errors=True)
+        _SNAPSHOTS.discard(path)
+
+
+class SnapshotSubmission(NbGraderPreprocessor):
+    """Before Execute: copies the submitted folder (the student's modules, as submitted) into a temporary folder
+    of the judge's own. JudgeGrades grades that copy, so nothing the notebook's kernel does to the folder (copying
+    the reference over the modules, say) changes the points."""
+
+    def preprocess(self, nb, resources):
+        folder = Path((resources.get("metadata") or {}).get("path") or ".").resolve()
+        private = tempfile.mkdtemp(prefix="kit-submitted-")  # mode 0700
+        _SNAPSHOTS.add(private)
+        copy = Path(private) / folder.name
+        # links stay links: the judge's sandbox does not see their targets
+        shutil.copytree(
+            folder, copy, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "runs")
+        )
+        resources[SNAPSHOT] = str(copy)
+        return nb, resources
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute with the notebook's kernel in a bubblewrap sandbox (autograder/nbgrader_kernel.py): a
+    cell runs on a throw-away copy of the submission and sees nothing of the course folder."""
+
+    allow_unsandboxed = Bool(
+        False,
+        help="Where bubblewrap does not work, run the notebooks in an ordinary kernel with the instructor's rights "
+        "instead of refusing to autograde.",
+    ).tag(config=True)
+
+    def create_kernel_manager(self):
+        from jupyter_client.manager import AsyncKernelManager
+
+        from .nbgrader_kernel import UNAVAILABLE, SandboxedKernelManager, SandboxUnavailable, sandbox_available
+
+        if sandbox_available():
+            self.kernel_manager_class = SandboxedKernelManager
+        elif self.allow_unsandboxed:
+            self.log.warning("SandboxedExecute: bubblewrap does not work here; the notebook runs unsandboxed")
+            self.kernel_manager_class = AsyncKernelManager
+        else:
+            self.log.error(UNAVAILABLE)
+            raise SandboxUnavailable(UNAVAILABLE)
+        return super().create_kernel_manager()
 
 
 def _parse(source: str):
@@ -94,8 +152,9 @@ class JudgeGrades(NbGraderPreprocessor):
 
     Runs after Execute and before SaveAutoGrades. The sources of the graded test cells are the instructor's
     again at this point (OverwriteCells restored them from the gradebook); the checks their `run_check` calls
-    name are graded once per notebook by `autograder.runner.grade` on the notebook's folder (the student's
-    modules), isolated as by `python -m autograder grade`, and each such cell's outputs are replaced by that
+    name are graded once per notebook by `autograder.runner.grade` on the copy SnapshotSubmission took before
+    Execute (the student's modules as submitted; the notebook's folder itself where there is none), isolated as
+    by `python -m autograder grade`, and each such cell's outputs are replaced by that
     result: the `run_check` lines on success, an error output (which nbgrader scores 0) on failure. Whatever ran in the
     kernel (a notebook cell replacing run_check, say) no longer decides any points; the test cells stay the
     students' feedback while they work. Cells without run_check calls keep the kernel's outputs."""
@@ -104,6 +163,15 @@ class JudgeGrades(NbGraderPreprocessor):
     timeout_scale = Float(1.0, help="Multiplies the checks' time limits (a busy grading machine).").tag(config=True)
 
     def preprocess(self, nb, resources):
+        snapshot = resources.pop(SNAPSHOT, None)
+        try:
+            return self.grade_cells(nb, resources, snapshot)
+        finally:
+            if snapshot is not None:
+                shutil.rmtree(Path(snapshot).parent, ignore_errors=True)
+                _SNAPSHOTS.discard(str(Path(snapshot).parent))
+
+    def grade_cells(self, nb, resources, snapshot):
         cells = []
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
@@ -114,12 +182,13 @@ class JudgeGrades(NbGraderPreprocessor):
                     cells.append((cell, calls))
         if not cells:
             return nb, resources
-        folder = Path((resources.get("metadata") or {}).get("path") or ".").resolve()
+        shown = Path((resources.get("metadata") or {}).get("path") or ".").resolve()  # the notebook's folder
+        folder = Path(snapshot).resolve() if snapshot else shown
         ids = list(dict.fromkeys(check_id for _, calls in cells for check_id, _ in calls))
         try:
             results, crash = self.judge(folder, ids), None
         except Exception as err:  # the grader itself failed: each cell says so (and scores 0), autograde goes on
-            self.log.error("JudgeGrades: grading %s failed: %s: %s", folder, type(err).__name__, err)
+            self.log.error("JudgeGrades: grading %s failed: %s: %s", shown, type(err).__name__, err)
             results, crash = {}, f"{type(err).__name__}: {err}"
         for cell, calls in cells:
             try:
@@ -127,7 +196,7 @@ class JudgeGrades(NbGraderPreprocessor):
             except Exception as err:
                 cell.outputs = self.outputs(calls, {}, f"{type(err).__name__}: {err}")
         passed = sum(r[0] == "passed" for r in results.values())
-        self.log.info("JudgeGrades: %s of %s checks passed in %s", passed, len(ids), folder)
+        self.log.info("JudgeGrades: %s of %s checks passed in %s", passed, len(ids), shown)
         return nb, resources
 
     def judge(self, folder: Path, ids: list[str]) -> dict[str, tuple[str, str, float]]:
@@ -185,6 +254,7 @@ class JudgeGrades(NbGraderPreprocessor):
                 status, message, points = "error", f"grader error: {crash}", 0.0
             else:
                 status, message, points = results[check_id]
+            message = clean_text(message)  # the submission's own text: no escapes or control characters in the cell
             if status == "passed":
                 if not quiet:
                     lines.append(f"{check_id}: passed ({points:g} points)")

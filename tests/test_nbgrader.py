@@ -4,19 +4,28 @@ Submissions: the reference modules (with a harmless warning in the graded code),
 partly correct one whose student also edited a locked test cell to fake a pass, deleted another, and placed a
 faked copy of a third before the original, and two whose notebook replaces `run_check` with a no-op in a cell
 near the top: one with the untouched stubs (the judge must give 0), one with the reference modules (full points).
+Where bubblewrap works, three hostile ones with the stubs, whose cell runs before the judge grades: one rewrites
+the grader's checks in the course folder (it is graded first: the stubs graded after it must still get 0), one
+copies solutions/ over its own modules, one leaves a process that edits gradebook.db once autograde is over.
+The course folder holds a copy of the kit (autograder/, kit/, data_scripts/), as an instructor's checkout does.
 nbgrader runs once for the module (the `course` fixture): autograde takes minutes.
 """
 
+import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from autograder.nbgrader_kernel import sandbox_available
 from autograder.nbgrader_plugins import JudgeGrades, check_calls
+from data_scripts.datasets import data_dir
 
 # heavy as a whole: its tests share a module-scoped fixture, so they move to the front together
 pytestmark = pytest.mark.heavy
@@ -32,6 +41,7 @@ def nbgrader(course, *args):
         **os.environ,
         "KIT_BUDGET": "small",
         "MPLBACKEND": "Agg",
+        "DATA_DIR": str(data_dir()),  # the course's copy of the kit reads this checkout's data
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     proc = subprocess.run(
@@ -101,19 +111,107 @@ def patch_run_check(folder):
     nbformat.write(nb, path)
 
 
-STUDENTS = ("reference", "untouched", "partial", "patched_stubs")
+# ---------------------------------------------------------------- cells that attack the course before the judge
+HOSTILE = sandbox_available()  # without bubblewrap autograde refuses, unless told to run the notebooks unsandboxed
+HOSTILE_STUDENTS = ("hostile_a_rewrites_checks", "hostile_b_copies_solutions", "hostile_c_leaves_a_process")
+TOKEN = "kit-hostile-lingerer"  # in the lingering process's command line
+LINGER_S = 5  # how long the fixture waits after autograde for the lingering process to act
+GUARDED = ("solutions", "autograder", "kit", "data_scripts", "release", "submitted", "nbgrader_config.py")
+EVERY_CHECK_PASSES = """
+import autograder.api as _api
+for _check in _api.REGISTRY.get("a1_intro_nn", []):
+    object.__setattr__(_check, "func", lambda sub: None)
+"""
+# waits for nbgrader (the kernel's parent) to end, gives its own grade cells full points, then sleeps on
+LINGERER = """
+import os, sqlite3, sys, time
+gradebook, watched, student = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+while os.path.exists(f"/proc/{watched}"):
+    time.sleep(0.5)
+time.sleep(1)
+db = sqlite3.connect(gradebook)
+db.execute(
+    "UPDATE grade SET manual_score = (SELECT max_score FROM grade_cells WHERE grade_cells.id = grade.cell_id) "
+    "WHERE notebook_id IN (SELECT n.id FROM submitted_notebook n JOIN submitted_assignment s "
+    "ON n.assignment_id = s.id WHERE s.student_id = ?)",
+    (student,),
+)
+db.commit()
+time.sleep(300)
+"""
+
+
+def hostile_cell(source):
+    """An edit adding `source` as a cell near the top of the notebook."""
+
+    def edit(folder):
+        path = folder / f"{A}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.insert(1, nbformat.v4.new_code_cell(source))
+        nbformat.write(nb, path)
+
+    return edit
+
+
+def hostile_cells(course) -> dict:
+    checks, solutions = course / "autograder" / "checks" / f"{A}.py", course / "solutions" / A
+    gradebook = course / "gradebook.db"
+    return {
+        "hostile_a_rewrites_checks": hostile_cell(
+            f"from pathlib import Path\nchecks = Path({str(checks)!r})\n"
+            f"checks.write_text(checks.read_text() + {EVERY_CHECK_PASSES!r})"
+        ),
+        "hostile_b_copies_solutions": hostile_cell(
+            f"import shutil\nfrom pathlib import Path\nfor module in Path({str(solutions)!r}).glob('*.py'):\n"
+            "    shutil.copy(module, module.name)"
+        ),
+        "hostile_c_leaves_a_process": hostile_cell(
+            f"import os, subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {LINGERER!r}, {str(gradebook)!r}, "
+            f"str(os.getppid()), 'hostile_c_leaves_a_process', {TOKEN!r}], start_new_session=True, "
+            "stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)"
+        ),
+    }
+
+
+def digest(course, parts=GUARDED) -> dict[str, str]:
+    files = []
+    for part in parts:
+        path = course / part
+        files += [path] if path.is_file() else [p for p in sorted(path.rglob("*")) if p.is_file()]
+    return {
+        str(p.relative_to(course)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in files
+        if "__pycache__" not in p.parts
+    }
+
+
+def lingering() -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and TOKEN.encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            pass
+    return found
+
+
+STUDENTS = ("reference", "untouched", "partial", "patched_stubs", *(HOSTILE_STUDENTS if HOSTILE else ()))
+AFTERMATH = {}  # what the course fixture saw around autograde: the guarded files, the gradebook, processes left
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """generate, four submissions, autograde, feedback: once for the module. The reference also replaces
-    run_check in its kernel (the judge must still give it every point), which saves a fifth notebook run."""
+    """generate, the submissions, autograde, feedback: once for the module. The reference also replaces
+    run_check in its kernel (the judge must still give it every point), which saves a notebook run."""
     course = tmp_path_factory.mktemp("nbgrader") / "course"
     (course / "solutions").mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", course)
     shutil.copytree(
         ROOT / "solutions" / A, course / "solutions" / A, ignore=shutil.ignore_patterns("__pycache__", "runs")
     )
+    for part in ("autograder", "kit", "data_scripts"):  # nbgrader, run in the course folder, imports these copies
+        shutil.copytree(ROOT / part, course / part, ignore=shutil.ignore_patterns("__pycache__"))
     nbgrader(course, "generate_assignment", A)
 
     submit(
@@ -125,7 +223,20 @@ def course(tmp_path_factory):
     submit(course, "untouched", ROOT / "assignments" / A)
     submit(course, "partial", ROOT / "solutions" / A, partial_and_tampered)
     submit(course, "patched_stubs", ROOT / "assignments" / A, patch_run_check)
+    if HOSTILE:
+        for student, edit in hostile_cells(course).items():
+            submit(course, student, ROOT / "assignments" / A, edit)
+    guarded = digest(course)
     nbgrader(course, "autograde", A, "--JudgeGrades.timeout_scale=2")  # time limits of a shared, busy machine
+    gradebook = digest(course, ["gradebook.db"])
+    time.sleep(LINGER_S if HOSTILE else 0)
+    AFTERMATH.update(
+        guarded=(guarded, digest(course)),
+        gradebook=(gradebook, digest(course, ["gradebook.db"])),
+        lingering=lingering(),
+    )
+    for pid in AFTERMATH["lingering"]:  # only where the notebook's kernel was not sandboxed
+        os.kill(pid, signal.SIGKILL)
     nbgrader(course, "generate_feedback", A)
     return course
 
@@ -186,6 +297,45 @@ def test_the_judge_gives_full_points_to_correct_modules_whatever_the_kernel_did(
     notebook = nbformat.read(course / "autograded" / "reference" / A / f"{A}.ipynb", as_version=4)
     lines = [o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert any("a1_intro_nn/backward: passed (" in text for text in lines)
+
+
+needs_bwrap = pytest.mark.skipif(not HOSTILE, reason="bubblewrap does not work here: autograde refuses to run")
+
+
+@needs_bwrap
+@pytest.mark.train
+def test_notebook_cells_change_nothing_outside_their_submission(course, scores):
+    """Not the checks, the kit, solutions/, the release, the other submissions."""
+    before, after = AFTERMATH["guarded"]
+    assert before and [p for p in sorted(before.keys() | after.keys()) if before.get(p) != after.get(p)] == []
+
+
+@needs_bwrap
+@pytest.mark.train
+def test_rewriting_the_checks_in_the_course_folder_earns_nobody_anything(course, scores):
+    scores, _ = scores
+    # the first submission graded, and the stubs graded after it
+    assert scores["hostile_a_rewrites_checks"] == 0 and scores["untouched"] == 0, scores
+
+
+@needs_bwrap
+@pytest.mark.train
+def test_copying_the_reference_over_the_modules_earns_nothing(course, scores):
+    graded = course / "autograded" / "hostile_b_copies_solutions" / A
+    for name in MODULES:  # the cell wrote into a throw-away copy
+        assert (graded / name).read_text() == (ROOT / "assignments" / A / name).read_text(), name
+    scores, _ = scores
+    assert scores["hostile_b_copies_solutions"] == 0, scores
+
+
+@needs_bwrap
+@pytest.mark.train
+def test_a_process_left_by_a_cell_dies_with_its_kernel(course, scores):
+    scores, _ = scores
+    assert AFTERMATH["lingering"] == [], "a process started by a notebook cell outlived autograde"
+    before, after = AFTERMATH["gradebook"]
+    assert before == after, "gradebook.db changed after autograde"
+    assert scores["hostile_c_leaves_a_process"] == 0, scores
 
 
 @pytest.mark.quick
