@@ -8,10 +8,13 @@ they come from PyTorch, closed-form math or training thresholds.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
 from kit.recipes import percent  # noqa: F401 (the checks' messages name thresholds with it)
+
+from .wire import Unsupported
 
 TIERS = ("quick", "train", "full")
 REGISTRY: dict[str, list["Check"]] = {}
@@ -159,10 +162,7 @@ def expect_accuracy(value: float, threshold: float, message: str):
 
 def expect_fraction(value, what: str) -> float:
     """An accuracy is a fraction in [0, 1]; 53.0 is refused, with a hint, instead of passing a 0.95 threshold."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise CheckFailed(f"{what} should be a number, got {type(value).__name__}") from None
+    x = expect_number(value, what)
     if not 0.0 <= x <= 1.0:
         hint = " (a percentage? accuracies in this kit are fractions: 0.53, not 53)" if 1.0 < x <= 100.0 else ""
         raise CheckFailed(f"{what} is {x:g}, outside [0, 1]{hint}")
@@ -188,42 +188,130 @@ def _is_tensor(x):
     return isinstance(x, torch.Tensor)
 
 
-def expect_tensor(x, what: str):
+# ---------------------------------------------------------------- values before they are compared
+# A comparison holds only for finite values of the kind the check asked for, and asks "close" positively
+# (err <= tol): NaN makes every "err > tol" false, and a complex, bool or integer value is not the real number a
+# check compares. Every check goes through these helpers (or expect_close) before it compares a student's value.
+KINDS = {
+    "float": "a real floating-point tensor",
+    "integer": "an integer tensor",
+    "any": "a tensor",
+}
+
+
+def _described(x) -> str:
+    """What a student's value is, in a message: "a complex64 tensor", "a str", "a SVC"."""
+    if x is None:
+        return "None"
+    if isinstance(x, Unsupported) or _is_tensor(x):
+        dtype = str(x.dtype).replace("torch.", "")
+        return f"{'an' if dtype.startswith('int') else 'a'} {dtype} tensor"
+    name = x.class_name() if callable(getattr(type(x), "class_name", None)) else type(x).__name__  # a Remote's
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _of_kind(x, kind: str) -> bool:
     import torch
 
-    if not isinstance(x, torch.Tensor):
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}")
+    if x.is_complex():
+        return False
+    if kind == "float":
+        return x.is_floating_point()
+    if kind == "integer":
+        return not x.is_floating_point() and x.dtype != torch.bool
+    return True
+
+
+def expect_tensor(x, what: str, kind: str = "float"):
+    """x is a torch.Tensor of the kind the check asks for: "float" (real floating point, the default), "integer"
+    (no bool) or "any" (no complex)."""
+    if isinstance(x, Unsupported):  # a dtype the channel does not carry (complex, ...): only its name came
+        raise CheckFailed(f"{what} is {_described(x)}; expected {KINDS[kind]}")
+    if not _is_tensor(x):
         raise CheckFailed(f"{what} should be a torch.Tensor, got {type(x).__name__}")
+    if not _of_kind(x, kind):
+        raise CheckFailed(f"{what} is {_described(x)}; expected {KINDS[kind]}")
     return x
 
 
-def expect_shape(x, shape, what: str):
-    expect_tensor(x, what)
+def expect_shape(x, shape, what: str, kind: str = "float"):
+    expect_tensor(x, what, kind)
     if tuple(x.shape) != tuple(shape):
         raise CheckFailed(f"{what} has shape {tuple(x.shape)}, expected {tuple(shape)}")
     return x
 
 
-def expect_finite(x, what: str):
+def expect_finite(x, what: str, kind: str = "float"):
     import torch
 
-    expect_tensor(x, what)
-    if x.is_floating_point() and not torch.isfinite(x).all():
+    expect_tensor(x, what, kind)
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
         raise CheckFailed(f"{what} contains NaN or inf")
+    return x
 
 
-def expect_close(actual, expected, what: str, rtol: float = 1e-5, atol: float = 1e-7, hint: str = ""):
-    """Compare a student's tensor with an oracle's; the message names the worst element."""
+def expect_number(value, what: str) -> float:
+    """A real, finite number: a Python or numpy int or float, or a one-element real tensor or array. Refused: NaN
+    and infinities (every comparison with NaN is false), bools, complex numbers, strings and anything else."""
+    import numbers
+
+    import numpy as np
+    import torch
+
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(-1)[0]  # a numpy scalar of the array's dtype
+    if _is_tensor(value):
+        if value.numel() != 1:
+            raise CheckFailed(f"{what} should be a number, got a tensor of shape {tuple(value.shape)}")
+        if value.is_complex() or value.dtype == torch.bool:
+            raise CheckFailed(f"{what} should be a real number, got {_described(value)}")
+    elif not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        raise CheckFailed(f"{what} should be a real number, got {_described(value)}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise CheckFailed(f"{what} is {x}, not a finite number")
+    return x
+
+
+def expect_numbers(values, what: str) -> list[float]:
+    """A list or tuple of real, finite numbers (losses per epoch or per step), as floats."""
+    if not isinstance(values, (list, tuple)):
+        raise CheckFailed(f"{what} should be a list of numbers, got {_described(values)}")
+    return [expect_number(v, f"{what}[{i}]") for i, v in enumerate(values)]
+
+
+def expect_int(value, what: str) -> int:
+    """An integer: a Python or numpy int, or a one-element integer tensor. A float (even 3.0 in a tensor, whose
+    int() would round down a wrong division), a bool or anything else is refused."""
+    import numbers
+
+    if _is_tensor(value):
+        ok = value.numel() == 1 and _of_kind(value, "integer")
+    else:
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok:
+        raise CheckFailed(f"{what} should be an int, got {_described(value)} ({value!r})")
+    return int(value)
+
+
+def expect_close(
+    actual, expected, what: str, rtol: float = 1e-5, atol: float = 1e-7, hint: str = "", kind: str = "float"
+):
+    """Compare a student's tensor with an oracle's; the message names the worst element. The student's tensor
+    must be finite and of `kind` (see expect_tensor); each element must be within atol + rtol * |expected|."""
     import torch
 
     expected = torch.as_tensor(expected)
-    expect_shape(actual, expected.shape, what)
-    expect_finite(actual, what)
+    expect_shape(actual, expected.shape, what, kind)
+    expect_finite(actual, what, kind)
     a = actual.detach().to(torch.float64)
     e = expected.detach().to(torch.float64)
     err = (a - e).abs()
-    bad = err > atol + rtol * e.abs()
+    bad = ~(err <= atol + rtol * e.abs())  # NaN in the expected values (a student's, in a consistency check) fails
     if bad.any():
-        rel = err / e.abs().clamp_min(atol if atol > 0 else 1e-12)
+        rel = (err / e.abs().clamp_min(atol if atol > 0 else 1e-12)).nan_to_num(nan=math.inf)
         flat = int(torch.argmax(torch.where(bad, rel, torch.zeros_like(rel))))
         idx = list(torch.unravel_index(torch.tensor(flat), e.shape)) if e.dim() else []
         where = f" at {[int(i) for i in idx]}" if idx else ""

@@ -5,7 +5,8 @@ header holds plain values: None, bools, numbers (NaN and infinities included), s
 torch dtypes, tensors and numpy arrays (their bytes live in the payload, the header says dtype, shape, offset, length) and
 references to objects that stay in the sandbox (``{"$ref": id}``). Decoding builds fresh ``torch.Tensor`` /
 ``numpy.ndarray`` objects from bytes, so nothing the sandbox sends can carry code, a tensor subclass or a
-foreign object into the judge; sizes, depth and dtypes are bounded.
+foreign object into the judge; sizes, depth and dtypes are bounded. A tensor or array of a dtype outside
+``DTYPES`` (complex, ...) crosses as its dtype and shape only (``Unsupported``), never as values.
 
 Shared by the judge and the sandbox: this module imports nothing from the grader's checks.
 """
@@ -33,13 +34,25 @@ DTYPES = (
     "int8",
     "uint8",
     "bool",
-    "complex64",
-    "complex128",
-)
+)  # no complex dtype: no exercise returns one, and every comparison of the judge is of real numbers
 
 
 class WireError(Exception):
     """What came through the channel is not a well-formed frame of plain data."""
+
+
+class Unsupported:
+    """What the judge gets for a tensor or array of a dtype the channel does not carry (complex64, uint16, ...):
+    its dtype and shape, never its values, so that a check can tell the student what came instead of the tensor
+    it asked for."""
+
+    __slots__ = ("dtype", "shape")
+
+    def __init__(self, dtype: str, shape=()):
+        self.dtype, self.shape = dtype, tuple(shape)
+
+    def __repr__(self):
+        return f"<a {self.dtype} tensor of shape {self.shape}>"
 
 
 class Ref:
@@ -89,10 +102,10 @@ def encode(value, to_ref=None) -> tuple[bytes, bytes]:
             t = v.detach()
             if t.layout != torch.strided or t.is_quantized or t.device.type == "meta":
                 raise WireError(f"a {t.layout} tensor on {t.device} is not plain data")
-            t = t.to("cpu").contiguous()
             dtype = str(t.dtype).replace("torch.", "")
             if dtype not in DTYPES:
-                raise WireError(f"tensors of dtype {dtype} are not supported")
+                return _unsupported(dtype, t.shape)
+            t = t.to("cpu").contiguous()
             data = (t.view(torch.int16) if dtype == "bfloat16" else t).numpy().tobytes()
             off, n = blob(data)
             return {
@@ -111,6 +124,8 @@ def encode(value, to_ref=None) -> tuple[bytes, bytes]:
                 return {"$ndarray": v.dtype.name, "shape": list(v.shape), "at": off, "n": n}
             if isinstance(v, np.generic) and v.dtype.name in DTYPES:
                 return enc(v.item(), depth + 1)
+            if isinstance(v, (np.ndarray, np.generic)) and type(v).__module__ == "numpy":
+                return _unsupported(v.dtype.name, v.shape)
         if isinstance(v, (list, tuple)):  # torch.Size, named tuples and the like travel as plain tuples
             items = [enc(x, depth + 1) for x in v]
             return items if isinstance(v, list) else {"$tuple": items}
@@ -125,6 +140,10 @@ def encode(value, to_ref=None) -> tuple[bytes, bytes]:
 
     header = json.dumps(enc(value, 0), allow_nan=False).encode()
     return header, b"".join(chunks)
+
+
+def _unsupported(dtype: str, shape) -> dict:
+    return {"$unsupported": dtype[:40], "shape": [int(s) for s in shape][:32]}
 
 
 def _ref(r: Ref) -> dict:
@@ -196,6 +215,13 @@ def decode(header: bytes, payload: bytes, refs=None):
             return getattr(torch, v["$dtype"])
         if "$tensor" in v or "$ndarray" in v:
             return _array(v, view)
+        if "$unsupported" in v:
+            dtype, shape = v["$unsupported"], v.get("shape")
+            if not isinstance(dtype, str) or len(dtype) > 40 or not isinstance(shape, list) or len(shape) > 32:
+                raise WireError("malformed value")
+            if not all(isinstance(s, int) and 0 <= s for s in shape):
+                raise WireError("malformed value")
+            return Unsupported(dtype, shape)
         raise WireError("malformed value")
 
     return dec(tree, 0)

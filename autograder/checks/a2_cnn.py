@@ -21,7 +21,11 @@ from autograder.api import (
     expect,
     expect_accuracy,
     expect_close,
+    expect_finite,
     expect_fraction,
+    expect_int,
+    expect_number,
+    expect_numbers,
     expect_shape,
     percent,
     record_metric,
@@ -39,11 +43,7 @@ def _type_name(value):
 
 
 def _int(value, what):
-    ok = isinstance(value, int) or (hasattr(value, "__index__") and not isinstance(value, bool))
-    if isinstance(value, torch.Tensor):
-        ok = value.numel() == 1 and not value.is_complex() and value.dtype != torch.bool
-    expect(ok, f"{what} should be an int, got {_type_name(value)} ({value!r})")
-    return int(value)
+    return expect_int(value, what)  # a float tensor is refused: int() would round down a wrong true division
 
 
 def _meta_out_shape(module, in_shape):
@@ -750,7 +750,7 @@ def _pair(result, what):
         f"{what} should return (mean loss, accuracy), two numbers; got "
         f"{f'{len(result)} values' if isinstance(result, (tuple, list)) else _type_name(result)}",
     )
-    loss = float(result[0])
+    loss = expect_number(result[0], f"the mean loss {what} returned")
     acc = expect_fraction(result[1], f"the accuracy {what} returned")
     return loss, acc
 
@@ -946,7 +946,7 @@ def random_crop_flip(sub):
         cands = _crop_candidates(X, padding)  # (N, 2 n_pos, C, H, W)
         dist = (cands - out.detach()[:, None]).abs().flatten(2).amax(2)  # (N, 2 n_pos)
         best, which = dist.min(dim=1)
-        bad = (best > 1e-6).nonzero().flatten()
+        bad = (~(best <= 1e-6)).nonzero().flatten()  # NaN is no crop
         expect(
             len(bad) == 0,
             f"image {int(bad[0]) if len(bad) else 0} of random_crop_flip(X, padding={padding}) is "
@@ -999,6 +999,8 @@ def augment_train_only(sub):
     )
     c, d = train_tf(Xtrain[:64].clone()), train_tf(Xtrain[:64].clone())
     expect_shape(c, (64, 3, 8, 8), "train_transform(batch)")
+    expect_finite(c, "train_transform(batch)")  # NaN differs from itself: it would look random
+    expect_finite(d, "train_transform(batch)")
     expect(not torch.equal(c, d), "train_transform gave the same result twice: augmentation should be random")
 
 
@@ -1014,9 +1016,12 @@ def train_eval_modes(sub):
     model.train()
     a, b = model(x), model(x)
     expect_shape(a, (16, 10), "CourseCNN(batch_norm=True, dropout=0.5)(images)")
+    for out in (fresh, a, b):  # NaN differs from itself: it would pass for dropout and for updated statistics
+        expect_finite(out, "CourseCNN(batch_norm=True, dropout=0.5)(images)")
     expect(not torch.allclose(a, b), "in train mode two forward passes should differ (dropout)")
     model.eval()
     c, d = model(x), model(x)
+    expect_finite(c, "CourseCNN(batch_norm=True, dropout=0.5)(images) in eval mode")
     single = model(x[:1])
     expect(torch.equal(c, d), "in eval mode the output should be deterministic (dropout off)")
     # read from what the model computes (nn.BatchNorm2d modules or F.batch_norm on buffers of its own)
@@ -1056,7 +1061,7 @@ def lr_schedule(sub):
         for k in range(1, 11):
             opt.step()
             sched.step()
-            lr = float(opt.param_groups[0]["lr"])
+            lr = expect_number(opt.param_groups[0]["lr"], "the learning rate")
             expect(
                 abs(lr - 0.1 * gamma**k) < 1e-9,
                 f"after {k} steps with gamma={gamma} the learning rate is {lr:.6g}, expected {0.1 * gamma**k:.6g}",
@@ -1102,7 +1107,7 @@ def _train_and_expect(sub, threshold, what, device="cpu", best_epoch=False, **kw
         expect_shape(logits, (len(labels), 10), f"{what}: the outputs on the test images")
         accs.append(accuracy(logits, labels))
     acc = max(accs) if best_epoch else accs[-1]
-    losses = [float(v) for v in run["train_loss"]]
+    losses = expect_numbers(run["train_loss"], f"{what}: the training losses")
     expect(len(losses) == 1 or losses[-1] < losses[0], f"{what}: the training loss did not decrease")
     when = "at its best epoch of" if best_epoch else "after"
     if kw.get("validation"):

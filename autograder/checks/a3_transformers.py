@@ -20,6 +20,8 @@ from autograder.api import (
     expect,
     expect_accuracy,
     expect_close,
+    expect_finite,
+    expect_numbers,
     expect_shape,
     expect_tensor,
     percent,
@@ -1136,6 +1138,7 @@ def vit_positions(sub):
         info.get("is_parameter") and info.get("name") is not None and info.get("requires_grad"),
         f"ViT(pos_embedding='learned').{name} should be an nn.Parameter that requires grad",
     )
+    expect_finite(pos, f"ViT(pos_embedding='learned').{name}")  # inf is not a random start
     expect(float(pos.abs().max()) > 0, "learned positional embeddings should start random, not all zero")
     name, _ = tensor_of(learned, "cls_token", "ViT")
     info = sub.kit("kit.a3:parameter_of", learned, name) or {}
@@ -1253,7 +1256,7 @@ def train_mnist(sub):
     """The course's ViT (dim 32, patch 7, 2 blocks), AdamW + one-cycle, reaches {threshold} on MNIST in {epochs} epochs."""
     found = recipe("a3.train")
     acc, run = _trained(sub, "mnist", device="cpu", **found.settings)
-    losses = [float(v) for v in run.get("train_loss") or []]
+    losses = expect_numbers(run.get("train_loss") or [], "the training losses")
     expect(len(losses) >= 2 and losses[-1] < losses[0], "the training loss did not decrease")
     expect_accuracy(
         acc,
