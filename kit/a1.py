@@ -278,25 +278,36 @@ def train_mnist(
 
 
 # ---------------------------------------------------------------- what the grader runs in its sandbox
-def circles_predictions(variant: str, mlp, mlp_torch=None, eta=ETA, epochs=EPOCHS, seed=0) -> dict:
-    """Train one variant ('manual', 'autograd', 'nn', 'optim') on circles; its outputs on the test points before
-    and after training (probabilities for the hand-written forward, logits for torch.nn), for the judge to
-    score. The judge, not this function, computes accuracies.
+def circles_predictions(variant: str, mlp, mlp_torch=None, eta=ETA, epochs=EPOCHS, seed=0, Xtest=None) -> dict:
+    """Train one variant ('manual', 'autograd', 'nn', 'optim') on the circles' training points; its outputs on
+    the evaluation points `Xtest` (the judge's own draw, sent without labels; the circles' test points when None)
+    before and after training (probabilities for the hand-written forward, logits for torch.nn), and the weights
+    they come from: the initial and trained parameters ("first_params", "params") of the hand-written versions,
+    the initial and trained models ("first_model", "model") of the torch.nn ones. The judge recomputes the
+    outputs from the weights and computes the accuracies; this function only trains.
 
     The training follows the student's conventions where their code computes the right thing in another one
     (a summed loss: eta / batch size; class-index labels in the nn part); "conventions" says which were used,
     for the judge to tell the student."""
+    import dataclasses
+
     from data_scripts import make_circles
 
     data = make_circles()
+    if Xtest is not None:  # no labels: the sandbox cannot score them, and records no test curve
+        data = dataclasses.replace(data, Xtest=torch.as_tensor(Xtest, dtype=torch.float32), Ytest=None)
     conventions = {"labels": "one-hot", "loss_is_sum": False, "batch_size": BATCH_SIZE}
+    weights = {}
     if variant in ("manual", "autograd"):
         conventions["loss_is_sum"] = summed_loss_by_hand(mlp, data, gradients=variant == "manual")
         init = mlp.init_params if variant == "manual" else mlp_torch.init_params_autograd
         seed_everything(seed)
-        first = mlp.forward(init(data.Xtrain.shape[1], NH, data.Ytrain.shape[1]), data.Xtest)[0]
+        start = init(data.Xtrain.shape[1], NH, data.Ytrain.shape[1])
+        weights["first_params"] = _detached(start)
+        first = mlp.forward(start, data.Xtest)[0]
         train = train_manual if variant == "manual" else (lambda m, d, **kw: train_autograd(m, mlp_torch, d, **kw))
         params, hist = train(mlp, data, eta=eta, epochs=epochs, seed=seed, loss_is_sum=conventions["loss_is_sum"])
+        weights["params"] = _detached(params)
         with torch.no_grad():
             last = mlp.forward(params, data.Xtest)[0]
         kind = "probabilities"
@@ -304,8 +315,9 @@ def circles_predictions(variant: str, mlp, mlp_torch=None, eta=ETA, epochs=EPOCH
         conventions.update(nn_conventions(mlp_torch, data))
         seed_everything(seed)
         nx, ny = data.Xtrain.shape[1], data.Ytrain.shape[1]
+        weights["first_model"] = mlp_torch.init_model_nn(nx, NH, ny)[0]
         with torch.no_grad():
-            first = mlp_torch.init_model_nn(nx, NH, ny)[0](data.Xtest)
+            first = weights["first_model"](data.Xtest)
         model, hist = train_nn(
             mlp_torch,
             data,
@@ -316,6 +328,7 @@ def circles_predictions(variant: str, mlp, mlp_torch=None, eta=ETA, epochs=EPOCH
             labels=conventions["labels"],
             loss_is_sum=conventions["loss_is_sum"],
         )
+        weights["model"] = model
         with torch.no_grad():
             last = model(data.Xtest)
         kind = "logits"
@@ -325,17 +338,28 @@ def circles_predictions(variant: str, mlp, mlp_torch=None, eta=ETA, epochs=EPOCH
         "last": last.detach().float(),
         "train_loss": hist.train_loss,
         "conventions": conventions,
+        **weights,
     }
 
 
+def _detached(params):
+    """A copy of a dict of parameters, as plain tensors (what the student's init_params or training returned
+    when it is not a dict: the judge says so)."""
+    if not isinstance(params, dict):
+        return params
+    return {k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in params.items()}
+
+
 def mnist_predictions(mnist_mlp, **kw) -> dict:
-    """Train the student's MNIST MLP with the kit's recipe; logits on the test images (no labels here)."""
+    """Train the student's MNIST MLP with the kit's recipe; logits on the test images (no labels here), and the
+    trained model ("model"), from whose weights the judge recomputes them."""
     from .data import image_tensors
     from .grading import predict
 
     model, hist = train_mnist(mnist_mlp, **kw)
     Xtest = image_tensors("mnist")[2]
-    return {"logits": predict(model.cpu(), Xtest), "epochs": len(hist.train_loss), "seconds": hist.seconds}
+    model = model.cpu()
+    return {"logits": predict(model, Xtest), "epochs": len(hist.train_loss), "seconds": hist.seconds, "model": model}
 
 
 # ---------------------------------------------------------------- command line

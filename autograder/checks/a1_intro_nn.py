@@ -34,6 +34,7 @@ from autograder.api import (
     expect_accuracy,
     expect_close,
     expect_fraction,
+    expect_number,
     expect_shape,
     expect_tensor,
     percent,
@@ -323,11 +324,11 @@ def loss_accuracy(sub):
                 problems.append(str(err))
         ref_acc = float((logits.argmax(1) == labels).double().mean())
         try:
-            a = float(acc)
-        except (TypeError, ValueError):
+            a = expect_number(acc, "the accuracy")
+        except CheckFailed as err:
             a = None
-            problems.append(f"the accuracy should be a number, got {type(acc).__name__}")
-        if a is not None and abs(a - ref_acc) >= 1e-6:
+            problems.append(str(err))
+        if a is not None and not abs(a - ref_acc) < 1e-6:
             if abs(a - 100 * ref_acc) < 1e-4:
                 problems.append(
                     f"accuracy is {a:g}, expected {ref_acc:g}: a percentage? accuracies in this kit are "
@@ -390,7 +391,10 @@ def backward(sub):
 
 @check("backward_batch_mean", points=1, hidden=True)
 def backward_batch_mean(sub):
-    """Duplicating every example of the batch leaves the gradients unchanged (they are means)."""
+    """Duplicating every example of the batch leaves the gradients unchanged (they are means).
+
+    Both batches' gradients are compared with torch.autograd's of the mean loss (the same for both), never only
+    with each other: a constant answer would equal itself."""
     mlp = sub.module("mlp")
     layout = student_layout(mlp)
     params, X, Y = random_problem(8, 3, 5, 2)
@@ -403,15 +407,19 @@ def backward_batch_mean(sub):
         mlp.backward.call_by_hand(sp, oracle_forward(params, X2), Y2), ["Wy", "Wh", "by", "bh"], "backward(...)"
     )
     g1, g2 = _grads_in_kit_layout(layout, g1, params), _grads_in_kit_layout(layout, g2, params)
+    expected = oracle_grads(params, X, Y)  # the mean's gradients: the same for the duplicated batch
     for name in ("Wy", "Wh", "by", "bh"):
-        a, b = g2[name].double(), g1[name].double()
+        a, b = g2[name], g1[name]
+        twice = a.shape == b.shape and torch.allclose(a.double(), 2 * b.double(), rtol=1e-6, atol=1e-12)
         hint = (
-            "gradients must be averaged over the batch, not summed"
-            if a.shape != b.shape or not torch.allclose(a, 2 * b, rtol=1e-6, atol=1e-12)
-            else "the gradients of the duplicated batch are twice as large: "
+            "the gradients of the duplicated batch are twice as large: "
             "consistent with a summed loss; the kit's loss is the mean over the batch"
+            if twice
+            else "gradients must be averaged over the batch, not summed"
         )
-        expect_close(a, b, f"d{name} of a duplicated batch", rtol=1e-6, atol=1e-12, hint=hint)
+        first = hint if twice else diagnose_grad(name, b, expected[name], len(X))
+        expect_close(b, expected[name], f"d{name}", rtol=1e-6, atol=1e-12, hint=first)
+        expect_close(a, expected[name], f"d{name} of a duplicated batch", rtol=1e-6, atol=1e-12, hint=hint)
 
 
 @check("sgd", points=1)
@@ -494,8 +502,11 @@ def check_loss_accuracy_nn(mt, loss, logits, labels, Y):
         problems = []
         if not isinstance(L, torch.Tensor) or L.numel() != 1:
             return [f"loss_accuracy_nn's L should be a scalar tensor, got {type(L).__name__}"]
-        got = float(L)
-        if abs(got - float(ref)) > 1e-5 * max(1.0, abs(float(ref))):
+        try:
+            got = expect_number(L, "loss_accuracy_nn's L")
+        except CheckFailed as err:
+            return [str(err)]
+        if not abs(got - float(ref)) <= 1e-5 * max(1.0, abs(float(ref))):
             hint = ""
             if abs(got - float(F.cross_entropy(torch.softmax(logits, 1), labels))) < 1e-5:
                 hint = ": softmax applied before a loss that applies it itself (the model outputs logits)"
@@ -503,10 +514,10 @@ def check_loss_accuracy_nn(mt, loss, logits, labels, Y):
                 hint = ": the sum over the batch; the kit's loss is the mean"
             problems.append(f"loss_accuracy_nn's L is {got:.6g}, expected {float(ref):.6g}{hint}")
         try:
-            a = float(acc)
-        except (TypeError, ValueError):
-            return problems + [f"loss_accuracy_nn's accuracy should be a number, got {type(acc).__name__}"]
-        if abs(a - want) >= 1e-6:
+            a = expect_number(acc, "loss_accuracy_nn's accuracy")
+        except CheckFailed as err:
+            return problems + [str(err)]
+        if not abs(a - want) < 1e-6:
             pct = ": a percentage? accuracies in this kit are fractions" if abs(a - 100 * want) < 1e-3 else ""
             problems.append(f"loss_accuracy_nn's accuracy is {a:g}, expected {want:g}{pct}")
         return problems
@@ -668,26 +679,140 @@ def _note_conventions(used, variant, what):
         )
 
 
-def _circles(sub, variant, what):
-    """Train `variant` in the sandbox; the judge scores its test outputs against the circles' labels."""
+# The judge scores the circles' trainings (and the SVM) on points of its own draw: 2000 rather than the public test
+# set's 200. The reference's accuracy on fresh points is 96.5-99 % depending on the training seed, and 200 points
+# measure it to about a point: the nn version at the graded seed fell below 95 % on 1.2 % of 1000 draws of 200, the
+# manual one at another seed on 7 %. On 2000 points, 5 training seeds of each of the four versions x 50 draws: lowest
+# 95.9 %, graded seed 96.7 % (the RBF SVM: lowest 98.3 %). Measured on the reference in-process; threshold unchanged.
+EVALUATION_POINTS = 2000
+
+
+def evaluation_circles(n=EVALUATION_POINTS):
+    """The judge's own circles to score a training on: the recipe's distribution (make_circles' noise and radii),
+    drawn with a seed of this grading's own (os.urandom), so a submission cannot rebuild the labels from
+    make_circles' public seed. (X (n, 2) float32, labels (n,) int64); the inputs alone go to the sandbox."""
+    import os
+
     from data_scripts import make_circles
 
+    drawn = make_circles(n_train=0, n_test=n, seed=int.from_bytes(os.urandom(4), "little"), grid_size=1)
+    return drawn.Xtest, drawn.ytest
+
+
+def _tensors(params, what) -> dict:
+    expect(isinstance(params, dict), f"{what} should be a dict of parameters, got {type(params).__name__}")
+    missing = [k for k in PARAMS if not isinstance(params.get(k), torch.Tensor) or not params[k].is_floating_point()]
+    expect(not missing, f"{what} has no floating-point tensor for {missing}")
+    return {k: params[k].detach().double() for k in PARAMS}
+
+
+def course_mlp_logits(params, X, what):
+    """The logits of the course's MLP (tanh hidden layer, nn.Linear's layout) with the student's parameters, read in
+    the student's layout (weights (out, in) or (in, out), biases (n,), (n, 1) or (1, n)), computed by the judge."""
+    from kit.a1 import NH
+
+    p = _tensors(params, what)
+    nx, ny = X.shape[1], 2
+    for name, shape in (("Wh", (NH, nx)), ("Wy", (ny, NH))):
+        if tuple(p[name].shape) == shape[::-1] and shape[0] != shape[1]:
+            p[name] = p[name].T
+        expect_shape(p[name], shape, f"{what}[{name!r}]")
+    for name, n in (("bh", NH), ("by", ny)):
+        expect(p[name].numel() == n, f"{what}[{name!r}] has shape {tuple(p[name].shape)}, expected ({n},)")
+        p[name] = p[name].reshape(n)
+    return oracle_forward(p, X.double())["ytilde"]
+
+
+# the layers the judge knows how to run itself: a network made of them is recomputed from its weights
+_RUNS = {
+    "Tanh": lambda x, c: torch.tanh(x),
+    "ReLU": lambda x, c: F.relu(x),
+    "Sigmoid": lambda x, c: torch.sigmoid(x),
+    "GELU": lambda x, c: F.gelu(x, approximate=c.get("approximate", "none")),
+    "LeakyReLU": lambda x, c: F.leaky_relu(x, c.get("negative_slope", 0.01)),
+    "Flatten": lambda x, c: x.flatten(c.get("start_dim", 1), c.get("end_dim", -1)),
+    "Softmax": lambda x, c: torch.softmax(x, c.get("dim", 1)),
+    "LogSoftmax": lambda x, c: torch.log_softmax(x, c.get("dim", 1)),
+    "Dropout": lambda x, c: x,  # evaluation mode
+    "Identity": lambda x, c: x,
+}
+
+
+def layered_logits(model, X, what):
+    """The outputs of the student's nn.Module `model` (a handle in the sandbox) on X, computed by the judge from the
+    model's weights: its layers run in the order they are registered (nn.Sequential's), each with torch's own
+    function. What the sandbox's forward returns plays no part, so a forward that looks answers up cannot help."""
+    expect(is_module(model), f"{what} should be an nn.Module")
+    layers = model.structure()["layers"]
+    names = [layer["name"] for layer in layers]
+    out = X.double()
+    for layer in layers:
+        name = layer["name"]
+        inner = any(n != name and (name == "" or n.startswith(name + ".")) for n in names)
+        label = f"{what}'s layer {name or '(the model itself)'} ({layer['class']})"
+        if inner:
+            expect(
+                not layer["params"],
+                f"{label} holds parameters of its own besides its layers: the grader recomputes the trained "
+                "network from its layers (nn.Linear and activations, as in nn.Sequential)",
+            )
+            continue
+        try:
+            if layer["class"] == "Linear":
+                bias = layer["params"].get("bias")
+                out = F.linear(out, layer["params"]["weight"].double(), None if bias is None else bias.double())
+            elif layer["class"] in _RUNS and not layer["params"]:
+                out = _RUNS[layer["class"]](out, layer["config"])
+            else:
+                raise CheckFailed(
+                    f"the grader recomputes the trained network from its layers and does not know {label}: build "
+                    f"it from {', '.join(['Linear', *_RUNS])} (the course's network is Linear -> Tanh -> Linear)"
+                )
+        except (KeyError, RuntimeError) as err:
+            raise CheckFailed(
+                f"the grader could not run {label} in the order the layers are registered ({err}): build the "
+                "network as nn.Sequential, in the order of its forward"
+            ) from None
+    return out
+
+
+def _disagreement(own, recomputed, probabilities=False) -> str:
+    """A note for a failure message when the sandbox's outputs differ from the judge's recomputation."""
+    if not isinstance(own, torch.Tensor) or own.shape != recomputed.shape:
+        return ""
+    mine = torch.softmax(recomputed, 1) if probabilities else recomputed
+    gap = float((own.double() - mine).abs().max())
+    if gap <= 1e-3 * max(1.0, float(mine.abs().max())):
+        return ""
+    return (
+        f" (the grader recomputed the outputs from the trained weights; your own forward's outputs differ from "
+        f"them by up to {gap:.3g})"
+    )
+
+
+def _circles(sub, variant, what):
+    """Train `variant` in the sandbox on the circles' training points; the judge draws its own evaluation points,
+    recomputes the outputs before and after training from the weights the training sent back, and scores them."""
     mods = {"mlp": sub.module("mlp")}
     if variant != "manual":
         mods["mlp_torch"] = sub.module("mlp_torch")
+    X, labels = evaluation_circles()
     run = (sub.kit_by_hand if variant == "manual" else sub.kit)(
-        "kit.a1:circles_predictions", variant, **recipe("a1.circles").settings, **mods
+        "kit.a1:circles_predictions", variant, Xtest=X, **recipe("a1.circles").settings, **mods
     )
-    labels = make_circles().Ytest.argmax(1)
+    expect(isinstance(run, dict), f"the {what}'s training sent back no outputs")
     _note_conventions(run.get("conventions"), variant, what)
-    first, last = run["first"], run["last"]
+    if variant in ("manual", "autograd"):
+        first = course_mlp_logits(run.get("first_params"), X, f"the {what}'s initial parameters")
+        last = course_mlp_logits(run.get("params"), X, f"the {what}'s trained parameters")
+    else:
+        first = layered_logits(run.get("first_model"), X, f"the {what}'s initial model")
+        last = layered_logits(run.get("model"), X, f"the {what}'s trained model")
     expect_shape(last, (len(labels), 2), f"the {what}'s outputs on the test points")
     acc = accuracy(last, labels)
 
-    def loss(out):  # the mean cross-entropy, from probabilities or from logits
-        if run["kind"] == "probabilities":
-            return float(-torch.log(out.clamp_min(1e-12).gather(1, labels[:, None])).mean())
-        return float(F.cross_entropy(out, labels))
+    def loss(logits):
+        return float(F.cross_entropy(logits, labels))
 
     expect(
         loss(last) < loss(first),
@@ -697,7 +822,8 @@ def _circles(sub, variant, what):
     expect_accuracy(
         acc,
         threshold,
-        f"the {what} reaches {acc:.1%} test accuracy on circles after training, expected at least {percent(threshold)}",
+        f"the {what} reaches {acc:.1%} test accuracy on circles after training, expected at least {percent(threshold)}"
+        + _disagreement(run.get("last"), last, probabilities=run.get("kind") == "probabilities"),
     )
 
 
@@ -722,12 +848,13 @@ def train_circles_torch(sub):
 
 @check("train_svm_circles", points=1, tier="train", timeout=60, recipe="a1.svm")
 def train_svm_circles(sub):
-    """Selected on a validation split, the best RBF SVM reaches {threshold} test accuracy on circles (the test set is read
-    once, for the selected C); the linear kernel cannot separate them."""
+    """Selected on a validation split, the best RBF SVM reaches {threshold} test accuracy on circles (the test points
+    are the grader's own draw; it computes the accuracy from the fitted SVM); the linear kernel cannot separate
+    them."""
     from data_scripts import make_circles
     from kit.a1 import select_svm, svm_split
 
-    Xfit, yfit, Xval, yval, Xte, yte = svm_split(make_circles())
+    Xfit, yfit, Xval, yval, _, _ = svm_split(make_circles())
     val = sub.module("svm").svm_accuracies(Xfit, yfit, Xval, yval)
     expect(isinstance(val, dict), f"svm_accuracies should return a dict, got {type(val).__name__}")
     for key, value in val.items():
@@ -738,15 +865,16 @@ def train_svm_circles(sub):
         expect_fraction(value[1], "an SVM's validation accuracy")
     kernels = {k for k, _ in val}
     expect({"rbf", "linear"} <= kernels, f"svm_accuracies should try the rbf and linear kernels, got {sorted(kernels)}")
+    svm_validation_agrees(val, Xfit, yfit, Xval, yval)
     best_linear = max(float(v[1]) for (k, _), v in val.items() if k == "linear")
     expect(
         best_linear < 0.8,
         f"a linear SVM reports {best_linear:.1%} on the circles' validation split, which no line can separate",
     )
     kernel, C = select_svm(val, "rbf")
-    final = sub.module("svm").svm_accuracies(Xfit, yfit, Xte, yte, kernels=(kernel,), C_values=(C,))
-    expect(isinstance(final, dict) and (kernel, C) in final, f"svm_accuracies has no entry for ({kernel!r}, {C})")
-    acc = expect_fraction(final[(kernel, C)][1], "an SVM's test accuracy")
+    Xte, yte = evaluation_circles()
+    fitted = sub.module("svm").make_svm.call_kept(kernel, C).fit.call_kept(Xfit, yfit)
+    acc = float((torch.as_tensor(rbf_svm_predictions(fitted, Xte.numpy())) == yte).double().mean())
     threshold = recipe("a1.svm").threshold_for()
     expect_accuracy(
         acc,
@@ -756,18 +884,74 @@ def train_svm_circles(sub):
     )
 
 
+def svm_validation_agrees(val, Xfit, yfit, Xval, yval):
+    """The validation accuracies that choose the SVM (rbf's, and linear's that the check reads) are what
+    scikit-learn's own SVC, fitted by the judge on the same points, measures: not numbers a function made up."""
+    from sklearn.svm import SVC
+
+    for (kernel, C), (_, reported) in val.items():
+        if kernel not in ("rbf", "linear"):
+            continue
+        C_value = expect_number(C, f"svm_accuracies' C for the {kernel} kernel")
+        expect(C_value > 0, f"svm_accuracies has an entry for C={C_value:g}; C must be positive")
+        want = SVC(kernel=kernel, C=C_value).fit(Xfit, yfit).score(Xval, yval)
+        expect(
+            abs(float(reported) - want) < 1e-9,
+            f"svm_accuracies reports a validation accuracy of {float(reported):.3f} for ({kernel!r}, C={C_value:g}); "
+            f"scikit-learn's SVC fitted on the same points measures {want:.3f}",
+        )
+
+
+def rbf_svm_predictions(fitted, X):
+    """Class predictions of a fitted RBF SVC (a handle in the sandbox) on X, computed by the judge from the SVC's
+    support vectors, dual coefficients, intercept and gamma: its own predict method plays no part."""
+    import numpy as np
+
+    what = "make_svm(...) after fit"
+    expect(str(fitted.kernel) == "rbf", f"{what} has kernel {fitted.kernel!r}, expected 'rbf'")
+    vectors, coef = np.asarray(fitted.support_vectors_, float), np.asarray(fitted.dual_coef_, float)
+    intercept, gamma = np.asarray(fitted.intercept_, float), float(expect_number(fitted._gamma, f"{what}'s gamma"))
+    classes = np.asarray(fitted.classes_)
+    expect(
+        vectors.ndim == 2
+        and vectors.shape[1] == X.shape[1]
+        and coef.shape == (1, len(vectors))
+        and intercept.shape == (1,)
+        and classes.shape == (2,)
+        and gamma > 0,
+        f"{what} is not a fitted two-class SVC (support vectors {vectors.shape}, dual coefficients {coef.shape})",
+    )
+    distances = ((X[:, None, :] - vectors[None, :, :]) ** 2).sum(-1)
+    decision = np.exp(-gamma * distances) @ coef[0] + intercept[0]
+    return classes[(decision > 0).astype(int)]
+
+
 # not in a notebook test cell: minutes of MNIST training: the notebook trains the MLP itself; graded by the CLI
 @check("train_mnist_mlp", points=3, tier="train", timeout=240, in_notebook=False, recipe="a1.mnist")
 def train_mnist_mlp(sub):
-    """The MNIST MLP trained by the kit's loop reaches {threshold} test accuracy (scored by the judge)."""
+    """The MNIST MLP trained by the kit's loop reaches {threshold} test accuracy (recomputed and scored by the judge)."""
     labels = sub.test_labels("mnist")
     found = recipe("a1.mnist")
     run = sub.kit("kit.a1:mnist_predictions", sub.module("mnist_mlp"), device="cpu", **found.settings)
-    expect_shape(run["logits"], (len(labels), 10), "the MNIST MLP's outputs on the test images")
-    acc = accuracy(run["logits"], labels)
+    expect(isinstance(run, dict), "the MNIST MLP's training sent back no outputs")
+    logits = layered_logits(run.get("model"), mnist_test_images(), "the trained MNIST MLP")
+    expect_shape(logits, (len(labels), 10), "the MNIST MLP's outputs on the test images")
+    acc = accuracy(logits, labels)
     expect_accuracy(
         acc,
         found.threshold_for(),
         f"the MNIST MLP reaches {acc:.2%} test accuracy after "
-        f"{run['epochs']} epochs, expected at least {percent(found.threshold_for())}",
+        f"{run.get('epochs')} epochs, expected at least {percent(found.threshold_for())}"
+        + _disagreement(run.get("logits"), logits),
     )
+
+
+def mnist_test_images():
+    """The MNIST test images as the kit's training sees them (kit.data.image_tensors: standardized (N, 1, 28, 28)),
+    loaded by the judge."""
+    from data_scripts import load
+    from kit.data import MEAN_STD
+
+    images = load("mnist", train=False)[0].float().div_(255).unsqueeze(1)
+    mean, std = MEAN_STD["mnist"]
+    return (images - mean) / std
