@@ -1,11 +1,17 @@
 """make prairielearn A=a1: an externally graded PrairieLearn question for one assignment.
 
-dist/prairielearn-<assignment>/ is a question folder to copy under a course's questions/: info.json (external
-grading enabled, no network, PrairieLearn's 600 s cap), question.html (upload the assignment's modules, show the
-grader's results), a Dockerfile for the grading image (PrairieLearn's Python grader plus a CPU build of torch and
-the data sets the checks need: the container has no network) and tests/, which PrairieLearn mounts at
-/grade/tests: the entrypoint run.sh and the instructor's grader with ALL the checks, hidden ones included
-(PrairieLearn grades authoritatively; the student never sees /grade/tests), but never solutions/.
+dist/prairielearn-<assignment>/ is a question folder to copy under a course's questions/: info.json (graded
+externally, no network, PrairieLearn's 600 s cap), question.html (upload the assignment's modules, show the
+grader's results), image/ and tests/.
+
+image/ is the build context of the grading image, which PrairieLearn pulls from a public registry: anyone can pull
+it, so it holds what any student may see. Its Dockerfile installs PrairieLearn's Python grader, a CPU build of
+torch and the kit's dependencies, and the label-free public data the trainings read (the container has no
+network); it copies nothing but image/ (the dependency lists and data_scripts/), so no check and no test label is
+in the image. tests/ is private (PrairieLearn mounts it at /grade/tests at grading time; students never see it):
+the entrypoint run.sh, the instructor's grader with ALL the checks, hidden ones included (PrairieLearn grades
+authoritatively), and labels/<dataset>.npz, the test labels alone (data_scripts/grading_data.py), which the judge
+pairs with the image's public test images. Never solutions/.
 
 run.sh lays the uploaded files (/grade/student) out as <work>/<assignment>/, grades them (tier: KIT_TIER, default
 quick, the tier that fits the 600 s cap) and writes /grade/results/results.json, always: `gradable: false` with a
@@ -30,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_IMAGE = "prairielearn/grader-python"
 MAX_TIMEOUT = 600  # PrairieLearn's cap on externalGradingOptions.timeout, in seconds
 ENTRYPOINT = "/grade/tests/run.sh"
+IMAGE_DATA = "/opt/kit-data"  # DATA_DIR in the image: public/<dataset>.npz only
 UUID_NAMESPACE = uuid.UUID("6f1c1d43-5a37-4c1e-9d1e-6b1f3e7a0c52")  # this kit's: uuid5(it, assignment)
 
 RUN_SH = """#!/usr/bin/env bash
@@ -54,13 +61,16 @@ elif [ -d "$ROOT/student" ]; then
   if [ -n "$found" ]; then cp -r "$found/." "$work/$ASSIGNMENT/"; else cp -r "$ROOT/student/." "$work/$ASSIGNMENT/"; fi
 fi
 if ! "$PY" -c "import torch" > /dev/null 2>&1; then
-  not_graded "the grading image has no torch: build it from the question's Dockerfile and set externalGradingOptions.image (please tell your instructor)"
+  not_graded "the grading image has no torch: build it from the question's image/ folder and set externalGradingOptions.image (please tell your instructor)"
   exit 0
 fi
 cd "$ROOT/tests" || { not_graded "the grader is missing from /grade/tests (please tell your instructor)"; exit 0; }
-# the submission runs as an unprivileged user (or in bubblewrap): the checks, hidden ones included, are the
-# judge's alone (the kit helpers the sandbox imports stay readable)
-chmod -R go-rwx autograder/checks 2> /dev/null
+# the test labels come with the question (the public image has none); info.json's environment may point
+# KIT_TEST_LABELS at a copy in serverFilesCourse instead
+export KIT_TEST_LABELS="${KIT_TEST_LABELS:-$ROOT/tests/labels}"
+# the submission runs as an unprivileged user (or in bubblewrap): the checks, hidden ones included, and the test
+# labels are the judge's alone (the kit helpers the sandbox imports stay readable)
+chmod -R go-rwx autograder/checks "$KIT_TEST_LABELS" 2> /dev/null
 KIT_NO_PROGRESS=1 "$PY" -m autograder grade --submission "$work" --assignment "$ASSIGNMENT" \\
   --tier "${KIT_TIER:-quick}" --format prairielearn --output "$RESULTS" --quiet
 status=$?
@@ -71,20 +81,24 @@ rm -rf "$work"
 exit 0
 """
 
-DOCKERFILE = """# The grading image of this question: PrairieLearn's Python grader, a CPU build of torch (the default wheel
-# brings gigabytes of CUDA libraries), the kit's dependencies and the data sets the checks train on (the grading
-# container has no network). Build and push it, then name it in info.json's externalGradingOptions.image:
-#   docker build -t <you>/dlvision-__ASSIGNMENT__ . && docker push <you>/dlvision-__ASSIGNMENT__
+DOCKERFILE = """# The grading image of this question. PrairieLearn pulls it from a public registry, so anyone can: it holds
+# PrairieLearn's Python grader, a CPU build of torch (the default wheel brings gigabytes of CUDA libraries), the
+# kit's dependencies and the label-free public data the trainings read (the grading container has no network).
+# No checks and no test labels: they reach the container at grading time from the question's tests/.
+# Build it from this folder for PrairieLearn's machines, push it, name it in info.json, then sync it on the
+# course's Sync page (Docker images):
+#   docker build --platform linux/amd64 -t <you>/dlvision-__ASSIGNMENT__ .
+#   docker push <you>/dlvision-__ASSIGNMENT__
 FROM prairielearn/grader-python
-COPY tests/requirements.txt tests/constraints.txt /opt/kit/
+COPY requirements.txt constraints.txt /opt/kit/
 RUN uv pip install --python "$(command -v python3)" torch torchvision -c /opt/kit/constraints.txt \\
       --index-url https://download.pytorch.org/whl/cpu \\
  && uv pip install --python "$(command -v python3)" -r /opt/kit/requirements.txt -c /opt/kit/constraints.txt
-ENV DATA_DIR=/opt/kit-data
-COPY tests/ /opt/kit/src/
-# the raw files hold the test labels: root's (the judge's) only; the judge exports the label-free copy the
-# sandbox reads to /opt/kit-data/public
-RUN cd /opt/kit/src && __FETCH__ chmod -R go-rwx /opt/kit-data && chmod 711 /opt/kit-data
+COPY data_scripts/ /tmp/kit-build/data_scripts/
+# the raw files (they hold the test labels) are fetched into a scratch folder that this same step removes, so no
+# layer keeps them; the test images must be those the question's labels were made from (--expect)
+RUN __PUBLIC__
+ENV DATA_DIR=__IMAGE_DATA__
 """
 
 QUESTION_HTML = """<pl-question-panel>
@@ -94,8 +108,10 @@ QUESTION_HTML = """<pl-question-panel>
   </p>
   <p>
     The course's autograder runs its checks (__TIER__ tier) on your code, each in a sandbox, and shows what each
-    check found. A submission that cannot be imported (a missing file, a syntax error) is reported as not
-    gradable and does not use up an attempt.
+    check found. Every upload is graded and uses an attempt, even when a module has a syntax error or fails
+    when imported: that module's checks score 0 and say why, so run <code>make check</code> on your modules
+    before you upload them. Only an upload of which no code could be loaded at all, or one the grader itself
+    failed on, is reported as not gradable and leaves your attempts as they were.
   </p>
   <pl-file-upload file-names="__FILE_NAMES__"></pl-file-upload>
 </pl-question-panel>
@@ -128,7 +144,6 @@ def info(
         "gradingMethod": "External",
         "singleVariant": True,
         "externalGradingOptions": {
-            "enabled": True,
             "image": image,
             "entrypoint": ENTRYPOINT,
             "timeout": int(timeout),
@@ -159,8 +174,8 @@ def build(
         .replace("__FILE_NAMES__", ", ".join(files))
     )
     datasets = datasets_for(assignment)  # every tier's: KIT_TIER can change without rebuilding the image
-    fetch = f"python3 -m data_scripts fetch {' '.join(datasets)} &&" if datasets else "mkdir -p /opt/kit-data &&"
-    (out / "Dockerfile").write_text(DOCKERFILE.replace("__ASSIGNMENT__", assignment).replace("__FETCH__", fetch))
+    fingerprints = {name: _export_labels(name, tests / "labels") for name in datasets}
+    _write_image(assignment, out / "image", fingerprints)
     run = tests / "run.sh"
     run.write_text(RUN_SH.replace("__ASSIGNMENT__", assignment))
     run.chmod(0o755)
@@ -175,7 +190,46 @@ def build(
     return out
 
 
+def _export_labels(dataset: str, folder: Path) -> str:
+    """Write the test labels of `dataset` into the question's private tests/; returns the fingerprint of the test
+    images they label, which the image's build checks its own copy against."""
+    import numpy as np
+
+    from data_scripts.grading_data import export_test_labels
+
+    with np.load(export_test_labels(dataset, folder)) as z:
+        return str(z["images_sha256"])
+
+
+def public_data_step(fingerprints: dict[str, str]) -> str:
+    """The Dockerfile's RUN line that leaves the label-free public data of each data set in the image."""
+    if not fingerprints:
+        return f"mkdir -p {IMAGE_DATA}/public"
+    expect = " ".join(f"--expect {name}={sha}" for name, sha in fingerprints.items())
+    return (
+        "cd /tmp/kit-build && KIT_NO_PROGRESS=1 DATA_DIR=/tmp/kit-build/data python3 -m data_scripts.grading_data "
+        f"public {' '.join(fingerprints)} --out {IMAGE_DATA}/public {expect} && cd / && rm -rf /tmp/kit-build"
+    )
+
+
+def _write_image(assignment: str, folder: Path, fingerprints: dict[str, str]) -> None:
+    """image/: the Dockerfile and the only files it copies: the dependency lists and the data layer (public code:
+    the student kit has it too)."""
+    (folder / "data_scripts").mkdir(parents=True)
+    (folder / "Dockerfile").write_text(
+        DOCKERFILE.replace("__ASSIGNMENT__", assignment)
+        .replace("__PUBLIC__", public_data_step(fingerprints))
+        .replace("__IMAGE_DATA__", IMAGE_DATA)
+    )
+    (folder / "requirements.txt").write_text(grader_requirements())
+    shutil.copy2(ROOT / "constraints.txt", folder / "constraints.txt")
+    for path in sorted((ROOT / "data_scripts").glob("*.py")):
+        shutil.copy2(path, folder / "data_scripts" / path.name)
+
+
 def main(argv=None) -> int:
+    from data_scripts.datasets import DataError
+
     from .api import TIERS
 
     parser = argparse.ArgumentParser(prog="python -m autograder.prairielearn", description=__doc__.split("\n\n")[0])
@@ -185,7 +239,7 @@ def main(argv=None) -> int:
         "--image",
         default=DEFAULT_IMAGE,
         help=f"grading image (default: {DEFAULT_IMAGE}, which has "
-        "no torch: build the question's Dockerfile and name that image here)",
+        "no torch: build the question's image/ folder and name that image here)",
     )
     parser.add_argument(
         "--timeout", type=int, default=MAX_TIMEOUT, help=f"seconds per grading job, at most {MAX_TIMEOUT} (default)"
@@ -200,11 +254,12 @@ def main(argv=None) -> int:
     try:
         full = resolve_assignment(args.assignment)
         out = build(full, Path(args.out or ROOT / "dist" / f"prairielearn-{full}"), args.image, args.timeout, args.tier)
-    except ValueError as err:
+    except (ValueError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(
-        f"PrairieLearn question for {full}: {out} (copy it under your course's questions/; grading image: {args.image})"
+        f"PrairieLearn question for {full}: {out} (copy it under your course's questions/; grading image: "
+        f"{args.image}, built from {out / 'image'})"
     )
     return 0
 

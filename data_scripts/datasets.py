@@ -238,6 +238,12 @@ CIFAR_JPEG_SOURCE = "jpeg-q75"
 
 def cifar10_source() -> str:
     """Where the prepared CIFAR-10 pixels come from: "original" (torchvision's files) or "jpeg-q75" (the mirror)."""
+    if os.environ.get("KIT_TEST_LABELS"):  # a grading image has no raw files: the labels file records it
+        from .grading_data import source_apart
+
+        found = source_apart("cifar10")
+        if found:
+            return found
     return _cache_source(_prepare_cifar10())
 
 
@@ -271,6 +277,12 @@ def load(name: str, train: bool = True):
     public = os.environ.get("KIT_PUBLIC_DATA")
     if public:
         return _load_public(Path(public), key, train)
+    if os.environ.get("KIT_TEST_LABELS"):  # a grading image: public data, the test labels from private storage
+        from .grading_data import load_apart
+
+        found = load_apart(key, train)
+        if found is not None:
+            return found
     prepare(key)
     return _load_cifar10(train) if key == "cifar10" else _load_idx(key, train)
 

@@ -75,7 +75,7 @@ def test_prairielearn_scripts_pass_shellcheck(tmp_path, graded_assignment):
     out = prairielearn.build(graded_assignment, tmp_path / "question")
     scripts = {"tests/run.sh": (out / "tests" / "run.sh").read_text()}
     # the Dockerfile's RUN lines run in /bin/sh
-    dockerfile = (out / "Dockerfile").read_text().replace("\\\n", "")
+    dockerfile = (out / "image" / "Dockerfile").read_text().replace("\\\n", "")
     runs = {
         f"Dockerfile RUN {i + 1}": line + "\n" for i, line in enumerate(re.findall(r"^RUN (.*)$", dockerfile, re.M))
     }

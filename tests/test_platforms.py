@@ -78,7 +78,8 @@ def test_prairielearn_question_layout(pl_question):
     assert info["type"] == "v3" and info["gradingMethod"] == "External" and info["singleVariant"] is True
     assert info["title"] and info["topic"] and isinstance(info["tags"], list)
     ext = info["externalGradingOptions"]
-    assert ext["enabled"] is True and ext["enableNetworking"] is False and ext["image"] == "prairielearn/grader-python"
+    assert "enabled" not in ext  # deprecated in PrairieLearn's schema: gradingMethod External is what counts
+    assert ext["enableNetworking"] is False and ext["image"] == "prairielearn/grader-python"
     assert ext["timeout"] == MAX_TIMEOUT == 600 and ext["environment"]["KIT_TIER"] == "quick"
     assert ext["entrypoint"].startswith("/grade/tests/")
     entry = pl_question / "tests" / ext["entrypoint"][len("/grade/tests/") :]
@@ -93,33 +94,55 @@ def test_prairielearn_question_layout(pl_question):
     assert (tests / "kit").is_dir() and (tests / "data_scripts").is_dir() and (tests / "requirements.txt").is_file()
     assert not any("solutions" in p.parts for p in pl_question.rglob("*"))
     assert "nbgrader" not in (tests / "requirements.txt").read_text()
-    assert "data_scripts fetch mnist" in (pl_question / "Dockerfile").read_text()
+    dockerfile = (pl_question / "image" / "Dockerfile").read_text()
+    assert "--platform linux/amd64" in dockerfile and "grading_data public mnist" in dockerfile
+    assert sorted(p.name for p in (tests / "labels").iterdir()) == ["mnist.npz"]
+    html_text = re.sub(r"<[^>]+>", "", html)
+    assert "uses an attempt" in html_text and "syntax error" in html_text
     with pytest.raises(ValueError, match="600"):
         build("a1", pl_question.parent / "too-long", timeout=900)
 
 
-def run_pl(question, tmp_path, files):
+@pytest.fixture(scope="module")
+def image_data(tmp_path_factory):
+    """The grading image's DATA_DIR: the label-free public data alone, as the image's Dockerfile leaves it."""
+    from data_scripts.grading_data import export_public_to
+
+    folder = tmp_path_factory.mktemp("image-data")
+    export_public_to("mnist", folder / "public")
+    return folder
+
+
+def image_env(image_data, **extra):
+    """The grading container's environment: the image's DATA_DIR, no mirror to fetch raw files from."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATA_MIRROR", "KIT_TEST_LABELS")}
+    return {**env, "DATA_DIR": str(image_data), **extra}
+
+
+def run_pl(question, tmp_path, files, image_data):
     """PrairieLearn's /grade tree in tmp_path: tests/ from the question, the upload in student/; runs the
-    entrypoint and returns results.json."""
+    entrypoint in the image's environment and returns results.json."""
     grade = tmp_path / "grade"
     shutil.copytree(question / "tests", grade / "tests")
     (grade / "student").mkdir()
     for name, text in files.items():
         (grade / "student" / name).write_text(text)
-    env = {**os.environ, "GRADE_ROOT": str(grade), "KIT_PYTHON": sys.executable, "KIT_TIER": "quick"}
+    env = image_env(image_data, GRADE_ROOT=str(grade), KIT_PYTHON=sys.executable, KIT_TIER="quick")
     proc = subprocess.run(
         ["bash", str(grade / "tests" / "run.sh")], env=env, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0, proc.stderr
-    assert (grade / "tests" / "autograder" / "checks").stat().st_mode & 0o077 == 0  # the judge's alone
+    for private in ("autograder/checks", "labels"):  # the judge's alone
+        assert (grade / "tests" / private).stat().st_mode & 0o077 == 0, private
+    assert sorted(p.name for p in image_data.iterdir()) == ["public"]  # nothing fetched or written beside it
     results = json.loads((grade / "results" / "results.json").read_text())
     validate_pl(results)
     return results
 
 
 @pytest.mark.quick
-def test_prairielearn_reference_scores_1(pl_question, tmp_path):
-    results = run_pl(pl_question, tmp_path, {n: (REFERENCE / n).read_text() for n in A1_MODULES})
+def test_prairielearn_reference_scores_1(pl_question, tmp_path, image_data):
+    results = run_pl(pl_question, tmp_path, {n: (REFERENCE / n).read_text() for n in A1_MODULES}, image_data)
     assert results["gradable"] is True and results["score"] == 1.0, results["message"]
     assert all(t["points"] == t["max_points"] > 0 for t in results["tests"])
     assert any(t["name"].startswith("hidden check") for t in results["tests"])  # graded, but not named
@@ -129,9 +152,9 @@ def test_prairielearn_reference_scores_1(pl_question, tmp_path):
 
 
 @pytest.mark.quick
-def test_prairielearn_stubs_score_0(pl_question, tmp_path):
+def test_prairielearn_stubs_score_0(pl_question, tmp_path, image_data):
     stubs = ROOT / "assignments" / A1
-    results = run_pl(pl_question, tmp_path, {n: (stubs / n).read_text() for n in A1_MODULES})
+    results = run_pl(pl_question, tmp_path, {n: (stubs / n).read_text() for n in A1_MODULES}, image_data)
     assert results["gradable"] is True and results["score"] == 0
     assert any("not implemented yet" in t["message"] for t in results["tests"])
 
@@ -144,10 +167,114 @@ def test_prairielearn_stubs_score_0(pl_question, tmp_path):
         ({}, "not found"),
     ],
 )
-def test_prairielearn_not_gradable(pl_question, tmp_path, files, words):
-    results = run_pl(pl_question, tmp_path, files)
+def test_prairielearn_not_gradable(pl_question, tmp_path, files, words, image_data):
+    results = run_pl(pl_question, tmp_path, files, image_data)
     assert results["gradable"] is False and results["score"] == 0
     assert any(words in e for e in results["format_errors"]) and words in results["message"]
+
+
+@pytest.mark.quick
+def test_prairielearn_syntax_error_is_graded(pl_question, tmp_path, image_data):
+    """What the question's text says: PrairieLearn requires every file of the upload, so a syntax error in one
+    module comes with the others, which are graded: the upload is gradable and uses an attempt."""
+    files = {n: (REFERENCE / n).read_text() for n in A1_MODULES}
+    files["mlp.py"] = "def init_params(:\n"
+    results = run_pl(pl_question, tmp_path, files, image_data)
+    assert results["gradable"] is True and 0 < results["score"] < 1, results["message"]
+    assert any("syntax error" in t["message"] for t in results["tests"])
+
+
+def dockerfile_sources(dockerfile: str) -> list[str]:
+    """The sources of every COPY and ADD of a Dockerfile (its last argument is the destination)."""
+    sources = []
+    for line in re.findall(r"^(?:COPY|ADD)\s+(.*)$", dockerfile.replace("\\\n", " "), re.M | re.I):
+        args = [a for a in line.split() if not a.startswith("--")]
+        sources += args[:-1]
+    return sources
+
+
+@pytest.mark.quick
+def test_prairielearn_image_holds_no_checks_or_labels(pl_question):
+    """The grading image is public (PrairieLearn pulls it from a public registry): its build context and what its
+    Dockerfile copies hold no check code (hidden or public) and no test labels; the labels travel in tests/."""
+    from autograder.runner import load_checks
+
+    context = pl_question / "image"
+    dockerfile = (context / "Dockerfile").read_text()
+    sources = dockerfile_sources(dockerfile)
+    assert sources
+    for source in sources:  # all inside the context: never the question's tests/
+        assert (context / source).resolve().is_relative_to(context.resolve()) and (context / source).exists(), source
+    checks = load_checks(A1)
+    assert any(c.hidden for c in checks), "a1 has hidden checks: this test must see them left out"
+    names = [c.name for c in checks if "_" in c.name]  # the distinctive ones (not "forward", "sgd")
+    for path in context.rglob("*"):
+        assert "autograder" not in path.parts and "labels" not in path.name, path
+        assert path.suffix not in (".npz", ".npy", ".gz", ".pt", ".tar"), path
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert "@check(" not in text and "import autograder" not in text and "from autograder" not in text, path
+            assert not [n for n in names if n in text], path
+    # the raw files hold the test labels: the step that fetches them removes them, so no layer keeps them
+    (fetch,) = [line for line in dockerfile.splitlines() if "grading_data public" in line]
+    assert fetch.startswith("RUN ") and fetch.rstrip().endswith("rm -rf /tmp/kit-build")
+    assert "DATA_DIR=/tmp/kit-build/" in fetch and "--expect mnist=" in fetch
+    # the labels file holds the test labels alone, and is small enough to travel with every grading job
+    import numpy as np
+
+    labels = pl_question / "tests" / "labels" / "mnist.npz"
+    with np.load(labels) as z:
+        assert sorted(z.files) == ["images_sha256", "source", "ytest"] and z["ytest"].shape == (10000,)
+    assert labels.stat().st_size < 64 * 1024
+
+
+@pytest.mark.quick
+def test_prairielearn_image_build_refuses_other_test_images(pl_question, tmp_path):
+    """The image's build stops when its test images are not those the question's labels were made from (the
+    Dockerfile's --expect), rather than leave an image whose predictions would be scored against other labels."""
+    from data_scripts.datasets import DataError
+    from data_scripts.grading_data import export_public_to
+
+    dockerfile = (pl_question / "image" / "Dockerfile").read_text()
+    expected = re.search(r"--expect mnist=([0-9a-f]{64})", dockerfile).group(1)
+    assert export_public_to("mnist", tmp_path / "ok", expect=expected).is_file()
+    with pytest.raises(DataError, match="differ from those the question's test labels were made from"):
+        export_public_to("mnist", tmp_path / "other", expect="0" * 64)
+    assert not (tmp_path / "other").exists()
+
+
+def grade_in_image(question, tmp_path, image_data, labels, check):
+    """The judge as run.sh starts it, in the image's environment, with the test labels from `labels`."""
+    grade = tmp_path / "grade"
+    shutil.copytree(question / "tests", grade / "tests")
+    report = tmp_path / "report.json"
+    env = image_env(image_data, KIT_TEST_LABELS=str(labels), KIT_NO_PROGRESS="1")
+    cmd = [sys.executable, "-m", "autograder", "grade", "--submission", str(ROOT / "solutions"), "--assignment", A1]
+    cmd += ["--check", check, "--format", "json", "--output", str(report), "--quiet"]
+    proc = subprocess.run(cmd, cwd=grade / "tests", env=env, capture_output=True, text=True, timeout=600)
+    assert report.is_file(), proc.stdout + proc.stderr
+    return json.loads(report.read_text())["tests"][0]
+
+
+@pytest.mark.train
+@pytest.mark.heavy
+def test_prairielearn_training_labels_come_from_tests(pl_question, tmp_path, image_data):
+    """A training check scored in the grading image: the image holds the public data only, the labels come from
+    the question's tests/labels; without them, or with labels of other images, the check says so."""
+    passed = grade_in_image(
+        pl_question, tmp_path / "ok", image_data, pl_question / "tests" / "labels", "train_mnist_mlp"
+    )
+    assert passed["kit_status"] == "passed", passed["message"]
+    missing = grade_in_image(pl_question, tmp_path / "none", image_data, tmp_path / "no-labels", "train_mnist_mlp")
+    assert missing["kit_status"] != "passed" and "test labels of mnist are not in" in missing["message"]
+    other = tmp_path / "other-labels"
+    shutil.copytree(pl_question / "tests" / "labels", other)
+    import numpy as np
+
+    with np.load(other / "mnist.npz") as z:
+        np.savez(other / "mnist.npz", ytest=z["ytest"], images_sha256=np.array("0" * 64), source=z["source"])
+    wrong = grade_in_image(pl_question, tmp_path / "wrong", image_data, other, "train_mnist_mlp")
+    assert wrong["kit_status"] != "passed" and "belong to other mnist test images" in wrong["message"]
 
 
 @pytest.mark.quick
