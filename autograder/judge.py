@@ -20,10 +20,12 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from . import wire
@@ -31,12 +33,35 @@ from .api import CheckFailed, SubmissionError
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = ("bwrap", "user", "none")
-LEVEL_TEXT = {
+_LEVEL_TEXT = {
     "bwrap": "bubblewrap namespace (no network, no view of the grader, its own processes and temp folder)",
     "user": "unprivileged user and private temp folder (no user namespaces here)",
     "none": "plain child process: neither user namespaces nor root were available, so the submission ran "
     "with the grader's own rights",
 }
+
+
+class _LevelText(Mapping):
+    """LEVEL_TEXT[level]: the line every report gives the level. Outside bubblewrap it also says whether the
+    sandbox had the network: a network namespace of its own needs root with CAP_SYS_ADMIN, which a container may
+    lack (the judge probes it once)."""
+
+    def __getitem__(self, level):
+        text = _LEVEL_TEXT[level]
+        if level == "bwrap":
+            return text
+        if network_isolation():
+            return text + ", no network (a network namespace of its own)"
+        return text + ", with the network open (a network namespace needs root with CAP_SYS_ADMIN, not had here)"
+
+    def __iter__(self):
+        return iter(_LEVEL_TEXT)
+
+    def __len__(self):
+        return len(_LEVEL_TEXT)
+
+
+LEVEL_TEXT = _LevelText()
 # what the sandbox sees of the kit: its helpers, never the checks
 KIT_FILES = (
     "autograder/__init__.py",
@@ -46,7 +71,7 @@ KIT_FILES = (
     "kit",
     "data_scripts",
 )
-SANDBOX_UID = 61000  # + slot, for the "user" level
+SANDBOX_UID = 61000  # + slot, for the "user" level: the first uid from there that no other sandbox holds
 START_TIMEOUT = 120.0
 
 
@@ -112,6 +137,25 @@ def _bwrap_works() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return proc.returncode == 0
+
+
+_NETWORK: list[bool] = []
+_UNSHARE_NET = "import ctypes, sys; sys.exit(ctypes.CDLL(None, use_errno=True).unshare(0x40000000) != 0)"
+
+
+def network_isolation() -> bool:
+    """Whether the judge can give a sandbox outside bubblewrap (which makes its own) a network namespace with
+    nothing in it: root with CAP_SYS_ADMIN. Probed once, in a throw-away process, as the zygote will make it."""
+    if not _NETWORK:
+        works = False
+        if sys.platform.startswith("linux") and os.geteuid() == 0:
+            try:
+                probe = [sys.executable, "-I", "-S", "-c", _UNSHARE_NET]
+                works = subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                pass
+        _NETWORK.append(works)
+    return _NETWORK[0]
 
 
 def _system_dirs() -> list[str]:
@@ -185,6 +229,9 @@ class Sandbox:
         self.public_data = public_data
         self.proc = None
         self.root = None  # the judge's temporary folder for this sandbox
+        self.uid = None  # the "user" level's uid, held (self.uid_lock) while the sandbox lives
+        self.uid_lock = None
+        self.checked = set()  # the folders found free of links
 
     # -- life cycle
     def start(self):
@@ -192,8 +239,6 @@ class Sandbox:
         os.chmod(self.root, 0o755)
         self.tmp = self.root / "tmp"
         self.tmp.mkdir()
-        req_r, self.req_w = os.pipe()
-        self.rep_r, rep_w = os.pipe()
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -207,8 +252,14 @@ class Sandbox:
         for key in ("KIT_SEED_OFFSET", "KIT_BUDGET", "CUDA_VISIBLE_DEVICES"):
             if key in os.environ:
                 env[key] = os.environ[key]
+        try:
+            cmd, kw = self._command(env)  # a submission with a link is refused here
+        except BaseException:
+            self.close()
+            raise
+        req_r, self.req_w = os.pipe()
+        self.rep_r, rep_w = os.pipe()
         env["KIT_FD_IN"], env["KIT_FD_OUT"] = str(req_r), str(rep_w)
-        cmd, kw = self._command(env)
         try:
             self.proc = subprocess.Popen(
                 cmd,
@@ -243,6 +294,8 @@ class Sandbox:
         env["KIT_ROOT"] = str(ROOT)
         if self.public_data is not None:
             env["KIT_PUBLIC_DATA"] = str(self.public_data)
+        if self.level != "bwrap" and network_isolation():
+            env["KIT_NEW_NETWORK"] = "1"  # the zygote makes it while still root, before any student code
         if self.level == "bwrap":
             args = [bwrap_binary(), *_bwrap_base(), "--tmpfs", str(ROOT)]
             for rel in KIT_FILES:
@@ -254,40 +307,59 @@ class Sandbox:
             args += ["--chdir", str(self.tmp)]
             return args + ["--", *launcher], {}
         if self.level == "user":
-            # the unprivileged user reads a copy of the submission (the original may sit in a private folder)
+            # the unprivileged user reads a copy of the submission (the original may sit in a private folder),
+            # made by root without following a link: one would hand it a readable copy of a root-only file
             copy = self.root / "submission"
-            shutil.copytree(
-                self.folder,
-                copy,
-                symlinks=False,
-                ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "*.ipynb", "runs", "data", ".git"),
-            )
-            for path in [copy, *copy.rglob("*")]:
-                os.chmod(path, 0o755 if path.is_dir() else 0o644)
+            copy_submission(self.folder, copy)
             self.copy = copy
             # the sandbox starts as root (the interpreter may live in root's home), imports torch, then drops
             # to the unprivileged user before it runs any student code
-            uid = SANDBOX_UID + self.slot
+            uid = self.claim_uid()
             os.chown(self.tmp, uid, uid)
             os.chmod(self.tmp, 0o700)
             env["KIT_DROP_UID"] = str(uid)
             return launcher, {"cwd": str(self.tmp), "umask": 0o077}
         return launcher, {"cwd": str(self.tmp)}
 
+    def claim_uid(self) -> int:
+        """The "user" level's uid: the first from SANDBOX_UID + slot that no other sandbox on this machine holds
+        (an abstract socket named after it, bound while this sandbox lives), once every process left with it is
+        dead. A grader error when one cannot be killed: a submission never runs beside another's processes."""
+        import socket
+
+        for uid in range(SANDBOX_UID + self.slot, SANDBOX_UID + 1000):
+            lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                lock.bind(f"\0dlvision-kit-sandbox-uid-{uid}")
+            except OSError:  # another sandbox's
+                lock.close()
+                continue
+            if not _kill_all_of(uid):
+                lock.close()
+                raise RuntimeError(f"processes of the sandbox user {uid} could not be killed; not grading beside them")
+            self.uid, self.uid_lock = uid, lock
+            return uid
+        raise RuntimeError("every sandbox user is taken by another sandbox on this machine")
+
     def close(self):
-        """End the sandbox and everything in it; remove its files."""
+        """End the sandbox and everything in it: the zygote's descendants while it still adopts orphans (a new
+        session, a process group of its own, a double fork), then the zygote, then, at the "user" level, every
+        process of its uid; remove its files."""
         if self.proc is not None:
+            _kill_tree(self.proc.pid)
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except OSError:
                 pass
-            if self.level == "user":
-                _kill_all_of(SANDBOX_UID + self.slot)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 pass
             self.proc = None
+        if self.uid is not None:
+            _kill_all_of(self.uid)  # if one is left, the next sandbox with this uid refuses to start
+            self.uid_lock.close()
+            self.uid = self.uid_lock = None
         for fd in ("req_w", "rep_r"):
             if getattr(self, fd, None) is not None:
                 try:
@@ -305,8 +377,13 @@ class Sandbox:
 
     # -- one check
     def session(self, folder: Path, seed: int, timeout: float, threads: int = 1, memory_mb: int = 0) -> "Session":
-        """Fork a child for one check of the assignment in `folder` (inside this sandbox's submission)."""
+        """Fork a child for one check of the assignment in `folder` (inside this sandbox's submission).
+        `memory_mb`: what the check's processes may hold together, above the zygote's own; also each one's address
+        space, but on a machine with a GPU, whose driver reserves huge virtual ranges."""
         folder = Path(folder).resolve()
+        if self.level != "user" and folder not in self.checked:  # the "user" level's copy refuses links itself
+            copy_submission(folder, None, shown=folder.name)
+            self.checked.add(folder)
         if not self.alive:
             self.close()
             self.start()
@@ -316,12 +393,11 @@ class Sandbox:
         check_tmp = self.tmp / f"check-{int(time.monotonic() * 1e6)}"
         check_tmp.mkdir()
         if self.level == "user":
-            uid = SANDBOX_UID + self.slot
-            os.chown(check_tmp, uid, uid, follow_symlinks=False)
+            os.chown(check_tmp, self.uid, self.uid, follow_symlinks=False)
         output = check_tmp / "output.txt"
         output.touch()
         if self.level == "user":
-            os.chown(output, SANDBOX_UID + self.slot, SANDBOX_UID + self.slot, follow_symlinks=False)
+            os.chown(output, self.uid, self.uid, follow_symlinks=False)
         hidden = [] if _inside(folder, ROOT / "solutions") else [str(ROOT / "solutions")]
         hidden.append(str(ROOT / "autograder" / "checks"))
         wire.write_frame(
@@ -334,6 +410,7 @@ class Sandbox:
                 "seed": seed,
                 "threads": threads,
                 "memory_mb": memory_mb if not _has_cuda() else 0,
+                "check_memory_mb": memory_mb,  # resident memory: a GPU's virtual ranges do not count
                 # a fork bomb: capped per user where the sandbox has a user of its own
                 "nproc": 512 if self.level == "user" else 0,
                 "hidden": hidden,
@@ -376,19 +453,115 @@ def _has_cuda() -> bool:
     return any(Path("/dev").glob("nvidia[0-9]*"))
 
 
-def _kill_all_of(uid: int):
-    """SIGKILL every process of `uid` (kill(-1) from a process running as that uid)."""
+def _kill_all_of(uid: int, within: float = 10.0) -> bool:
+    """SIGKILL, from this (root) process, every process whose real, effective or saved uid is `uid`, until none is
+    left; whether none is. No helper process: one run as `uid` could not start where the interpreter lives in
+    root's home (pyenv under /root), and would fail silently."""
+    return _kill_until_none(lambda: _processes_of(uid), within)
+
+
+def _kill_tree(pid: int, within: float = 10.0) -> bool:
+    """SIGKILL every descendant of `pid` (the zygote, their subreaper: an orphan comes back to it, so kill them
+    before it), until none is left; whether none is."""
+    from .sandbox import _descendants
+
+    return _kill_until_none(lambda: _descendants(pid), within)
+
+
+def _kill_until_none(find, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while True:
+        pids = find()
+        if not pids:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
+
+
+def _processes_of(uid: int) -> list[int]:
+    """The live processes (not zombies) whose real, effective or saved uid is `uid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", "rb") as f:
+                status = f.read()
+        except OSError:
+            continue
+        fields = dict(line.split(b":", 1) for line in status.splitlines() if b":" in line)
+        if fields.get(b"State", b"").strip()[:1] in (b"Z", b"X"):
+            continue
+        if str(uid).encode() in fields.get(b"Uid", b"").split()[:3]:
+            found.append(int(entry))
+    return found
+
+
+# the parts of a submission folder the sandbox never sees (nor the "user" level's copy holds)
+NOT_GRADED = ("__pycache__", ".ipynb_checkpoints", "runs", "data", ".git")
+
+
+def copy_submission(folder: Path, copy: Path | None, shown: str = "") -> None:
+    """Copy the submission `folder` to `copy` (None: only look) for the "user" level's sandbox: folders 0755, files
+    0644, never following a link. A symbolic link, or a hard link to a file of another owner, raises SubmissionError
+    naming it (`shown`/its path in `folder`): copied by the root judge, it would hand the sandbox a file only root
+    may read (the hidden checks, the raw labels, the reference). The other levels refuse them too (session): a
+    grade does not depend on the level. Notebooks are not copied (the checks grade the modules)."""
+    folder = Path(folder)
+    owner = os.lstat(folder).st_uid
+    top = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
-        subprocess.run(
-            [sys.executable, "-I", "-S", "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"],
-            user=uid,
-            group=uid,
-            extra_groups=[],
-            timeout=10,
-            capture_output=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        pass
+        if copy is not None:
+            os.mkdir(copy, 0o755)
+        _copy_folder(top, copy, Path(shown), owner)
+    finally:
+        os.close(top)
+
+
+def _copy_folder(fd: int, copy: Path | None, shown: Path, owner: int) -> None:
+    for entry in sorted(os.scandir(fd), key=lambda e: e.name):
+        if entry.name in NOT_GRADED:
+            continue
+        path = shown / entry.name
+        if entry.is_symlink():
+            raise SubmissionError(
+                f"{path} is a symbolic link: links are not accepted in a submission; put the file itself there"
+            )
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+        try:
+            child = os.open(entry.name, flags | (os.O_DIRECTORY if entry.is_dir() else 0), dir_fd=fd)
+        except OSError:
+            continue  # gone, or a file root itself may not open
+        try:
+            info = os.fstat(child)
+            if stat.S_ISDIR(info.st_mode):
+                if copy is not None:
+                    os.mkdir(copy / entry.name, 0o755)
+                _copy_folder(child, None if copy is None else copy / entry.name, path, owner)
+            elif stat.S_ISREG(info.st_mode):
+                if info.st_nlink > 1 and info.st_uid != owner:
+                    raise SubmissionError(
+                        f"{path} is a hard link to a file of another user: links are not accepted in a submission; "
+                        "put a copy of the file there"
+                    )
+                if copy is not None and not entry.name.endswith(".ipynb"):
+                    _copy_file(child, copy / entry.name)
+            # fifos, sockets, devices: nothing a check reads; a fifo would stall the copy
+        finally:
+            os.close(child)
+
+
+def _copy_file(fd: int, target: Path) -> None:
+    with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644), "wb") as out:
+        os.fchmod(out.fileno(), 0o644)  # whatever the judge's umask
+        while block := os.read(fd, 1 << 20):
+            out.write(block)
 
 
 # ---------------------------------------------------------------- a check's session
@@ -432,10 +605,7 @@ class Session:
             self.broken = "ended"
             raise SandboxGone("ended")
         if reply.get("by_hand_violation"):
-            raise ByHandViolation(
-                "torch.autograd was used in an exercise done by hand: compute the gradients "
-                "with the chain rule yourself"
-            )
+            raise ByHandViolation(by_hand_message(reply["by_hand_violation"]))
         if "error" in reply:
             raise _student_error(reply["error"], fields)
         if "ok" not in reply:
@@ -604,7 +774,8 @@ class Remote:
     # handle methods (names no student object is likely to use)
     def call_by_hand(self, *args, **kwargs):
         """Call with torch.autograd unavailable (exercises done by hand): the judge first reads the function's
-        source (and that of the functions it calls in its module) for autograd, then the sandbox refuses it."""
+        source, and whatever of the submission it reaches (its module's functions, the submission's other modules
+        it imports), for autograd; then the sandbox refuses autograd, threads and processes for the whole call."""
         module, _, func = self._name.rpartition(".")
         if module and func:
             found = autograd_uses(self._session.folder / f"{module}.py", func)
@@ -632,11 +803,23 @@ class Remote:
         return self._session.request("describe", obj=self._ref)
 
     def class_name(self) -> str:
-        return self._ref.cls.rsplit(".", 1)[-1]
+        """The class's own name; for a class that takes the name of one of torch's (or sklearn's, or the kit's)
+        without being it, the name and what it is not."""
+        from .sandbox import UNVERIFIED
+
+        cls = str(self._ref.cls)
+        if cls.startswith(UNVERIFIED):
+            claimed = cls[len(UNVERIFIED) :]
+            return f"{claimed.rsplit('.', 1)[-1]} (named like {claimed.split('.', 1)[0]}'s, but not its own class)"
+        return cls.rsplit(".", 1)[-1]
 
     def is_a(self, qualname: str) -> bool:
-        """Whether the object's class has `qualname` (e.g. 'torch.nn.modules.module.Module') among its bases."""
-        return qualname in self._ref.bases
+        """Whether the object's class has `qualname` (e.g. 'torch.nn.modules.module.Module') among its bases. The
+        sandbox names a class of torch, sklearn or the kit so only when it is the very class object its zygote
+        recorded before any student code ran; a look-alike comes marked UNVERIFIED and matches nothing."""
+        from .sandbox import UNVERIFIED
+
+        return not qualname.startswith(UNVERIFIED) and qualname in self._ref.bases
 
 
 def is_remote(x) -> bool:
@@ -651,6 +834,7 @@ def is_module(x) -> bool:
 # ---------------------------------------------------------------- reading the student's source (never running it)
 _FRAME_TRICKS = {
     "_getframe",
+    "_current_frames",
     "f_globals",
     "f_locals",
     "f_back",
@@ -661,49 +845,129 @@ _FRAME_TRICKS = {
     "stack",
     "getouterframes",
 }
+# autograd's machinery under its public functions: the engine every backward pass runs through, which the sandbox
+# replaces while a call runs by hand, and forward-mode AD's levels, which it holds; no exercise reaches for them
+_ENGINE_TRICKS = {
+    "_execution_engine",
+    "ImperativeEngine",
+    "_ImperativeEngine",
+    "_EngineBase",
+    "run_backward",
+    "_enter_dual_level",
+    "_exit_dual_level",
+    "_make_dual",
+    "_unpack_dual",
+}
 _GRADER_MODULES = ("autograder", "ctypes")
 
 
 def _parse(path: Path):
+    """The syntax tree of a student module, or None (unreadable, or a syntax error: the sandbox reports those)."""
     import ast
 
     try:
         return ast.parse(path.read_text(errors="replace"))
     except (OSError, SyntaxError, ValueError, RecursionError):
-        return None  # the sandbox reports syntax errors with its own message
+        return None
+
+
+def _own_module(folder: Path, name: str | None) -> Path | None:
+    """The file of module `name` when it is one of the submission's own (in `folder`), else None."""
+    if not name or not all(part.isidentifier() for part in name.split(".")):
+        return None
+    base = folder.joinpath(*name.split("."))
+    for path in (base.parent / f"{base.name}.py", base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imported(node, folder: Path) -> list[Path]:
+    """The submission's own modules an import statement loads (`import helpers`, `from helpers import f`,
+    `from tools import helpers`)."""
+    import ast
+
+    if isinstance(node, ast.Import):
+        return [p for p in (_own_module(folder, a.name) for a in node.names) if p]
+    if isinstance(node, ast.ImportFrom) and node.module:
+        found = [_own_module(folder, node.module)]
+        found += [_own_module(folder, f"{node.module}.{a.name}") for a in node.names]
+        return [p for p in found if p]
+    return []
+
+
+def _own_modules(path: Path):
+    """(path, syntax tree) of a student module and of the submission's own modules it imports, transitively."""
+    import ast
+
+    todo, seen = [path], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        tree = _parse(current)
+        if tree is None:
+            continue
+        yield current, tree
+        for node in ast.walk(tree):
+            todo += _imported(node, path.parent)
+
+
+def _line(node, path: Path, main: Path) -> str:
+    """Where a node is, for the student: "line 12", or "helpers.py line 12" in another of their modules."""
+    line = getattr(node, "lineno", "?")
+    return f"line {line}" if path == main else f"{path.name} line {line}"
 
 
 def tripwires(path: Path) -> list[str]:
-    """Where a student module reaches for the grader: imports of the autograder or ctypes, frame and garbage-
-    collector inspection. A casual cheat needs one of these; no exercise of the course does."""
+    """Where a student module, or one of the submission's own modules it imports, reaches for the grader or for
+    autograd's machinery: imports of the autograder or ctypes, frame and garbage-collector inspection, autograd's
+    engine and forward-mode levels (by attribute, name or string). A casual cheat needs one of these; no exercise
+    of the course does."""
     import ast
 
-    tree = _parse(path)
-    if tree is None:
-        return []
     found = []
-    for node in ast.walk(tree):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module]
-        for n in names:
-            if n.split(".")[0] in _GRADER_MODULES:
-                found.append(f"imports {n} at line {node.lineno}")
-        if (
-            isinstance(node, ast.Attribute)
-            and node.attr in _FRAME_TRICKS
-            and node.attr != "stack"
-            or (
+    for where, tree in _own_modules(path):
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for n in names:
+                if n.split(".")[0] in _GRADER_MODULES:
+                    found.append(f"imports {n} at {_line(node, where, path)}")
+            if (
                 isinstance(node, ast.Attribute)
-                and node.attr == "stack"
-                and isinstance(node.value, ast.Name)
-                and node.value.id == "inspect"
-            )
-        ):
-            found.append(f"uses .{node.attr} at line {node.lineno}")
+                and node.attr in _FRAME_TRICKS
+                and node.attr != "stack"
+                or (
+                    isinstance(node, ast.Attribute)
+                    and node.attr == "stack"
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "inspect"
+                )
+            ):
+                found.append(f"uses .{node.attr} at {_line(node, where, path)}")
+            engine = _engine_name(node)
+            if engine:
+                found.append(f"uses {engine} at {_line(node, where, path)}")
     return found
+
+
+def _engine_name(node) -> str | None:
+    import ast
+
+    if isinstance(node, ast.Attribute) and node.attr in _ENGINE_TRICKS:
+        return f".{node.attr}"
+    if isinstance(node, ast.Name) and node.id in _ENGINE_TRICKS:
+        return node.id
+    if isinstance(node, ast.alias) and node.name.rsplit(".", 1)[-1] in _ENGINE_TRICKS:
+        return node.name
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in _ENGINE_TRICKS:
+        return repr(node.value)
+    return None
 
 
 _AUTOGRAD_ATTRS = {
@@ -714,43 +978,183 @@ _AUTOGRAD_ATTRS = {
     "enable_grad",
     "set_grad_enabled",
     "vjp",
+    "jvp",
     "jacobian",
     "jacrev",
     "jacfwd",
     "hessian",
+    "forward_ad",
+    "make_dual",
+    "unpack_dual",
+    "saved_tensors_hooks",
+    "set_anomaly_enabled",
 }
+_AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "torch._functorch", "functorch")
+
+
+def _autograd_import(binding) -> bool:
+    """Whether an imported name is autograd: `from torch.autograd import grad`, `from torch import func`, `import
+    functorch`..."""
+    module = binding[1]
+    full = module if binding[0] == "module" else f"{module}.{binding[2]}"
+    return any(full == m or full.startswith(m + ".") for m in _AUTOGRAD_MODULES) or (
+        binding[0] == "from" and binding[2] in _AUTOGRAD_ATTRS
+    )
+
+
+class _Module:
+    """What a student module defines at its top level (functions, classes, assigned names: their nodes) and what its
+    imports bind (name -> ("module", dotted) or ("from", module, name)), for `autograd_uses`."""
+
+    def __init__(self, path: Path, tree):
+        import ast
+
+        self.path, self.definitions, self.imports, self.star = path, {}, {}, []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:  # `import a.b` binds a; `import a.b as h` binds h to a.b
+                    bound = a.asname or a.name.split(".")[0]
+                    self.imports[bound] = ("module", a.name if a.asname else bound)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                for a in node.names:
+                    if a.name == "*":
+                        self.star.append(node.module)
+                    else:
+                        self.imports[a.asname or a.name] = ("from", node.module, a.name)
+        for node in _top_level(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.definitions.setdefault(node.name, []).append(node)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name):
+                            self.definitions.setdefault(name.id, []).append(node)
+
+
+def _top_level(tree):
+    """A module's statements, those inside its top-level if / try / with / for blocks too (not function bodies)."""
+    import ast
+
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop(0)
+        yield node
+        if isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                todo += getattr(node, field, [])
+        elif isinstance(node, ast.ExceptHandler):
+            todo += node.body
+
+
+def _local_names(node) -> set[str]:
+    """The names a function binds itself (parameters, assignments, loop and comprehension variables), which do not
+    refer to the module's definitions of the same name."""
+    import ast
+
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        return set()
+    names = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+    names |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    shared = {n for g in ast.walk(node) if isinstance(g, (ast.Global, ast.Nonlocal)) for n in g.names}
+    return names - shared
 
 
 def autograd_uses(path: Path, func: str) -> list[str]:
-    """Uses of autograd in `func` of the module at `path` and in the functions of that module it calls."""
+    """Uses of autograd in `func` of the module at `path` and in whatever of the submission it reaches,
+    transitively: the functions, classes and module-level values of its module it names (called or not), and
+    those of the submission's own modules it imports (`from helpers import grads`, `import helpers as h;
+    h.grads(...)`, `from helpers import *`). A use in another module says which (".grad at helpers.py line 5")."""
     import ast
 
-    tree = _parse(path)
-    if tree is None:
-        return []
-    functions = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    todo, seen, found = [func], set(), []
+    modules: dict[Path, _Module | None] = {}
+
+    def module(p: Path):
+        if p not in modules:
+            tree = _parse(p)
+            modules[p] = None if tree is None else _Module(p, tree)
+        return modules[p]
+
+    todo, seen, found = [(path, func)], set(), []
     while todo:
-        name = todo.pop()
-        if name in seen or name not in functions:
+        where, name = todo.pop()
+        mod = module(where)
+        if (where, name) in seen or mod is None:
             continue
-        seen.add(name)
-        for node in ast.walk(functions[name]):
-            if isinstance(node, ast.Attribute) and node.attr in _AUTOGRAD_ATTRS:
-                found.append(f".{node.attr} at line {node.lineno}")
-            elif (
-                isinstance(node, ast.Attribute)
-                and node.attr == "func"
-                and isinstance(node.value, ast.Name)
-                and node.value.id == "torch"
-            ):
-                found.append(f"torch.func at line {node.lineno}")
-            elif isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in node.targets
-            ):
-                found.append(f"requires_grad = at line {node.lineno}")
-            elif isinstance(node, ast.keyword) and node.arg == "requires_grad":
-                found.append(f"requires_grad= at line {getattr(node, 'lineno', '?')}")
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                todo.append(node.func.id)
-    return found
+        seen.add((where, name))
+        if name not in mod.definitions:
+            todo += _named_elsewhere(mod, name, found, path)
+            continue
+        for definition in mod.definitions[name]:
+            local = _local_names(definition)
+            for node in ast.walk(definition):
+                use = _autograd_node(node)
+                if use:
+                    found.append(f"{use} at {_line(node, where, path)}")
+                elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local:
+                    todo.append((where, node.id))
+                elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                    other = None if node.value.id in local else _module_alias(mod, node.value.id)
+                    if other:
+                        todo.append((other, node.attr))
+    return list(dict.fromkeys(found))
+
+
+def _autograd_node(node) -> str | None:
+    import ast
+
+    if isinstance(node, ast.Attribute) and node.attr in _AUTOGRAD_ATTRS:
+        return f".{node.attr}"
+    if isinstance(node, ast.Attribute) and node.attr == "func" and isinstance(node.value, ast.Name):
+        return "torch.func" if node.value.id == "torch" else None
+    if isinstance(node, ast.Assign) and any(
+        isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in node.targets
+    ):
+        return "requires_grad ="
+    if isinstance(node, ast.keyword) and node.arg == "requires_grad":
+        return "requires_grad="
+    return None
+
+
+def _named_elsewhere(mod: _Module, name: str, found: list, main: Path) -> list:
+    """A name a student module imports: autograd itself (reported into `found`), or a definition of another of the
+    submission's modules (returned, to read next)."""
+    binding = mod.imports.get(name)
+    if binding is None:
+        return [(p, name) for p in (_own_module(mod.path.parent, m) for m in mod.star) if p]
+    if _autograd_import(binding):
+        found.append(f"imports {name} from {binding[1]} at {_line_of_import(mod, name, main)}")
+        return []
+    if binding[0] == "from":
+        source = _own_module(mod.path.parent, binding[1])
+        return [(source, binding[2])] if source else []
+    return []
+
+
+def _line_of_import(mod: _Module, name: str, main: Path) -> str:
+    import ast
+
+    for node in ast.walk(_parse(mod.path)):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+            (a.asname or a.name.split(".")[0]) == name for a in node.names
+        ):
+            return _line(node, mod.path, main)
+    return "?"
+
+
+def _module_alias(mod: _Module, name: str) -> Path | None:
+    """The submission's own module a name stands for (`import helpers as h`, `from tools import helpers`)."""
+    binding = mod.imports.get(name)
+    if binding is None:
+        return None
+    dotted = binding[1] if binding[0] == "module" else f"{binding[1]}.{binding[2]}"
+    return _own_module(mod.path.parent, dotted)
+
+
+def by_hand_message(found) -> str:
+    """The student's message for a use of autograd the sandbox saw in an exercise done by hand; `found` says what (a
+    backward pass in another thread, a process started at import, ...), from the sandbox: untrusted, trimmed."""
+    what = f": {found[:300]};" if isinstance(found, str) and found.strip() else ":"
+    return (
+        f"torch.autograd was used in an exercise done by hand{what} compute the gradients with the chain rule yourself"
+    )

@@ -8,6 +8,7 @@ the grader or earn points the check did not award.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import io
@@ -23,7 +24,7 @@ from kit.loops import seed_everything
 from .api import REGISTRY, TIERS, Check, CheckFailed, SubmissionError, take_metrics
 from .assignments import ASSIGNMENTS  # noqa: F401 - the list lives in autograder/assignments.py; kept importable here
 from .assignments import resolve as resolve_assignment  # noqa: F401 - 'a1', 'a1_intro_nn' -> 'a1_intro_nn'
-from .report import CheckResult
+from .report import CheckResult, clean_text
 
 DEFAULT_MEMORY_MB = 6144
 
@@ -78,6 +79,8 @@ def _gone(session, why: str) -> tuple[str, str]:
         )
     if why == "ended":
         code = (session.ended or {}).get("code")
+        if (session.ended or {}).get("memory"):
+            return "error", "ran out of memory (the check's memory limit, all its processes together)"
         if code == -signal.SIGKILL:
             return "error", "the process was killed (out of memory?)"
         return "error", (
@@ -101,6 +104,8 @@ def run_one(
     start = time.monotonic()
     try:
         session = sandbox.session(folder, seed, timeout, threads=threads, memory_mb=memory_mb)
+    except SubmissionError as err:  # a submission the sandbox refuses (a link in it)
+        return result_of(chk, "error", str(err), duration=time.monotonic() - start, isolation=sandbox.level)
     except Exception as err:  # the sandbox itself did not start: a grader problem, reported as such
         return result_of(chk, "error", f"grader error: {err}", duration=time.monotonic() - start)
     notes = io.StringIO()  # what the check itself prints (measured accuracies): kept apart from the student's output
@@ -367,7 +372,30 @@ class NotebookCheckFailed(AssertionError):
         return [str(self)]
 
 
+# The sandboxes of run_check (notebook test cells), one per submission folder, kept for the kernel's life (a
+# sandbox's start costs seconds) and closed when the kernel exits.
 _NOTEBOOK_SANDBOXES: dict = {}
+
+
+def _notebook_sandbox(submission: Path):
+    """The kernel's sandbox for `submission`, started on first use; the first one registers their closing."""
+    sandbox = _NOTEBOOK_SANDBOXES.get(submission)
+    if sandbox is None:
+        if not _NOTEBOOK_SANDBOXES:
+            atexit.register(_close_notebook_sandboxes, os.getpid())
+        sandbox = _NOTEBOOK_SANDBOXES[submission] = new_sandbox(submission)
+    return sandbox
+
+
+def _close_notebook_sandboxes(owner: int) -> None:
+    """At the kernel's exit: end its sandboxes and remove their temporary folders. Only in the process that started
+    them: a forked child of the kernel that exits must not end its parent's sandboxes."""
+    if os.getpid() != owner:
+        return
+    while _NOTEBOOK_SANDBOXES:
+        _, sandbox = _NOTEBOOK_SANDBOXES.popitem()
+        with contextlib.suppress(Exception):  # one sandbox that fails to close must not keep the others open
+            sandbox.close()
 
 
 def run_check(check_id: str, folder: str | Path = ".", quiet: bool = False) -> None:
@@ -378,17 +406,18 @@ def run_check(check_id: str, folder: str | Path = ".", quiet: bool = False) -> N
     judge (autograder/nbgrader_plugins.py). quiet=True (hidden tests) prints nothing on success and does not
     name the check on failure.
     """
+    if os.environ.get("KIT_AUTOGRADE_KERNEL"):  # nbgrader autograde's sandboxed kernel (nbgrader_kernel.KERNEL_FLAG)
+        print(("this hidden test" if quiet else check_id) + ": graded by the judge at autograde time")
+        return
     assignment, name = check_id.split("/", 1)
     chk = next((c for c in load_checks(assignment) if c.name == name), None)
     if chk is None:
         raise KeyError(f"no check named {check_id}")
     folder = Path(folder).resolve()
     submission = folder.parent
-    sandbox = _NOTEBOOK_SANDBOXES.get(submission)
-    if sandbox is None:
-        sandbox = _NOTEBOOK_SANDBOXES[submission] = new_sandbox(submission)
-    res = run_one(sandbox, chk, folder, threads=_threads_per_child(1))
+    res = run_one(_notebook_sandbox(submission), chk, folder, threads=_threads_per_child(1))
     if res.status != "passed":
-        raise NotebookCheckFailed(f"a hidden test failed: {res.message}" if quiet else f"{check_id}: {res.message}")
+        message = clean_text(res.message)  # the notebook keeps it: no escape sequence the notebook's viewer renders
+        raise NotebookCheckFailed(f"a hidden test failed: {message}" if quiet else f"{check_id}: {message}")
     if not quiet:
         print(f"{check_id}: passed ({chk.points:g} points)")
