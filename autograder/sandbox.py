@@ -847,7 +847,7 @@ def describe(model) -> dict:
                 "name": name,
                 "class": cls.__name__,
                 "module": cls.__module__,
-                "torch": cls.__module__.startswith("torch.nn."),
+                "torch": trusted_name(cls).startswith("torch.nn."),  # torch's own class, not one named so
                 "params": {k: v.detach().clone() for k, v in mod.named_parameters(recurse=False)},
                 "buffers": {k: v.detach().clone() for k, v in mod.named_buffers(recurse=False) if v is not None},
                 "config": _config(mod),

@@ -209,3 +209,26 @@ def test_reference_earns_the_checks_these_attacks_target(grade_json):
     got.update(grade(grade_json, ROOT / "solutions", "quick", ["optim_version", "mnist_mlp_shape"]))
     for check, (score, max_score, message) in got.items():
         assert score == max_score > 0, (check, message)
+
+
+@pytest.mark.quick
+def test_a_layer_named_like_torchs_is_not_described_as_torchs():
+    """describe()'s 'torch' flag (a check asking for nn.Linear layers reads it) holds only for torch's own classes,
+    not for a class that sets its __module__ and __qualname__ to torch's."""
+    import torch
+
+    from autograder import sandbox
+
+    sandbox.take_snapshot()
+
+    class Linear(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(2, 2))
+
+        def forward(self, x):
+            return x
+
+    Linear.__module__, Linear.__qualname__ = "torch.nn.modules.linear", "Linear"
+    layers = sandbox.describe(torch.nn.Sequential(torch.nn.Linear(2, 2), Linear()))["layers"]
+    assert [layer["torch"] for layer in layers] == [True, True, False]

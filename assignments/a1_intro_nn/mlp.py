@@ -1,11 +1,13 @@
 """A two-layer perceptron written by hand: forward pass, loss, backward pass and SGD.
 
-Network: X -> htilde = X Wh^T + bh -> h = tanh(htilde) -> ytilde = h Wy^T + by -> yhat = softmax(ytilde).
+Network: a hidden layer of nh tanh units (weights Wh, biases bh), then an output layer of ny units (Wy, by) followed
+by a softmax. Its intermediate values are named htilde (the hidden layer before tanh), h, ytilde (the logits) and
+yhat (the probabilities); writing the equations that link them is question Q5b of the notebook.
 Shapes: N examples in a batch, nx inputs, nh hidden units, ny classes.
 
 Conventions for the whole assignment (the grader follows them):
-- the loss L is the MEAN cross-entropy over the batch (over the N examples, not over the N x ny entries), so
-  every gradient below is the gradient of that mean (it must match what torch.autograd gives for the same L);
+- the loss L is the MEAN cross-entropy over the batch (over the N examples, not over the N x ny entries), and
+  backward returns the gradients of that L (they must match what torch.autograd gives for the same L);
 - labels Y are one-hot, shape (N, ny);
 - accuracies are fractions in [0, 1] (0.53, not 53);
 - weights are stored (out, in), like nn.Linear's weight: Wh is (nh, nx), Wy is (ny, nh);
@@ -72,15 +74,15 @@ def loss_accuracy(Yhat, Y):
 
 
 def backward(params, outputs, Y):
-    """Gradients of the mean loss with respect to every parameter, computed by hand (no autograd).
+    """Gradients of the loss L of loss_accuracy with respect to every parameter, computed by hand (no autograd).
 
     Args:
         params: dict from init_params.
         outputs: dict from forward.
         Y: (N, ny) one-hot labels.
     Returns:
-        dict "Wy": (ny, nh), "Wh": (nh, nx), "by": (ny,), "bh": (nh,): the gradient of L (mean over the
-        batch) for each parameter, with the parameter's shape.
+        dict "Wy": (ny, nh), "Wh": (nh, nx), "by": (ny,), "bh": (nh,): the gradient of L with respect to each
+        parameter, with the parameter's shape.
     """
     # YOUR CODE HERE
     raise NotImplementedError()

@@ -1,12 +1,15 @@
 """The course CNN for CIFAR-10 (32x32 colour images, 10 classes) and a per-layer description of it.
 
-    conv 5x5, 32 filters -> ReLU -> max-pool 2x2      (32x32 -> 16x16)
-    conv 5x5, 64 filters -> ReLU -> max-pool 2x2      (16x16 ->  8x8)
-    conv 5x5, 64 filters -> ReLU -> max-pool 2x2      ( 8x8  ->  4x4)
+The course gives its architecture (given: a2.architecture):
+    conv 5x5, 32 filters -> ReLU -> max-pool 2x2
+    conv 5x5, 64 filters -> ReLU -> max-pool 2x2
+    conv 5x5, 64 filters -> ReLU -> max-pool 2x2
     flatten -> fully-connected 1000 -> ReLU -> fully-connected 10 (logits)
 
-Convolutions use padding 2 (they keep the spatial size); poolings have stride 2. Two switches add the
-improvements of the last part: batch normalization after each convolution, dropout before the classifier.
+Each convolution keeps the spatial size and each pooling halves it. Which padding and stride do that is yours to
+find (layers.same_size_settings and layers.halving_pool_settings, Q5 of the notebook), and so are the sizes of the
+feature maps and the number of inputs of the first fully-connected layer. Two switches add the improvements of the
+last part: batch normalization after each convolution, dropout before the classifier.
 """
 from torch import nn
 
@@ -17,7 +20,6 @@ class CourseCNN(nn.Module):
 
     forward: (N, 3, 32, 32) float images -> (N, 10) logits: no activation after the last layer (no ReLU, no
     softmax: the loss applies the softmax itself).
-    Without the switches, the network has exactly 1,191,170 parameters.
     Any way of flattening works (x.view(x.size(0), -1), x.reshape, torch.flatten(x, 1), nn.Flatten()), and
     poolings may be nn.MaxPool2d modules or F.max_pool2d calls; layers may be modules (nn.Conv2d, nn.Linear,
     nn.BatchNorm2d, nn.Dropout) or functional calls (F.conv2d, F.linear, ...) on nn.Parameter weights, stored
@@ -57,10 +59,9 @@ def fully_convolutional_output_shape(height, width):
     """Output shape of the course CNN turned fully convolutional, on ONE (3, height, width) image.
 
     Each fully-connected layer is replaced by the convolution (stride 1, no padding) that computes exactly the same
-    numbers on a 32x32 image: work out its kernel size and number of filters from the shape of the layer's input
-    (the first one sees the 64-channel map left by the three poolings). On a 32x32 image the network then gives
-    the course CNN's 10 logits as a (10, 1, 1) map. The convolutions (padding 2) and the 2x2 max-poolings (stride 2,
-    no padding) are those of CourseCNN; on a larger image no weight has to change.
+    numbers on a 32x32 image: work out its kernel size and number of filters from the shape of the layer's input.
+    On a 32x32 image the network then gives the course CNN's 10 logits as a (10, 1, 1) map. The convolutions and
+    the max-poolings are those of CourseCNN (with your answers to Q5); on a larger image no weight has to change.
     Args:
         height, width: ints >= 32, the size of the image.
     Returns:
@@ -74,8 +75,11 @@ def fully_convolutional_output_shape(height, width):
 def bag_of_words_svm_param_count(vocabulary_size=1000, n_classes=10):
     """Parameters of the previous approach: a linear SVM (one-vs-all) on bag-of-visual-words histograms.
 
+    Args:
+        vocabulary_size: number of visual words (the length of an image's histogram); n_classes: number of classes,
+            one linear SVM per class (one-vs-all).
     Returns:
-        int: one weight per visual word plus one bias, for each class.
+        int, the number of parameters the SVMs learn.
     """
     # YOUR CODE HERE
     raise NotImplementedError()

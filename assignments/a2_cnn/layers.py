@@ -79,7 +79,7 @@ def receptive_field(layers):
 
     Args:
         layers: list of (kernel, stride) pairs, first layer first; padding does not change the receptive
-            field. Example: the course CNN [(5, 1), (2, 2), (5, 1), (2, 2), (5, 1), (2, 2)].
+            field. Example: [(3, 1), (3, 1)] for two 3x3 convolutions of stride 1.
     Returns:
         int, the number of input pixels (along one dimension) that can influence one output unit.
     """

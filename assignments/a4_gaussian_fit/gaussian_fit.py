@@ -54,21 +54,21 @@ def loss(f, image):
 def forward(params, grid, image):
     """The computational graph of g, one elementary step at a time.
 
-    Steps (shapes for an (H, W) image):
-        d = x - mu                 (H, W, 2)   difference to the mean, at every pixel
-        p = sigma^-2               (2,)        the diagonal of Sigma (precisions)
-        q = sum_k p_k d_k^2        (H, W)      the quadratic form (x - mu)^T Sigma (x - mu)
-        e = exp(-q)                (H, W)
-        f = a * e                  (H, W)      the model image
-        r = f - I                  (H, W)      residual
-        g = sum over pixels of r^2 ()          the loss
+    Steps, the nodes of the notebook's graph (given: a4.graph_nodes); the shape of each is yours to work out (Q1):
+        d = x - mu                     difference to the mean, at every pixel
+        p = sigma^-2                   the diagonal of Sigma (precisions)
+        q = sum_k p_k d_k^2            the quadratic form (x - mu)^T Sigma (x - mu)
+        e = exp(-q)
+        f = a * e                      the model image
+        r = f - I                      residual
+        g = sum over pixels of r^2     the loss
     Args:
         params: dict "a" (), "mu" (2,), "sigma" (2,).
         grid: (H, W, 2) pixel coordinates; image: (H, W) grey image I.
     Returns:
         g: scalar tensor, the loss.
-        outputs: dict with the intermediate values "d", "p", "q", "e", "f", "r" and "g" (shapes above),
-            kept for the backward pass.
+        outputs: dict with the intermediate values "d", "p", "q", "e", "f", "r" and "g", kept for the backward
+            pass.
     """
     # YOUR CODE HERE
     raise NotImplementedError()

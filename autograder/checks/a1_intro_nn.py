@@ -8,8 +8,8 @@ the points of that convention ONCE, with a message that names it, and the other 
 student's own convention:
 - weights as (out, in) (nn.Linear's layout): weights stored (in, out) lose `init_params`; forward, backward and
   sgd are then fed (and compared) transposed.
-- the loss is the MEAN over the batch: a summed loss loses `loss_accuracy` (the loss itself) and the hidden
-  check of the batch mean (the check that exists for that convention); `backward` keeps its points when the
+- the loss is the MEAN over the batch: a summed loss loses `loss_accuracy` (the loss itself) and one hidden
+  check (the one that exists for that convention); `backward` keeps its points when the
   student's gradients are exactly N times the mean ones AND the student's own loss_accuracy is the sum (the
   chain rule is right for the loss they wrote; the output says so). Summed gradients with a MEAN loss are a bug
   and lose `backward`.
@@ -152,7 +152,7 @@ def diagnose_grad(name, got, expected, N):
     if g.shape == expected.shape and N > 1 and torch.allclose(g, expected * N, rtol=1e-4, atol=1e-8):
         return (
             "it is N times too large: summed over the batch while your loss_accuracy returns the mean "
-            "(the kit's loss is the mean, so its gradients are averaged over the batch)"
+            "(the kit's loss is the mean)"
         )
     if g.dim() == 2 and g.shape == expected.T.shape and g.shape != expected.shape:
         return f"it has the transposed shape: d{name} must have the shape of {name}"
@@ -372,8 +372,8 @@ def backward(sub):
             if not noted:
                 print(
                     "note: backward's gradients are N times the mean ones, consistent with a summed loss (your "
-                    "loss_accuracy returns the sum); the kit's loss is the mean: loss_accuracy and a hidden check of "
-                    "the batch mean lose their points for that convention, backward keeps its own"
+                    "loss_accuracy returns the sum); the kit's loss is the mean: loss_accuracy and one more check "
+                    "lose their points for that convention, backward keeps its own"
                 )
                 noted = True
             continue
