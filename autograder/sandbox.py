@@ -202,6 +202,8 @@ def trusted_name(cls) -> str:
         return UNVERIFIED + "?"
     if not isinstance(name, str) or name.split(".", 1)[0] not in TRUSTED_ROOTS:
         return name if isinstance(name, str) else UNVERIFIED + "?"
+    if not _CLASSES:  # no snapshot taken: the kit's own tests describing a model in their process, not a sandbox
+        return name
     return name if any(cls is c for c in _CLASSES.get(name, ())) else UNVERIFIED + name
 
 

@@ -188,6 +188,7 @@ def train(
     warmup: float = 0.15,
     label_smoothing: float = 0.0,
     flip_test: bool = False,
+    test_inputs: dict | None = None,
 ):
     """Train the student's cnn.CourseCNN with their training.epoch / make_transforms / make_scheduler.
 
@@ -202,6 +203,8 @@ def train(
     `validation`: hold out that many training images (validation_split); each epoch is then measured on them,
     the weights of the epoch with the best validation accuracy are restored after the last epoch, and the test
     set is read once, by that model: a SplitHistory is returned and `test_logits` receives one entry.
+    `test_inputs`: a dict that receives what the test images go through before the model (`channel_affine` of the
+    student's test transform; "zca" when whitened first), for the judge to feed the same inputs to its own copy.
     Bonuses: `optimizer` "sgd" (the course's, with `momentum`), "adam" or "adamw" (`lr` is theirs: 1e-3 suits
     them); `zca`: ZCA whitening fitted on the training images (zca_whitening), applied to every set before the
     student's transforms.
@@ -222,6 +225,8 @@ def train(
         if validation:
             Xval = whiten(Xval)
     train_transform, test_transform = training.make_transforms(Xtrain, standardize, augment)
+    if test_inputs is not None:
+        test_inputs.update(channel_affine(test_transform, Xtest.shape[1:]), zca=bool(zca))
     model = cnn.CourseCNN(batch_norm=batch_norm, dropout=dropout).to(dev)
     if channels_last is not False:
         if not accepts_channels_last(model.to(memory_format=torch.channels_last), Xtrain[:2].to(dev)):
@@ -471,6 +476,17 @@ def accepts_channels_last(model, x) -> bool:
         model.train(was)
 
 
+@torch.no_grad()
+def channel_affine(transform, shape) -> dict:
+    """The test transform as a per-channel affine map, x -> shift + scale * x (standardization is one; no
+    standardization, the identity): {"shift": (C,), "scale": (C,)} read off the transform of an all-zero and an
+    all-one image. Six numbers that carry nothing about the test images: the judge applies them to its own copy."""
+    probe = torch.stack([torch.zeros(shape), torch.ones(shape)])
+    out = transform(probe).float().cpu()
+    shift = out[0].flatten(1).mean(1)
+    return {"shift": shift, "scale": out[1].flatten(1).mean(1) - shift}
+
+
 # no test curve without test labels (the grader's sandbox: the judge scores the predictions)
 NO_LABELS = (float("nan"), float("nan"))
 
@@ -569,10 +585,14 @@ def cifar_predictions(cnn, training, every_epoch: bool = False, **kw) -> dict:
     without labels); the logits on the test images after the last epoch (and after every epoch when
     `every_epoch`), the training curve the student's epoch reported, and the speed switches train chose ("speed":
     precision, channels_last, why, the probe's step times). With `validation` in `kw`, "logits" are those of the
-    epoch of best validation accuracy, the only time the test images are read."""
-    logits = []
-    _, hist = train(cnn, training, test_logits=logits, **kw)
+    epoch of best validation accuracy, the only time the test images are read. "model" (a handle for the judge)
+    is the trained model those logits come from, and "test_inputs" what the test images go through before it
+    (`train`'s `test_inputs`): the judge recomputes the logits from the model's weights."""
+    logits, inputs = [], {}
+    model, hist = train(cnn, training, test_logits=logits, test_inputs=inputs, **kw)
     out = {
+        "model": model,
+        "test_inputs": inputs,
         "logits": logits[-1] if logits else None,
         "epochs": len(hist.train_loss),
         "train_loss": list(hist.train_loss),

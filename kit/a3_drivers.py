@@ -61,12 +61,14 @@ def raised(func, *args, **kwargs):
 
 def vit_predictions(vit, dataset="mnist", data=None, **kw) -> dict:
     """Train the student's ViT with train_vit (keywords as train_vit's); logits of the trained model on the test
-    images (whose labels the sandbox does not have), the training losses, epochs and seconds, for the judge."""
+    images (whose labels the sandbox does not have), the training losses, epochs and seconds, for the judge; "model"
+    (a handle) is the trained model, from whose weights the judge recomputes the logits."""
     from .grading import predict
 
     data = data if data is not None else load(dataset)
     model, hist = train_vit(vit, dataset, data=data, **kw)
     return {
+        "model": model,
         "logits": predict(model, data[2]),
         "train_loss": hist.train_loss,
         "epochs": len(hist.train_loss),

@@ -260,6 +260,8 @@ def test_full_tier_checks_train_the_kit_recipes(monkeypatch):
     from kit import a2
 
     monkeypatch.setattr(data_scripts, "cifar10_source", lambda: "original")
+    # no model travels from this fake sandbox: the judge scores the logits it sent instead of recomputing them
+    monkeypatch.setattr(checks, "trained_logits", lambda run, images, kw, what: run["logits"])
     sub = FakeSession([0.70])  # the sandbox sends the test logits of the epoch it selected on validation only
     checks.train_cifar_full_vanilla(sub)
     func, args, kwargs = sub.calls[-1]
@@ -285,10 +287,12 @@ def test_full_tier_checks_train_the_kit_recipes(monkeypatch):
 
 
 @pytest.mark.quick
-def test_train_checks_score_the_sandbox_subset():
+def test_train_checks_score_the_sandbox_subset(monkeypatch):
     """The train tier limits the test set: the judge draws the labels of kit.a2's subset, so logits right on that
     subset pass, and logits on other images score about chance."""
     from kit import a2
+
+    monkeypatch.setattr(checks, "trained_logits", lambda run, images, kw, what: run["logits"])
 
     sub = FakeSession([0.2, 0.3], n=10000)
     checks.train_cifar_small(sub)

@@ -212,13 +212,15 @@ def test_reference_earns_the_checks_these_attacks_target(grade_json):
 
 
 @pytest.mark.quick
-def test_a_layer_named_like_torchs_is_not_described_as_torchs():
+def test_a_layer_named_like_torchs_is_not_described_as_torchs(monkeypatch):
     """describe()'s 'torch' flag (a check asking for nn.Linear layers reads it) holds only for torch's own classes,
     not for a class that sets its __module__ and __qualname__ to torch's."""
     import torch
 
     from autograder import sandbox
 
+    for record in ("_CLASSES", "_NAMESPACES", "_KIT_CODE"):  # the snapshot of this test only, as a zygote takes it
+        monkeypatch.setattr(sandbox, record, type(getattr(sandbox, record))())
     sandbox.take_snapshot()
 
     class Linear(torch.nn.Module):

@@ -40,6 +40,7 @@ from autograder.api import (
     percent,
 )
 from autograder.judge import is_module, is_remote
+from autograder.recompute import layered_logits
 from kit.recipes import recipe
 
 SIZES = [(1, 2, 3, 2), (10, 2, 10, 2), (7, 5, 4, 3), (64, 784, 16, 10)]  # (N, nx, nh, ny)
@@ -721,59 +722,6 @@ def course_mlp_logits(params, X, what):
         expect(p[name].numel() == n, f"{what}[{name!r}] has shape {tuple(p[name].shape)}, expected ({n},)")
         p[name] = p[name].reshape(n)
     return oracle_forward(p, X.double())["ytilde"]
-
-
-# the layers the judge knows how to run itself: a network made of them is recomputed from its weights
-_RUNS = {
-    "Tanh": lambda x, c: torch.tanh(x),
-    "ReLU": lambda x, c: F.relu(x),
-    "Sigmoid": lambda x, c: torch.sigmoid(x),
-    "GELU": lambda x, c: F.gelu(x, approximate=c.get("approximate", "none")),
-    "LeakyReLU": lambda x, c: F.leaky_relu(x, c.get("negative_slope", 0.01)),
-    "Flatten": lambda x, c: x.flatten(c.get("start_dim", 1), c.get("end_dim", -1)),
-    "Softmax": lambda x, c: torch.softmax(x, c.get("dim", 1)),
-    "LogSoftmax": lambda x, c: torch.log_softmax(x, c.get("dim", 1)),
-    "Dropout": lambda x, c: x,  # evaluation mode
-    "Identity": lambda x, c: x,
-}
-
-
-def layered_logits(model, X, what):
-    """The outputs of the student's nn.Module `model` (a handle in the sandbox) on X, computed by the judge from the
-    model's weights: its layers run in the order they are registered (nn.Sequential's), each with torch's own
-    function. What the sandbox's forward returns plays no part, so a forward that looks answers up cannot help."""
-    expect(is_module(model), f"{what} should be an nn.Module")
-    layers = model.structure()["layers"]
-    names = [layer["name"] for layer in layers]
-    out = X.double()
-    for layer in layers:
-        name = layer["name"]
-        inner = any(n != name and (name == "" or n.startswith(name + ".")) for n in names)
-        label = f"{what}'s layer {name or '(the model itself)'} ({layer['class']})"
-        if inner:
-            expect(
-                not layer["params"],
-                f"{label} holds parameters of its own besides its layers: the grader recomputes the trained "
-                "network from its layers (nn.Linear and activations, as in nn.Sequential)",
-            )
-            continue
-        try:
-            if layer["class"] == "Linear":
-                bias = layer["params"].get("bias")
-                out = F.linear(out, layer["params"]["weight"].double(), None if bias is None else bias.double())
-            elif layer["class"] in _RUNS and not layer["params"]:
-                out = _RUNS[layer["class"]](out, layer["config"])
-            else:
-                raise CheckFailed(
-                    f"the grader recomputes the trained network from its layers and does not know {label}: build "
-                    f"it from {', '.join(['Linear', *_RUNS])} (the course's network is Linear -> Tanh -> Linear)"
-                )
-        except (KeyError, RuntimeError) as err:
-            raise CheckFailed(
-                f"the grader could not run {label} in the order the layers are registered ({err}): build the "
-                "network as nn.Sequential, in the order of its forward"
-            ) from None
-    return out
 
 
 def _disagreement(own, recomputed, probabilities=False) -> str:

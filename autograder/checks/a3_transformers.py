@@ -27,6 +27,7 @@ from autograder.api import (
     percent,
 )
 from autograder.judge import is_module
+from autograder.recompute import in_batches
 from kit.a3 import ATTENTION_NAMES
 from kit.recipes import recipe
 
@@ -1243,12 +1244,53 @@ def vit_forward(sub):
 
 def _trained(sub, dataset, **kw):
     """Train the student's ViT with the kit's train_vit in the sandbox (which has the test images, not their
-    labels); the judge scores its logits. Returns (accuracy, the sandbox's report)."""
+    labels); the judge recomputes the trained model's logits from its weights (`trained_vit_logits`) and scores
+    them. Returns (accuracy, the sandbox's report)."""
     labels = sub.test_labels(dataset)
     run = sub.kit("kit.a3:vit_predictions", sub.module("vit"), dataset, **kw)
     expect(isinstance(run, dict) and "logits" in run, "the ViT's training returned no predictions")
-    expect_shape(run["logits"], (len(labels), 10), f"the ViT's outputs on the {dataset} test images")
-    return accuracy(run["logits"], labels), run
+    images = test_images(dataset, kw.get("limit_test"))
+    logits = trained_vit_logits(run.get("model"), images, kw.get("config"), "the trained ViT")
+    expect_shape(logits, (len(labels), 10), f"the ViT's outputs on the {dataset} test images")
+    return accuracy(logits, labels), run
+
+
+def test_images(dataset, limit_test=None):
+    """The test images of MNIST or Fashion-MNIST as the kit's training reads them (kit.data.image_tensors:
+    standardized, (N, 1, 28, 28); the first `limit_test`), loaded by the judge."""
+    from data_scripts import load
+    from kit.data import MEAN_STD
+
+    images = load(dataset, train=False)[0][:limit_test].float().div_(255).unsqueeze(1)
+    mean, std = MEAN_STD[dataset]
+    return (images - mean) / std
+
+
+def trained_vit_logits(model, images, config, what):
+    """The trained ViT's logits on `images`, recomputed by the judge as vit_forward's oracle does: the patch
+    embedding, class token and positions read off the model, torch's own modules for the blocks (OracleBlock),
+    the final norm and the head, in evaluation mode. What the sandbox's forward returns is not scored."""
+    from kit.a3_training import COURSE_VIT
+
+    cfg = {**COURSE_VIT, **(config or {})}
+    C, p, H, hidden = cfg["embed_dim"], cfg["patch_size"], cfg["nb_heads"], int(cfg["embed_dim"] * cfg["mlp_ratio"])
+    shape = (C, cfg["nb_blocks"], p, H, cfg["mlp_ratio"], 10, images.shape[-1], images.shape[1])
+    layers = layers_of(model, what)
+    conv, blocks, norm, head = resolve_vit(layers, shape, what)
+    _, cls = tensor_of(model, "cls_token", what)
+    _, pos = tensor_of(model, "pos_embed", what)
+    cls, pos = as_tokens(cls, 1, C, f"{what}'s class token"), as_tokens(pos, (shape[6] // p) ** 2 + 1, C, what)
+    oracles = [OracleBlock(resolve_block(layers, b, C, hidden, f"{what}.{b}", H), C, H, hidden) for b in blocks]
+    final, weight, bias = norm_oracle(norm, C), head[0].float(), None if head[1] is None else head[1].float()
+
+    def forward(x):
+        tokens = F.conv2d(x, conv["params"]["weight"].float(), conv["params"].get("bias"), stride=p)
+        tokens = torch.cat([cls.float().expand(len(x), -1, -1), tokens.flatten(2).transpose(1, 2)], 1) + pos.float()
+        for oracle in oracles:
+            tokens = oracle(tokens)
+        return F.linear(final(tokens)[:, 0], weight, bias)
+
+    return in_batches(forward, images)
 
 
 @check("train_mnist", points=4, tier="train", timeout=240, recipe="a3.train")
