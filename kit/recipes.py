@@ -57,9 +57,12 @@ FULL_VIT = dict(embed_dim=64, nb_blocks=4, patch_size=7, nb_heads=4, mlp_ratio=4
 _ALL = [
     Recipe("a1.circles", "the 2-layer MLP on circles (each of the four versions)",
            dict(eta=0.1, epochs=150), {"any": 0.95}, target=0.95,
-           why="the course's lr 0.03 left 6-8 seeds in 20 on a plateau; at 0.1 every version passed 20 seeds of 20"),
+           why="the course's lr 0.03 left 6-8 seeds in 20 on a plateau; at 0.1 every version passed 20 seeds of 20. "
+           "Scored on 2,000 points the judge draws: lowest 95.9 % over 5 seeds x 4 versions x 50 draws (on 200, "
+           "the reference fell under 95 % on up to 7 % of draws)"),
     Recipe("a1.svm", "the RBF SVM selected on a validation split of the circles", {}, {"any": 0.95},
-           why="every seed reaches 100 %"),
+           why="every seed reaches 100 % on the public test set; on 2,000 points the judge draws, lowest 98.3 % "
+           "over 5 seeds x 50 draws"),
     Recipe("a1.mnist", "the MNIST MLP", dict(epochs=10, batch_size=256, lr=0.2), {"any": 0.98}, target=0.98),
     Recipe("a2.small", "the course CNN on a 10k subset of CIFAR-10", _A2_SMALL, {"any": 0.25},
            why="well above chance (10 %) for any working epoch, in 30 s"),
