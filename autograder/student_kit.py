@@ -32,6 +32,7 @@ GRADER_FILES = (
     "wire.py",
     "runner.py",
     "report.py",
+    "recompute.py",
     "handin.py",
     "checks/__init__.py",
 )
