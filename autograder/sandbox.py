@@ -78,9 +78,9 @@ def _prctl_subreaper():
         pass
 
 
-def _descendants(root: int | None = None) -> list[int]:
-    """The live processes (not zombies) below `root` (default: this one; orphans come back to the zygote, their
-    subreaper). The judge uses it too, on the sandbox it started."""
+def _descendants(root: int | None = None, zombies: bool = False) -> list[int]:
+    """The live processes below `root` (default: this one; orphans come back to the zygote, their subreaper), and
+    zombies too when asked. The judge uses it too, on the sandbox it started."""
     parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -88,7 +88,7 @@ def _descendants(root: int | None = None) -> list[int]:
                 with open(f"/proc/{entry}/stat", "rb") as f:
                     stat = f.read()
                 state, ppid = stat[stat.rindex(b")") + 2 :].split()[:2]
-                if state not in (b"Z", b"X"):
+                if zombies or state not in (b"Z", b"X"):
                     parents[int(entry)] = int(ppid)
             except (OSError, ValueError, IndexError):
                 continue
@@ -809,20 +809,7 @@ def _others_in_check() -> list[int]:
     """The processes of this check other than the one serving the judge: the zygote's descendants (a process that
     leaves its parent comes back to the zygote, their subreaper), less this one; zombies too (one that did its work
     and ended, not yet waited for)."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    stat = f.read()
-                parents[int(entry)] = int(stat[stat.rindex(b")") + 2 :].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    found, frontier = [], {os.getppid()}
-    while frontier:
-        frontier = {p for p, pp in parents.items() if pp in frontier}
-        found += frontier
-    return [p for p in found if p != os.getpid()]
+    return [p for p in _descendants(os.getppid(), zombies=True) if p != os.getpid()]
 
 
 def _children_usage() -> tuple:

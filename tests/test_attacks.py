@@ -4,6 +4,7 @@ Each attack targets a1's stubs (worth 0) or the reference with one function brok
 targeted checks, leave no file in the checkout and no process behind, and leave the report intact.
 """
 
+import contextlib
 import json
 import os
 import socket
@@ -48,6 +49,34 @@ WRITES_CHECKOUT = textwrap.dedent(f"""
         pass
     _sp.run(["sh", "-c", "echo x > {PWNED}; touch {ROOT}/solutions/pwned"], capture_output=True)
 """)
+
+
+@contextlib.contextmanager
+def grader_side_server():
+    """A server on the grader's machine (127.0.0.1) for a submission to try to reach: (its port, what it received)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    server.settimeout(0.2)
+    got, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                got.append(conn.recv(100))
+                conn.close()
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1], got
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
 
 
 def survivors(marker):
@@ -322,38 +351,17 @@ def test_no_network(tmp_path, grade_json):
 
     if available_level() != "bwrap":
         pytest.skip("network isolation needs the bubblewrap level")
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(5)
-    server.settimeout(0.2)
-    port = server.getsockname()[1]
-    got = []
-    stop = threading.Event()
-
-    def accept():
-        while not stop.is_set():
+    with grader_side_server() as (port, got):
+        source = SOLUTION + textwrap.dedent(f"""
+            import socket
             try:
-                conn, _ = server.accept()
-                got.append(conn.recv(100))
-                conn.close()
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    source = SOLUTION + textwrap.dedent(f"""
-        import socket
-        try:
-            s = socket.create_connection(("127.0.0.1", {port}), timeout=2)
-            s.sendall(b"reached the grader's machine")
-            print("NETWORK OPEN")
-        except OSError as err:
-            print("no network:", err)
-    """)
-    report = grade_json(submission(tmp_path, source), "a1", "quick")
-    stop.set()
-    thread.join(2)
-    server.close()
+                s = socket.create_connection(("127.0.0.1", {port}), timeout=2)
+                s.sendall(b"reached the grader's machine")
+                print("NETWORK OPEN")
+            except OSError as err:
+                print("no network:", err)
+        """)
+        report = grade_json(submission(tmp_path, source), "a1", "quick")
     assert got == []
     assert "NETWORK OPEN" not in json.dumps(report)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_attacks import survivors
 from nbgrader.preprocessors import Execute
 
 from autograder import nbgrader_kernel
@@ -62,18 +63,6 @@ def digest(folder: Path) -> dict[str, str]:
     }
 
 
-def lingering() -> list[int]:
-    """Pids of the processes the hostile cell started that are still alive."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and TOKEN.encode() in (proc / "cmdline").read_bytes():
-                found.append(int(proc.name))
-        except OSError:
-            pass
-    return found
-
-
 def notebook(*sources, graded=()):
     cells = []
     for i, source in enumerate(sources):
@@ -104,7 +93,7 @@ def executed(tmp_path_factory):
             nb, resources = cls(config=config).preprocess(nb, resources)
         yield {"course": course, "folder": folder, "before": before, "nb": nb, "resources": resources, "config": config}
     finally:
-        for pid in lingering():  # only where the kernel was not sandboxed
+        for pid in survivors(TOKEN):  # only where the kernel was not sandboxed
             os.kill(pid, signal.SIGKILL)
 
 
@@ -146,9 +135,9 @@ def test_the_judge_grades_the_modules_as_submitted(executed, monkeypatch):
 @pytest.mark.quick
 def test_no_process_started_by_a_cell_outlives_the_kernel(executed):
     deadline = time.monotonic() + 5
-    while lingering() and time.monotonic() < deadline:
+    while survivors(TOKEN) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert lingering() == []
+    assert survivors(TOKEN) == []
 
 
 @needs_bwrap

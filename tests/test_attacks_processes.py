@@ -10,31 +10,18 @@ situation of Gradescope's images, where a helper process run as the sandbox user
 import json
 import os
 import signal
-import socket
 import subprocess
 import textwrap
-import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+from test_attacks import A1, SOLUTION, grader_side_server, submission
 
 ROOT = Path(__file__).resolve().parent.parent
 
-A1 = "a1_intro_nn"
-A1_MODULES = ("mlp.py", "mlp_torch.py", "mnist_mlp.py", "svm.py")
-SOLUTION = (ROOT / "solutions" / A1 / "mlp.py").read_text()
 LEVELS = ("bwrap", "user", "none")
-
-
-def submission(tmp_path, mlp_source):
-    folder = tmp_path / "sub" / A1
-    folder.mkdir(parents=True)
-    for name in A1_MODULES:
-        (folder / name).write_text((ROOT / "solutions" / A1 / name).read_text())
-    (folder / "mlp.py").write_text(textwrap.dedent(mlp_source))
-    return tmp_path / "sub"
 
 
 def at(level):
@@ -226,38 +213,18 @@ def test_no_network_where_the_judge_is_root(level, tmp_path, grade_json):
     at(level)
     if os.geteuid() != 0 or not network_isolation():
         pytest.skip("a network namespace needs root with CAP_SYS_ADMIN")
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(5)
-    server.settimeout(0.2)
-    port = server.getsockname()[1]
-    got, stop = [], threading.Event()
-
-    def accept():
-        while not stop.is_set():
+    with grader_side_server() as (port, got):
+        source = SOLUTION + textwrap.dedent(f"""
+            import socket
             try:
-                conn, _ = server.accept()
-                got.append(conn.recv(100))
-                conn.close()
-            except OSError:
-                pass
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    source = SOLUTION + textwrap.dedent(f"""
-        import socket
-        try:
-            _s = socket.socket()
-            _s.settimeout(2)
-            _s.connect((b"127.0.0.1", {port}))  # a bytes host: no idna codec to import
-            _s.sendall(b"reached the grader's machine")
-            print("NETWORK OPEN")
-        except OSError as err:
-            print("no network:", err)
-    """)
-    report = grade_json(submission(tmp_path, source), "a1", "quick", "--check", "forward", "--sandbox", level)
-    stop.set()
-    thread.join(2)
-    server.close()
+                _s = socket.socket()
+                _s.settimeout(2)
+                _s.connect((b"127.0.0.1", {port}))  # a bytes host: no idna codec to import
+                _s.sendall(b"reached the grader's machine")
+                print("NETWORK OPEN")
+            except OSError as err:
+                print("no network:", err)
+        """)
+        report = grade_json(submission(tmp_path, source), "a1", "quick", "--check", "forward", "--sandbox", level)
     assert got == [] and "NETWORK OPEN" not in json.dumps(report)
     assert "no network" in report["output"]

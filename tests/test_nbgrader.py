@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_attacks import survivors
 
 from autograder.nbgrader_kernel import sandbox_available
 from autograder.nbgrader_plugins import JudgeGrades, check_calls
@@ -185,17 +186,6 @@ def digest(course, parts=GUARDED) -> dict[str, str]:
     }
 
 
-def lingering() -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and TOKEN.encode() in (proc / "cmdline").read_bytes():
-                found.append(int(proc.name))
-        except OSError:
-            pass
-    return found
-
-
 STUDENTS = ("reference", "untouched", "partial", "patched_stubs", *(HOSTILE_STUDENTS if HOSTILE else ()))
 AFTERMATH = {}  # what the course fixture saw around autograde: the guarded files, the gradebook, processes left
 
@@ -233,7 +223,7 @@ def course(tmp_path_factory):
     AFTERMATH.update(
         guarded=(guarded, digest(course)),
         gradebook=(gradebook, digest(course, ["gradebook.db"])),
-        lingering=lingering(),
+        lingering=survivors(TOKEN),
     )
     for pid in AFTERMATH["lingering"]:  # only where the notebook's kernel was not sandboxed
         os.kill(pid, signal.SIGKILL)
