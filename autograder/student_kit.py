@@ -8,12 +8,18 @@ answer keys, the kit's tests, mutants and the instructor's tools (release, nbgra
 
 A hidden check is one declared `@check(..., hidden=True)`; its function is cut out of the check module the kit
 ships, together with every module-level helper, constant and comment that only hidden checks use.
+
+An oracle (`@oracle`, autograder/api.py) keeps its name and signature in the kit, not its body: the kit ships the
+inputs and outputs of every call the public quick checks made when they graded the reference
+(autograder/recorded/<assignment>.pt, written by `record`), and its grader answers from them. Helpers only oracles
+used go with the bodies.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
 import shutil
 import sys
 import zipfile
@@ -58,6 +64,16 @@ def _is_hidden_check(node: ast.AST) -> bool:
     return False
 
 
+def _is_oracle(node: ast.AST) -> bool:
+    """`@oracle` on a module-level function."""
+    return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+        getattr(d, "id", getattr(d, "attr", "")) == "oracle" for d in node.decorator_list
+    )
+
+
+ORACLE_BODY = "    ...  # recorded: the student kit answers from autograder/recorded/, it holds no oracle code\n"
+
+
 def _is_check(node: ast.AST) -> bool:
     return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
         isinstance(d, ast.Call) and getattr(d.func, "id", getattr(d.func, "attr", "")) == "check"
@@ -85,16 +101,21 @@ def _used_names(nodes) -> set[str]:
     return used
 
 
-def public_source(text: str) -> tuple[str, list[str]]:
+def public_source(text: str, prune: bool = True) -> tuple[str, list[str]]:
     """A check module without its hidden checks: returns (source, names of the hidden checks removed).
 
     Module-level functions, classes and constants that only the removed code used go too (repeatedly, until
-    nothing else becomes unused), with the comment lines directly above each of them."""
+    nothing else becomes unused), with the comment lines directly above each of them; prune=False keeps them (a
+    module of helpers that other modules import). Oracles keep their signature, not their body."""
     tree = ast.parse(text)
     hidden = [n for n in tree.body if _is_hidden_check(n)]
     names = [n.name for n in hidden]
     removed = {id(n) for n in hidden}
-    while True:
+    oracles = {id(n): (n.body[0].lineno - 1, n.end_lineno) for n in tree.body if _is_oracle(n)}
+    for n in tree.body:
+        if id(n) in oracles:
+            n.body = [ast.Expr(ast.Constant(...))]  # what the oracle's body used is no longer used
+    while prune:
         kept = [n for n in tree.body if id(n) not in removed]
         used = _used_names(kept)
         dead = [
@@ -108,10 +129,15 @@ def public_source(text: str) -> tuple[str, list[str]]:
         if not dead:
             break
         removed |= {id(n) for n in dead}
-    if not removed:
+    if not removed and not oracles:
         return text, names
     lines = text.splitlines(keepends=True)
     drop = set()
+    for node in tree.body:
+        if id(node) in oracles and id(node) not in removed:
+            first, last = oracles[id(node)]
+            lines[first] = ORACLE_BODY
+            drop.update(range(first + 1, last))
     for node in tree.body:
         if id(node) not in removed:
             continue
@@ -135,6 +161,62 @@ def hidden_check_names(assignments=None) -> dict[str, list[str]]:
         if path.is_file() and (assignments is None or aid in assignments):
             found[aid] = public_source(path.read_text())[1]
     return found
+
+
+# ---------------------------------------------------------------- recorded answers
+RECORD_CACHE = ROOT / "dist" / ".recorded"  # recordings by the hash of what made them: a rebuild reuses them
+
+
+def _recording_key(assignment: str) -> str:
+    """What a recording depends on: the grader, the kit, the reference of that assignment and torch's version."""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha256(torch.__version__.encode())
+    for folder, pattern in (("autograder", "**/*.py"), ("kit", "*.py"), (f"solutions/{assignment}", "**/*.py")):
+        for path in sorted((ROOT / folder).glob(pattern)):
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def record(assignment: str) -> dict:
+    """Grade the reference with the public quick checks in the record face: check name -> its oracle calls
+    [(oracle, args, kwargs, value), ...]. Raises when the reference fails one of them (the kit would be wrong)."""
+    from . import api
+    from .runner import grade, load_checks
+
+    public = [c.id for c in load_checks(assignment) if c.tier == "quick" and not c.hidden]
+    book, failed = {}, []
+
+    def keep(res):
+        book[res.name] = api.recorded_calls()
+        if res.status != "passed":
+            failed.append(f"{res.name}: {res.status}: {res.message}")
+
+    before = api.face()
+    api.set_face("record")
+    try:
+        grade(ROOT / "solutions", [assignment], tier="quick", only=public, progress=keep)
+    finally:
+        api.set_face(before)
+    if failed:
+        raise RuntimeError(f"the reference fails {assignment}'s public checks in the student kit's face: {failed}")
+    return {name: calls for name, calls in book.items() if calls}
+
+
+def recorded(assignment: str) -> Path:
+    """The recording of `assignment` (made now, or taken from the cache when nothing it depends on changed)."""
+    import torch
+
+    path = RECORD_CACHE / f"{assignment}-{_recording_key(assignment)}.pt"
+    if not path.is_file():
+        book = record(assignment)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(book, partial)
+        os.replace(partial, path)  # two builds at once: each writes whole files, one wins
+    return path
 
 
 # ---------------------------------------------------------------- the kit
@@ -170,11 +252,15 @@ def build(out: Path = DEFAULT_OUT, assignments: list[str] | None = None, make_zi
         _copy(path, out / "data_scripts" / path.name)
     for rel in GRADER_FILES:
         _copy(ROOT / "autograder" / rel, out / "autograder" / rel)
+    for rel in GRADER_FILES:
+        if rel.endswith(".py"):  # oracles outside the check modules (recompute.py) lose their bodies too
+            (out / "autograder" / rel).write_text(public_source((ROOT / "autograder" / rel).read_text(), False)[0])
     for aid in assignments:
         source = ROOT / "autograder" / "checks" / f"{aid}.py"
         if source.is_file():
             text, _ = public_source(source.read_text())
             (out / "autograder" / "checks" / source.name).write_text(text)
+            _copy(recorded(aid), out / "autograder" / "recorded" / f"{aid}.pt")
     for path in sorted(TEMPLATES.iterdir()):
         if path.name != "requirements-extra.txt":
             _copy(path, out / path.name)
