@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from .api import TIERS
@@ -235,7 +236,6 @@ def determinism_main(args, assignments) -> int:
 
 def grade_many_main(args, assignments) -> int:
     import csv
-    import time
 
     from .runner import grade_many
 
@@ -298,6 +298,7 @@ def main(argv=None) -> int:
                 f"  [{res.status:^15}] {res.assignment}/{res.name} ({res.duration:.1f}s)", file=sys.stderr, flush=True
             )
 
+    start = time.monotonic()
     try:
         results = grade(
             submission,
@@ -313,7 +314,9 @@ def main(argv=None) -> int:
     except Exception as err:  # the grader failed, not the submission: the report says so rather than not existing
         results = [grader_error(a, f"{type(err).__name__}: {err}") for a in assignments]
         status = 3
-    text = render(results, args.format, str(submission), leaderboard=args.leaderboard)
+    text = render(
+        results, args.format, str(submission), leaderboard=args.leaderboard, wall_time=time.monotonic() - start
+    )
     if args.output:
         out = Path(args.output)
         write_atomically(out, text + "\n")

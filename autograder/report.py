@@ -169,14 +169,27 @@ def _test_output(r: CheckResult) -> str:
     return text
 
 
-def to_gradescope(results, leaderboard: bool = False) -> dict:
-    """Gradescope's results.json: score, max_score and one entry per check (a hidden check is shown once the
-    grades are published); leaderboard=True adds each training's test accuracy and time."""
-    got, out_of = totals(results)
+# The keys Gradescope's results.json specification knows, at the top and for each test
+# (https://gradescope-autograders.readthedocs.io/en/latest/specs/): nothing else is written.
+GRADESCOPE_KEYS = {
+    "score", "execution_time", "output", "output_format", "test_output_format", "test_name_format", "visibility",
+    "stdout_visibility", "extra_data", "tests", "leaderboard",
+}  # fmt: skip
+GRADESCOPE_TEST_KEYS = {
+    "score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags", "visibility",
+    "extra_data",
+}  # fmt: skip
+
+
+def to_gradescope(results, leaderboard: bool = False, wall_time: float | None = None) -> dict:
+    """Gradescope's results.json: the score and one entry per check (a hidden check is shown once the grades are
+    published; the total out of is the sum of the tests' max_score, which Gradescope adds up itself);
+    leaderboard=True adds each training's test accuracy and time. execution_time: the run's wall time (whole
+    seconds), or the checks' summed durations when the caller did not measure it."""
+    got, _ = totals(results)
     data = {
         "score": got,
-        "max_score": out_of,
-        "execution_time": round(sum(r.duration for r in results), 1),
+        "execution_time": round(wall_time if wall_time is not None else sum(r.duration for r in results)),
         "visibility": "visible",
         "output": isolation_text(results),
         # plain text everywhere: Gradescope's default for the top-level output renders HTML ("simple_format"), and
@@ -216,6 +229,7 @@ def leaderboard_rows(results) -> list[dict]:
 def to_json(results, submission: str = "") -> dict:
     """Gradescope's fields plus the kit's own (status detail, tier, duration) for course staff."""
     data = to_gradescope(results)
+    data["max_score"] = totals(results)[1]
     data["submission"] = clean_text(submission)
     data["isolation"] = list(dict.fromkeys(r.isolation for r in results if r.isolation))
     data["assignments"] = {
@@ -332,13 +346,13 @@ def to_junit(results, submission: str = "") -> str:
     return ET.tostring(suites, encoding="unicode")
 
 
-def render(results, fmt: str, submission: str = "", leaderboard: bool = False) -> str:
+def render(results, fmt: str, submission: str = "", leaderboard: bool = False, wall_time: float | None = None) -> str:
     if fmt == "table":
         return render_table(results, submission)
     if fmt == "json":
         return json.dumps(to_json(results, submission), indent=2)
     if fmt == "gradescope":
-        return json.dumps(to_gradescope(results, leaderboard), indent=2)
+        return json.dumps(to_gradescope(results, leaderboard, wall_time), indent=2)
     if fmt == "junit":
         return to_junit(results, submission)
     if fmt == "prairielearn":

@@ -8,6 +8,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from autograder.report import GRADESCOPE_KEYS, GRADESCOPE_TEST_KEYS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 A1_MODULES = ("mlp.py", "mlp_torch.py", "mnist_mlp.py", "svm.py")
@@ -53,8 +55,14 @@ def test_formats(fmt, tmp_path, run_grader):
         assert data["gradable"] and data["score"] == 0 and data["tests"]
     else:
         data = json.loads(text)
-        assert data["score"] == 0 and data["max_score"] > 0
+        assert data["score"] == 0 and sum(t["max_score"] for t in data["tests"]) > 0
         assert all({"name", "score", "max_score", "status", "output"} <= set(t) for t in data["tests"])
+    if fmt == "json":
+        assert data["max_score"] == sum(t["max_score"] for t in data["tests"])
+    if fmt == "gradescope":  # the specification's keys only, and a whole number of seconds
+        assert set(data) <= GRADESCOPE_KEYS and "max_score" not in data
+        assert all(set(t) <= GRADESCOPE_TEST_KEYS for t in data["tests"])
+        assert isinstance(data["execution_time"], int) and data["execution_time"] >= 0
 
 
 @pytest.mark.quick
