@@ -17,7 +17,6 @@ command of the workflow: it grades that one check, prints the report table and e
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import shutil
@@ -55,83 +54,106 @@ def step_id(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", name)
 
 
-def _q(text: str) -> str:
-    """A YAML double-quoted scalar (a JSON string is one)."""
-    return json.dumps(text)
+# The command grader hands each step PATH and HOME only: a setting the checks need travels in the command itself.
+CHECK_ENV = "env KIT_NO_PROGRESS=1"  # env: with or without a shell
+
+
+def whole_points(chk) -> int:
+    """A step's max-score: the command grader takes whole numbers only, so a fractional check is refused here."""
+    if chk.points != int(chk.points):
+        raise ValueError(
+            f"{chk.id} is worth {chk.points:g} points: GitHub Classroom's command grader takes whole numbers only"
+        )
+    return int(chk.points)
+
+
+def _install_steps(datasets) -> list[dict]:
+    steps = [
+        {"name": "Checkout code", "uses": "actions/checkout@v4"},
+        {
+            "name": "Set up Python",
+            "uses": "actions/setup-python@v5",
+            "with": {"python-version": PYTHON_VERSION, "cache": "pip", "cache-dependency-path": "requirements.txt"},
+        },
+        {
+            "name": "Install the kit (CPU build of PyTorch)",
+            "run": "python -m pip install torch torchvision -c constraints.txt "
+            "--index-url https://download.pytorch.org/whl/cpu\n"
+            "python -m pip install -r requirements.txt -c constraints.txt\n"
+            "python -m pip install --no-deps -e .\n",
+        },
+    ]
+    if datasets:  # kept between runs; a failed download stops the run here, as an error, before any check's points
+        steps += [
+            {
+                "name": "Cache the data sets",
+                "uses": "actions/cache@v4",
+                "with": {"path": "data", "key": "data-" + "-".join(datasets)},
+            },
+            {"name": "Fetch the data sets", "run": "python -m data_scripts fetch " + " ".join(datasets)},
+        ]
+    return steps
 
 
 def workflow(assignment: str) -> str:
     """.github/workflows/classroom.yml: one autograding step per public check, then the reporter.
 
     The reporter requires the workflow name "Autograding Tests" and the single job "run-autograding-tests"."""
+    import yaml
+
     checks = public_checks(assignment)
-    datasets = datasets_for(assignment)
-    lines = [
-        "# Written by `make classroom`: the public checks of " + assignment + ", one step each, as feedback.",
-        "# They run in the student's repository, which the student can edit: not an authoritative grade.",
-        "name: Autograding Tests",
-        "on:",
-        "  push:",
-        "  workflow_dispatch:",
-        "permissions:",
-        "  checks: write",
-        "  actions: read",
-        "  contents: read",
-        "jobs:",
-        "  run-autograding-tests:",
-        "    runs-on: ubuntu-latest",
-        "    if: github.actor != 'github-classroom[bot]'",
-        "    env:",
-        '      KIT_NO_PROGRESS: "1"',
-        "    steps:",
-        "      - name: Checkout code",
-        "        uses: actions/checkout@v4",
-        "      - name: Set up Python",
-        "        uses: actions/setup-python@v5",
-        "        with:",
-        f"          python-version: {_q(PYTHON_VERSION)}",
-        "          cache: pip",
-        "          cache-dependency-path: requirements.txt",
-        "      - name: Install the kit (CPU build of PyTorch)",
-        "        run: |",
-        "          python -m pip install torch torchvision -c constraints.txt "
-        "--index-url https://download.pytorch.org/whl/cpu",
-        "          python -m pip install -r requirements.txt -c constraints.txt",
-        "          python -m pip install --no-deps -e .",
-    ]
-    ids, fetched = [], False
+    datasets = datasets_for(assignment) if any(c.tier != "quick" for c in checks) else []
+    steps, ids = _install_steps(datasets), []
     for chk in checks:
         sid = step_id(chk.name)
         ids.append(sid)
-        minutes = math.ceil(chk.timeout / 60) + 2  # the sandbox's start and the judge's imports on top
         plural = "" if chk.points == 1 else "s"
-        lines += [
-            f"      - name: {_q(f'{chk.name} ({chk.points:g} point{plural}, {chk.tier})')}",
-            f"        id: {sid}",
-            "        uses: classroom-resources/autograding-command-grader@v1",
-            "        with:",
-            f"          test-name: {_q(chk.name)}",
-        ]
-        if chk.tier != "quick" and datasets and not fetched:  # once, before the first training
-            lines.append(f"          setup-command: {_q('python -m data_scripts fetch ' + ' '.join(datasets))}")
-            minutes += 10
-            fetched = True
-        lines += [
-            f"          command: {_q(f'python -m autograder.classroom run {chk.id}')}",
-            f"          timeout: {minutes}",
-            f"          max-score: {chk.points:g}",
-        ]
-    lines += [
-        "      - name: Autograding Reporter",
-        "        uses: classroom-resources/autograding-grading-reporter@v1",
-        "        env:",
-    ]
-    lines += [f'          {sid.upper()}_RESULTS: "${{{{steps.{sid}.outputs.result}}}}"' for sid in ids]
-    lines += [
-        "        with:",
-        f"          runners: {','.join(ids)}",
-    ]
-    return "\n".join(lines) + "\n"
+        steps.append(
+            {
+                "name": f"{chk.name} ({chk.points:g} point{plural}, {chk.tier})",
+                "id": sid,
+                "uses": "classroom-resources/autograding-command-grader@v1",
+                "with": {
+                    "test-name": chk.name,
+                    "command": f"{CHECK_ENV} python -m autograder.classroom run {chk.id}",
+                    "timeout": math.ceil(chk.timeout / 60) + 2,  # the sandbox's start and the judge's imports on top
+                    "max-score": whole_points(chk),
+                },
+            }
+        )
+    steps.append(
+        {
+            "name": "Autograding Reporter",
+            "uses": "classroom-resources/autograding-grading-reporter@v1",
+            "env": {f"{sid.upper()}_RESULTS": f"${{{{steps.{sid}.outputs.result}}}}" for sid in ids},
+            "with": {"runners": ",".join(ids)},
+        }
+    )
+    flow = {
+        "name": "Autograding Tests",
+        "on": {"push": None, "workflow_dispatch": None},
+        "permissions": {"checks": "write", "actions": "read", "contents": "read"},
+        "jobs": {
+            "run-autograding-tests": {
+                "runs-on": "ubuntu-latest",
+                "if": "github.actor != 'github-classroom[bot]'",
+                "steps": steps,
+            }
+        },
+    }
+    header = (
+        f"# Written by `make classroom`: the public checks of {assignment}, one step each, as feedback.\n"
+        "# They run in the student's repository, which the student can edit: not an authoritative grade.\n"
+    )
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper, value):  # a multi-line script as a literal block, as one writes it by hand
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+    Dumper.add_representer(str, text)
+    return header + yaml.dump(flow, Dumper=Dumper, sort_keys=False, width=1000)
 
 
 def build(assignment: str, out: Path) -> Path:

