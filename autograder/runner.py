@@ -59,6 +59,8 @@ def check_seed(chk: Check) -> int:
 # ---------------------------------------------------------------- one check: the judge runs it, the sandbox the code
 def execute(chk: Check, session) -> tuple[str, str]:
     """Run one check's function in the judge against a sandbox session; returns (status, message)."""
+    from data_scripts import DataError
+
     from .judge import JudgeError, SandboxGone
 
     try:
@@ -76,6 +78,8 @@ def execute(chk: Check, session) -> tuple[str, str]:
         return _gone(session, str(err))
     except JudgeError as err:
         return "error", f"grader error: {err}"
+    except DataError as err:  # the judge's own data (test images, labels): the grader's problem, never the student's
+        return "error", f"grader error: {err}; grade again once the data sets are in place"
     except Exception as err:  # a value the check could not use (a str for a tensor, ...): the submission's answer
         return "error", f"the check could not use what the submission returned ({type(err).__name__}: {err})"
 

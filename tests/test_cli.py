@@ -600,3 +600,20 @@ def test_report_to_a_device_or_pipe_is_written_in_place(tmp_path):
     regular = tmp_path / "report.json"
     write_atomically(regular, "{}\n")
     assert regular.read_text() == "{}\n" and not list(tmp_path.glob(".report.json.*"))
+
+
+@pytest.mark.quick
+def test_missing_data_is_a_grader_error_not_the_students(tmp_path, monkeypatch, run_grader):
+    """The judge's own data (test images and labels) missing: a grader error that says to grade again, not a
+    failure the student's code is blamed for."""
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "no-data"))
+    monkeypatch.setenv("DATA_MIRROR", str(tmp_path / "no-mirror"))
+    out = tmp_path / "report.json"
+    proc = run_grader(
+        "grade", "--submission", "solutions", "--assignment", "a1", "--tier", "train", "--check", "train_mnist_mlp",
+        "--format", "json", "--output", out, "--quiet",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    [test] = json.loads(out.read_text())["tests"]
+    assert test["kit_status"] == "error" and test["output"].startswith("grader error:"), test["output"]
+    assert "grade again" in test["output"] and "the submission" not in test["output"]
