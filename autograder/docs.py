@@ -590,8 +590,19 @@ def render_recipes(rows, records, base: Path) -> str:
     return "\n".join(lines)
 
 
+def render_gradescope_points(rows, base: Path) -> str:
+    """The total to type as a Gradescope assignment's points: every check up to the tier run_autograder grades,
+    hidden checks included (Gradescope adds up the tests of results.json)."""
+    lines = ["| assignment | quick tier (`--tier quick`) | train tier (the default) |", "|---|---|---|"]
+    for r in rows:
+        quick = r["tiers"]["quick"][1]
+        lines.append(f"| `{r['entry'].folder}` | {quick:g} | {quick + r['tiers']['train'][1]:g} |")
+    return "\n".join(lines)
+
+
 BLOCKS = {
     "recipes": render_recipes,
+    "gradescope-points": lambda rows, records, base: render_gradescope_points(rows, base),
     "counts": lambda rows, records, base: render_counts(rows, base),
     "mutants": lambda rows, records, base: render_mutants(rows, base),
     "assignments": lambda rows, records, base: render_assignments(rows, base),

@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 from .assignments import datasets_for, resolve as resolve_assignment
+from .runner import select
 from .student_kit import grader_requirements
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,27 +24,44 @@ FILES = ("requirements.txt", "constraints.txt", "pyproject.toml")
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once when it builds the autograder image.
 set -euo pipefail
-cd "${AUTOGRADER_ROOT:-/autograder}/source"
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+cd "$ROOT/source"
+# The kit's own venv (run_autograder uses it): Ubuntu 24.04's Python refuses a system-wide pip install (PEP 668),
+# and 22.04's may lack the venv module until python3-venv is installed. KIT_PYTHON names another interpreter.
+PY="${KIT_PYTHON:-}"
+if [ -z "$PY" ]; then
+  if ! python3 -m venv "$ROOT/venv"; then
+    apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv "$ROOT/venv"
+  fi
+  PY="$ROOT/venv/bin/python"
+  "$PY" -m pip install -q --upgrade pip
+fi
 # A CPU build of PyTorch: Gradescope's graders have no GPU, and the default wheel brings about 4.6 GB of CUDA
 # libraries (nvidia-*, triton). KIT_TORCH_INDEX="" keeps the default wheel.
 TORCH_INDEX="${KIT_TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
 if [ -n "$TORCH_INDEX" ]; then
-  ${KIT_PYTHON:-python3} -m pip install torch torchvision --index-url "$TORCH_INDEX" -c constraints.txt
+  "$PY" -m pip install torch torchvision --index-url "$TORCH_INDEX" -c constraints.txt
 fi
-${KIT_PYTHON:-python3} -m pip install -r requirements.txt -c constraints.txt
-${KIT_PYTHON:-python3} -m pip install --no-deps -e .
+"$PY" -m pip install -r requirements.txt -c constraints.txt
+"$PY" -m pip install --no-deps -e .
 __FETCH__# the raw files hold the test labels: root's (the judge's) only; the sandbox reads the label-free data/public
 mkdir -p data && chmod -R go-rwx data && chmod 711 data
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Gradescope runs this for every submission; it must always leave a results.json.
+# Gradescope runs this for every submission. It leaves a results.json when the submission was graded; when the
+# kit itself failed (its data, its interpreter, a crash), it leaves none and exits 1: Gradescope then shows the
+# run as the autograder's failure, which the student may resubmit, never as a score of 0 for their code.
 set -uo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 ASSIGNMENT="__ASSIGNMENT__"
 RESULTS="$ROOT/results/results.json"
-failed() {  # written without Python: the grader could not run at all
-  printf '{"score": 0, "output": "%s; please tell your instructor", "tests": []}\\n' "$1" > "$RESULTS"
+PY="${KIT_PYTHON:-$ROOT/venv/bin/python}"
+[ -x "$PY" ] || PY=python3
+failed() {  # the staff read this output; the student sees Gradescope's "autograder failed", not a score
+  echo "grader error: $1. This is not the student's score: fix the autograder, then regrade (or resubmit)."
+  if [ -f "$RESULTS" ]; then mv "$RESULTS" "$ROOT/results/grader-error.json"; fi
+  exit 1
 }
 work=$(mktemp -d)
 mkdir -p "$ROOT/results" "$work/$ASSIGNMENT"
@@ -53,32 +71,52 @@ else
   found=$(find "$ROOT/submission" -type d -name "$ASSIGNMENT" | head -n 1)
   if [ -n "$found" ]; then cp -r "$found/." "$work/$ASSIGNMENT/"; else cp -r "$ROOT/submission/." "$work/$ASSIGNMENT/"; fi
 fi
-cd "$ROOT/source" || { failed "the autograder is missing from $ROOT/source"; exit 0; }
+cd "$ROOT/source" || failed "the autograder is missing from $ROOT/source"
 # the submission runs as an unprivileged user: the checks, hidden ones included, are the judge's alone
 chmod -R go-rwx autograder/checks 2> /dev/null
-KIT_NO_PROGRESS=1 ${KIT_PYTHON:-python3} -m autograder grade --submission "$work" --assignment "$ASSIGNMENT" \\
-  --tier "${KIT_TIER:-train}" --format gradescope --output "$RESULTS" --quiet __LEADERBOARD__
+KIT_NO_PROGRESS=1 "$PY" -m autograder grade --submission "$work" --assignment "$ASSIGNMENT" \\
+  --tier "${KIT_TIER:-__TIER__}" --time-scale "${KIT_TIME_SCALE:-__TIME_SCALE__}" --format gradescope \\
+  --output "$RESULTS" --quiet __LEADERBOARD__
 status=$?
 if [ ! -s "$RESULTS" ]; then
-  failed "the autograder failed (exit $status)"
+  failed "the grader wrote no report (exit $status)"
 fi
-exit 0
+# shellcheck disable=SC2016
+if "$PY" -c 'import json, sys; sys.exit(any(t["output"].startswith("grader error") for t in json.load(open(sys.argv[1]))["tests"]))' "$RESULTS"; then
+  exit 0
+fi
+failed "$("$PY" -c 'import json, sys; print(next(t["name"] + ": " + t["output"] for t in json.load(open(sys.argv[1]))["tests"] if t["output"].startswith("grader error")))' "$RESULTS")"
 """
 
 
-def build(assignment: str, out: Path, leaderboard: bool = False) -> Path:
+# The checks' time limits were set on 2 cores (docs/maintainers.md): a container with a smaller CPU share gets
+# limits scaled by 2 / its share, from the one --cpus setting.
+LIMITS_CORES = 2
+GRADESCOPE_CPUS = 0.5  # the CPU share of Gradescope's default autograder container
+
+
+def time_scale(cpus: float) -> float:
+    if cpus <= 0:
+        raise ValueError("--cpus must be a positive CPU share, for example 0.5 or 2")
+    return max(1.0, LIMITS_CORES / cpus)
+
+
+def build(
+    assignment: str, out: Path, leaderboard: bool = False, cpus: float = GRADESCOPE_CPUS, tier: str = "train"
+) -> Path:
     assignment = resolve_assignment(assignment)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         datasets = datasets_for(assignment)  # the assignment's, from the registry; also fetched on demand
-        fetch = f"${{KIT_PYTHON:-python3}} -m data_scripts fetch {' '.join(datasets)} || true\n" if datasets else ""
+        fetch = '"$PY" -m data_scripts fetch ' + " ".join(datasets) + " || true\n" if datasets else ""
         for name, text in (
             ("setup.sh", SETUP_SH.replace("__FETCH__", fetch)),
             (
                 "run_autograder",
-                RUN_AUTOGRADER.replace("__ASSIGNMENT__", assignment).replace(
-                    "__LEADERBOARD__", "--leaderboard" if leaderboard else ""
-                ),
+                RUN_AUTOGRADER.replace("__ASSIGNMENT__", assignment)
+                .replace("__LEADERBOARD__", "--leaderboard" if leaderboard else "")
+                .replace("__TIER__", tier)
+                .replace("__TIME_SCALE__", f"{time_scale(cpus):g}"),
             ),
         ):
             info = zipfile.ZipInfo(name)
@@ -102,14 +140,28 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--leaderboard", action="store_true", help="results carry a leaderboard: each training's test accuracy and time"
     )
+    parser.add_argument(
+        "--cpus",
+        type=float,
+        default=GRADESCOPE_CPUS,
+        help=f"the CPU share of the assignment's container (default {GRADESCOPE_CPUS:g}, Gradescope's default); "
+        f"the checks' time limits scale by {LIMITS_CORES} / CPUS",
+    )
+    parser.add_argument("--tier", choices=("quick", "train"), default="train", help="the tier graded (default train)")
     args = parser.parse_args(argv)
     try:
         full = resolve_assignment(args.assignment)
+        scale = time_scale(args.cpus)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    path = build(full, Path(args.out or ROOT / "dist" / f"gradescope-{full}.zip"), leaderboard=args.leaderboard)
-    print(f"Gradescope bundle for {full}: {path}")
+    out = Path(args.out or ROOT / "dist" / f"gradescope-{full}.zip")
+    path = build(full, out, leaderboard=args.leaderboard, cpus=args.cpus, tier=args.tier)
+    points = sum(c.points for c in select(full, args.tier))
+    print(
+        f"Gradescope bundle for {full}: {path}; set the assignment's points to {points:g} ({args.tier} tier, hidden "
+        f"checks included); time limits x{scale:g} for {args.cpus:g} CPU"
+    )
     return 0
 
 

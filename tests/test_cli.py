@@ -231,10 +231,10 @@ VISIBILITY = {"enum": ["hidden", "after_due_date", "after_published", "visible"]
 GRADESCOPE_SCHEMA = {
     "type": "object",
     "required": ["score", "tests"],
+    "propertyNames": {"enum": sorted(GRADESCOPE_KEYS)},
     "properties": {
         "score": {"type": "number"},
-        "max_score": {"type": "number"},
-        "execution_time": {"type": "number"},
+        "execution_time": {"type": "integer"},
         "output": {"type": "string"},
         "visibility": VISIBILITY,
         "tests": {
@@ -242,6 +242,7 @@ GRADESCOPE_SCHEMA = {
             "items": {
                 "type": "object",
                 "required": ["name", "score", "max_score", "status", "output", "visibility"],
+                "propertyNames": {"enum": sorted(GRADESCOPE_TEST_KEYS)},
                 "properties": {
                     "name": {"type": "string"},
                     "score": {"type": "number"},
@@ -298,9 +299,9 @@ def test_gradescope_bundle_entry_point(tmp_path):
     assert proc.returncode == 0, proc.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(results, GRADESCOPE_SCHEMA)
-    assert results["score"] == results["max_score"] > 0
+    assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0
     assert all(t["status"] == "passed" for t in results["tests"])
-    assert isinstance(results["execution_time"], (int, float)) and results["execution_time"] > 0
+    assert results["execution_time"] > 0
     visibility = {t["name"]: t["visibility"] for t in results["tests"]}
     assert visibility.pop("a1_intro_nn/backward_batch_mean") == "after_published"  # the hidden check
     assert set(visibility.values()) == {"visible"}
@@ -313,6 +314,14 @@ def test_gradescope_bundle_entry_point(tmp_path):
     empty = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(empty, GRADESCOPE_SCHEMA)
     assert empty["score"] == 0
+    # the kit itself broken (here: a check module that does not load): no results.json, so no score of 0 that
+    # looks like the student's; Gradescope shows the autograder's failure, and the output says why
+    checks = root / "source" / "autograder" / "checks" / "a1_intro_nn.py"
+    checks.write_text("this is not python\n")
+    (root / "results" / "results.json").unlink()
+    proc = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True)
+    assert proc.returncode == 1 and not (root / "results" / "results.json").exists(), proc.stdout + proc.stderr
+    assert "grader error" in proc.stdout and "not the student's score" in proc.stdout, proc.stdout
 
 
 @pytest.mark.quick
@@ -617,3 +626,20 @@ def test_missing_data_is_a_grader_error_not_the_students(tmp_path, monkeypatch, 
     [test] = json.loads(out.read_text())["tests"]
     assert test["kit_status"] == "error" and test["output"].startswith("grader error:"), test["output"]
     assert "grade again" in test["output"] and "the submission" not in test["output"]
+
+
+@pytest.mark.quick
+def test_gradescope_bundle_scales_time_limits_to_its_cpu_share(tmp_path, capsys):
+    import zipfile
+
+    from autograder import gradescope
+
+    for cpus, scale in ((0.5, "4"), (1, "2"), (4, "1")):
+        bundle = zipfile.ZipFile(gradescope.build("a1", tmp_path / f"{cpus}.zip", cpus=cpus))
+        assert f'--time-scale "${{KIT_TIME_SCALE:-{scale}}}"' in bundle.read("run_autograder").decode()
+    assert gradescope.main(["a1", "--out", str(tmp_path / "b.zip"), "--tier", "quick"]) == 0
+    from autograder.runner import select
+
+    quick = sum(c.points for c in select("a1_intro_nn", "quick"))
+    assert f"set the assignment's points to {quick:g} (quick tier" in capsys.readouterr().out
+    assert gradescope.main(["a1", "--cpus", "0"]) == 2 and "positive CPU share" in capsys.readouterr().err
