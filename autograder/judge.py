@@ -307,6 +307,8 @@ class Sandbox:
             args += ["--chdir", str(self.tmp)]
             return args + ["--", *launcher], {}
         if self.level == "user":
+            py = user_level_python()  # refuses, naming the path, when the sandbox user could not read it
+            launcher = [py, *launcher[1:]]
             # the unprivileged user reads a copy of the submission (the original may sit in a private folder),
             # made by root without following a link: one would hand it a readable copy of a root-only file
             copy = self.root / "submission"
@@ -434,6 +436,65 @@ sys.argv = sys.argv[1:]
 import runpy
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
+
+
+# ---------------------------------------------------------------- the "user" level reads the interpreter as others do
+_USER_PYTHON: dict = {}
+
+
+def user_level_python() -> str:
+    """The interpreter the "user" level's sandbox runs: KIT_SANDBOX_PYTHON (an interpreter of the judge's Python
+    version) or the judge's own. Refuses (UserLevelUnreadable) when the sandbox user could not read it, its
+    standard library, the packages or the kit: after the drop to that user, a module imported lazily (an encoding, a
+    part of scikit-learn) would fail, and the check with it, as if the submission had failed."""
+    py = os.environ.get("KIT_SANDBOX_PYTHON") or sys.executable
+    if py not in _USER_PYTHON:
+        _USER_PYTHON[py] = _user_level_problem(py)
+    if _USER_PYTHON[py]:
+        raise UserLevelUnreadable(_USER_PYTHON[py])
+    return py
+
+
+class UserLevelUnreadable(RuntimeError):
+    """The "user" level cannot run here: the sandbox user could not read what the sandbox imports."""
+
+
+def _user_level_problem(py: str) -> str:
+    """Why the sandbox user could not run `py` with the kit ("" when it can)."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    try:
+        out = subprocess.run(
+            [py, "-I", "-S", "-c", "import sys, sysconfig; print('%d.%d' % sys.version_info[:2]);"
+             "print(sysconfig.get_path('stdlib'))"],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout.split("\n")  # fmt: skip
+        theirs, stdlib = out[0].strip(), out[1].strip()
+    except (OSError, subprocess.SubprocessError, IndexError) as err:
+        return f"the sandbox's interpreter {py} does not run ({type(err).__name__})"
+    if theirs != version:
+        return f"the sandbox's interpreter {py} is Python {theirs}; the grader runs Python {version}"
+    for path in (os.path.realpath(py), stdlib, *_site_packages(), str(ROOT / "autograder"), str(ROOT / "kit")):
+        why = _unreadable_by_others(Path(path))
+        if why:
+            return (
+                f'the sandbox user cannot read {why}, which the sandbox imports from (the "user" level runs the '
+                "submission as another user). Use an interpreter every user can read: install Python outside "
+                "root's home (the system's python3, /usr/local, /opt), or set KIT_SANDBOX_PYTHON to one of the same "
+                f"version (Python {version}), or make the folder readable (chmod o+rx)"
+            )
+    return ""
+
+
+def _unreadable_by_others(path: Path) -> str:
+    """The first folder on the way to `path` (or `path` itself) that users other than its owner and group cannot
+    enter or read; "" when there is none."""
+    path = path.resolve()
+    for folder in reversed(path.parents):
+        if not os.stat(folder).st_mode & 0o001:
+            return str(folder)
+    mode = os.stat(path).st_mode
+    need = 0o005 if path.is_dir() else 0o004
+    return "" if mode & need == need else str(path)
 
 
 def _site_packages() -> list[str]:

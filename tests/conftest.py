@@ -6,8 +6,9 @@
 - `run_grader(*args)`: the real CLI (`python -m autograder ...`) in a child process;
 - `grade_json(submission, assignment, tier, *extra)`: grade with the real CLI into a JSON report in the test's
   tmp_path, and return the report;
-- and, for every test, one sandbox per test process for the in-process gradings of folders under tmp_path, and a
-  speed-decision cache of the session's own (KIT_CACHE_DIR).
+- and, for every test, one sandbox per test process for the in-process gradings of folders under tmp_path, a
+  speed-decision cache of the session's own (KIT_CACHE_DIR), and a sandbox interpreter every user can read for
+  the "user" level (KIT_SANDBOX_PYTHON) where the kit's own is under root's home.
 """
 
 import itertools
@@ -28,6 +29,26 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     os.environ.setdefault(
         "OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
     )
+
+
+def _readable_interpreter() -> None:
+    """Root, with the kit's Python under root's home (pyenv here): the "user" level refuses it (the sandbox user
+    cannot read it, judge.user_level_python). The tests of that level then run the sandbox with the system's
+    interpreter of the same version, which every user reads (KIT_SANDBOX_PYTHON), when there is one."""
+    if os.geteuid() != 0 or os.environ.get("KIT_SANDBOX_PYTHON"):
+        return
+    from autograder import judge
+
+    if not judge._user_level_problem(sys.executable):
+        return
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"):
+        if os.path.exists(candidate) and not judge._user_level_problem(candidate):
+            os.environ["KIT_SANDBOX_PYTHON"] = candidate
+            return
+
+
+_readable_interpreter()
 
 
 def _assignments() -> list[str]:

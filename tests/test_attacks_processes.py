@@ -9,8 +9,11 @@ situation of Gradescope's images, where a helper process run as the sandbox user
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import textwrap
 import time
 import uuid
@@ -228,3 +231,23 @@ def test_no_network_where_the_judge_is_root(level, tmp_path, grade_json):
         report = grade_json(submission(tmp_path, source), "a1", "quick", "--check", "forward", "--sandbox", level)
     assert got == [] and "NETWORK OPEN" not in json.dumps(report)
     assert "no network" in report["output"]
+
+
+@pytest.mark.quick
+def test_user_level_refuses_an_interpreter_the_sandbox_user_cannot_read(request, monkeypatch, run_grader):
+    """An interpreter in a folder only root can enter (pyenv or conda under /root): the "user" level refuses it
+    up front, naming the folder and the way out, instead of failing a check later on a module imported lazily
+    (the reference lost train_mnist_mlp to `unknown encoding: cp437` that way)."""
+    if os.geteuid() != 0:
+        pytest.skip("the user level needs root")
+    locked = Path(tempfile.mkdtemp(prefix="kit-locked-"))  # 0700 under /tmp (tmp_path's own parents are 0700 too)
+    request.addfinalizer(lambda: shutil.rmtree(locked, ignore_errors=True))
+    python = locked / "python3"
+    shutil.copy2(os.environ.get("KIT_SANDBOX_PYTHON") or sys.executable, python)
+    monkeypatch.setenv("KIT_SANDBOX_PYTHON", str(python))
+    proc = run_grader("grade", "--submission", "solutions", "--assignment", "a1", "--tier", "quick",
+                      "--check", "forward", "--sandbox", "user", "--format", "json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    [test] = json.loads(proc.stdout)["tests"]
+    assert test["output"].startswith("grader error") and f"cannot read {locked}" in test["output"], test["output"]
+    assert "KIT_SANDBOX_PYTHON" in test["output"]
