@@ -5,6 +5,7 @@ match check by check; a mutant never meets a case the recording lacks (an oracle
 returned instead of the judge's own draws)."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -63,9 +64,10 @@ def submissions(assignment: str, folder: Path) -> dict:
         made[name] = None
     for m in mutants.MUTANTS:
         if m.assignment == assignment:
-            sub = mutants.apply(m, folder.parent / "work" / m.id.replace(":", "-"))
-            shutil.move(sub, folder / m.id.replace(":", "-"))
-            made[m.id.replace(":", "-")] = m
+            name = re.sub(r"[^\w.-]+", "_", m.id)  # ids such as 'sign of dg/dmu' are no folder names
+            sub = mutants.apply(m, folder.parent / "work" / name)
+            shutil.move(sub, folder / name)
+            made[name] = m
     return made
 
 
