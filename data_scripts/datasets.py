@@ -43,7 +43,11 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 DATASETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 # Which assignment reads which of these is the assignment registry's (autograder/assignments.py: `datasets`);
 # the data layer knows data sets, not assignments, and imports nothing from the grader.
-FETCH_HINT = "python -m data_scripts fetch {name}  (offline: set DATA_MIRROR to a mirror like shared/datasets)"
+# what a student can do: fetch online, or point at a copy of the data sets (the course's, a USB stick, a shared disk)
+FETCH_HINT = (
+    "'python -m data_scripts fetch {name}' (or 'make data') with internet access; without it, set DATA_MIRROR to "
+    "a folder holding a copy of the data sets (ask your course for one) and run the same command"
+)
 
 
 class DataError(RuntimeError):
@@ -143,8 +147,8 @@ def _torchvision_download(name: str) -> None:
     except Exception as err:  # network errors come in many types; all mean the same to the user
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(
-            f"could not download {DATASETS[name]} through torchvision ({first}); offline, set DATA_MIRROR to a "
-            f"mirror like shared/datasets and run 'python -m data_scripts fetch {name}'"
+            f"could not download {DATASETS[name]} through torchvision ({first}): check the internet connection and "
+            f"run {FETCH_HINT.format(name=name)}"
         ) from None
 
 

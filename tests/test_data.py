@@ -148,3 +148,23 @@ def test_random_shift_flip_is_a_replicate_pad_and_crop():
         x = torch.randn(*shape)
         expected = pad_and_crop(x, max_shift, flip, torch.Generator().manual_seed(5))
         assert torch.equal(random_shift_flip(x, max_shift, flip, torch.Generator().manual_seed(5)), expected)
+
+
+@pytest.mark.quick
+def test_failed_download_names_the_students_options(tmp_path, monkeypatch):
+    """Offline, without a mirror: the message says what a student can do (fetch again online, or point DATA_MIRROR at
+    a copy), never a folder of the kit's own development machines."""
+    import torchvision
+
+    from data_scripts import datasets
+
+    def offline(*args, **kwargs):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    monkeypatch.setattr(datasets, "data_dir", lambda: tmp_path)
+    with pytest.raises(DataError) as err:
+        datasets._torchvision_download("mnist")
+    message = str(err.value)
+    assert "name resolution" in message and "DATA_MIRROR" in message and "data_scripts fetch mnist" in message
+    assert "shared" not in message, message
