@@ -592,10 +592,16 @@ class Server:
         try:
             spec.loader.exec_module(mod)
         except SyntaxError as err:
-            raise ImportError(f"{name}.py has a syntax error at line {err.lineno}: {err.msg}") from None
+            sys.modules.pop(name, None)
+            # the file that holds the error: name's own, or a module of the submission it imports
+            where = Path(err.filename).name if err.filename and Path(err.filename).name != "<string>" else f"{name}.py"
+            via = f" (imported by {name}.py)" if where != f"{name}.py" else ""
+            raise ImportError(f"{where} has a syntax error at line {err.lineno}{via}: {err.msg}") from None
         except NotImplementedError:
+            sys.modules.pop(name, None)
             raise
         except BaseException as err:
+            sys.modules.pop(name, None)
             raise ImportError(f"importing {name}.py raised {type(err).__name__}: {err}") from None
         self.modules[name] = mod
         return mod

@@ -643,3 +643,18 @@ def test_gradescope_bundle_scales_time_limits_to_its_cpu_share(tmp_path, capsys)
     quick = sum(c.points for c in select("a1_intro_nn", "quick"))
     assert f"set the assignment's points to {quick:g} (quick tier" in capsys.readouterr().out
     assert gradescope.main(["a1", "--cpus", "0"]) == 2 and "positive CPU share" in capsys.readouterr().err
+
+
+@pytest.mark.quick
+def test_syntax_error_names_the_file_that_holds_it(tmp_path, grade_json):
+    """mlp_torch.py imports mlp.py: a syntax error in mlp.py is reported in nn_version (which loads mlp_torch) as
+    mlp.py's, with mlp.py's line, and said to come through the import (it read 'mlp_torch.py has a syntax error'
+    with mlp.py's line)."""
+    sub = make_submission(
+        tmp_path, SOLUTION.replace("def sgd(params, grads, eta):\n", "def sgd(params, grads, eta):\n    x = = 1\n")
+    )
+    line = SOLUTION.splitlines().index("def sgd(params, grads, eta):") + 2
+    report = grade_json(sub, "a1", "quick", "--check", "sgd", "--check", "nn_version")
+    by_name = {t["name"].split("/", 1)[1]: t["message"] for t in report["tests"]}
+    assert f"mlp.py has a syntax error at line {line}:" in by_name["sgd"], by_name["sgd"]
+    assert f"mlp.py has a syntax error at line {line} (imported by mlp_torch.py)" in by_name["nn_version"], by_name
