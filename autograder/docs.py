@@ -176,6 +176,21 @@ def render_mutants(rows, base: Path) -> str:
     )
 
 
+def render_instructor_only_mutants(rows, base: Path) -> str:
+    """The mutants of autograder/mutants.py that only hidden checks name: the student kit's grader (public checks
+    only) cannot catch them; every other mutant fails its checks in both faces (tests/test_faces.py)."""
+    from . import mutants
+    from .student_kit import hidden_check_names
+
+    hidden = hidden_check_names()
+    only = [m for m in mutants.MUTANTS if m.checks and all(c in hidden.get(m.assignment, ()) for c in m.checks)]
+    total = len(mutants.MUTANTS)
+    if not only:
+        return f"None: each of the {total} mutants fails a public check in both faces."
+    names = ", ".join(f"`{m.id}` ({', '.join(m.checks)})" for m in only)
+    return f"{len(only)} of the {total} mutants, caught by hidden checks only: {names}."
+
+
 def render_assignments(rows, base: Path) -> str:
     lines = []
     for r in rows:
@@ -600,8 +615,46 @@ def render_gradescope_points(rows, base: Path) -> str:
     return "\n".join(lines)
 
 
+def notebook_points(folder: str) -> dict:
+    """The points of the reference notebook of `folder` as nbgrader counts them: auto-graded test cells (those with
+    a hidden-tests region apart), manually graded answers."""
+    nb = json.loads((ROOT / "solutions" / folder / f"{folder}.ipynb").read_text())
+    points = {"auto": 0.0, "hidden": 0.0, "manual": 0.0}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if not meta.get("grade"):
+            continue
+        kind = (
+            "manual"
+            if meta.get("solution")
+            else "hidden"
+            if "BEGIN HIDDEN TESTS" in "".join(cell["source"])
+            else "auto"
+        )
+        points[kind] += float(meta.get("points", 0))
+    return points
+
+
+def render_nbgrader_points(rows, base: Path) -> str:
+    """Per assignment, what `nbgrader export`'s grades.csv counts: the test cells' points (the hidden tests' among
+    them) and the written answers' (graded by hand in formgrader)."""
+    lines = [
+        "| assignment | auto-graded test cells | of which hidden tests | written answers (graded by hand) | total |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        pts = notebook_points(r["entry"].folder)
+        auto = pts["auto"] + pts["hidden"]
+        lines.append(
+            f"| `{r['entry'].folder}` | {auto:g} | {pts['hidden']:g} | {pts['manual']:g} | {auto + pts['manual']:g} |"
+        )
+    return "\n".join(lines)
+
+
 BLOCKS = {
     "recipes": render_recipes,
+    "nbgrader-points": lambda rows, records, base: render_nbgrader_points(rows, base),
+    "instructor-only-mutants": lambda rows, records, base: render_instructor_only_mutants(rows, base),
     "gradescope-points": lambda rows, records, base: render_gradescope_points(rows, base),
     "counts": lambda rows, records, base: render_counts(rows, base),
     "mutants": lambda rows, records, base: render_mutants(rows, base),

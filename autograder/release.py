@@ -64,10 +64,10 @@ def student_kit_source() -> str:
     pyproject.toml's [tool.dlvision] student-kit-url (a URL of student-kit.zip, or a path); "" when unset."""
     if os.environ.get("KIT_STUDENT_KIT_URL"):
         return os.environ["KIT_STUDENT_KIT_URL"]
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        return ""
+    else:  # tomllib's own source before 3.11 (requirements.txt): a configured address is never silently dropped
+        import tomli as tomllib
     with open(ROOT / "pyproject.toml", "rb") as f:
         return tomllib.load(f).get("tool", {}).get("dlvision", {}).get("student-kit-url", "")
 

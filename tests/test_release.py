@@ -72,6 +72,10 @@ def test_notebook_points_agree_with_the_checks(graded_assignment):
             assert checks[check_id].hidden == hidden_region == quiet, (
                 f"{check_id}: hidden checks (and only they) go in a hidden-tests region, with quiet=True"
             )
+        assert len({quiet for _, quiet in calls}) == 1, (
+            f"{meta['grade_id']} mixes hidden and public checks: nbgrader scores a cell all or nothing, so failing "
+            "the hidden one would cost the public ones' points too"
+        )
         seen += [c for c, _ in calls]
         assert meta["points"] == sum(checks[c].points for c, _ in calls), (
             f"{meta['grade_id']} is worth {meta['points']} points, its checks {sum(checks[c].points for c, _ in calls)}"

@@ -28,11 +28,16 @@ def kit(tmp_path_factory):
     return build(tmp_path_factory.mktemp("kit") / "student-kit")
 
 
+def files_of(folder: Path):
+    """Every file of `folder` (a kit, a template repository, a question), as (name relative to it, text)."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            yield str(path.relative_to(folder)), path.read_text(errors="replace")
+
+
 def _files(kit):
     """Every file of the kit, and every file inside its zip, as (name, text)."""
-    for path in sorted(kit.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            yield str(path.relative_to(kit)), path.read_text(errors="replace")
+    yield from files_of(kit)
     with zipfile.ZipFile(kit.with_suffix(".zip")) as zf:
         for name in zf.namelist():
             yield "zip:" + name, zf.read(name).decode(errors="replace")
@@ -67,6 +72,21 @@ def _solution_lines() -> set[str]:
     return lines
 
 
+def what_a_student_should_not_see(files, hidden=()) -> list[str]:
+    """What (name, text) files hold that no student may read: nbgrader's markers, the names of hidden checks, lines
+    of the reference's solution regions (but ALLOWED's). The scan of the student kit, the Classroom template and
+    PrairieLearn's public files."""
+    solution_lines = _solution_lines() - set(ALLOWED)
+    assert len(solution_lines) > 50
+    found = []
+    for name, text in files:
+        found += [f"{m} in {name}" for m in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS") if m in text]
+        found += [f"hidden check {h} named in {name}" for h in hidden if h in text]
+        leaked = [ln for ln in solution_lines if ln in text]
+        found += [f"solution code in {name}: {leaked[:3]}"] if leaked else []
+    return found
+
+
 @pytest.mark.quick
 def test_nothing_a_student_should_not_see(kit):
     names = {str(p.relative_to(kit)) for p in kit.rglob("*")}
@@ -83,15 +103,8 @@ def test_nothing_a_student_should_not_see(kit):
         assert forbidden not in names, f"{forbidden} is in the student kit"
     hidden = [n for names_ in hidden_check_names().values() for n in names_]
     assert hidden, "no hidden check to test with: mark one @check(..., hidden=True)"
-    solution_lines = _solution_lines()
-    assert len(solution_lines) > 50
-    for name, text in _files(kit):
-        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS"):
-            assert marker not in text, f"{marker} in {name}"
-        for check_name in hidden:
-            assert check_name not in text, f"hidden check {check_name} named in {name}"
-        leaked = [ln for ln in solution_lines - set(ALLOWED) if ln in text]
-        assert not leaked, f"solution code in {name}: {leaked[:3]}"
+    found = what_a_student_should_not_see(_files(kit), hidden)
+    assert not found, "\n".join(found)
 
 
 @pytest.mark.quick
@@ -204,17 +217,25 @@ def test_readme_commands_stubs_then_reference(kit, tmp_path):
 
 
 @pytest.mark.train
-def test_notebook_setup_cell_installs_the_kit_where_it_is_missing(kit, tmp_path, monkeypatch):
+@pytest.mark.parametrize("source", ["address", "uploaded"])
+def test_notebook_setup_cell_installs_the_kit_where_it_is_missing(kit, tmp_path, monkeypatch, source):
     """Colab / a fresh JupyterHub: the released notebook's first code cell installs the student kit from the
-    address the instructor set, moves into the assignment's folder and fetches its data."""
+    address the instructor set, or from the zip the student uploaded where no address is set, moves into the
+    assignment's folder and fetches its data. It installs only what the platform lacks, never its Jupyter."""
     from autograder.release import setup_cell_source
 
-    monkeypatch.setenv("KIT_STUDENT_KIT_URL", str(kit.with_suffix(".zip")))
-    cell = setup_cell_source("a1_intro_nn")
-    venv = _venv_on_top_of_ours(tmp_path / "venv")
-    python = venv / "bin" / "python"
     home = tmp_path / "home"
     home.mkdir()
+    if source == "address":
+        monkeypatch.setenv("KIT_STUDENT_KIT_URL", str(kit.with_suffix(".zip")))
+    else:
+        monkeypatch.setenv("KIT_STUDENT_KIT_URL", "")
+        monkeypatch.setattr("autograder.release.student_kit_source", lambda: "")
+        shutil.copy(kit.with_suffix(".zip"), home / "student-kit.zip")
+    cell = setup_cell_source("a1_intro_nn")
+    assert ('KIT_SOURCE = ""' in cell) == (source == "uploaded")
+    venv = _venv_on_top_of_ours(tmp_path / "venv")
+    python = venv / "bin" / "python"
     script = tmp_path / "notebook.py"
     script.write_text(cell + "\nimport kit, mlp\nprint('cwd', os.getcwd())\nprint('mlp', mlp.__file__)\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
@@ -229,8 +250,28 @@ def test_notebook_setup_cell_installs_the_kit_where_it_is_missing(kit, tmp_path,
     assert probe.stdout.strip() == "None", "the test's venv must not see the kit already"
     proc = subprocess.run([str(python), str(script)], env=env, cwd=home, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    installing = [ln for ln in proc.stdout.splitlines() if ln.startswith("installing what this platform lacks")]
+    assert not any(name in ln for ln in installing for name in ("jupyterlab", "notebook", "ipykernel")), installing
     folder = home / "student-kit" / "assignments" / "a1_intro_nn"
     assert f"cwd {folder}" in proc.stdout and f"mlp {folder / 'mlp.py'}" in proc.stdout, proc.stdout
     # a second run (the kit is now installed) does nothing but say which device it uses
     again = subprocess.run([str(python), "-c", cell], env=env, cwd=home, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and again.stdout.strip().startswith("device:"), again.stdout + again.stderr
+
+
+@pytest.mark.quick
+def test_setup_cell_installs_only_what_the_platform_lacks(tmp_path):
+    """The set-up cell's choice of what to install: packages present stay as the platform has them (Colab's own
+    PyTorch), the platform's Jupyter is never touched (installing jupyterlab breaks Colab's runtime), a package
+    that is missing is installed with its line's range and marker."""
+    from autograder.release import setup_cell_source
+
+    cell = setup_cell_source("a1_intro_nn")
+    namespace: dict = {}
+    exec(cell.split("\nif importlib.util.find_spec")[0], namespace)  # the cell's definitions, without running it
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(
+        "# comment\ntorch>=2.4,<3\nPyYAML>=6\njupyterlab>=4,<5\nnotebook\nipykernel>=6\n"
+        'surely-not-a-kit-package>=1,<2; sys_platform == "linux"\n'
+    )
+    assert namespace["lacking"](requirements) == ['surely-not-a-kit-package>=1,<2; sys_platform == "linux"']
