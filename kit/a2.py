@@ -552,9 +552,10 @@ def first_conv_weights(model):
 @torch.no_grad()
 def first_layer_maps(model, images):
     """The 32 feature maps of the first convolution (after its ReLU) on `images` (N, 3, 32, 32): (N, 32, 32, 32),
-    recomputed from the model's first-layer weights (padding 2)."""
+    recomputed from the model's first-layer weights (the size kept, as the course's convolutions keep it)."""
     weight, bias = first_conv_weights(model)
-    return torch.relu(torch.nn.functional.conv2d(images.to(weight.device, weight.dtype), weight, bias, padding=2))
+    x = images.to(weight.device, weight.dtype)
+    return torch.relu(torch.nn.functional.conv2d(x, weight, bias, padding="same"))
 
 
 def confusion_matrix(predicted, labels, n_classes: int = 10):
@@ -724,6 +725,21 @@ def forward_channels_last(model, x):
         return model(x.contiguous(memory_format=torch.channels_last))
     except RuntimeError:
         return None
+
+
+@torch.no_grad()
+def set_parameters(model, values: dict) -> list:
+    """Copy `values` ({name of model.named_parameters(): tensor}, drawn by the judge) into the model's parameters;
+    returns the names it could not set (no such parameter, or another shape)."""
+    params = dict(model.named_parameters())
+    left = []
+    for name, value in values.items():
+        p = params.get(name)
+        if p is None or tuple(p.shape) != tuple(value.shape):
+            left.append(name)
+            continue
+        p.copy_(value.to(dtype=p.dtype, device=p.device))
+    return left
 
 
 def generator(seed: int) -> torch.Generator:

@@ -18,26 +18,45 @@ REFERENCE = ROOT / "solutions" / "a2_cnn"
 
 
 @pytest.mark.quick
-def test_empirical_receptive_field_oracle():
-    assert checks.empirical_receptive_field([(3, 1)] * 3) == 7
-    assert checks.empirical_receptive_field([(2, 2)] * 3) == 8
-    assert checks.empirical_receptive_field(checks.COURSE_CNN_LAYERS) == 36
+def test_receptive_field_oracle():
+    fields = checks.receptive_fields([[(3, 1)] * 3, [(2, 2)] * 3, checks.course_cnn_stack()])
+    assert [f["field"] for f in fields] == [7, 8, 36]
+    assert fields[2]["no_strides"] == 16  # the hint's variant: each kernel counted as if no stride came before
 
 
 @pytest.mark.quick
-def test_course_cnn_oracle_recomputes_the_reference():
-    """The judge's functional recomputation of the course CNN, from the weights and the execution order the
-    sandbox reports, equals the reference network's own output."""
+def test_course_cnn_oracle_computes_the_reference_on_the_judges_weights():
+    """The judge's weights, set into the reference network where its parameters are found by their shapes, give
+    the logits of the judge's functional course CNN; the shapes and counts are those of the reference."""
     from autograder.sandbox import describe
     from kit import a2
 
     cnn, _ = a2._student_modules(str(REFERENCE))
     model = cnn.CourseCNN()
-    x = torch.randn(3, 3, 32, 32)
+    assert checks.course_cnn_parameter_count(False) == sum(p.numel() for p in model.parameters())
+    assert checks.course_cnn_parameter_count(True) == sum(p.numel() for p in cnn.CourseCNN(True).parameters())
     layers = {layer["name"]: layer for layer in describe(model)["layers"]}
-    order = [(name, layers[name], shape) for name, shape in a2.leaf_trace(model, x)]
+    shapes = checks.course_cnn_weight_shapes()
+    (reading,) = checks._course_params(layers, shapes)
+    w = checks._draw_course_weights(shapes, torch.Generator().manual_seed(0))
+    values = {name: w[role].reshape(shape) for role, (name, transposed, shape) in reading.items()}
+    assert a2.set_parameters(model, values) == []
+    x = torch.randn(3, 3, 32, 32)
     with torch.no_grad():
-        torch.testing.assert_close(checks._course_cnn_oracle(order, x), model(x), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(checks._course_cnn_oracle(w, x), model(x), rtol=1e-4, atol=1e-4)
+    layers = {layer["name"]: layer for layer in describe(model)["layers"]}
+    assert all(torch.equal(t, w[role]) for role, t in checks._read_weights(layers, reading).items())
+
+
+@pytest.mark.quick
+def test_the_course_cnns_answers_are_oracles():
+    """What the course CNN's answers are made of (its parameter count, its weights' shapes, its strides) comes
+    from oracles, whose bodies the student kit cuts: no module-level constant of the check module holds them."""
+    from autograder.student_kit import public_source
+
+    shipped = public_source((ROOT / "autograder" / "checks" / "a2_cnn.py").read_text())[0]
+    for answer in ("1_191_170", "1191170", "1024", "padding=2", "stride=2", "(5, 1), (2, 2)"):
+        assert answer not in shipped, answer
 
 
 @pytest.mark.quick

@@ -1,12 +1,17 @@
 """Checks of assignment 2 (convolutional networks). Oracles: nn.Conv2d / nn.MaxPool2d shapes, numel(),
-gradients of one output unit (receptive fields), the course CNN recomputed with torch.nn.functional from the
-student's weights, forward hooks, torch.optim.SGD steps, training thresholds.
+gradients of one output unit (receptive fields), the course CNN computed with torch.nn.functional from weights the
+judge draws and sets into the student's model, forward hooks, torch.optim.SGD steps, training thresholds.
 
 The student's code runs in the grader's sandbox (`sub`): the checks call it there, get plain data back and
 compare in the judge; models, optimizers and generators the student's code uses are built in the sandbox
-(`sub.kit`), and kit.a2's "what the grader runs in its sandbox" drivers return predictions and traces."""
+(`sub.kit`), and kit.a2's "what the grader runs in its sandbox" drivers return predictions and traces.
+
+Every function that computes an expected value is an `@oracle` (autograder/api.py): the student kit ships the
+values they gave on the reference, not their code. Their inputs are drawn by the judge from the check's seed
+(`_draws`), never taken from what the submission returned."""
 
 import itertools
+import math
 import random
 
 import torch
@@ -15,6 +20,7 @@ from torch import nn
 
 from autograder.api import (
     CheckFailed,
+    NotRecorded,
     SubmissionError,
     accuracy,
     check,
@@ -27,6 +33,7 @@ from autograder.api import (
     expect_number,
     expect_numbers,
     expect_shape,
+    oracle,
     percent,
     record_metric,
 )
@@ -35,8 +42,17 @@ from autograder.recompute import agreement_note, in_batches
 from kit.loops import EVAL_BATCH_SIZES
 from kit.recipes import recipe
 
-COURSE_CNN_PARAMS = 1_191_170
-COURSE_CNN_LAYERS = [(5, 1), (2, 2), (5, 1), (2, 2), (5, 1), (2, 2)]
+
+def _draws(offset: int = 0) -> torch.Generator:
+    """A generator for the check's own draws, seeded from the check's seed (the runner seeds torch with it before
+    the check runs: the student kit's checks draw other inputs than the instructor's grader). Explicit generators
+    keep the draws the same whatever else ran in the judge."""
+    return torch.Generator().manual_seed(torch.initial_seed() + offset)
+
+
+def _rng(offset: int = 0) -> random.Random:
+    """Python's generator for the check's own draws (see _draws)."""
+    return random.Random(torch.initial_seed() + offset)
 
 
 def _type_name(value):
@@ -47,80 +63,127 @@ def _int(value, what):
     return expect_int(value, what)  # a float tensor is refused: int() would round down a wrong true division
 
 
+def _size(value, what):
+    """An output size: an int; a size that is not a whole number (a true division) says it rounds down."""
+    number = value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else value
+    if isinstance(number, float) and math.isfinite(number) and not number.is_integer():
+        raise CheckFailed(
+            f"{what} gives {number:g}, not a whole number of positions: the division by the stride rounds down (//)"
+        )
+    return _int(value, what)
+
+
 def _meta_out_shape(module, in_shape):
     """Output shape of `module` on a (1, C, H, W) input, computed by PyTorch on the meta device (no data)."""
     return tuple(module.to("meta")(torch.empty(1, *in_shape, device="meta")).shape[1:])
 
 
 # ---------------------------------------------------------------- layer arithmetic
-@check("conv_output_size", points=2)
-def conv_output_size(sub):
-    """conv_output_size matches nn.Conv2d and nn.MaxPool2d on hundreds of random (non-square) layers."""
-    layers = sub.module("layers")
-    rng = random.Random(0)
+def _conv_cases(rng) -> list:
+    """Random (kind, H, W, kernel_h, kernel_w, padding_h, padding_w, stride_h, stride_w) layers, kind "conv" or
+    "pool" (a max-pooling, whose padding may not exceed half its kernel)."""
+    cases = []
     for case in range(400):
         kh, kw = rng.randint(1, 7), rng.randint(1, 7)
         ph, pw = rng.randint(0, 3), rng.randint(0, 3)
         sh, sw = rng.randint(1, 4), rng.randint(1, 4)
         H, W = rng.randint(kh, 40), rng.randint(kw, 40)
         pool = case % 4 == 3 and ph <= kh // 2 and pw <= kw // 2
-        if pool:
-            layer = nn.MaxPool2d((kh, kw), stride=(sh, sw), padding=(ph, pw))
-            what = f"nn.MaxPool2d(kernel_size=({kh}, {kw}), stride=({sh}, {sw}), padding=({ph}, {pw}))"
-        else:
-            layer = nn.Conv2d(1, 1, (kh, kw), stride=(sh, sw), padding=(ph, pw), device="meta")
-            what = f"nn.Conv2d(kernel_size=({kh}, {kw}), stride=({sh}, {sw}), padding=({ph}, {pw}))"
-        _, Ho, Wo = _meta_out_shape(layer, (1, H, W))
+        cases.append(("pool" if pool else "conv", H, W, kh, kw, ph, pw, sh, sw))
+    return cases
+
+
+def _layer(kind, kernel, stride, padding):
+    if kind == "pool":
+        return nn.MaxPool2d(kernel, stride=stride, padding=padding)
+    return nn.Conv2d(1, 1, kernel, stride=stride, padding=padding, device="meta")
+
+
+@oracle
+def conv_layer_sizes(cases) -> list:
+    """For each case of _conv_cases: {"size": the output (height, width) nn.Conv2d / nn.MaxPool2d give, "one_sided":
+    what the same layer gives with its padding on one side only (F.pad on a meta tensor), for the hint}."""
+    out = []
+    for kind, H, W, kh, kw, ph, pw, sh, sw in cases:
+        size = _meta_out_shape(_layer(kind, (kh, kw), (sh, sw), (ph, pw)), (1, H, W))[1:]
+        padded = F.pad(torch.empty(1, 1, H, W, device="meta"), (pw, 0, ph, 0))
+        one_sided = tuple(_layer(kind, (kh, kw), (sh, sw), 0).to("meta")(padded).shape[2:])
+        out.append({"size": tuple(size), "one_sided": one_sided})
+    return out
+
+
+@check("conv_output_size", points=2)
+def conv_output_size(sub):
+    """conv_output_size matches nn.Conv2d and nn.MaxPool2d on hundreds of random (non-square) layers."""
+    layers = sub.module("layers")
+    cases = _conv_cases(_rng())
+    for case, want in zip(cases, conv_layer_sizes(cases)):
+        kind, H, W, kh, kw, ph, pw, sh, sw = case
+        what = f"nn.{'MaxPool2d' if kind == 'pool' else 'Conv2d'}(kernel_size=({kh}, {kw}), stride=({sh}, {sw}), "
+        what += f"padding=({ph}, {pw}))"
         got = (
-            _int(layers.conv_output_size(H, kh, ph, sh), "conv_output_size(...)"),
-            _int(layers.conv_output_size(W, kw, pw, sw), "conv_output_size(...)"),
+            _size(layers.conv_output_size(H, kh, ph, sh), f"conv_output_size({H}, {kh}, {ph}, {sh})"),
+            _size(layers.conv_output_size(W, kw, pw, sw), f"conv_output_size({W}, {kw}, {pw}, {sw})"),
         )
-        if got != (Ho, Wo):
-            hint = ""
-            if got == ((H + 2 * ph - kh) / sh + 1, (W + 2 * pw - kw) / sw + 1):
-                hint = "; the division by the stride rounds down (//)"
-            elif got == ((H + ph - kh) // sh + 1, (W + pw - kw) // sw + 1):
-                hint = "; padding is added on both sides"
+        if got != want["size"]:
+            hint = "; padding is added on both sides" if got == want["one_sided"] else ""
             raise CheckFailed(
-                f"on a {H}x{W} input, {what} outputs {Ho}x{Wo}, but conv_output_size gives {got[0]}x{got[1]}{hint}"
+                f"on a {H}x{W} input, {what} outputs {want['size'][0]}x{want['size'][1]}, but conv_output_size "
+                f"gives {got[0]}x{got[1]}{hint}"
             )
+
+
+@oracle
+def layer_parameter_counts(convs, linears) -> dict:
+    """numel() of the parameters of nn.Conv2d(cin, cout, (kh, kw), bias) for each (cin, cout, kh, kw, bias) of
+    `convs`, and of the fully-connected layer between the (C, H, W) shapes of each (in_shape, out_shape, bias) of
+    `linears` (an nn.Linear on the flattened values), on the meta device."""
+
+    def count(layer):
+        return sum(p.numel() for p in layer.parameters())
+
+    return {
+        "convs": [count(nn.Conv2d(ci, co, (kh, kw), bias=b, device="meta")) for ci, co, kh, kw, b in convs],
+        "linears": [count(nn.Linear(math.prod(a), math.prod(o), bias=b, device="meta")) for a, o, b in linears],
+    }
 
 
 @check("weight_counts", points=2)
 def weight_counts(sub):
     """conv_weight_count and fully_connected_weight_count equal numel() of nn.Conv2d and nn.Linear."""
     layers = sub.module("layers")
-    rng = random.Random(1)
-    for _ in range(100):
-        cin, cout = rng.randint(1, 64), rng.randint(1, 64)
-        kh, kw = rng.randint(1, 7), rng.randint(1, 7)
-        for bias in (True, False):
-            conv = nn.Conv2d(cin, cout, (kh, kw), bias=bias, device="meta")
-            want = sum(p.numel() for p in conv.parameters())
-            got = _int(layers.conv_weight_count(cin, cout, kh, kw, bias=bias), "conv_weight_count(...)")
-            expect(
-                got == want,
-                f"nn.Conv2d({cin}, {cout}, kernel_size=({kh}, {kw}), bias={bias}) has {want} "
-                f"parameters, conv_weight_count gives {got}",
-            )
-    for _ in range(50):
-        in_shape = (rng.randint(1, 8), rng.randint(1, 12), rng.randint(1, 12))
-        out_shape = (rng.randint(1, 8), rng.randint(1, 12), rng.randint(1, 12))
-        n_in, n_out = in_shape[0] * in_shape[1] * in_shape[2], out_shape[0] * out_shape[1] * out_shape[2]
-        for bias in (True, False):
-            fc = nn.Linear(n_in, n_out, bias=bias, device="meta")
-            want = sum(p.numel() for p in fc.parameters())
-            got = _int(
-                layers.fully_connected_weight_count(in_shape, out_shape, bias=bias), "fully_connected_weight_count(...)"
-            )
-            expect(
-                got == want,
-                f"a fully-connected layer from {in_shape} to {out_shape} (bias={bias}) is an "
-                f"nn.Linear({n_in}, {n_out}) with {want} parameters; you give {got}",
-            )
-    # the course's first layer: a convolution shares its weights, a fully-connected layer would not
-    got = _int(layers.fully_connected_weight_count((3, 32, 32), (32, 32, 32)), "fully_connected_weight_count")
-    expect(got == 3072 * 32768 + 32768, f"fully_connected_weight_count((3, 32, 32), (32, 32, 32)) = {got}")
+    rng = _rng()
+    convs = [
+        (rng.randint(1, 64), rng.randint(1, 64), rng.randint(1, 7), rng.randint(1, 7), bias)
+        for _ in range(100)
+        for bias in (True, False)
+    ]
+    shapes = [
+        (
+            (rng.randint(1, 8), rng.randint(1, 12), rng.randint(1, 12)),
+            (rng.randint(1, 8), rng.randint(1, 12), rng.randint(1, 12)),
+        )
+        for _ in range(50)
+    ]
+    # the course's first layer too: a convolution shares its weights, a fully-connected layer would not
+    linears = [(a, o, bias) for a, o in shapes for bias in (True, False)] + [((3, 32, 32), (32, 32, 32), True)]
+    want = layer_parameter_counts(convs, linears)
+    for (cin, cout, kh, kw, bias), n in zip(convs, want["convs"]):
+        got = _int(layers.conv_weight_count(cin, cout, kh, kw, bias=bias), "conv_weight_count(...)")
+        expect(
+            got == n,
+            f"nn.Conv2d({cin}, {cout}, kernel_size=({kh}, {kw}), bias={bias}) has {n} parameters, "
+            f"conv_weight_count gives {got}",
+        )
+    for (in_shape, out_shape, bias), n in zip(linears, want["linears"]):
+        got = _int(
+            layers.fully_connected_weight_count(in_shape, out_shape, bias=bias), "fully_connected_weight_count(...)"
+        )
+        expect(
+            got == n,
+            f"a fully-connected layer from {in_shape} to {out_shape} (bias={bias}) has {n} parameters (those of an "
+            f"nn.Linear on the flattened values); fully_connected_weight_count gives {got}",
+        )
 
 
 @check("same_size_and_halving", points=1)
@@ -178,72 +241,87 @@ def _halves(kernel, padding, stride, sizes) -> bool:
     return all(_meta_out_shape(pool, (1, n, n))[1] == n // 2 for n in sizes)
 
 
-def empirical_receptive_field(stack):
-    """Side of the set of input pixels whose gradient is non-zero for one output unit (oracle).
+@oracle
+def receptive_fields(stacks) -> list:
+    """For each stack [(kernel, stride), ...]: {"field": the side of the set of input pixels whose gradient is
+    non-zero for one output unit, "no_strides": what it would be if the strides spread nothing out (for the hint)}.
 
     Convolutions and poolings are both convolutions with positive weights here (an average pooling reaches the
     same pixels as a max pooling, but a max pooling would send the gradient to a single pixel of each window).
     """
-    size = 16
-    while True:
-        out = size
-        for k, s in stack:
-            out = (out - k) // s + 1 if out >= k else 0
-        if out >= 1:
-            break
-        size *= 2
-    net = nn.Sequential(*[nn.Conv2d(1, 1, k, stride=s, bias=False) for k, s in stack]).double()
-    for conv in net:
-        nn.init.constant_(conv.weight, 1.0)
-    x = torch.ones(1, 1, size, size, dtype=torch.float64, requires_grad=True)
-    net(x)[0, 0, 0, 0].backward()
-    touched = x.grad[0, 0] != 0
-    rows, cols = int(touched.any(1).sum()), int(touched.any(0).sum())
-    assert rows == cols and int(touched.sum()) == rows * cols
-    return rows
+    out = []
+    for stack in stacks:
+        size = 16
+        while True:
+            n = size
+            for k, s in stack:
+                n = (n - k) // s + 1 if n >= k else 0
+            if n >= 1:
+                break
+            size *= 2
+        net = nn.Sequential(*[nn.Conv2d(1, 1, k, stride=s, bias=False) for k, s in stack]).double()
+        for conv in net:
+            nn.init.constant_(conv.weight, 1.0)
+        x = torch.ones(1, 1, size, size, dtype=torch.float64, requires_grad=True)
+        net(x)[0, 0, 0, 0].backward()
+        touched = x.grad[0, 0] != 0
+        rows, cols = int(touched.any(1).sum()), int(touched.any(0).sum())
+        assert rows == cols and int(touched.sum()) == rows * cols
+        out.append({"field": rows, "no_strides": 1 + sum(k - 1 for k, _ in stack)})
+    return out
+
+
+@oracle
+def course_cnn_stack() -> list:
+    """The course CNN's convolutions and poolings as [(kernel, stride), ...], first layer first."""
+    return [(5, 1), (2, 2)] * 3
 
 
 @check("receptive_field", points=2)
 def receptive_field(sub):
     """receptive_field matches the input pixels reached by the gradient of one output unit, for random stacks."""
     layers = sub.module("layers")
-    rng = random.Random(2)
-    stacks = [COURSE_CNN_LAYERS, [(3, 1)], [(3, 1)] * 3, [(2, 2)] * 4]
+    rng = _rng()
+    course = [tuple(layer) for layer in course_cnn_stack()]
+    stacks = [course, [(3, 1)], [(3, 1)] * 3, [(2, 2)] * 4]
     # strides no larger than kernels (as in real networks): then the pixels reached form a full square
     stacks += [
         [(k, rng.randint(1, min(k, 3))) for k in (rng.randint(1, 7) for _ in range(rng.randint(1, 5)))]
         for _ in range(60)
     ]
-    for stack in stacks:
-        want = empirical_receptive_field(stack)
+    for stack, want in zip(stacks, receptive_fields(stacks)):
         got = _int(layers.receptive_field([tuple(layer) for layer in stack]), "receptive_field(...)")
-        if got != want:
-            hint = ""
-            if got == 1 + sum(k - 1 for k, _ in stack):
-                hint = "; the strides of the earlier layers spread out each later kernel"
+        if got != want["field"]:
+            hint = (
+                "; the strides of the earlier layers spread out each later kernel" if got == want["no_strides"] else ""
+            )
+            shown = "the course CNN's convolutions and poolings" if stack is course else f"[(kernel, stride)] = {stack}"
             raise CheckFailed(
-                f"for the stack [(kernel, stride)] = {stack}, one output unit sees {want}x{want} "
-                f"input pixels (the gradient of that unit is non-zero there), receptive_field "
-                f"gives {got}{hint}"
+                f"for the stack {shown}, one output unit sees {want['field']}x{want['field']} "
+                f"input pixels (the gradient of that unit is non-zero there), receptive_field gives {got}{hint}"
             )
 
 
 # ---------------------------------------------------------------- the course CNN
 # The course CNN is graded on what it computes, whichever API the forward uses (nn.Conv2d / nn.Linear modules, or
-# its own nn.Parameters passed to F.conv2d / F.linear): its parameters are found by their shapes, the judge
-# recomputes the course architecture from them and compares the outputs. Forward hooks read modules where there
-# are some; kit.a2.op_trace (the torch operations the forward runs) gives the structural facts and the hints.
-COURSE_CNN_WEIGHTS = {
-    "conv1": (32, 3, 5, 5),
-    "conv2": (64, 32, 5, 5),
-    "conv3": (64, 64, 5, 5),
-    "fc1": (1000, 1024),
-    "fc2": (10, 1000),
-}
+# its own nn.Parameters passed to F.conv2d / F.linear): its parameters are found by their shapes, the judge draws
+# the course CNN's weights, sets them into those parameters and compares the forward's logits with the course CNN's
+# on the same weights. Forward hooks read modules where there are some; kit.a2.op_trace (the torch operations the
+# forward runs) gives the structural facts and the hints.
+# given: a2.architecture (the course gives the architecture: it is the task)
 COURSE_CNN_ARCHITECTURE = (
-    "conv 5x5 (padding 2) -> ReLU -> max-pool 2x2 (stride 2), three times (32, 64, 64 "
-    "channels), then flatten (64 x 4 x 4 = 1,024 features) -> fc 1000 -> ReLU -> fc 10"
+    "5x5 convolutions (32, 64, 64 filters), each followed by a ReLU and a 2x2 max-pooling, each convolution keeping "
+    "the spatial size and each pooling halving it, then flatten -> fully-connected 1000 -> ReLU -> fully-connected 10"
 )
+# what each of the course CNN's weights is, in the course's words (messages name them, not their shapes); the
+# course gives these layers on purpose (the architecture table is the task), not their paddings nor feature-map sizes
+COURSE_CNN_ROLES = {
+    "conv1": "the first convolution (32 filters 5x5 on the 3 colour channels)",
+    "conv2": "the second convolution (64 filters 5x5 on 32 channels)",
+    "conv3": "the third convolution (64 filters 5x5 on 64 channels)",
+    "fc1": "the fully-connected layer of 1000 units on the flattened feature maps",
+    "fc2": "the last fully-connected layer (10 logits from 1000 units)",
+}
 ACTIVATION_OPS = {
     "relu",
     "relu_",
@@ -268,6 +346,56 @@ POOL_OPS = {"max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_max
 STAGE_OPS = {"conv2d", "linear", "batch_norm", "dropout"} | ACTIVATION_OPS | POOL_OPS
 
 
+def _judge_course_cnn(batch_norm=False, device="meta") -> nn.Sequential:
+    """The course CNN as the judge builds it, its layers in the order they run."""
+    layers, channels = [], 3
+    for out in (32, 64, 64):
+        layers.append(nn.Conv2d(channels, out, 5, padding=2, device=device))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out, device=device))
+        layers += [nn.ReLU(), nn.MaxPool2d(2, stride=2)]
+        channels = out
+    layers += [nn.Flatten(), nn.Linear(64 * 4 * 4, 1000, device=device), nn.ReLU(), nn.Linear(1000, 10, device=device)]
+    return nn.Sequential(*layers)
+
+
+@oracle
+def course_cnn_parameter_count(batch_norm: bool) -> int:
+    """numel() of the course CNN's parameters (with batch norm after each convolution, or without)."""
+    return sum(p.numel() for p in _judge_course_cnn(batch_norm).parameters())
+
+
+@oracle
+def course_cnn_weight_shapes() -> dict:
+    """{"conv1": shape of its weight, ..., "fc2": ...}: the course CNN's convolution and fully-connected weights."""
+    net = _judge_course_cnn()
+    convs = [tuple(m.weight.shape) for m in net if isinstance(m, nn.Conv2d)]
+    linears = [tuple(m.weight.shape) for m in net if isinstance(m, nn.Linear)]
+    return dict(zip(COURSE_CNN_ROLES, convs + linears))
+
+
+@oracle
+def _course_cnn_oracle(w, x):
+    """The course CNN's logits on the images x, computed with torch.nn.functional from the weights
+    {"conv1.weight": ..., "conv1.bias": ..., ..., "fc2.bias": ...} the judge drew."""
+    h = x
+    for i in (1, 2, 3):
+        h = F.max_pool2d(F.relu(F.conv2d(h, w[f"conv{i}.weight"], w[f"conv{i}.bias"], padding=2)), 2, stride=2)
+    h = F.relu(F.linear(h.flatten(1), w["fc1.weight"], w["fc1.bias"]))
+    return F.linear(h, w["fc2.weight"], w["fc2.bias"])
+
+
+def _draw_course_weights(shapes: dict, g: torch.Generator) -> dict:
+    """Weights of the course CNN drawn by the judge in the canonical layout ({"conv1.weight": ..., "conv1.bias": ...}):
+    He-scaled weights, so the logits are of order one and a wrong layer shows well above float rounding."""
+    w = {}
+    for role, shape in shapes.items():
+        fan_in = math.prod(shape[1:])
+        w[f"{role}.weight"] = torch.randn(shape, generator=g) * math.sqrt(2.0 / fan_in)
+        w[f"{role}.bias"] = torch.randn(shape[0], generator=g) * 0.1
+    return w
+
+
 def _layers(model) -> dict:
     """{name: layer} of a sandbox model's structure (name, class, params, buffers, config), in module order."""
     return {layer["name"]: layer for layer in model.structure()["layers"]}
@@ -275,6 +403,11 @@ def _layers(model) -> dict:
 
 def _n_params(layers) -> int:
     return sum(t.numel() for layer in layers.values() for t in layer["params"].values())
+
+
+def _qualified(module: str, key: str) -> str:
+    """A parameter's name in model.named_parameters()."""
+    return f"{module}.{key}" if module else key
 
 
 def _leaf_order(sub, model, x, layers):
@@ -309,8 +442,8 @@ def _size_hints(ops) -> list:
             pools.append(sizes)
     hints = []
     for found, what, should in (
-        (convs, "convolution", "the course's convolutions keep the size (padding 2)"),
-        (pools, "pooling", "the course's poolings halve it (2x2, stride 2)"),
+        (convs, "convolution", "the course's convolutions keep the size"),
+        (pools, "pooling", "the course's poolings halve it"),
     ):
         if found:
             listed = ", ".join(found[:-1]) + (" and " if len(found) > 1 else "") + found[-1]
@@ -333,47 +466,49 @@ def _vector(t) -> bool:
     return t.dim() >= 1 and sum(s != 1 for s in t.shape) <= 1
 
 
-def _course_weights(layers) -> list:
-    """The ways of reading the course CNN's weights off the student's parameters, by their shapes: a list of
-    {"conv1.weight": tensor, "conv1.bias": tensor, ...}. A bias sits with its weight when both live in the same
-    module; biases of the same size held elsewhere (conv2 and conv3: 64 each) are tried in both orders.
-    Fully-connected weights stored (in, out) are read transposed."""
-    params = [(name, t) for name, layer in layers.items() for t in layer["params"].values()]
-    shapes = [tuple(t.shape) for _, t in params]
+def _course_params(layers, shapes) -> list:
+    """The ways of finding the course CNN's weights among the student's parameters, by their shapes: a list of
+    {"conv1.weight": (parameter name, transposed, its shape), "conv1.bias": ..., ...}. A bias sits with its weight
+    when both live in the same module; biases of the same size held elsewhere (those of the second and third
+    convolutions) are tried in both orders. Fully-connected weights stored (in, out) are transposed."""
+    params = [(name, key, t) for name, layer in layers.items() for key, t in layer["params"].items()]
     missing, weights, owner = [], {}, {}
-    for role, shape in COURSE_CNN_WEIGHTS.items():
-        found = [(name, t) for name, t in params if tuple(t.shape) == shape]
+    for role, shape in shapes.items():
+        found = [(name, key, False) for name, key, t in params if tuple(t.shape) == shape]
         if len(shape) == 2:
-            found += [(name, t.t()) for name, t in params if tuple(t.shape) == shape[::-1]]
+            found += [(name, key, True) for name, key, t in params if tuple(t.shape) == shape[::-1]]
         if len(found) != 1:
-            missing.append(f"{'no' if not found else len(found)} {shape} {role} weight")
+            missing.append(f"{'no' if not found else len(found)} weights for {COURSE_CNN_ROLES[role]}")
             continue
-        owner[role], weights[f"{role}.weight"] = found[0]
+        name, key, transposed = found[0]
+        owner[role] = name
+        weights[f"{role}.weight"] = (_qualified(name, key), transposed, tuple(shape[::-1] if transposed else shape))
     sizes = {}
-    for role, shape in COURSE_CNN_WEIGHTS.items():
+    for role, shape in shapes.items():
         sizes.setdefault(shape[0], []).append(role)
     groups = []
     for size, roles in sizes.items():
-        vectors = [(name, t.reshape(-1)) for name, t in params if _vector(t) and t.numel() == size]
+        vectors = [(name, key, tuple(t.shape)) for name, key, t in params if _vector(t) and t.numel() == size]
         if len(vectors) != len(roles):
-            missing.append(f"{len(vectors)} bias vectors of {size} values for {' and '.join(roles)}")
+            missing.append(
+                f"{len(vectors)} bias vectors where {' and '.join(COURSE_CNN_ROLES[r] for r in roles)} "
+                f"need{'s' if len(roles) == 1 else ''} {len(roles)}"
+            )
             continue
-        paired = [next((t for name, t in vectors if name == owner.get(role)), None) for role in roles]
-        if all(t is not None for t in paired) and len({owner[role] for role in roles}) == len(roles):
+        biases = [(_qualified(name, key), False, shape) for name, key, shape in vectors]
+        paired = [
+            next((b for (name, _, _), b in zip(vectors, biases) if name == owner.get(role)), None) for role in roles
+        ]
+        if all(b is not None for b in paired) and len({owner[role] for role in roles}) == len(roles):
             groups.append([dict(zip((f"{r}.bias" for r in roles), paired))])
         else:
-            groups.append(
-                [
-                    dict(zip((f"{r}.bias" for r in roles), (t for _, t in order)))
-                    for order in itertools.permutations(vectors)
-                ]
-            )
+            groups.append([dict(zip((f"{r}.bias" for r in roles), order)) for order in itertools.permutations(biases)])
     if missing:
-        w = COURSE_CNN_WEIGHTS
+        shown = [tuple(t.shape) for _, _, t in params]
         raise CheckFailed(
-            f"the course CNN's parameters cannot be found in yours by their shapes ({'; '.join(missing)}"
-            f"): it has convolution weights {w['conv1']}, {w['conv2']}, {w['conv3']} and "
-            f"fully-connected weights {w['fc1']}, {w['fc2']}, each with its bias; yours are shaped {shapes}"
+            f"the course CNN's parameters cannot be found in yours by their shapes ({'; '.join(missing)}): it has "
+            f"three convolutions and two fully-connected layers, each with its weight and its bias (the course CNN "
+            f"is {COURSE_CNN_ARCHITECTURE}); yours are shaped {shown}"
         )
     out = []
     for combo in itertools.product(*groups):
@@ -384,22 +519,24 @@ def _course_weights(layers) -> list:
     return out
 
 
-def _course_cnn_oracle(w, x):
-    """The course CNN recomputed in the judge with torch.nn.functional from weights {"conv1.weight": ...}, or
-    from the nn.Conv2d and nn.Linear layers of a hooks' execution order [(name, layer, shape)] taken in turn."""
-    if isinstance(w, list):
-        convs = [layer["params"] for _, layer, _ in w if layer["class"] == "Conv2d"]
-        linears = [layer["params"] for _, layer, _ in w if layer["class"] == "Linear"]
-        w = {
-            f"{role}.{kind}": params.get(kind)
-            for role, params in zip(COURSE_CNN_WEIGHTS, convs + linears)
-            for kind in ("weight", "bias")
-        }
-    h = x
-    for i in (1, 2, 3):
-        h = F.max_pool2d(F.relu(F.conv2d(h, w[f"conv{i}.weight"], w[f"conv{i}.bias"], padding=2)), 2, stride=2)
-    h = F.relu(F.linear(h.flatten(1), w["fc1.weight"], w["fc1.bias"]))
-    return F.linear(h, w["fc2.weight"], w["fc2.bias"])
+def _set_course_weights(sub, model, reading: dict, w: dict) -> None:
+    """Set the judge's weights `w` (canonical layout) into the student's model, where `reading` found them."""
+    values = {
+        name: (w[role].t() if transposed else w[role]).reshape(shape).contiguous()
+        for role, (name, transposed, shape) in reading.items()
+    }
+    left = sub.kit("kit.a2:set_parameters", model, values)
+    expect(not left, f"the grader could not set the course CNN's weights into your parameters {left}")
+
+
+def _read_weights(layers, reading: dict) -> dict:
+    """The student's weights where `reading` found them, in the canonical layout ({"conv1.weight": ..., ...})."""
+    params = {_qualified(name, key): t for name, layer in layers.items() for key, t in layer["params"].items()}
+    out = {}
+    for role, (name, transposed, _) in reading.items():
+        t = params[name]
+        out[role] = t.t() if transposed else (t.reshape(-1) if role.endswith(".bias") else t)
+    return out
 
 
 ACTIVATIONS = {
@@ -414,10 +551,14 @@ ACTIVATIONS = {
 }
 
 
+def _same_logits(out, want) -> bool:
+    return torch.allclose(out.double(), want.double(), rtol=1e-4, atol=1e-4)
+
+
 def _activation_of(out, logits):
-    """The name of the activation that maps the recomputed logits to the model's output, or None."""
+    """The name of the activation that maps the course CNN's logits to the model's output, or None."""
     for name, act in ACTIVATIONS.items():
-        if torch.allclose(out, act(logits), rtol=1e-4, atol=1e-5):
+        if _same_logits(out, act(logits)):
             return name
     return None
 
@@ -443,27 +584,32 @@ def _forward(sub, model, x, what):
 
 @check("course_cnn", points=3)
 def course_cnn(sub):
-    """CourseCNN has 1,191,170 parameters, maps (N, 3, 32, 32) to (N, 10), and its switches add BN and dropout.
+    """CourseCNN has the course CNN's number of parameters, maps (N, 3, 32, 32) to (N, 10), and its switches add BN
+    and dropout.
 
-    Graded on what it computes, with nn modules or torch.nn.functional: the course CNN recomputed from its
-    parameters (found by their shapes) must give the same logits."""
+    Graded on what it computes, with nn modules or torch.nn.functional: the judge draws the course CNN's weights,
+    sets them into your parameters (found by their shapes), and your logits must be the course CNN's."""
+    g = _draws()
     cnn = sub.module("cnn")
     model = cnn.CourseCNN()
     expect(is_module(model), "CourseCNN() should be an nn.Module")
     layers = _layers(model)
-    n = _n_params(layers)
+    n, want_n = _n_params(layers), course_cnn_parameter_count(False)
     expect(
-        n == COURSE_CNN_PARAMS,
-        f"CourseCNN() has {n:,} parameters, the course CNN has {COURSE_CNN_PARAMS:,} "
-        "(convolutions 5x5 with padding 2, poolings 2x2 with stride 2, fc 1000, fc 10)",
+        n == want_n,
+        f"CourseCNN() has {n:,} parameters, {'more' if n > want_n else 'fewer'} than the course CNN: "
+        f"{COURSE_CNN_ARCHITECTURE}",
     )
     N = 7
-    x = torch.randn(N, 3, 32, 32)
+    x = torch.randn(N, 3, 32, 32, generator=g)
     kept, out = _forward(sub, model, x, "CourseCNN()(images)")
     expect_shape(out, (N, 10), "CourseCNN()(images)")
     requires_grad, _ = sub.kit("kit.grading:tensor_flags", {"out": kept})["out"]
     expect(requires_grad, "the output of CourseCNN does not depend on its parameters")
-    candidates = _course_weights(layers)
+    shapes = course_cnn_weight_shapes()
+    readings = _course_params(layers, shapes)
+    w = _draw_course_weights(shapes, g)
+    want = _course_cnn_oracle(w, x)
     ops, _ = _op_trace(sub, model, x)
     problems = []
     # activations after the logits: by module where the model runs modules, else by the operations it runs
@@ -485,21 +631,31 @@ def course_cnn(sub):
             f"{', '.join(after)} runs after the last linear layer: the logits must not go through an "
             "activation (the loss applies the softmax itself)"
         )
-    wants = [_course_cnn_oracle(w, x) for w in candidates]
-    if not any(torch.allclose(out, want, rtol=1e-4, atol=1e-5) for want in wants):
-        squashed = next((s for s in (_activation_of(out, want) for want in wants) if s), None)
+    # the judge's weights set into the student's parameters (both orders where two biases of the same size are held
+    # apart from their weights): the logits must be the course CNN's on those weights
+    outs = []
+    for reading in readings:
+        _set_course_weights(sub, model, reading, w)
+        got = model(x)
+        expect_shape(got, (N, 10), "CourseCNN()(images) with the grader's weights")
+        if _same_logits(got, want):
+            outs = [got]
+            break
+        outs.append(got)
+    if not _same_logits(outs[-1], want):
+        squashed = next((s for s in (_activation_of(o, want) for o in outs) if s), None)
         if squashed and not after:
             problems.append(
-                f"your output is {squashed} of the logits recomputed from your weights: the logits must "
-                "not go through an activation (the loss applies the softmax itself)"
+                f"your output is {squashed} of the course CNN's logits: the logits must not go through an "
+                "activation (the loss applies the softmax itself)"
             )
         elif not squashed:
-            err = min(float((out - want).abs().max()) for want in wants)
+            err = min(float((o - want).abs().max()) for o in outs)
             hints = _size_hints(ops)
             problems.append(
-                f"CourseCNN()(images) differs from the course CNN recomputed from your weights (max abs. "
-                f"error {err:.3g}): the course CNN is {COURSE_CNN_ARCHITECTURE}, with no softmax at the "
-                "end" + (f"; {'; '.join(hints)}" if hints else "")
+                f"with the grader's weights set into your parameters, CourseCNN()(images) differs from the course "
+                f"CNN's logits on the same weights (max abs. error {err:.3g}): the course CNN is "
+                f"{COURSE_CNN_ARCHITECTURE}, with no softmax at the end" + (f"; {'; '.join(hints)}" if hints else "")
             )
     stages = [op for op in ops if op.get("op") in STAGE_OPS]
     if any(op["op"] == "batch_norm" or (op["op"] == "dropout" and op.get("p")) for op in stages):
@@ -510,14 +666,14 @@ def course_cnn(sub):
     # contiguous layout): where it does, the outputs must be the same
     out_cl = sub.kit("kit.a2:forward_channels_last", model, x)
     if out_cl is not None:
-        expect_close(out_cl, out, "the output on a channels_last batch", rtol=1e-3, atol=1e-4)
+        expect_close(out_cl, outs[-1], "the output on a channels_last batch", rtol=1e-3, atol=1e-3)
 
     # the switches: batch norm after each convolution, dropout before the classifier, seen in the operations run
     bn_model = cnn.CourseCNN(batch_norm=True)
     expect(is_module(bn_model), "CourseCNN(batch_norm=True) should be an nn.Module")
     n_bn = _n_params(_layers(bn_model))
     expect(
-        n_bn == COURSE_CNN_PARAMS + 2 * (32 + 64 + 64),
+        n_bn == course_cnn_parameter_count(True),
         f"CourseCNN(batch_norm=True) has {n_bn:,} parameters; batch norm after each convolution adds 2 per channel",
     )
     ops, error = _op_trace(sub, bn_model, x)
@@ -548,8 +704,15 @@ def course_cnn(sub):
     )
 
 
-def _judge_table(model, input_shape):
-    """Oracle for a network the judge holds itself: forward hooks and numel(), in eval mode."""
+@oracle
+def test_network_table() -> list:
+    """The layer table of kit.a2's small test network on (1, 28, 36) inputs: (name, output shape without the batch
+    dimension, number of parameters) of each elementary layer in the order it runs, seen by forward hooks and
+    numel() in eval mode."""
+    from kit.a2 import layer_table_test_network
+
+    with torch.random.fork_rng(devices=[]):  # the network's initial weights draw from torch's generator
+        model = layer_table_test_network()
     order, hooks = [], []
     for name, m in model.named_modules():
         if not list(m.children()):
@@ -557,7 +720,7 @@ def _judge_table(model, input_shape):
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros(1, *input_shape))
+            model(torch.zeros(1, 1, 28, 36))
     finally:
         for h in hooks:
             h.remove()
@@ -565,8 +728,9 @@ def _judge_table(model, input_shape):
 
 
 def _sandbox_table(sub, model, input_shape):
-    """Oracle for the student's network: the forward hooks run in the sandbox (eval mode), the parameters are
-    counted in the judge from the model's weights."""
+    """The rows layer_table must give for the student's own network: the forward hooks run in the sandbox (eval
+    mode), the parameters are counted in the judge from the model's weights. What it reads is the student's
+    network, not the course's: a wrong CourseCNN costs course_cnn, not layer_table."""
     layers = _layers(model)
     model.eval()
     order = _leaf_order(sub, model, torch.zeros(1, *input_shape), layers)
@@ -579,8 +743,6 @@ def _sandbox_table(sub, model, input_shape):
 @check("layer_table", points=2)
 def layer_table(sub):
     """layer_table lists each layer's output shape and parameter count, as forward hooks and numel() see them."""
-    from kit.a2 import layer_table_test_network
-
     cnn = sub.module("cnn")
     course = cnn.CourseCNN()
     expect(is_module(course), "CourseCNN() should be an nn.Module")
@@ -599,7 +761,7 @@ def layer_table(sub):
         (course, course_table, (3, 32, 32), "CourseCNN()"),
         (
             other,
-            _judge_table(layer_table_test_network(), (1, 28, 36)),
+            [tuple(row) for row in test_network_table()],
             (1, 28, 36),
             "a small test network on (1, 28, 36) inputs",
         ),
@@ -650,55 +812,78 @@ def _compare_table(sub, cnn, model, want, shape, what):
         expect(_int(row[2], "a parameter count") == n, f"layer {name} of {what} has {n} parameters, you give {row[2]}")
 
 
-def fully_convolutional_oracle():
-    """The course CNN with its fully-connected layers written as convolutions (a 4x4 one with 1000 filters, a 1x1
-    one with 10), on the meta device: PyTorch computes its output shapes."""
-    layers, channels = [], 3
-    for out in (32, 64, 64):
-        layers += [nn.Conv2d(channels, out, 5, padding=2, device="meta"), nn.ReLU(), nn.MaxPool2d(2, stride=2)]
-        channels = out
-    layers += [nn.Conv2d(64, 1000, 4, device="meta"), nn.ReLU(), nn.Conv2d(1000, 10, 1, device="meta")]
-    return nn.Sequential(*layers)
+def _fully_convolutional(ceil_mode=False) -> nn.Sequential:
+    """The course CNN with its fully-connected layers written as convolutions, on the meta device: the first one's
+    kernel covers the whole feature map the poolings leave of a 32x32 image, the last one is 1x1; `ceil_mode`
+    poolings round up (a frequent mistake, for the hint)."""
+    layers = []
+    for layer in _judge_course_cnn():
+        if isinstance(layer, nn.MaxPool2d):
+            layer = nn.MaxPool2d(layer.kernel_size, stride=layer.stride, ceil_mode=ceil_mode)
+        if isinstance(layer, nn.Flatten):
+            break
+        layers.append(layer)
+    features = nn.Sequential(*layers)
+    channels, h, w = _meta_out_shape(features, (3, 32, 32))
+    fc1, fc2 = [m for m in _judge_course_cnn() if isinstance(m, nn.Linear)]
+    return nn.Sequential(
+        features,
+        nn.Conv2d(channels, fc1.out_features, (h, w), device="meta"),
+        nn.ReLU(),
+        nn.Conv2d(fc1.out_features, fc2.out_features, 1, device="meta"),
+    )
 
 
-def _pooled_up(size):
-    """The size after three 2x2 poolings that would round up (a frequent mistake)."""
-    for _ in range(3):
-        size = -(-size // 2)
-    return size
+@oracle
+def fully_convolutional_shapes(sizes) -> list:
+    """For each (height, width): {"shape": the output shape of the course CNN written with convolutions only,
+    computed by PyTorch on the meta device, and for the hints "poolings": the size the poolings leave,
+    "rounding_up": the output size if the poolings rounded up}."""
+    net, up = _fully_convolutional(), _fully_convolutional(ceil_mode=True)
+    return [
+        {
+            "shape": _meta_out_shape(net, (3, h, w)),
+            "poolings": _meta_out_shape(net[0], (3, h, w))[1:],
+            "rounding_up": _meta_out_shape(up, (3, h, w))[1:],
+        }
+        for h, w in sizes
+    ]
 
 
 @check("fully_convolutional", points=1)
 def fully_convolutional(sub):
     """fully_convolutional_output_shape matches the course CNN written with convolutions only, on larger images."""
     cnn = sub.module("cnn")
-    net = fully_convolutional_oracle()
-    rng = random.Random(5)
+    rng = _rng()
     sizes = [(32, 32), (64, 64), (33, 47), (40, 32), (96, 128)] + [
         (rng.randint(32, 160), rng.randint(32, 160)) for _ in range(20)
     ]
-    for height, width in sizes:
-        want = _meta_out_shape(net, (3, height, width))
+    for (height, width), want in zip(sizes, fully_convolutional_shapes(sizes)):
         out = cnn.fully_convolutional_output_shape(height, width)
         expect(
             isinstance(out, (tuple, list)) and len(out) == 3,
             f"fully_convolutional_output_shape should return (10, H', W'), got {out!r}",
         )
         got = tuple(_int(v, "fully_convolutional_output_shape(...)") for v in out)
-        if got != want:
+        if got != tuple(want["shape"]):
             hint = ""
-            h8, w8 = height // 8, width // 8
-            if got[1:] == (h8, w8):
+            if got[1:] == tuple(want["poolings"]):
                 hint = (
                     "; after the three poolings the first fully-connected layer still runs, now as a convolution "
-                    "whose kernel covers the whole 4x4 map of a 32x32 image (no padding)"
+                    "whose kernel covers the whole feature map the poolings leave of a 32x32 image (no padding)"
                 )
-            elif got[1:] == (_pooled_up(height) - 3, _pooled_up(width) - 3):
-                hint = "; a 2x2 pooling with stride 2 drops the last row (column) of an odd size: it rounds down"
+            elif got[1:] == tuple(want["rounding_up"]):
+                hint = "; a pooling that halves the size drops the last row (column) of an odd size: it rounds down"
             raise CheckFailed(
                 f"on a {height}x{width} image the course CNN written with convolutions only outputs "
-                f"{want}, fully_convolutional_output_shape gives {got}{hint}"
+                f"{tuple(want['shape'])}, fully_convolutional_output_shape gives {got}{hint}"
             )
+
+
+@oracle
+def linear_svm_parameter_count(vocabulary: int, classes: int) -> int:
+    """The parameters of one-vs-all linear SVMs on histograms: those of an nn.Linear(vocabulary, classes)."""
+    return sum(p.numel() for p in nn.Linear(vocabulary, classes, device="meta").parameters())
 
 
 @check("bag_of_words_comparison", points=1)
@@ -706,7 +891,7 @@ def bag_of_words_comparison(sub):
     """bag_of_words_svm_param_count gives the parameters of the linear SVMs on visual-word histograms."""
     cnn = sub.module("cnn")
     for vocabulary, classes in ((1000, 10), (500, 5), (4096, 101)):
-        want = sum(p.numel() for p in nn.Linear(vocabulary, classes, device="meta").parameters())
+        want = linear_svm_parameter_count(vocabulary, classes)
         got = _int(cnn.bag_of_words_svm_param_count(vocabulary, classes), "bag_of_words_svm_param_count(...)")
         expect(
             got == want,
@@ -724,25 +909,96 @@ def _probe_model(sub):
 def _weights(model) -> dict:
     """{name: tensor} of a sandbox model's parameters, as named_parameters() names them."""
     return {
-        f"{layer['name']}.{k}" if layer["name"] else k: v
-        for layer in model.structure()["layers"]
-        for k, v in layer["params"].items()
+        _qualified(layer["name"], k): v for layer in model.structure()["layers"] for k, v in layer["params"].items()
     }
 
 
-def _judge_copy(weights: dict) -> nn.Module:
-    """The probe model in the judge (its probe a pass-through), loaded with the sandbox model's weights."""
+def _probe_copy() -> nn.Module:
+    """The probe model in the judge (kit.a2.probe_model, its probe a pass-through)."""
     from kit.a2 import probe_model
 
-    model, _ = probe_model()
+    with torch.random.fork_rng(devices=[]):  # probe_model seeds torch's generator: the judge's draws stay its own
+        model, _ = probe_model()
+    return model
+
+
+def _probe_weights(sub, model, g) -> dict:
+    """Weights the judge draws for the probe model, set into the sandbox's copy: {name: tensor}."""
+    weights = {name: torch.randn(p.shape, generator=g) * 0.5 for name, p in _probe_copy().named_parameters()}
+    left = sub.kit("kit.a2:set_parameters", model, weights)
+    expect(not left, f"the grader could not set the probe model's weights {left}")
+    return weights
+
+
+def _judge_copy(weights: dict) -> nn.Module:
+    """The probe model in the judge, loaded with `weights`."""
+    model = _probe_copy()
     model.load_state_dict(weights)
     return model
 
 
-def _batches(sizes=(5, 5, 3, 1), seed=0):
-    g = torch.Generator().manual_seed(seed)
+def _batches(g, sizes=(5, 5, 3, 1)):
+    from kit.a2 import PROBE_CLASSES
+
     # as many classes as the probe model (10: the course's epoch computes a top-5 accuracy too)
-    return [(torch.randn(n, 3, 2, 2, generator=g), torch.randint(0, 10, (n,), generator=g)) for n in sizes]
+    return [(torch.randn(n, 3, 2, 2, generator=g), torch.randint(0, PROBE_CLASSES, (n,), generator=g)) for n in sizes]
+
+
+@oracle
+def probe_predictions(weights, X):
+    """The classes the probe model with `weights` predicts for X (eval mode)."""
+    with torch.no_grad():
+        return _judge_copy(weights).eval()(X).argmax(1)
+
+
+def _with_hits(weights, data, batches):
+    """`data` with the first target of each of its first `batches` batches set to the class the probe predicts
+    there before any step: an accuracy that is never 0, so one returned in percent shows."""
+    out = []
+    for i, (x, t) in enumerate(data):
+        if i < batches:
+            t = t.clone()
+            t[0] = probe_predictions(weights, x[:1])[0]
+        out.append((x, t))
+    return out
+
+
+@oracle
+def epoch_evaluate_oracle(weights, data) -> dict:
+    """What one evaluation pass of the probe model with `weights` over the batches `data` gives: the mean loss and
+    the accuracy over all the examples, and (for the hint) the mean of the batches' mean losses."""
+    model = _judge_copy(weights).eval()
+    X = torch.cat([x for x, _ in data])
+    y = torch.cat([t for _, t in data])
+    with torch.no_grad():
+        logits = model(X)
+        mean_of_means = sum(float(F.cross_entropy(model(x), t)) for x, t in data) / len(data)
+    return {
+        "loss": float(F.cross_entropy(logits, y)),
+        "accuracy": float((logits.argmax(1) == y).float().mean()),
+        "mean_of_means": mean_of_means,
+    }
+
+
+@oracle
+def epoch_train_oracle(weights, data, lr) -> dict:
+    """One training pass of the probe model with `weights` over the batches `data` with torch.optim.SGD(lr): the
+    weights after it, the mean loss of each batch before its step (weighted by its size) and the accuracy of the
+    predictions before each step."""
+    model = _judge_copy(weights)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    total, correct = 0.0, 0
+    for x, t in data:
+        opt.zero_grad()
+        out = model(x)
+        loss = F.cross_entropy(out, t)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(t)
+        correct += int((out.argmax(1) == t).sum())
+    n = sum(len(t) for _, t in data)
+    weights = {name: p.detach().clone() for name, p in model.named_parameters()}
+    return {"weights": weights, "loss": total / n, "accuracy": correct / n}
 
 
 def _pair(result, what):
@@ -759,10 +1015,12 @@ def _pair(result, what):
 @check("epoch_evaluate", points=2)
 def epoch_evaluate(sub):
     """epoch without optimizer: eval mode, no graph, weights unchanged, loss and accuracy averaged per example."""
+    g = _draws()
     training = sub.module("training")
     model, probe = _probe_model(sub)
+    weights = _probe_weights(sub, model, g)
     model.train()
-    data = _batches()  # the probe gets 1 of 14 right: an accuracy in percent shows
+    data = _with_hits(weights, _batches(g), batches=4)  # a right prediction in each batch: a percentage shows
     before = _weights(model)
     criterion = sub.kit("torch.nn:CrossEntropyLoss")
     loss, acc = _pair(training.epoch(data, model, criterion), "epoch(data, model, criterion)")
@@ -783,54 +1041,44 @@ def epoch_evaluate(sub):
         expect(
             name in after and torch.equal(after[name], b), "epoch changed the weights although no optimizer was given"
         )
-    oracle = _judge_copy(before).eval()
-    X = torch.cat([x for x, _ in data])
-    y = torch.cat([t for _, t in data])
-    with torch.no_grad():
-        logits = oracle(X)
-        mean_of_means = sum(float(F.cross_entropy(oracle(x), t)) for x, t in data) / len(data)
-    want_loss = float(F.cross_entropy(logits, y))
-    want_acc = float((logits.argmax(1) == y).float().mean())
+    want = epoch_evaluate_oracle(weights, data)
     hint = (
         "; with batches of different sizes, weight each batch's mean loss by its size"
-        if abs(loss - mean_of_means) < 1e-5
+        if abs(loss - want["mean_of_means"]) < 1e-5
         else ""
     )
-    expect(abs(loss - want_loss) < 1e-5, f"mean loss over the data is {want_loss:.6f}, epoch returned {loss:.6f}{hint}")
-    expect(abs(acc - want_acc) < 1e-6, f"accuracy over the data is {want_acc:.4f}, epoch returned {acc:.4f}")
+    expect(
+        abs(loss - want["loss"]) < 1e-5,
+        f"mean loss over the data is {want['loss']:.6f}, epoch returned {loss:.6f}{hint}",
+    )
+    expect(
+        abs(acc - want["accuracy"]) < 1e-6,
+        f"accuracy over the data is {want['accuracy']:.4f}, epoch returned {acc:.4f}",
+    )
 
 
 @check("epoch_train", points=2)
 def epoch_train(sub):
     """epoch with an optimizer: train mode, one SGD step per batch exactly as torch.optim does it."""
+    g = _draws()
     training = sub.module("training")
     model, probe = _probe_model(sub)
-    oracle = _judge_copy(_weights(model))
+    weights = _probe_weights(sub, model, g)
     model.eval()
-    data = _batches(seed=4)  # the predictions before each step hit 2 of 14: an accuracy in percent shows
+    data = _with_hits(weights, _batches(g), batches=1)  # a right prediction before the first step
     opt = sub.kit("torch.optim:SGD", model.parameters(), lr=0.3)
     criterion = sub.kit("torch.nn:CrossEntropyLoss")
     loss, acc = _pair(training.epoch(data, model, criterion, opt), "epoch(data, model, criterion, optimizer)")
     seen = probe.seen
     expect(seen and all(mode for mode, _ in seen), "with an optimizer the model must be in train mode (model.train())")
     expect(all(grad for _, grad in seen), "with an optimizer, gradients must be enabled during the forward pass")
-    oracle_opt = torch.optim.SGD(oracle.parameters(), lr=0.3)
-    total, correct = 0.0, 0
-    for x, t in data:
-        oracle_opt.zero_grad()
-        out = oracle(x)
-        batch_loss = F.cross_entropy(out, t)
-        batch_loss.backward()
-        oracle_opt.step()
-        total += float(batch_loss.detach()) * len(t)
-        correct += int((out.argmax(1) == t).sum())
-    n = sum(len(t) for _, t in data)
+    want = epoch_train_oracle(weights, data, 0.3)
     after = _weights(model)
-    for name, q in oracle.named_parameters():
+    for name, q in want["weights"].items():
         expect(name in after, f"the model lost its parameter {name}")
         expect_close(
             after[name],
-            q.detach(),
+            q,
             f"parameter {name} after one epoch",
             rtol=1e-5,
             atol=1e-6,
@@ -838,24 +1086,35 @@ def epoch_train(sub):
             "forgetting zero_grad accumulates the gradients of previous batches)",
         )
     expect(
-        abs(loss - total / n) < 1e-5,
+        abs(loss - want["loss"]) < 1e-5,
         f"the mean training loss (each batch's loss before its step, weighted by "
-        f"its size) is {total / n:.6f}, epoch returned {loss:.6f}",
+        f"its size) is {want['loss']:.6f}, epoch returned {loss:.6f}",
     )
     expect(
-        abs(acc - correct / n) < 1e-6,
-        f"the training accuracy (predictions before each step) is {correct / n:.4f}, epoch returned {acc:.4f}",
+        abs(acc - want["accuracy"]) < 1e-6,
+        f"the training accuracy (predictions before each step) is {want['accuracy']:.4f}, epoch returned {acc:.4f}",
     )
 
 
 # ---------------------------------------------------------------- improvements
-def _skewed_sets():
-    g = torch.Generator().manual_seed(3)
-    Xtrain = torch.rand(600, 3, 8, 8, generator=g) * torch.tensor([1.0, 0.5, 2.0]).view(1, 3, 1, 1) + torch.tensor(
-        [0.2, -1.0, 3.0]
-    ).view(1, 3, 1, 1)
+def _skewed_sets(g):
+    scale, shift = torch.tensor([1.0, 0.5, 2.0]).view(1, 3, 1, 1), torch.tensor([0.2, -1.0, 3.0]).view(1, 3, 1, 1)
+    Xtrain = torch.rand(300, 3, 8, 8, generator=g) * scale + shift
     Xtest = torch.rand(50, 3, 8, 8, generator=g) * 4 - 2  # very different statistics: must not be used
     return Xtrain, Xtest
+
+
+@oracle
+def standardization_oracle(Xtrain, Xtest) -> dict:
+    """The per-channel "mean" and "std" of the training images (over images and pixels), and the "test" images and
+    the first 40 "train" images standardized with them."""
+    m, s = Xtrain.mean(dim=(0, 2, 3)), Xtrain.std(dim=(0, 2, 3))
+    return {
+        "mean": m,
+        "std": s,
+        "test": (Xtest - m.view(1, 3, 1, 1)) / s.view(1, 3, 1, 1),
+        "train": (Xtrain[:40] - m.view(1, 3, 1, 1)) / s.view(1, 3, 1, 1),
+    }
 
 
 def _transforms(result, what):
@@ -872,13 +1131,14 @@ def _transforms(result, what):
 def standardization(sub):
     """channel_stats / standardize per channel; make_transforms uses the TRAIN statistics only."""
     training = sub.module("training")
-    Xtrain, Xtest = _skewed_sets()
+    Xtrain, Xtest = _skewed_sets(_draws())
+    want = standardization_oracle(Xtrain, Xtest)
     stats = training.channel_stats(Xtrain)
     expect(isinstance(stats, (tuple, list)) and len(stats) == 2, "channel_stats should return (mean, std)")
     mean, std = stats
     expect_close(
         torch.as_tensor(mean).reshape(-1),
-        Xtrain.mean(dim=(0, 2, 3)),
+        want["mean"],
         "channel_stats mean",
         rtol=1e-4,
         atol=1e-5,
@@ -886,32 +1146,32 @@ def standardization(sub):
     )
     expect_close(
         torch.as_tensor(std).reshape(-1),
-        Xtrain.std(dim=(0, 2, 3)),
+        want["std"],
         "channel_stats std",
         rtol=2e-3,
         atol=1e-5,
         hint="one standard deviation per channel, over images and pixels",
     )
-    m, s = Xtrain.mean(dim=(0, 2, 3)), Xtrain.std(dim=(0, 2, 3))
-    want = (Xtest - m.view(1, 3, 1, 1)) / s.view(1, 3, 1, 1)
-    expect_close(training.standardize(Xtest, m, s), want, "standardize(X, mean, std)", rtol=1e-4, atol=1e-5)
+    expect_close(
+        training.standardize(Xtest, want["mean"], want["std"]),
+        want["test"],
+        "standardize(X, mean, std)",
+        rtol=1e-4,
+        atol=1e-5,
+    )
     train_tf, test_tf = _transforms(
         training.make_transforms(Xtrain, standardize_inputs=True, augment=False), "make_transforms"
     )
     expect_close(
         test_tf(Xtest.clone()),
-        want,
+        want["test"],
         "test_transform(Xtest)",
         rtol=2e-3,
         atol=1e-4,
         hint="test images are standardized with the mean and std of the TRAINING images",
     )
     expect_close(
-        train_tf(Xtrain[:40].clone()),
-        (Xtrain[:40] - m.view(1, 3, 1, 1)) / s.view(1, 3, 1, 1),
-        "train_transform without augmentation",
-        rtol=2e-3,
-        atol=1e-4,
+        train_tf(Xtrain[:40].clone()), want["train"], "train_transform without augmentation", rtol=2e-3, atol=1e-4
     )
     train_tf, test_tf = _transforms(
         training.make_transforms(Xtrain, standardize_inputs=False, augment=False), "make_transforms"
@@ -920,11 +1180,19 @@ def standardization(sub):
     expect_close(train_tf(Xtest.clone()), Xtest, "train_transform with both switches off", rtol=0, atol=0)
 
 
-def _crop_candidates(X, padding):
-    """All crops of the zero-padded images X (N, C, H, W), and their mirrors: (N, 2 (2p+1)^2, C, H, W)."""
-    N, C, H, W = X.shape
-    padded = F.pad(X, (padding,) * 4)
-    crops = [padded[:, :, i : i + H, j : j + W] for i in range(2 * padding + 1) for j in range(2 * padding + 1)]
+@oracle
+def zero_padded(X, padding: int):
+    """The images X (N, C, H, W) with `padding` zeros added on each side."""
+    return F.pad(X, (padding,) * 4)
+
+
+def _crop_candidates(padded, H, W):
+    """All the H x W windows of the padded images (N, C, H + 2p, W + 2p), and their mirrors: (N, 2 (2p+1)^2, C, H, W)."""
+    crops = [
+        padded[:, :, i : i + H, j : j + W]
+        for i in range(padded.shape[2] - H + 1)
+        for j in range(padded.shape[3] - W + 1)
+    ]
     crops = torch.stack(crops, dim=1)
     return torch.cat([crops, crops.flip(-1)], dim=1)
 
@@ -938,13 +1206,12 @@ def _generator(sub, seed):
 def random_crop_flip(sub):
     """random_crop_flip returns, for each image, a crop of its zero-padded version, mirrored half of the time."""
     training = sub.module("training")
-    g = torch.Generator().manual_seed(4)
-    X = torch.rand(256, 3, 12, 10, generator=g) + 0.5  # no zeros, so padding is visible
+    X = torch.rand(256, 3, 8, 6, generator=_draws()) + 0.5  # no zeros, so padding is visible
     for padding in (4, 2):
         out = training.random_crop_flip(X.clone(), padding=padding)
         expect_shape(out, X.shape, f"random_crop_flip(X, padding={padding})")
         n_pos = (2 * padding + 1) ** 2
-        cands = _crop_candidates(X, padding)  # (N, 2 n_pos, C, H, W)
+        cands = _crop_candidates(zero_padded(X, padding), *X.shape[2:])  # (N, 2 n_pos, C, H, W)
         dist = (cands - out.detach()[:, None]).abs().flatten(2).amax(2)  # (N, 2 n_pos)
         best, which = dist.min(dim=1)
         bad = (~(best <= 1e-6)).nonzero().flatten()  # NaN is no crop
@@ -978,7 +1245,7 @@ def random_crop_flip(sub):
 def augment_train_only(sub):
     """With augmentation on, training batches vary from call to call, test batches are deterministic."""
     training = sub.module("training")
-    Xtrain, Xtest = _skewed_sets()
+    Xtrain, Xtest = _skewed_sets(_draws())
     train_tf, test_tf = _transforms(
         training.make_transforms(Xtrain, standardize_inputs=True, augment=True), "make_transforms"
     )
@@ -989,10 +1256,9 @@ def augment_train_only(sub):
         "test_transform gave two different results on the same images: evaluation must be "
         "deterministic (augment the training batches only)",
     )
-    m, s = Xtrain.mean(dim=(0, 2, 3)).view(1, 3, 1, 1), Xtrain.std(dim=(0, 2, 3)).view(1, 3, 1, 1)
     expect_close(
         a,
-        (Xtest - m) / s,
+        standardization_oracle(Xtrain, Xtest)["test"],
         "test_transform(Xtest) with augmentation on",
         rtol=2e-3,
         atol=1e-4,
@@ -1050,11 +1316,26 @@ def _has_method(obj, name) -> bool:
         return False
 
 
+@oracle
+def exponential_lrs(lr: float, gamma: float, steps: int) -> list:
+    """The learning rates torch.optim.lr_scheduler.ExponentialLR(gamma) gives after each of `steps` steps from lr."""
+    weight = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([weight], lr=lr)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
+    out = []
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        out.append(opt.param_groups[0]["lr"])
+    return out
+
+
 @check("lr_schedule", points=1)
 def lr_schedule(sub):
     """make_scheduler multiplies the learning rate by gamma at each step (ExponentialLR)."""
     training = sub.module("training")
     for gamma in (0.95, 0.5):
+        want = exponential_lrs(0.1, gamma, 10)
         weight = sub.kit_kept("torch.nn:Parameter", torch.zeros(2))
         opt = sub.kit("torch.optim:SGD", [weight], lr=0.1)
         sched = training.make_scheduler(opt, gamma=gamma)
@@ -1064,8 +1345,8 @@ def lr_schedule(sub):
             sched.step()
             lr = expect_number(opt.param_groups[0]["lr"], "the learning rate")
             expect(
-                abs(lr - 0.1 * gamma**k) < 1e-9,
-                f"after {k} steps with gamma={gamma} the learning rate is {lr:.6g}, expected {0.1 * gamma**k:.6g}",
+                abs(lr - want[k - 1]) < 1e-9,
+                f"after {k} steps with gamma={gamma} the learning rate is {lr:.6g}, expected {want[k - 1]:.6g}",
             )
 
 
@@ -1134,7 +1415,8 @@ def trained_logits(run, images, kw, what):
     student's test transform (as the per-channel affine map the kit read off it), then the course CNN with the
     trained weights (found by their shapes, as course_cnn finds them), batch norm with its running statistics,
     no dropout, flip-averaged where the recipe says so. The sandbox's own logits are used only for a model the
-    judge cannot read (batch norm written by hand on tensors of its own, whose roles have no names to go by)."""
+    judge cannot read (batch norm written by hand on tensors of its own, whose roles have no names to go by), and
+    in the student kit (see below)."""
     model, inputs = run.get("model"), run.get("test_inputs")
     expect(is_module(model), f"{what}: the training sent back no trained model")
     expect(isinstance(inputs, dict), f"{what}: the training sent back no test transform")
@@ -1147,11 +1429,18 @@ def trained_logits(run, images, kw, what):
     norms = _batch_norms(layers, what) if kw.get("batch_norm") else []
     if norms is None:
         return run["logits"]
-    candidates = _course_weights({name: lay for name, lay in layers.items() if lay["class"] != "BatchNorm2d"})
-    outs = [
-        in_batches(_trained_course_cnn(w, norms, shift, scale), images, flip=bool(kw.get("flip_test")))
-        for w in candidates
-    ]
+    convs_and_linears = {name: lay for name, lay in layers.items() if lay["class"] != "BatchNorm2d"}
+    try:
+        readings = _course_params(convs_and_linears, course_cnn_weight_shapes())
+        outs = [
+            trained_course_cnn_logits(_read_weights(layers, r), norms, shift, scale, images, bool(kw.get("flip_test")))
+            for r in readings
+        ]
+    except NotRecorded:
+        # The student kit records no training (what the judge would recompute is the student's own trained
+        # network), and it grades on the student's own machine, where there is nothing to defend against: it
+        # scores the logits the sandbox's forward gave.
+        return run["logits"]
     # two readings where conv2's and conv3's biases (64 each) are held apart from their weights: the one the
     # sandbox's logits are nearest to (either one is a network of the student's weights)
     own = run.get("logits")
@@ -1191,9 +1480,11 @@ def _batch_norm_values(lay):
     return (*stats, *affine, float(lay["config"].get("eps", 1e-5)))
 
 
-def _trained_course_cnn(w, norms, shift, scale):
-    """The course CNN in evaluation mode as a function of a batch of [0, 1] images, with the weights `w`
-    ({"conv1.weight": ...}) and batch norms `norms` ([] without), after the test transform x -> shift + scale * x."""
+@oracle
+def trained_course_cnn_logits(w, norms, shift, scale, images, flip):
+    """The course CNN in evaluation mode on a batch of [0, 1] images, with the weights `w` ({"conv1.weight": ...})
+    and batch norms `norms` ([] without), after the test transform x -> shift + scale * x; `flip`: the mean of the
+    logits of each image and of its mirror image."""
     w = {key: t.float() for key, t in w.items()}
 
     def forward(x):
@@ -1207,7 +1498,7 @@ def _trained_course_cnn(w, norms, shift, scale):
         h = F.relu(F.linear(h.flatten(1), w["fc1.weight"], w["fc1.bias"]))
         return F.linear(h, w["fc2.weight"], w["fc2.bias"])
 
-    return forward
+    return in_batches(forward, images, flip=flip)
 
 
 def _record_speed(speed) -> None:
