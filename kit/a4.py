@@ -1,8 +1,9 @@
 """Assignment 4 runs: the test images, the stated starting point, the step sizes, the three fits and their plots.
 
 The notebook, the command line (`python -m kit.a4`) and the autograder all fit through these functions, so they
-fit exactly the same way. The Gaussian here is the kit's own closed form (never the student's code):
-f(x) = a * exp(-sum_k (x_k - mu_k)^2 / sigma_k^2), x = (row, col) pixel indices.
+fit exactly the same way. The kit holds no model image of its own: the synthetic image is drawn by the student's
+gaussian_image (the grader draws its own with its closed form), and plot_fit draws the fitted Gaussian's level
+ellipses from the parameters.
 """
 
 from __future__ import annotations
@@ -21,15 +22,6 @@ STEPS = 400  # the checks measured <= 200 steps to recover every test Gaussian w
 DIGIT_INDEX = 2  # a "1" of the MNIST test set: an elongated stroke, well described by one Gaussian
 
 
-def closed_form_gaussian(params, height, width, dtype=torch.float64):
-    """(H, W) image of a * exp(-sum_k (x_k - mu_k)^2 / sigma_k^2) over the (row, col) pixel grid."""
-    rows = torch.arange(height, dtype=dtype)[:, None]
-    cols = torch.arange(width, dtype=dtype)[None, :]
-    a, mu, sigma = (torch.as_tensor(params[k], dtype=dtype) for k in ("a", "mu", "sigma"))
-    q = (rows - mu[0]) ** 2 / sigma[0] ** 2 + (cols - mu[1]) ** 2 / sigma[1] ** 2
-    return a * torch.exp(-q)
-
-
 def as_params(a, mu, sigma, dtype=torch.float64):
     """The parameter dict of the assignment: "a" (), "mu" (2,), "sigma" (2,)."""
     return {
@@ -40,6 +32,7 @@ def as_params(a, mu, sigma, dtype=torch.float64):
 
 
 def synthetic_image(
+    gaussian_fit,
     height=SYNTHETIC["height"],
     width=SYNTHETIC["width"],
     a=SYNTHETIC["a"],
@@ -48,13 +41,19 @@ def synthetic_image(
     noise=0.0,
     seed=0,
 ):
-    """A Gaussian blob (plus white noise of std `noise`); returns (image (H, W) float64, true params)."""
+    """A Gaussian blob drawn by your gaussian_fit.gaussian_image over your pixel_grid, plus white noise of std
+    `noise`; returns (image (H, W) float64, true params)."""
     true = as_params(a, mu, sigma)
-    image = closed_form_gaussian(true, height, width)
-    if noise:
-        gen = torch.Generator().manual_seed(seed)
-        image = image + noise * torch.randn(image.shape, generator=gen, dtype=image.dtype)
-    return image, true
+    image = gaussian_fit.gaussian_image({k: v.clone() for k, v in true.items()}, gaussian_fit.pixel_grid(height, width))
+    return with_noise(image.detach().to(torch.float64), noise, seed), true
+
+
+def with_noise(image, noise, seed=0):
+    """image plus white noise of std `noise`, drawn from a generator of its own seeded with `seed`."""
+    if not noise:
+        return image
+    gen = torch.Generator().manual_seed(seed)
+    return image + noise * torch.randn(image.shape, generator=gen, dtype=image.dtype)
 
 
 def blurred_digit(index=DIGIT_INDEX, blur=1.5):
@@ -172,18 +171,25 @@ def dtype(name: str):
 
 # ---------------------------------------------------------------- plots
 def plot_fit(image, params, path=None, title="", ax=None):
-    """The image in grey, the fitted Gaussian as contours (levels 0.25, 0.5, 0.75 of a) and mu as a cross."""
+    """The image in grey, the fitted Gaussian as its level curves (0.25, 0.5, 0.75 of a) and mu as a cross."""
+    from matplotlib.patches import Ellipse
+
     from .plots import _save, plt
 
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 5 * image.shape[0] / image.shape[1] + 0.5))
-    fitted = closed_form_gaussian(params, *image.shape)
     ax.imshow(image.detach().cpu().numpy(), cmap="gray")
-    a = float(params["a"])
-    if abs(a) > 0:
-        levels = sorted(a * t for t in (0.25, 0.5, 0.75))
-        ax.contour(fitted.numpy(), levels=levels, colors="C1", linewidths=1)
+    mu, sigma = [float(v) for v in params["mu"]], [abs(float(v)) for v in params["sigma"]]
+    if abs(float(params["a"])) > 0 and all(math.isfinite(v) for v in mu + sigma):
+        for level in (0.25, 0.5, 0.75):
+            # the level curve at level * a: sum_k (x_k - mu_k)^2 / sigma_k^2 = log(1 / level), an ellipse
+            radius = math.sqrt(math.log(1 / level))
+            ax.add_patch(
+                Ellipse(
+                    (mu[1], mu[0]), 2 * radius * sigma[1], 2 * radius * sigma[0], fill=False, color="C1", linewidth=1
+                )
+            )  # (col, row), as imshow's axes
     ax.plot(float(params["mu"][1]), float(params["mu"][0]), "+", color="C3", markersize=12)  # plot takes (col, row)
     ax.set(title=title or describe(params), xlabel="col", ylabel="row")
     ax.title.set_fontsize(9)
@@ -232,7 +238,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     gaussian_fit = load_student_module(args.folder, "gaussian_fit")
     if args.what == "synthetic":
-        image, true = synthetic_image(noise=args.noise, seed=args.seed)
+        image, true = synthetic_image(gaussian_fit, noise=args.noise, seed=args.seed)
     else:
         image, true = blurred_digit(), None
     device = pick_device(args.device)

@@ -22,6 +22,16 @@ REFERENCE = ROOT / "solutions" / A / "gaussian_fit.py"
 BY_HAND = "in an exercise done by hand"  # the judge's messages, from the source check or the sandbox (judge.py)
 
 
+def reference_module():
+    """The reference gaussian_fit, imported here (outside the grader): kit.a4 draws its synthetic image with it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ref_a4", REFERENCE)
+    ref = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref)
+    return ref
+
+
 def variant(tmp_path, replacements) -> Path:
     """A submission folder holding the reference with `replacements` applied; returns the submission root."""
     source = REFERENCE.read_text()
@@ -142,10 +152,8 @@ def test_cheats_are_correct_with_autograd(tmp_path):
 
     from kit.a4 import initial_params, step_sizes, synthetic_image
 
-    spec = importlib.util.spec_from_file_location("ref_a4", REFERENCE)
-    ref = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ref)
-    image, _ = synthetic_image(noise=0.05)
+    ref = reference_module()
+    image, _ = synthetic_image(ref, noise=0.05)
     init, lr = initial_params(image), step_sizes(image)
     params = {k: v + 0.1 for k, v in init.items()}
     grid = ref.pixel_grid(*image.shape)
@@ -196,9 +204,10 @@ def test_autograd_captured_at_import_loses_the_by_hand_checks(tmp_path):
 def test_kit_images_and_start():
     from kit import a4
 
-    image, true = a4.synthetic_image(30, 45, 1.5, (10.0, 28.0), (5.0, 8.0))
+    ref = reference_module()
+    image, true = a4.synthetic_image(ref, 30, 45, 1.5, (10.0, 28.0), (5.0, 8.0))
     assert image.shape == (30, 45) and image.dtype == torch.float64
-    # the closed form peaks at mu: row 10, column 28
+    # the reference's Gaussian peaks at mu: row 10, column 28
     assert tuple(int(i) for i in torch.unravel_index(image.argmax(), image.shape)) == (10, 28)
     assert abs(float(image[10, 28]) - 1.5) < 1e-12
     assert abs(float(image[15, 28]) - 1.5 * math.exp(-1)) < 1e-12  # one sigma_row away: a / e
@@ -206,8 +215,20 @@ def test_kit_images_and_start():
     assert start["mu"].tolist() == [14.5, 22.0] and start["sigma"].tolist() == [7.5, 11.25]
     lr = a4.step_sizes(image)
     assert set(lr) == {"a", "mu", "sigma", "s"} and all(v > 0 for v in lr.values())
-    noisy, _ = a4.synthetic_image(noise=0.05, seed=1)
-    assert 0.04 < float((noisy - a4.synthetic_image()[0]).std()) < 0.06
+    noisy, _ = a4.synthetic_image(ref, noise=0.05, seed=1)
+    assert 0.04 < float((noisy - a4.synthetic_image(ref)[0]).std()) < 0.06
+    assert not hasattr(a4, "closed_form_gaussian")  # the kit ships no model image (issue 28)
+
+
+@pytest.mark.quick
+def test_student_kit_digit_bar_is_lbfgs_best():
+    """fit_digit's bar where the student kit has no recording (its trainings) is L-BFGS's best g, which the
+    instructor's grader computes live."""
+    from autograder.checks.a4_gaussian_fit import DIGIT_BEST_LOSS, oracle_best_fit
+    from kit.a4 import blurred_digit, initial_params
+
+    digit = blurred_digit()
+    assert oracle_best_fit(digit, initial_params(digit)) == pytest.approx(DIGIT_BEST_LOSS, rel=1e-5)
 
 
 @pytest.mark.quick

@@ -12,6 +12,7 @@ import torch
 
 from autograder.api import (
     CheckFailed,
+    NotRecorded,
     check,
     expect,
     expect_close,
@@ -19,6 +20,7 @@ from autograder.api import (
     expect_numbers,
     expect_shape,
     expect_tensor,
+    oracle,
 )
 from autograder.judge import ByHandViolation
 
@@ -28,21 +30,29 @@ RECOVERY_TOL = 0.01  # max abs error on a, mu, sigma (pixels) after kit.a4.STEPS
 
 
 # ---------------------------------------------------------------- oracles
-def oracle_grid(H, W):
+# Each @oracle (autograder/api.py) runs live in the instructor's grader; the student kit ships its recorded answers
+# for the public checks' inputs, not its body. An oracle takes what the judge drew (never what the submission
+# returned, except where a call site falls back on NotRecorded), calls the plain helpers below, never another oracle
+# (the recording keeps what the checks asked, not inner steps), and draws no random numbers (the judge's draws must
+# follow the same sequence whether oracles run or are answered from the recording).
+def _grid(H, W):
     rows = torch.arange(H, dtype=torch.float64)[:, None].expand(H, W)
     cols = torch.arange(W, dtype=torch.float64)[None, :].expand(H, W)
     return torch.stack([rows, cols], dim=-1)
 
 
-def oracle_image(params, H, W):
-    from kit.a4 import closed_form_gaussian
+def _image(params, H, W):
+    """The closed form, written apart from forward's graph: a * exp(-sum_k (x_k - mu_k)^2 / sigma_k^2)."""
+    rows = torch.arange(H, dtype=torch.float64)[:, None]
+    cols = torch.arange(W, dtype=torch.float64)[None, :]
+    a, mu, sigma = (torch.as_tensor(params[k], dtype=torch.float64) for k in KEYS)
+    q = (rows - mu[0]) ** 2 / sigma[0] ** 2 + (cols - mu[1]) ** 2 / sigma[1] ** 2
+    return a * torch.exp(-q)
 
-    return closed_form_gaussian(params, H, W)
 
-
-def oracle_forward(params, image):
+def _forward(params, image):
     H, W = image.shape
-    d = oracle_grid(H, W) - params["mu"]
+    d = _grid(H, W) - params["mu"]
     p = params["sigma"] ** -2
     q = (d**2 * p).sum(-1)
     e = torch.exp(-q)
@@ -51,18 +61,68 @@ def oracle_forward(params, image):
     return {"d": d, "p": p, "q": q, "e": e, "f": f, "r": r, "g": (r**2).sum()}
 
 
-def oracle_grads(params, image):
-    """dg/da, dg/dmu, dg/dsigma from autograd, and dg/dp (p = sigma^-2) for the hints."""
-    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-    g = oracle_forward(leaves, image)["g"]
-    grads = dict(zip(KEYS, torch.autograd.grad(g, [leaves[k] for k in KEYS])))
+def _grad_p(params, image):
+    """dg/dp, p = sigma^-2 the diagonal of Sigma, from autograd."""
     p = (params["sigma"].detach() ** -2).requires_grad_(True)
-    d = oracle_grid(*image.shape) - params["mu"]
+    d = _grid(*image.shape) - params["mu"]
     g_p = ((params["a"] * torch.exp(-(d**2 * p).sum(-1)) - image) ** 2).sum()
-    grads["p"] = torch.autograd.grad(g_p, p)[0]
+    return torch.autograd.grad(g_p, p)[0]
+
+
+@oracle
+def oracle_grid(H, W):
+    return _grid(H, W)
+
+
+@oracle
+def oracle_image(params, H, W):
+    return _image(params, H, W)
+
+
+@oracle
+def oracle_image_mistakes(params, H, W):
+    """The model image under the usual mistakes, by name (IMAGE_MISTAKES)."""
+    d = _grid(H, W) - params["mu"]
+    return {
+        "sigma^2": params["a"] * torch.exp(-(d**2 * params["sigma"] ** 2).sum(-1)),
+        "half": params["a"] * torch.exp(-0.5 * (d**2 * params["sigma"] ** -2).sum(-1)),
+        "swapped": _image({"a": params["a"], "mu": params["mu"].flip(0), "sigma": params["sigma"].flip(0)}, H, W),
+    }
+
+
+@oracle
+def oracle_loss(f, image):
+    return ((f - image) ** 2).sum()
+
+
+@oracle
+def oracle_forward(params, image):
+    return _forward(params, image)
+
+
+@oracle
+def oracle_grads(params, image):
+    """dg/da, dg/dmu, dg/dsigma from autograd, and dg/dp (p = sigma^-2: the answer of backward_Sigma)."""
+    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+    g = _forward(leaves, image)["g"]
+    grads = dict(zip(KEYS, torch.autograd.grad(g, [leaves[k] for k in KEYS])))
+    grads["p"] = _grad_p(params, image)
     return grads
 
 
+@oracle
+def oracle_sigma_mistakes(params, image):
+    """dg/dsigma under the usual mistakes of its chain rule, by name (SIGMA_MISTAKES)."""
+    p_grad, sigma = _grad_p(params, image), params["sigma"]
+    return {
+        "dg/dp": p_grad,
+        "sigma^2": p_grad * 2 * sigma,
+        "exponent": -p_grad * sigma**-2,
+        "sign": 2 * p_grad * sigma**-3,
+    }
+
+
+@oracle
 def oracle_descent(image, init, lr, steps, reparametrized=False):
     """Plain gradient descent with autograd's gradients; returns (params, g before each step and after the last)."""
     free = {k: v.detach().clone() for k, v in init.items()}
@@ -74,7 +134,7 @@ def oracle_descent(image, init, lr, steps, reparametrized=False):
         params = dict(leaves)
         if reparametrized:
             params["sigma"] = torch.exp(params.pop("s"))
-        g = oracle_forward(params, image)["g"]
+        g = _forward(params, image)["g"]
         grads = torch.autograd.grad(g, list(leaves.values()))
         losses.append(float(g.detach()))
         if len(losses) <= steps:
@@ -82,6 +142,31 @@ def oracle_descent(image, init, lr, steps, reparametrized=False):
     if reparametrized:
         free["sigma"] = torch.exp(free.pop("s"))
     return free, losses
+
+
+@oracle
+def oracle_best_fit(image, init):
+    """g of the best Gaussian for `image`: torch.optim.LBFGS on the closed form, from `init`."""
+    leaves = {k: v.clone().requires_grad_(True) for k, v in init.items()}
+    opt = torch.optim.LBFGS(
+        list(leaves.values()),
+        lr=1,
+        max_iter=500,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-14,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure():
+        opt.zero_grad()
+        g = _forward(leaves, image)["g"]
+        g.backward()
+        return g
+
+    opt.step(closure)
+    with torch.no_grad():
+        return float(_forward(leaves, image)["g"])
 
 
 def random_params(H, W):
@@ -128,8 +213,36 @@ def _close(x, y, rtol=1e-6):
     )
 
 
-def diagnose_grad(name, got, expected, grads, params, npix):
-    """A hint naming the usual mistake behind a wrong gradient (never the formula itself)."""
+# ---------------------------------------------------------------- hints: the student's answer next to mistaken variants
+# The variants come from oracles, called whether or not the answer is right: recording the reference records them,
+# so the student kit gives the same hints. A case its recording lacks drops the hint; the failure stands.
+SIGMA_MISTAKES = {
+    "dg/dp": "this is dg/dp, the gradient w.r.t. the diagonal p of Sigma, not w.r.t. sigma: one more link of the "
+    "chain rule is missing (p is a function of sigma)",
+    "sigma^2": "you chained through the wrong variable: you differentiated as if Sigma held sigma^2, but its "
+    "diagonal is sigma^-2 (the inverse squares)",
+    "exponent": "the last link of the chain (from p to sigma) is wrong: differentiate the power of sigma again, "
+    "exponent included",
+    "sign": "the last link of the chain (from p to sigma) has the wrong sign: p decreases when sigma grows",
+}
+IMAGE_MISTAKES = {
+    "sigma^2": "you multiplied by sigma^2: Sigma = diag(sigma^-2), so divide the squared differences by sigma^2",
+    "half": "there is no 1/2 in this assignment's exponent: f = a exp(-(x - mu)^T Sigma (x - mu))",
+    "swapped": "rows and columns are swapped: x = (row, col), mu[0] goes with the row index",
+}
+
+
+def sigma_mistakes(params, image):
+    """oracle_sigma_mistakes, or {} where the student kit's recording lacks the case (the hint is then omitted)."""
+    try:
+        return oracle_sigma_mistakes(params, image)
+    except NotRecorded:
+        return {}
+
+
+def diagnose_grad(got, expected, npix, mistakes=None):
+    """A hint naming the usual mistake behind a wrong gradient (never the formula itself); `mistakes`: the
+    gradient under named mistakes (SIGMA_MISTAKES)."""
     if _close(got, expected / 2):
         return (
             "it is half the expected value: a factor 2 is missing (where does the derivative of a square bring one in?)"
@@ -141,25 +254,9 @@ def diagnose_grad(name, got, expected, grads, params, npix):
         )
     if _close(got, expected / npix):
         return "it is (number of pixels) times too small: g is a sum over the pixels, not a mean"
-    if name == "sigma":
-        p_grad = grads["p"]
-        if _close(got, p_grad):
-            return (
-                "this is dg/dp, the gradient w.r.t. the diagonal p of Sigma, not w.r.t. sigma: one more link of "
-                "the chain rule is missing (p is a function of sigma)"
-            )
-        if _close(got, p_grad * 2 * params["sigma"]):
-            return (
-                "you chained through the wrong variable: you differentiated as if Sigma held sigma^2, but its "
-                "diagonal is sigma^-2 (the inverse squares)"
-            )
-        if _close(got, -p_grad * params["sigma"] ** -2):
-            return (
-                "the last link of the chain (from p to sigma) is wrong: differentiate the power of sigma "
-                "again, exponent included"
-            )
-        if _close(got, 2 * p_grad * params["sigma"] ** -3):
-            return "the last link of the chain (from p to sigma) has the wrong sign: p decreases when sigma grows"
+    for name, value in (mistakes or {}).items():
+        if _close(got, value):
+            return SIGMA_MISTAKES[name]
     return (
         "follow the graph of forward backwards, one node at a time (r, f, e, q, then d and p, then mu and "
         "sigma): write each local derivative, check its shape against its node's, and sum over the pixels "
@@ -167,21 +264,15 @@ def diagnose_grad(name, got, expected, grads, params, npix):
     )
 
 
-def _hint_image(gf, params, H, W, got):
-    """Names the usual mistake behind a wrong model image."""
-    d = oracle_grid(H, W) - params["mu"]
-    variants = {
-        "you multiplied by sigma^2: Sigma = diag(sigma^-2), so divide the squared differences by sigma^2": params["a"]
-        * torch.exp(-(d**2 * params["sigma"] ** 2).sum(-1)),
-        "there is no 1/2 in this assignment's exponent: f = a exp(-(x - mu)^T Sigma (x - mu))": params["a"]
-        * torch.exp(-0.5 * (d**2 * params["sigma"] ** -2).sum(-1)),
-        "rows and columns are swapped: x = (row, col), mu[0] goes with the row index": oracle_image(
-            {"a": params["a"], "mu": params["mu"].flip(0), "sigma": params["sigma"].flip(0)}, H, W
-        ),
-    }
-    for hint, value in variants.items():
+def _hint_image(params, H, W, got):
+    """Names the usual mistake behind a wrong model image ("" when none fits)."""
+    try:
+        variants = oracle_image_mistakes(params, H, W)
+    except NotRecorded:  # the student kit: a case its recording lacks; the failure stands without the hint
+        return ""
+    for name, value in variants.items():
         if isinstance(got, torch.Tensor) and got.shape == value.shape and torch.allclose(got.double(), value):
-            return hint
+            return IMAGE_MISTAKES[name]
     return ""
 
 
@@ -214,7 +305,7 @@ def gaussian_image(sub):
             f"gaussian_image for an image of {H}x{W}",
             rtol=1e-9,
             atol=1e-12,
-            hint=_hint_image(gf, params, H, W, got),
+            hint=_hint_image(params, H, W, got),
         )
 
 
@@ -226,7 +317,7 @@ def loss(sub):
         f, image = torch.rand(H, W, dtype=torch.float64), torch.rand(H, W, dtype=torch.float64)
         g = expect_tensor(gf.loss(f, image), "loss(f, image)")
         expect(g.numel() == 1, f"loss should be a scalar, got shape {tuple(g.shape)}")
-        expected = ((f - image) ** 2).sum()
+        expected = oracle_loss(f, image)
         if abs(float(g) - float(expected) / (H * W)) < 1e-9:
             raise CheckFailed("loss is the mean over the pixels: this assignment's g is the SUM of (f - I)^2")
         expect_close(g.reshape(()), expected, f"loss for {H}x{W} images", rtol=1e-10, atol=1e-12)
@@ -236,14 +327,6 @@ def loss(sub):
 def forward(sub):
     """forward returns g and the intermediate values d, p, q, e, f, r, g of the graph."""
     gf = sub.module("gaussian_fit")
-    shapes = {
-        "d": lambda H, W: (H, W, 2),
-        "p": lambda H, W: (2,),
-        "q": lambda H, W: (H, W),
-        "e": lambda H, W: (H, W),
-        "f": lambda H, W: (H, W),
-        "r": lambda H, W: (H, W),
-    }
     for H, W in SIZES:
         params, image = random_problem(H, W)
         result = gf.forward(clone(params), oracle_grid(H, W), image.clone())
@@ -253,8 +336,14 @@ def forward(sub):
         expect(isinstance(outputs, dict), f"forward(...)[1] should be a dict, got {type(outputs).__name__}")
         missing = [k for k in expected if k not in outputs]
         expect(not missing, f"forward(...)[1] (outputs) is missing the keys {missing}")
-        for key, shape in shapes.items():
-            expect_shape(outputs[key], shape(H, W), f"outputs[{key!r}] for a {H}x{W} image")
+        for key in "dpqefr":
+            what = f"outputs[{key!r}] for a {H}x{W} image"
+            got = expect_tensor(outputs[key], what)
+            # the nodes' shapes are asked in Q1: the message does not give them
+            expect(
+                got.shape == expected[key].shape,
+                f"{what} has shape {tuple(got.shape)}: not the shape of that node (work it out from the graph)",
+            )
             hint = (
                 "p is sigma^-2 (the diagonal of Sigma), not sigma^2"
                 if key == "p"
@@ -262,9 +351,7 @@ def forward(sub):
                 if key == "r"
                 else ""
             )
-            expect_close(
-                outputs[key], expected[key], f"outputs[{key!r}] for a {H}x{W} image", rtol=1e-9, atol=1e-12, hint=hint
-            )
+            expect_close(got, expected[key], what, rtol=1e-9, atol=1e-12, hint=hint)
         expect_tensor(g, "g")
         expect_close(g.reshape(()), expected["g"], f"g for a {H}x{W} image", rtol=1e-9, atol=1e-12)
 
@@ -282,7 +369,7 @@ def backward(sub):
                 by_hand("backward(params, outputs)", gf.backward.call_by_hand, params, outputs),
                 "backward(params, outputs)",
             )
-            expected = oracle_grads(params, image)
+            expected, mistakes = oracle_grads(params, image), sigma_mistakes(params, image)
             for name in ("a", "mu", "sigma"):
                 got = grads[name]
                 expect_close(
@@ -291,7 +378,7 @@ def backward(sub):
                     f"dg/d{name} for a {H}x{W} image",
                     rtol=1e-6,
                     atol=1e-9,
-                    hint=diagnose_grad(name, got, expected[name], expected, params, H * W),
+                    hint=diagnose_grad(got, expected[name], H * W, mistakes if name == "sigma" else None),
                 )
 
 
@@ -313,7 +400,7 @@ def backward_Sigma(sub):
                 "here, return its (2,) gradient"
             )
         expect_shape(got, (2,), "backward_Sigma(params, outputs)")
-        hint = diagnose_grad("Sigma", got, expected["p"], expected, params, H * W)
+        hint = diagnose_grad(got, expected["p"], H * W)
         if _close(got, expected["sigma"]):
             hint = (
                 "this is dg/dsigma: the question asks for the gradient with respect to the entries of Sigma "
@@ -428,9 +515,9 @@ def fit_autograd(sub):
 @check("fits_agree", points=1)
 def fits_agree(sub):
     """fit_manual and fit_autograd follow the same path from the stated start (100 steps, synthetic image)."""
-    from kit.a4 import initial_params, step_sizes, synthetic_image
+    from kit.a4 import SYNTHETIC, initial_params, step_sizes
 
-    image, _ = synthetic_image(noise=0.05)
+    image, _ = synthetic_image(sub, *(SYNTHETIC[k] for k in ("height", "width", "a", "mu", "sigma")), noise=0.05)
     init, lr = initial_params(image), step_sizes(image)
     lr = {k: lr[k] for k in KEYS}
     manual, manual_losses, _ = _one_fit(sub, "manual", "fit_manual", image, init, lr, 100)
@@ -447,6 +534,15 @@ def fits_agree(sub):
         expect_close(manual[k].detach(), auto[k].detach(), f"fit_manual's {k} vs fit_autograd's", rtol=1e-7, atol=1e-9)
 
 
+def _sigma_descended_itself(image, init, lr, steps):
+    """sigma after plain descent on sigma itself with lr['s'] (a hint), or None where the student kit's recording
+    lacks the case (the hint is then omitted)."""
+    try:
+        return oracle_descent(image, init, {"a": lr["a"], "mu": lr["mu"], "sigma": lr["s"]}, steps)[0]["sigma"]
+    except NotRecorded:
+        return None
+
+
 @check("fit_reparametrized", points=1)
 def fit_reparametrized(sub):
     """Bonus: fit_reparametrized descends on s = log(sigma) (autograd's steps) and returns sigma = exp(s) > 0."""
@@ -459,8 +555,8 @@ def fit_reparametrized(sub):
         if _close(params["sigma"], torch.log(expected["sigma"])):
             raise CheckFailed(f"{what} returned s = log(sigma) as 'sigma': return sigma = exp(s)")
         expect(bool((params["sigma"] > 0).all()), f"{what} returned a non-positive sigma {params['sigma'].tolist()}")
-        plain, _ = oracle_descent(image, init, {"a": lr["a"], "mu": lr["mu"], "sigma": lr["s"]}, steps)
-        if _close(params["sigma"], plain["sigma"]):
+        plain = _sigma_descended_itself(image, init, lr, steps)
+        if plain is not None and _close(params["sigma"], plain):
             raise CheckFailed(
                 f"{what} updated sigma itself: the descent variable is s = log(sigma), with the "
                 "step size lr['s'] and the gradient with respect to s (not sigma)"
@@ -476,6 +572,26 @@ RECOVERY_IMAGES = [  # (H, W, a, mu, sigma): the assignment's image, a small bum
 ]
 
 
+def synthetic_image(sub, H, W, a, mu, sigma, noise=0.0):
+    """(image, true params): a Gaussian plus white noise, as kit.a4.synthetic_image makes it for the notebook, here
+    with the closed form (oracle_image)."""
+    from kit.a4 import as_params, with_noise
+
+    true = as_params(a, mu, sigma)
+    try:
+        image = oracle_image(true, H, W)
+    except NotRecorded:
+        # The student kit records its quick checks only: its trainings draw the image with the student's own
+        # gaussian_image, as the notebook does. A wrong one loses the quick check gaussian_image there; the
+        # instructor's grader draws every image with the closed form.
+        gf = sub.module("gaussian_fit")
+        image = gf.gaussian_image(clone(true), gf.pixel_grid(H, W))
+        expect_shape(image, (H, W), f"gaussian_image for a {H}x{W} image")
+        image = image.detach().double()
+        expect_finite(image, f"gaussian_image for a {H}x{W} image")
+    return with_noise(image, noise), true
+
+
 def _stated_fit(sub, which, image):
     """fit_<which> from the stated start with the kit's step sizes and STEPS steps (the notebook's run_fits)."""
     from kit.a4 import STEPS, initial_params, step_sizes
@@ -487,10 +603,10 @@ def _stated_fit(sub, which, image):
 
 
 def _recovers(sub, which):
-    from kit.a4 import STEPS, describe, synthetic_image
+    from kit.a4 import STEPS, describe
 
     for H, W, a, mu, sigma in RECOVERY_IMAGES:
-        image, true = synthetic_image(H, W, a, mu, sigma)
+        image, true = synthetic_image(sub, H, W, a, mu, sigma)
         params, losses = _stated_fit(sub, which, image)
         expect(
             losses[-1] < losses[0],
@@ -522,7 +638,10 @@ def fit_reparametrized_recovers(sub):
     _recovers(sub, "reparametrized")
 
 
-DIGIT_LOSS_MARGIN = 1.01  # fit_manual's final g may exceed L-BFGS's best by 1 % (measured: 3.12564 for both)
+DIGIT_LOSS_MARGIN = 1.01  # fit_manual's final g may exceed L-BFGS's best by 1 % (measured: the same g)
+# L-BFGS's best g on kit.a4.blurred_digit() from the stated start (oracle_best_fit, measured; tests/test_a4 keeps it
+# in step): the student kit's bar, since it records no training
+DIGIT_BEST_LOSS = 3.12564
 
 
 @check("fit_digit", points=1, tier="train", timeout=60)
@@ -531,29 +650,15 @@ def fit_digit(sub):
     from kit.a4 import STEPS, blurred_digit, initial_params
 
     image = blurred_digit()
-    params, _ = _stated_fit(sub, "manual", image)
-    reached = float(oracle_forward({k: v.detach().double() for k, v in params.items()}, image)["g"])  # not its word
-    # oracle: L-BFGS on the closed form, same start
-    leaves = {k: v.clone().requires_grad_(True) for k, v in initial_params(image).items()}
-    opt = torch.optim.LBFGS(
-        list(leaves.values()),
-        lr=1,
-        max_iter=500,
-        tolerance_grad=1e-12,
-        tolerance_change=1e-14,
-        history_size=20,
-        line_search_fn="strong_wolfe",
-    )
-
-    def closure():
-        opt.zero_grad()
-        g = oracle_forward(leaves, image)["g"]
-        g.backward()
-        return g
-
-    opt.step(closure)
-    with torch.no_grad():
-        best = float(oracle_forward(leaves, image)["g"])
+    params, losses = _stated_fit(sub, "manual", image)
+    try:
+        reached = float(oracle_forward({k: v.detach().double() for k, v in params.items()}, image)["g"])  # not its word
+        best = oracle_best_fit(image, initial_params(image))
+    except NotRecorded:
+        # The student kit: its recording holds no training, and g of the student's own parameters would be an answer
+        # of loss computed in the kit. It takes the student's own last loss and the measured best; the instructor's
+        # grader recomputes both.
+        reached, best = losses[-1], DIGIT_BEST_LOSS
     expect(
         reached <= best * DIGIT_LOSS_MARGIN,
         f"on the blurred digit, fit_manual ends at parameters whose g is {reached:.5g} after {STEPS} steps; the "
