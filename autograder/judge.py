@@ -758,6 +758,8 @@ def _student_error(err, fields) -> Exception:
         return NotImplementedError(text)
     if kind == "memory":
         return SubmissionError("ran out of memory (the check's memory limit)")
+    if kind == "input_changed":  # the caller's data changed: the function's own bug, graded as a wrong answer
+        return CheckFailed(f"{what or 'the function'} {str(err.get('message', ''))[:600]}")
     if kind == "by_hand":
         return ByHandViolation(
             "torch.autograd was used in an exercise done by hand: compute the gradients with the chain rule yourself"
@@ -836,7 +838,16 @@ class Remote:
     def call_by_hand(self, *args, **kwargs):
         """Call with torch.autograd unavailable (exercises done by hand): the judge first reads the function's
         source, and whatever of the submission it reaches (its module's functions, the submission's other modules
-        it imports), for autograd; then the sandbox refuses autograd, threads and processes for the whole call."""
+        it imports), for autograd; then the sandbox refuses autograd, threads and processes for the whole call.
+        A tensor of the inputs changed in place fails the call (CheckFailed, naming it)."""
+        return self._by_hand(args, kwargs, may_update=False)
+
+    def call_by_hand_updating(self, *args, **kwargs):
+        """call_by_hand for a function whose task is to update what it is given (an optimizer's step): its input
+        tensors may change in place."""
+        return self._by_hand(args, kwargs, may_update=True)
+
+    def _by_hand(self, args, kwargs, may_update):
         module, _, func = self._name.rpartition(".")
         if module and func:
             found = autograd_uses(self._session.folder / f"{module}.py", func)
@@ -846,8 +857,9 @@ class Remote:
                     "done by hand: compute the gradients with the chain rule yourself"
                 )
         return self._session.request(
-            "call", obj=self._ref, args=list(args), kwargs=kwargs, by_hand=True, what=self._label()
-        )
+            "call", obj=self._ref, args=list(args), kwargs=kwargs, by_hand=True, may_update=may_update,
+            what=self._label(),
+        )  # fmt: skip
 
     def call_kept(self, *args, **kwargs) -> "Remote":
         """Call, and keep the result in the sandbox (to pass it on, or mutate it in place)."""

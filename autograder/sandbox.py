@@ -68,6 +68,48 @@ class ByHand(RuntimeError):
     """Raised in a by-hand exercise when the student's code reaches for torch.autograd."""
 
 
+_EQUAL = None  # torch.equal as the sandbox found it, before any student code could replace it
+
+
+class InputChanged(RuntimeError):
+    """Raised when a function done by hand changed one of its inputs in place (the caller's data)."""
+
+
+def _snapshot(value, path="", depth=0) -> list:
+    """(where, tensor, its clone) for every tensor of `value` (in dicts, lists and tuples, as the judge passes them):
+    after the call, each tensor object the caller handed over must hold what it held before."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return [(path, value, value.detach().clone())]
+    if depth < 4 and type(value) in (dict, list, tuple):
+        items = value.items() if type(value) is dict else enumerate(value)
+        return [t for k, v in items for t in _snapshot(v, f"{path}[{k!r}]", depth + 1)]
+    return []
+
+
+def _inputs_changed(func, args, kwargs):
+    """Snapshots the tensors of a call's inputs; returns a function that names, after the call, the first of them
+    changed in place ("" when none), as the student's signature names the argument. Replacing an entry of a dict
+    the caller passed changes no tensor (the course's sgd returns its params dict so updated)."""
+    import inspect
+
+    try:
+        names = list(inspect.signature(func).bind(*args, **kwargs).arguments)
+    except (TypeError, ValueError):
+        names = []
+    labels = [names[i] if i < len(names) else f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
+    kept = [t for label, v in zip(labels, [*args, *kwargs.values()]) for t in _snapshot(v, label)]
+
+    def first_changed() -> str:
+        for where, tensor, was in kept:
+            if tensor.shape != was.shape or tensor.dtype != was.dtype or not _EQUAL(tensor.detach(), was):
+                return where
+        return ""
+
+    return first_changed
+
+
 # ---------------------------------------------------------------- the zygote
 def _prctl_subreaper():
     try:
@@ -451,6 +493,8 @@ def child_main(msg: dict) -> None:
     import numpy as np
     import torch
 
+    global _EQUAL
+    _EQUAL = torch.equal
     torch.set_num_threads(max(1, int(msg.get("threads", 1))))
     seed = int(msg.get("seed", 0))
     random.seed(seed)
@@ -510,6 +554,8 @@ class Server:
     def describe_error(self, err: BaseException) -> dict:
         if isinstance(err, ByHand):
             kind = "by_hand"
+        elif isinstance(err, InputChanged):
+            kind = "input_changed"
         elif isinstance(err, NotImplementedError):
             kind = "not_implemented"
         elif isinstance(err, MemoryError):
@@ -552,8 +598,15 @@ class Server:
         if op == "call":
             args, kwargs = req.get("args", []), req.get("kwargs", {})
             if req.get("by_hand"):
+                first_changed = _inputs_changed(req["obj"], args, kwargs)
                 with by_hand(flags):
-                    return self.settled(req["obj"](*args, **kwargs), req)
+                    value = self.settled(req["obj"](*args, **kwargs), req)
+                changed = "" if req.get("may_update") else first_changed()
+                if changed:
+                    raise InputChanged(
+                        f"changed {changed} in place: leave the inputs as they came, work on copies (clone)"
+                    )
+                return value
             return req["obj"](*args, **kwargs)
         if op == "fetch":
             return req["obj"]
