@@ -1,8 +1,9 @@
-"""Checks of assignment 3 (attention, transformer blocks, vision transformers). Oracles:
-F.scaled_dot_product_attention, nn.MultiheadAttention, nn.LayerNorm, nn.Linear, nn.GELU and F.conv2d built in
-the judge with the weights of the student's modules (random values the judge chose and set in the sandbox, or
-read back with `structure()`), closed-form sinusoids, numel() of the same architecture built from torch modules,
-and training thresholds on predictions the judge scores."""
+"""Checks of assignment 3 (attention, transformer blocks, vision transformers). Oracles (`@oracle`: the student
+kit ships their answers recorded on the reference, not their code): F.scaled_dot_product_attention,
+nn.MultiheadAttention, nn.LayerNorm, nn.Linear, nn.GELU and F.conv2d built in the judge with the judge's own random
+weights, which it also sets in the student's modules (a trained model's weights are read back with `structure()`),
+closed-form sinusoids, numel() of the same architecture built from torch modules, and training thresholds on
+predictions the judge scores."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import skip_init
 
 from autograder.api import (
     CheckFailed,
+    NotRecorded,
     SubmissionError,
     accuracy,
     check,
@@ -24,6 +27,8 @@ from autograder.api import (
     expect_numbers,
     expect_shape,
     expect_tensor,
+    face,
+    oracle,
     percent,
 )
 from autograder.judge import is_module
@@ -33,7 +38,15 @@ from kit.recipes import recipe
 
 # (B, N, C, H): batch, tokens, embedding dimension, heads
 SIZES = [(1, 1, 4, 1), (2, 5, 8, 2), (3, 17, 32, 4), (4, 50, 48, 6), (2, 9, 64, 8), (1, 65, 16, 16)]
+# The student kit ships the oracles' answers for its cases (autograder/recorded/): it runs fewer tokens where the
+# attention weights (B, H, N, N) are largest, and a narrower last ViT; the instructor's grader runs every case.
+KIT_SIZES = [(1, 1, 4, 1), (2, 5, 8, 2), (3, 17, 32, 4), (4, 20, 48, 6), (2, 9, 64, 8), (1, 33, 16, 16)]
 TOL = dict(rtol=1e-4, atol=1e-5)
+
+
+def cases(instructor, kit):
+    """The instructor's cases, or the student kit's (also when its answers are recorded)."""
+    return instructor if face() == "instructor" else kit
 
 
 # ---------------------------------------------------------------- a student's module, seen from the judge
@@ -526,22 +539,145 @@ def parameter_count(layers) -> int:
     return sum(t.numel() for lay in layers.values() for t in lay["params"].values())
 
 
-def randomize(sub, model, layers, scale=0.5):
-    """Random weights everywhere (norms too), drawn by the judge and set in the sandbox, so a skipped affine or
-    bias cannot go unnoticed; `layers` then holds these values, and the oracles are built from them."""
-    values = {}
+# ---------------------------------------------------------------- the judge's weights, whatever the student's layout
+# An oracle computes from the judge's own draws, never from values read back from the submission (the student kit
+# answers an oracle call from the values recorded for the same inputs on the reference). The judge draws the
+# canonical layout of each part (the q, k, v and output projections of nn.MultiheadAttention, the MLP's fc1 and
+# fc2, the norms, the patch convolution, class token, positions and head), in a fixed order and with fixed
+# shapes, then sets each value where the student's module keeps it. Where that is, the resolvers say: run on a copy
+# of the module's structure whose parameters hold the numbers of their elements (1, 2, ...), they return the
+# canonical layout filled with those numbers (0 where the student has nothing: q, k, v without bias). So per-head
+# Linear layers and one fused qkv get the same draws and meet the same recorded oracle call.
+def numbered(layers):
+    """A copy of `layers` whose parameters hold the numbers of their elements, counted from 1 (float64: exact)."""
+    out, start = {}, 1
+    for name, lay in layers.items():
+        params = {}
+        for key, t in lay["params"].items():
+            params[key] = torch.arange(start, start + t.numel(), dtype=torch.float64).reshape(t.shape)
+            start += t.numel()
+        out[name] = {**lay, "params": params}
+    return out
+
+
+def draws(ids, scale, fixed, what, path=()):
+    """Random values (normal, times `scale`) in the canonical layout `ids` (nested dicts, lists and (weight, bias)
+    pairs of element numbers), drawn in its order; `fixed` {top-level key: value} gives values instead of drawing
+    them. Returns (values, [(numbers, value), ...] to set in the student's module)."""
+    if isinstance(ids, torch.Tensor):
+        if path[0] in fixed:
+            value = fixed[path[0]].to(torch.float32).reshape(ids.shape)
+        else:
+            value = torch.randn(ids.shape) * scale * (ids > 0)  # an absent bias stays 0, as the module computes
+        return value, [(ids, value)]
+    if isinstance(ids, dict):
+        pairs, out = [], {}
+        for key, sub in ids.items():
+            out[key], more = draws(sub, scale, fixed, what, (*path, key))
+            pairs += more
+        return out, pairs
+    expect(  # a (weight, bias) pair
+        not isinstance(ids, tuple) or bool((ids[1] > 0).any()) or path[-1:] in (("q",), ("k",), ("v",)),
+        f"{what}: {'.'.join(str(p) for p in path)} has no bias; only the query, key and value projections may go "
+        "without one (nn.Linear's and nn.Conv2d's default keeps it)",
+    )
+    pairs, out = [], []
+    for i, sub in enumerate(ids):
+        value, more = draws(sub, scale, fixed, what, (*path, i))
+        out.append(value)
+        pairs += more
+    return type(ids)(out), pairs
+
+
+def judge_weights(sub, model, layers, layout, scale, what, fixed=None):
+    """The judge's draws in the canonical layout that `layout(layers)` resolves (a function of a module's
+    structure), set in the student's `model`; returns them (what the oracles take). The student's parameters the
+    layout does not use get random values of their own (another generator: the draws do not depend on them), and
+    `layers` holds the values set."""
+    index = numbered(layers)
+    values, pairs = draws(layout(index), scale, fixed or {}, what)
+    total = sum(t.numel() for lay in index.values() for t in lay["params"].values())
+    flat = torch.randn(total, generator=torch.Generator().manual_seed(total)) * scale
+    used = torch.cat([ids[ids > 0].long() - 1 for ids, _ in pairs] + [torch.zeros(0, dtype=torch.long)])
+    expect(
+        len(used.unique()) == len(used),
+        f"{what}: one parameter plays two parts of the layout (a layer shared between two places?)",
+    )
+    for ids, value in pairs:
+        flat[ids[ids > 0].long() - 1] = value[ids > 0]
+    sent, start = {}, 0
     for lay in layers.values():
         for key, t in lay["params"].items():
-            new = torch.randn(t.shape, dtype=t.dtype if t.is_floating_point() else torch.float32) * scale
-            lay["params"][key] = new
-            values[f"{lay['name']}.{key}" if lay["name"] else key] = new
-    left = sub.kit("kit.a3:set_parameters", model, values)
+            new = flat[start : start + t.numel()].reshape(t.shape)
+            lay["params"][key] = new.to(t.dtype) if t.is_floating_point() else new
+            sent[join(lay["name"], key)] = lay["params"][key]
+            start += t.numel()
+    left = sub.kit("kit.a3:set_parameters", model, sent)
     expect(
         not left,
         f"the grader could not set the parameters {left} of the model through named_parameters() "
         "(a parameter shared between two layers?)",
     )
-    return layers
+    return values
+
+
+def attention_layout(W):
+    """The canonical layout of a self-attention: nn.MultiheadAttention's projections."""
+    return {r: W[r] for r in ("q", "k", "v", "proj")}
+
+
+def mlp_layout(M):
+    return {"fc1": M[0], "fc2": M[1]}
+
+
+def block_layout(P):
+    return {
+        "norm1": P["norm1"][:2],  # the oracles use nn.LayerNorm's own eps
+        "attn": attention_layout(P["attn"]),
+        "norm2": P["norm2"][:2],
+        "mlp": mlp_layout(P["mlp"]),
+    }
+
+
+def without_qkv_bias(S):
+    """S with the query, key and value biases at zero, everywhere."""
+    if isinstance(S, dict):
+        S = {k: without_qkv_bias(v) for k, v in S.items()}
+        for r in ("q", "k", "v") if {"q", "k", "v", "proj"} <= set(S) else ():
+            S[r] = (S[r][0], torch.zeros_like(S[r][1]))
+        return S
+    if isinstance(S, list):
+        return [without_qkv_bias(v) for v in S]
+    return S
+
+
+# The student kit records the hints' variants on the narrowest cases only (up to this embedding dimension), where a
+# mistake shows first: each recorded call keeps its weights, and every case would multiply the kit's size.
+HINTED_WIDTH = 8
+
+
+def record_hints(candidates, compute, S, C):
+    """Recording the student kit's answers on the reference, for a case of width C <= HINTED_WIDTH, also the
+    variants (of `candidates`, see matching()) with at most one mistake, compute(S, **kw), on the judge's weights S
+    and on S without q, k, v biases: the kit then names a single mistake as the instructor's grader does (it holds
+    no answer for two mistakes or more, nor for wider cases, and simply gives no hint there)."""
+    if face() != "record" or C > HINTED_WIDTH:
+        return
+    for mistakes, kw in candidates:
+        for weights in (without_qkv_bias(S), S) if len(mistakes) <= 1 else ():
+            try:
+                compute(weights, **kw)
+            except Exception:  # a variant that does not apply to these shapes
+                pass
+
+
+def judged(oracle_fn, x, S, *args, **kw):
+    """oracle_fn(x, S, *args, **kw). Recording the student kit's answers on the reference, the oracle is also called
+    on the weights a correct module without q, k, v biases holds (allowed by the course), so that the kit holds
+    that case's answer too."""
+    if face() == "record":
+        oracle_fn(x, without_qkv_bias(S), *args, **kw)
+    return oracle_fn(x, S, *args, **kw)
 
 
 def attribute(model, names):
@@ -561,9 +697,21 @@ def tensor_of(model, role, what):
     return name, expect_tensor(t, f"{what}.{name}")
 
 
-def mha_oracle(W, C, H):
-    """nn.MultiheadAttention with the student's projections (Q, K, V then the output one)."""
-    ref = nn.MultiheadAttention(C, H, batch_first=True)
+# ---------------------------------------------------------------- oracles (the student kit ships their recorded answers)
+# torch's own modules (nn.MultiheadAttention, nn.LayerNorm, nn.Linear, nn.GELU, F.conv2d) with the judge's weights.
+# They are made without drawing initial weights (skip_init, the meta device): an oracle must not consume the check's
+# random numbers, or the student kit, whose oracles do not run, would draw the next case's inputs differently.
+def _norm_module(p):
+    ref = nn.LayerNorm(p[0].shape[0])
+    with torch.no_grad():
+        ref.weight.copy_(p[0])
+        ref.bias.copy_(p[1])
+    return ref
+
+
+def _mha_module(W, H):
+    C = W["proj"][0].shape[0]
+    ref = skip_init(nn.MultiheadAttention, C, H, batch_first=True)
     with torch.no_grad():
         ref.in_proj_weight.copy_(torch.cat([W[r][0] for r in "qkv"]))
         ref.in_proj_bias.copy_(torch.cat([W[r][1] for r in "qkv"]))
@@ -572,46 +720,105 @@ def mha_oracle(W, C, H):
     return ref.eval()
 
 
-def run_mha(ref, x):
+def _mlp_module(M):
+    hidden, C = M["fc1"][0].shape
+    ref = nn.Sequential(skip_init(nn.Linear, C, hidden), nn.GELU(), skip_init(nn.Linear, hidden, C))
     with torch.no_grad():
-        return ref(x, x, x, need_weights=True, average_attn_weights=False)
-
-
-def mlp_oracle(M, C, hidden):
-    ref = nn.Sequential(nn.Linear(C, hidden), nn.GELU(), nn.Linear(hidden, C))
-    with torch.no_grad():
-        for dst, (w, b) in zip((ref[0], ref[2]), M):
+        for dst, (w, b) in zip((ref[0], ref[2]), (M["fc1"], M["fc2"])):
             dst.weight.copy_(w)
             dst.bias.copy_(b)
     return ref
 
 
-def norm_oracle(p, C):
-    ref = nn.LayerNorm(C, eps=p[2])
+def _block_model(P, H):
+    """The pre-norm block of torch modules: x + MHA(LN(x)), then + MLP(LN(x))."""
+    norm1, norm2 = _norm_module(P["norm1"]), _norm_module(P["norm2"])
+    attn, mlp_ = _mha_module(P["attn"], H), _mlp_module(P["mlp"])
+
+    def forward(x):
+        h = norm1(x)
+        x = x + attn(h, h, h, need_weights=False)[0]
+        return x + mlp_(norm2(x))
+
+    return forward
+
+
+def _vit_model(V, H):
+    """The ViT: patch convolution, class token, positions, blocks of torch modules, final norm, head(class token)."""
+    blocks, final = [_block_model(P, H) for P in V["blocks"]], _norm_module(V["norm"])
+    conv_w, conv_b = V["conv"]
+
+    def forward(x):
+        tokens = F.conv2d(x, conv_w, conv_b, stride=conv_w.shape[-1]).flatten(2).transpose(1, 2)
+        tokens = torch.cat([V["cls"].expand(len(x), -1, -1), tokens], 1) + V["pos"]
+        for run in blocks:
+            tokens = run(tokens)
+        return F.linear(final(tokens)[:, 0], *V["head"])
+
+    return forward
+
+
+@oracle
+def attention_oracle(Q, K, V):
+    """(out, weights) of scaled dot-product attention: F.scaled_dot_product_attention, softmax over the keys."""
+    weights = torch.softmax(Q @ K.transpose(-2, -1) / math.sqrt(Q.shape[-1]), dim=-1)
+    return F.scaled_dot_product_attention(Q, K, V), weights
+
+
+@oracle
+def mha_oracle(x, W, H):
+    """(out, weights (B, H, N, N)) of nn.MultiheadAttention with the projections W."""
     with torch.no_grad():
-        ref.weight.copy_(p[0])
-        ref.bias.copy_(p[1])
-    return ref
+        return _mha_module(W, H)(x, x, x, need_weights=True, average_attn_weights=False)
 
 
-class OracleBlock(nn.Module):
-    """Pre-norm block built from torch modules: x + MHA(LN(x)), then + MLP(LN(x))."""
+@oracle
+def mlp_oracle(x, M):
+    with torch.no_grad():
+        return _mlp_module(M)(x)
 
-    def __init__(self, P, C, H, hidden):
-        super().__init__()
-        self.norm1, self.norm2 = norm_oracle(P["norm1"], C), norm_oracle(P["norm2"], C)
-        self.attn = mha_oracle(P["attn"], C, H)
-        self.mlp = mlp_oracle(P["mlp"], C, hidden)
 
-    def forward(self, x):
-        h = self.norm1(x)
-        x = x + self.attn(h, h, h, need_weights=False)[0]
-        return x + self.mlp(self.norm2(x))
+@oracle
+def block_oracle(x, P, H):
+    with torch.no_grad():
+        return _block_model(P, H)(x)
+
+
+@oracle
+def patch_embed_oracle(x, weight, bias):
+    """The patches' tokens (B, N, C): F.conv2d with stride = kernel size, in row-major patch order."""
+    return F.conv2d(x, weight, bias, stride=weight.shape[-1]).flatten(2).transpose(1, 2)
+
+
+@oracle
+def sinusoidal_positions(L, d):
+    """The closed-form sinusoids (L, d): sin / cos of p / 10000^(2i/d) in columns 2i / 2i+1 (float64)."""
+    p = torch.arange(L, dtype=torch.float64)[:, None]
+    angle = p / 10000 ** (2 * torch.arange(d // 2, dtype=torch.float64)[None] / d)
+    return torch.stack([angle.sin(), angle.cos()], dim=-1).reshape(L, d)
+
+
+@oracle
+def torch_parameters(part, *sizes):
+    """numel() of the same part built from torch's modules."""
+    build = {
+        "PatchEmbed": lambda chan, p, C: [nn.Conv2d(chan, C, p, stride=p, device="meta")],
+        "MLP": lambda C, hidden: [nn.Linear(C, hidden, device="meta"), nn.Linear(hidden, C, device="meta")],
+        "MultiHeadsSelfAttention": lambda C, H: [nn.MultiheadAttention(C, H, device="meta")],
+    }[part]
+    return sum(q.numel() for m in build(*sizes) for q in m.parameters())
+
+
+@oracle
+def vit_oracle(x, V, H):
+    with torch.no_grad():
+        return _vit_model(V, H)(x)
 
 
 # ---------------------------------------------------------------- what a wrong output matches (hints only)
-# The oracles above are torch's modules; these few lines recompute the same layers with one mistake at a time, so
-# that a failing check can say which one the student's output matches. They never decide a pass.
+# The oracles above are torch's modules; these recompute the same layers with one mistake at a time, so that a
+# failing check can say which one the student's output matches. They never decide a pass. They are oracles too: the
+# student kit holds their answers only where the reference met them (rarely), and drops the hint elsewhere.
 SCALE_MISTAKES = {
     "mul": "the scores are multiplied by sqrt(d) where they should be divided by it",
     "none": "the scores are not scaled by 1/sqrt(d)",
@@ -625,17 +832,70 @@ RESIDUAL_MISTAKES = {
     "input: the skip connection must bypass the LayerNorm",
     "none": "the {branch} residual connection is missing (the block's input is not added back)",
 }
+POST_NORM_MISTAKE = (
+    "this is the post-norm block (norm after the residual sum); the ViT normalizes the input of each branch"
+)
+WEIGHT_MISTAKES = (  # attention(Q, K, V)'s weights: (mistake, keywords of attention_weights_fn)
+    ("the weights are softmax(Q K^T) without the 1/sqrt(d_k) scaling", dict(scale="none")),
+    (SCALE_MISTAKES["mul"], dict(scale="mul")),
+    (SCALE_MISTAKES["by_d"], dict(scale="by_d")),
+    (SOFTMAX_MISTAKE, dict(dim=-2)),
+)
 
 
-def mhsa_fn(x, W, H, scale="right", dim=-1, project=True):
+def _scores(q, k, scale):
+    s, d = q @ k.transpose(-2, -1), q.shape[-1]
+    return {"right": s / math.sqrt(d), "mul": s * math.sqrt(d), "none": s, "by_d": s / d}[scale]
+
+
+def _attend(x, W, H, scale="right", dim=-1, project=True):
     B, N, C = x.shape
     D = C // H
     q, k, v = (F.linear(x, *W[r]).reshape(B, N, H, D).transpose(1, 2) for r in "qkv")
-    s = q @ k.transpose(-2, -1)
-    s = {"right": s / math.sqrt(D), "mul": s * math.sqrt(D), "none": s, "model": s / math.sqrt(C), "by_d": s / D}[scale]
-    w = s.softmax(dim)
-    out = (w @ v).transpose(1, 2).reshape(B, N, C)
-    return (F.linear(out, *W["proj"]) if project else out), w
+    s = q @ k.transpose(-2, -1) / math.sqrt(C) if scale == "model" else _scores(q, k, scale)
+    out = (s.softmax(dim) @ v).transpose(1, 2).reshape(B, N, C)
+    return F.linear(out, *W["proj"]) if project else out
+
+
+def _block_variant(x, P, H, attn=None, res=("x", "x"), post=False):
+    C = x.shape[-1]
+    for branch, mode in zip(("attn", "mlp"), res):
+        p = P["norm1" if branch == "attn" else "norm2"]
+        h = x if post else F.layer_norm(x, (C,), p[0], p[1])
+        if branch == "attn":
+            f = _attend(h, P["attn"], H, **(attn or {}))
+        else:
+            f = F.linear(F.gelu(F.linear(h, *P["mlp"]["fc1"])), *P["mlp"]["fc2"])
+        x = {"x": x, "norm": h, "none": 0}[mode] + f
+        x = F.layer_norm(x, (C,), p[0], p[1]) if post else x
+    return x
+
+
+@oracle
+def attention_weights_fn(Q, K, scale="right", dim=-1):
+    return _scores(Q, K, scale).softmax(dim)
+
+
+@oracle
+def mhsa_fn(x, W, H, scale="right", dim=-1, project=True):
+    return _attend(x, W, H, scale, dim, project)
+
+
+@oracle
+def block_fn(x, P, H, attn=None, res=("x", "x"), post=False):
+    return _block_variant(x, P, H, attn, res, post)
+
+
+@oracle
+def vit_fn(x, V, H, variant=None):
+    """The ViT recomputed with one block's worth of mistakes in every block."""
+    C = V["cls"].shape[-1]
+    conv_w, conv_b = V["conv"]
+    tokens = F.conv2d(x, conv_w, conv_b, stride=conv_w.shape[-1]).flatten(2).transpose(1, 2)
+    tokens = torch.cat([V["cls"].expand(len(x), -1, -1), tokens], 1) + V["pos"]
+    for P in V["blocks"]:
+        tokens = _block_variant(tokens, P, H, **(variant or {}))
+    return F.linear(F.layer_norm(tokens, (C,), *V["norm"])[:, 0], *V["head"])
 
 
 def attention_variants(H, C):
@@ -655,20 +915,6 @@ def attention_variants(H, C):
     return sorted(out, key=lambda c: len(c[0]))  # the fewest mistakes that explain the output
 
 
-def block_fn(x, P, H, attn=None, res=("x", "x")):
-    C = x.shape[-1]
-    attn = attn or {}
-    for branch, mode in zip(("attn", "mlp"), res):
-        p = P["norm1" if branch == "attn" else "norm2"]
-        h = F.layer_norm(x, (C,), p[0], p[1], p[2])
-        if branch == "attn":
-            f = mhsa_fn(h, P["attn"], H, **attn)[0]
-        else:
-            f = F.linear(F.gelu(F.linear(h, *P["mlp"][0])), *P["mlp"][1])
-        x = {"x": x, "norm": h, "none": 0}[mode] + f
-    return x
-
-
 def block_variants(H, C):
     out = []
     for mistakes, attn in attention_variants(H, C):
@@ -679,18 +925,29 @@ def block_variants(H, C):
     return sorted(out, key=lambda c: len(c[0]))
 
 
+def matches(out, value, **tol) -> bool:
+    return (
+        isinstance(out, torch.Tensor)
+        and isinstance(value, torch.Tensor)
+        and value.shape == out.shape
+        and torch.allclose(out.double(), value.double(), **(tol or dict(rtol=1e-3, atol=1e-4)))
+    )
+
+
 def matching(out, candidates, compute):
     """The mistakes of the first candidate whose output `out` matches (None when none does, or when it is the
-    right one: then the difference lies elsewhere)."""
+    right one: then the difference lies elsewhere; None too where the student kit holds no answer for them)."""
     if not isinstance(out, torch.Tensor):
         return None
     with torch.no_grad():
         for mistakes, kw in candidates:
             try:
                 value = compute(**kw)
+            except NotRecorded:  # the student kit: no hint, the failure stands
+                return None
             except Exception:  # a variant that does not apply to these shapes
                 continue
-            if value.shape == out.shape and torch.allclose(out.double(), value.double(), rtol=1e-3, atol=1e-4):
+            if matches(out, value):
                 return mistakes or None
     return None
 
@@ -723,22 +980,15 @@ def attention_function(sub):
         expect(isinstance(result, tuple) and len(result) == 2, "attention should return a pair (out, weights)")
         out, weights = result
         what = f"attention(Q, K, V) for Q of shape {tuple(Q.shape)}"
-        expected_weights = torch.softmax(Q @ K.transpose(-2, -1) / math.sqrt(dk), dim=-1)
-        scores = Q @ K.transpose(-2, -1)
-        if N > 1:
-            wrong = [
-                ("the weights are softmax(Q K^T) without the 1/sqrt(d_k) scaling", scores.softmax(-1)),
-                (SCALE_MISTAKES["mul"], (scores * math.sqrt(dk)).softmax(-1)),
-                (SCALE_MISTAKES["by_d"], (scores / dk).softmax(-1)),
-                (SOFTMAX_MISTAKE, (scores / math.sqrt(dk)).softmax(-2)),
-            ]
-            for mistake, value in wrong:
-                if (
-                    isinstance(weights, torch.Tensor)
-                    and weights.shape == value.shape
-                    and torch.allclose(weights.double(), value.double(), atol=1e-5)
-                ):
-                    raise CheckFailed(f"{what}: {mistake}")
+        expected_out, expected_weights = attention_oracle(Q, K, V)
+        if face() == "record" and N > 1:  # the mistakes the hint names, so that the student kit keeps the hint
+            for _, kw in WEIGHT_MISTAKES:
+                attention_weights_fn(Q, K, **kw)
+        if N > 1 and not matches(weights, expected_weights, **TOL):
+            mistake = matching(
+                weights, [([m], kw) for m, kw in WEIGHT_MISTAKES], lambda **kw: attention_weights_fn(Q, K, **kw)
+            )
+            expect(not mistake, f"{what}: {mistake[0] if mistake else ''}")
         hint = (
             "check which dimension the scaling uses (the keys' feature size d_k) and which dimension the softmax "
             "normalizes: each query's row of weights, over the keys, must sum to 1"
@@ -747,7 +997,7 @@ def attention_function(sub):
         expect_close(weights.sum(-1), torch.ones(*lead, N), f"row sums of the weights of {what}", **TOL)
         expect_close(
             out,
-            F.scaled_dot_product_attention(Q, K, V),
+            expected_out,
             what,
             hint="the weights are right but the output is not: is every output row the mean of the values weighted by its own row of weights (not by a column, not by the unscaled scores)?",
             **TOL,
@@ -755,18 +1005,25 @@ def attention_function(sub):
 
 
 def attention_against_torch(sub, model, B, N, C, H, what, hint):
-    """Random weights in the student's attention, read back by role; its output, weights and permutation
-    equivariance against nn.MultiheadAttention with the same weights."""
-    layers = randomize(sub, model, layers_of(model, what.split("(")[0]), 1 / math.sqrt(C))
-    W = resolve_attention(layers, "", C, what.split("(")[0], H)
-    ref = mha_oracle(W, C, H)
+    """The judge's weights in the student's attention; its output, weights and permutation equivariance against
+    nn.MultiheadAttention with the same weights."""
+    name = what.split("(")[0]
+    layers = layers_of(model, name)
+    W = judge_weights(
+        sub, model, layers, lambda L: attention_layout(resolve_attention(L, "", C, name, H)), 1 / math.sqrt(C), name
+    )
     x = torch.randn(B, N, C)
-    expected, expected_w = run_mha(ref, x)
+    expected, expected_w = judged(mha_oracle, x, W, H)
     out = model(x)
     expect_shape(out, (B, N, C), what)
-    if not torch.allclose(out.double(), expected.double(), **TOL):  # which mistake, on enough tokens to tell
-        probe = torch.randn(2, max(N, 6), C)
-        diagnose(model(probe), attention_variants(H, C), lambda **kw: mhsa_fn(probe, W, H, **kw)[0], what)
+    # which mistake, on enough tokens to tell: drawn from a generator of its own, so that the recording run, which
+    # computes the hints' variants on every case, and the student kit, which draws it on a failure only, take
+    # the check's other inputs from the same draws
+    probe = torch.randn(2, max(N, 6), C, generator=torch.Generator().manual_seed(100 * N + C))
+    variants = attention_variants(H, C)
+    record_hints(variants, lambda S, **kw: mhsa_fn(probe, S, H, **kw), W, C)
+    if not torch.allclose(out.double(), expected.double(), **TOL):
+        diagnose(model(probe), variants, lambda **kw: mhsa_fn(probe, W, H, **kw), what)
     expect_close(out, expected, what, hint=hint, **TOL)
     out2, weights = pair(model(x, return_attention=True), what)
     expect_close(out2, expected, f"{what} (return_attention=True)", **TOL)
@@ -795,8 +1052,7 @@ def attention_against_torch(sub, model, B, N, C, H, what, hint):
 def self_attention(sub):
     """SelfAttention equals nn.MultiheadAttention with one head and the same weights; it is permutation-equivariant."""
     SelfAttention = sub.function("attention", "SelfAttention")
-    for B, N, C, _ in SIZES:
-        torch.manual_seed(B * 100 + N)
+    for B, N, C, _ in cases(SIZES, KIT_SIZES):
         attention_against_torch(
             sub,
             SelfAttention(C),
@@ -819,13 +1075,12 @@ def multi_head_attention(sub):
         "V, not every H-th one), scaling by the model's width C instead of a head's D, heads concatenated in "
         "another order than they were split, or the projection forgotten"
     )
-    for B, N, C, H in SIZES:
-        torch.manual_seed(B * 100 + N)
+    for B, N, C, H in cases(SIZES, KIT_SIZES):
         attention_against_torch(
             sub, MHSA(C, H), B, N, C, H, f"MultiHeadsSelfAttention({C}, {H}) on x of shape {(B, N, C)}", hint
         )
     n = parameter_count(layers_of(MHSA(48, 6), "MultiHeadsSelfAttention"))
-    ref_n = sum(p.numel() for p in nn.MultiheadAttention(48, 6).parameters())
+    ref_n = torch_parameters("MultiHeadsSelfAttention", 48, 6)
     biasless = ref_n - 4 * 48  # the same projections without their biases
     expect(
         n in range(biasless, ref_n + 1, 48),
@@ -874,6 +1129,19 @@ def resolve_conv(layers, prefix, what):
     return convs[0]
 
 
+def conv_layout(layers, prefix, chan, p, C, what):
+    """(weight, bias) of the patch convolution, which must be Conv2d(chan, C, kernel_size=p, stride=p)."""
+    conv = resolve_conv(layers, prefix, what)
+    weight = conv["params"].get("weight")
+    expect(
+        weight is not None
+        and tuple(weight.shape) == (C, chan, p, p)
+        and tuple(conv["config"].get("stride", ())) == (p, p),
+        f"{what}.{conv['name']} should be Conv2d({chan}, {C}, kernel_size={p}, stride={p})",
+    )
+    return weights(conv, f"{what}.{conv['name']}")
+
+
 @check("patch_embed", points=1)
 def patch_embed(sub):
     """PatchEmbed equals a strided nn.Conv2d, flattened to (B, N, C) in row-major patch order."""
@@ -881,33 +1149,23 @@ def patch_embed(sub):
     for B, chan, size, p, C in [(2, 1, 28, 7, 32), (3, 1, 28, 4, 16), (1, 3, 32, 8, 24), (2, 1, 28, 14, 8)]:
         model = PatchEmbed(chan, p, C)
         layers = layers_of(model, "PatchEmbed")
-        conv = resolve_conv(layers, "", "PatchEmbed")
-        weight, bias = conv["params"].get("weight"), conv["params"].get("bias")
-        expect(
-            weight is not None
-            and tuple(weight.shape) == (C, chan, p, p)
-            and tuple(conv["config"].get("stride", ())) == (p, p),
-            f"PatchEmbed({chan}, {p}, {C}).{conv['name']} should be Conv2d({chan}, {C}, kernel_size={p}, stride={p})",
-        )
+        what = f"PatchEmbed({chan}, {p}, {C})"
+        conv = judge_weights(sub, model, layers, lambda L: {"conv": conv_layout(L, "", chan, p, C, what)}, 1 / p, what)[
+            "conv"
+        ]
         x = torch.randn(B, chan, size, size)
-        N = (size // p) ** 2
+        expected = patch_embed_oracle(x, *conv)
         out = model(x)
-        expect_shape(out, (B, N, C), f"PatchEmbed({chan}, {p}, {C}) of images {tuple(x.shape)}")
-        padding = conv["config"].get("padding", 0)
-        with torch.no_grad():
-            expected = F.conv2d(x, weight, bias, stride=p, padding=padding).flatten(2).transpose(1, 2)
+        expect_shape(out, tuple(expected.shape), f"{what} of images {tuple(x.shape)}")
         expect_close(
             out,
             expected,
-            f"PatchEmbed({chan}, {p}, {C}) of images {tuple(x.shape)}",
+            f"{what} of images {tuple(x.shape)}",
             hint="flatten the (H/p, W/p) grid row by row and put the features last",
             **TOL,
         )
-        n = parameter_count(layers)
-        expect(
-            n == chan * C * p * p + C,
-            f"PatchEmbed({chan}, {p}, {C}) has {n} parameters, expected {chan * C * p * p + C}",
-        )
+        n, want = parameter_count(layers), torch_parameters("PatchEmbed", chan, p, C)
+        expect(n == want, f"{what} has {n} parameters, expected {want}")
 
 
 @check("mlp", points=1)
@@ -916,20 +1174,17 @@ def mlp(sub):
     MLP = sub.function("vit", "MLP")
     for C, hidden in [(8, 32), (32, 128), (16, 10)]:
         model = MLP(C, hidden)
-        layers = randomize(sub, model, layers_of(model, "MLP"))
-        M, _ = resolve_mlp(layers, "", C, hidden, "MLP")
-        ref = mlp_oracle(M, C, hidden)
+        layers = layers_of(model, "MLP")
+        M = judge_weights(sub, model, layers, lambda L: mlp_layout(resolve_mlp(L, "", C, hidden, "MLP")[0]), 0.5, "MLP")
         x = torch.randn(3, 5, C) * 2
-        with torch.no_grad():
-            expected = ref(x)
         expect_close(
             model(x),
-            expected,
+            mlp_oracle(x, M),
             f"MLP({C}, {hidden}) on x of shape (3, 5, {C})",
             hint="Linear, then nn.GELU() (the exact one, not tanh-approximated), then Linear",
             **TOL,
         )
-        n, want = parameter_count(layers), sum(p.numel() for p in ref.parameters())
+        n, want = parameter_count(layers), torch_parameters("MLP", C, hidden)
         expect(n == want, f"MLP({C}, {hidden}) has {n} parameters, expected {want}")
 
 
@@ -942,36 +1197,33 @@ BLOCK_RATIOS = (4, 2, 4, 1, 3)
 def block(sub):
     """Block equals the pre-norm composition LN -> MHSA -> residual, LN -> MLP -> residual of torch modules."""
     Block = sub.function("vit", "Block")
-    for (B, N, C, H), ratio in zip(SIZES[1:], BLOCK_RATIOS):
+    for (B, N, C, H), ratio in zip(cases(SIZES, KIT_SIZES)[1:], BLOCK_RATIOS):
         hidden = int(C * ratio)
         model = Block(C, H, ratio)
-        layers = randomize(sub, model, layers_of(model, "Block"), 1 / math.sqrt(C))
-        P = resolve_block(layers, "", C, hidden, H=H)
-        ref = OracleBlock(P, C, H, hidden)
+        layers = layers_of(model, "Block")
+        P = judge_weights(
+            sub, model, layers, lambda L: block_layout(resolve_block(L, "", C, hidden, H=H)), 1 / math.sqrt(C), "Block"
+        )
         x = torch.randn(B, N, C)
         what = f"Block({C}, {H}, {ratio}) on x of shape {(B, N, C)}"
+        expected = judged(block_oracle, x, P, H)
+        post, variants = [(["post"], dict(post=True))], block_variants(H, C)
+        record_hints(post + variants, lambda S, **kw: block_fn(x, S, H, **kw), P, C)
         out = model(x)
         expect_shape(out, (B, N, C), what)
         hint = (
             "is each branch normalized before it runs (pre-norm), and is the skip connection the branch's "
             "un-normalized input?"
         )
-        with torch.no_grad():
-            post = ref.norm1(x + ref.attn(x, x, x, need_weights=False)[0])
-            post = ref.norm2(post + ref.mlp(post))
-            expected = ref(x)
-        if torch.allclose(out, post, atol=1e-4):
-            hint = (
-                "this is the post-norm block (norm after the residual sum); the ViT normalizes the input of each branch: "
-                + hint
-            )
-        elif not torch.allclose(out.double(), expected.double(), **TOL):
-            diagnose(out, block_variants(H, C), lambda **kw: block_fn(x, P, H, **kw), what)
+        if not torch.allclose(out.double(), expected.double(), **TOL):
+            if matching(out, post, lambda **kw: block_fn(x, P, H, **kw)):
+                hint = f"{POST_NORM_MISTAKE}: {hint}"
+            else:
+                diagnose(out, variants, lambda **kw: block_fn(x, P, H, **kw), what)
         expect_close(out, expected, what, hint=hint, **TOL)
         # residual paths: with both branches silenced the block is the identity
-        zeros = {
-            f"{name}.{key}": torch.zeros_like(t) for name in P["last"] for key, t in layers[name]["params"].items()
-        }
+        last = resolve_block(layers, "", C, hidden, H=H)["last"]
+        zeros = {f"{name}.{key}": torch.zeros_like(t) for name in last for key, t in layers[name]["params"].items()}
         sub.kit("kit.a3:set_parameters", model, zeros)
         expect_close(
             model(x),
@@ -993,13 +1245,9 @@ def positional_embeddings(sub):
             pe = pe[0]  # (1, L, d): ready to add to a batch of tokens
         expect_shape(pe, (L, d), f"get_positional_embeddings({L}, {d}) (or (1, {L}, {d}))")
         expect(pe.is_floating_point(), f"get_positional_embeddings should return floats, got {pe.dtype}")
-        p = torch.arange(L, dtype=torch.float64)[:, None]
-        i = torch.arange(d // 2, dtype=torch.float64)[None]
-        angle = p / 10000 ** (2 * i / d)
-        expected = torch.stack([angle.sin(), angle.cos()], dim=-1).reshape(L, d)
         expect_close(
             pe.double(),
-            expected,
+            sinusoidal_positions(L, d),
             f"get_positional_embeddings({L}, {d})",
             rtol=1e-4,
             atol=1e-5,
@@ -1014,6 +1262,7 @@ VIT_CONFIGS = [  # (embed_dim, nb_blocks, patch_size, nb_heads, mlp_ratio, nb_cl
     (24, 3, 14, 3, 1, 7, 28, 1),
     (48, 2, 8, 6, 4, 10, 32, 3),
 ]
+KIT_VIT_CONFIGS = VIT_CONFIGS[:3] + [(24, 2, 8, 6, 2, 10, 32, 3)]  # see KIT_SIZES
 
 
 def build_vit(ViT, cfg, pos_embedding):
@@ -1021,18 +1270,20 @@ def build_vit(ViT, cfg, pos_embedding):
     return ViT(C, nb, p, H, ratio, nb_classes=k, img_size=size, in_chan=chan, pos_embedding=pos_embedding)
 
 
+@oracle
 def expected_parameters(cfg, pos_embedding):
     """Trainable parameters of the same architecture built from torch modules (numel)."""
     C, nb, p, H, ratio, k, size, chan = cfg
     N = (size // p) ** 2
-    parts = [nn.Conv2d(chan, C, p, stride=p), nn.LayerNorm(C), nn.Linear(C, k)]
+    meta = dict(device="meta")  # shapes only: no initial weights drawn
+    parts = [nn.Conv2d(chan, C, p, stride=p, **meta), nn.LayerNorm(C, **meta), nn.Linear(C, k, **meta)]
     for _ in range(nb):
         parts += [
-            nn.LayerNorm(C),
-            nn.MultiheadAttention(C, H),
-            nn.LayerNorm(C),
-            nn.Linear(C, int(C * ratio)),
-            nn.Linear(int(C * ratio), C),
+            nn.LayerNorm(C, **meta),
+            nn.MultiheadAttention(C, H, **meta),
+            nn.LayerNorm(C, **meta),
+            nn.Linear(C, int(C * ratio), **meta),
+            nn.Linear(int(C * ratio), C, **meta),
         ]
     n = sum(q.numel() for m in parts for q in m.parameters())
     return n + C + ((N + 1) * C if pos_embedding == "learned" else 0)  # class token, learned positions
@@ -1091,6 +1342,35 @@ def resolve_vit(layers, cfg, what):
     return conv, blocks, norm_params(norm, C, f"{what}.{norm['name']}"), weights(head, f"{what}.{head['name']}")
 
 
+def vit_layout(layers, cfg, cls, pos, what):
+    """The canonical layout of a ViT: {"conv", "cls" (1, 1, C), "pos" (1, N + 1, C), "blocks", "norm", "head"};
+    `cls` and `pos` are given (the tensors, or their elements' numbers)."""
+    C, nb, p, H, ratio, k, size, chan = cfg
+    _, blocks, norm, head = resolve_vit(layers, cfg, what)
+    return {
+        "conv": conv_layout(layers, "", chan, p, C, what),
+        "cls": as_tokens(cls, 1, C, f"{what}'s class token"),
+        "pos": as_tokens(pos, (size // p) ** 2 + 1, C, f"{what}'s positional embedding (N patches + 1 class token)"),
+        "blocks": [block_layout(resolve_block(layers, b, C, int(C * ratio), f"{what}.{b}", H)) for b in blocks],
+        "norm": norm[:2],
+        "head": head,
+    }
+
+
+def parameter_name(sub, model, attr):
+    """The name of `model.<attr>` among model.named_parameters(); None when it is none of them (a buffer)."""
+    return (sub.kit("kit.a3:parameter_of", model, attr) or {}).get("name")
+
+
+def numbers_of(index, full, tensor):
+    """The elements' numbers (numbered()) of the parameter called `full`; zeros when there is none (a buffer: the
+    judge cannot set it)."""
+    if full is None:
+        return torch.zeros(tensor.shape, dtype=torch.float64)
+    layer, _, key = full.rpartition(".")
+    return index[layer]["params"][key]
+
+
 @check("vit_tokens", points=1)
 def vit_tokens(sub):
     """The ViT makes (img_size / patch_size)^2 patch tokens plus one class token, with positions for each."""
@@ -1123,9 +1403,7 @@ def vit_positions(sub):
     fixed = build_vit(ViT, cfg, "sinusoidal")
     name, pos = tensor_of(fixed, "pos_embed", "ViT")
     pos = as_tokens(pos, N, C, f"ViT.{name}")
-    p = torch.arange(N, dtype=torch.float64)[:, None]
-    angle = p / 10000 ** (2 * torch.arange(C // 2, dtype=torch.float64)[None] / C)
-    expected = torch.stack([angle.sin(), angle.cos()], dim=-1).reshape(1, N, C)
+    expected = sinusoidal_positions(N, C)[None]
     expect_close(pos.double(), expected, f"ViT(pos_embedding='sinusoidal').{name}", rtol=1e-4, atol=1e-5)
     info = sub.kit("kit.a3:parameter_of", fixed, name) or {}
     expect(
@@ -1172,60 +1450,39 @@ def vit_parameters(sub):
             )
 
 
-def vit_fn(x, conv, cls, pos, blocks, norm, head, H, variant=None):
-    """The ViT recomputed with one block's worth of mistakes in every block (hints only)."""
-    C = cls.shape[-1]
-    tokens = F.conv2d(x, conv["params"]["weight"], conv["params"].get("bias"), stride=conv["config"]["stride"])
-    tokens = torch.cat([cls.expand(len(x), -1, -1), tokens.flatten(2).transpose(1, 2)], 1) + pos
-    for P in blocks:
-        tokens = block_fn(tokens, P, H, **(variant or {}))
-    return F.linear(F.layer_norm(tokens, (C,), *norm[:2], norm[2])[:, 0], *head)
-
-
 @check("vit_forward", points=3)
 def vit_forward(sub):
     """ViT logits equal patch embedding -> class token -> positions -> torch-module blocks -> LN -> head(class token)."""
     ViT = sub.function("vit", "ViT")
-    for cfg in VIT_CONFIGS:
+    for cfg in cases(VIT_CONFIGS, KIT_VIT_CONFIGS):
         C, nb, p, H, ratio, k, size, chan = cfg
         N = (size // p) ** 2
         for pos in ("sinusoidal", "learned"):
             model = build_vit(ViT, cfg, pos)
             expect(is_module(model), "ViT should be an nn.Module")
             model.eval()
-            layers = randomize(sub, model, layers_of(model, "ViT"), 1 / math.sqrt(C))
             what = f"ViT(embed_dim={C}, nb_blocks={nb}, patch_size={p}, nb_heads={H}, pos_embedding={pos!r})"
+            cls_name, cls = tensor_of(model, "cls_token", what)
+            pos_name, pos_embed = tensor_of(model, "pos_embed", what)
+            cls_full, pos_full = parameter_name(sub, model, cls_name), parameter_name(sub, model, pos_name)
+            expect(cls_full is not None, f"{what}.{cls_name} should be an nn.Parameter")
+            expect(pos == "sinusoidal" or pos_full is not None, f"{what}.{pos_name} should be an nn.Parameter")
+
+            def layout(L):
+                cls_ids, pos_ids = numbers_of(L, cls_full, cls), numbers_of(L, pos_full, pos_embed)
+                return vit_layout(L, cfg, cls_ids, pos_ids, "ViT")
+
+            # sinusoidal positions are the closed form, set where the model trains them (a buffer keeps its own)
+            fixed = {"pos": sinusoidal_positions(N + 1, C)} if pos == "sinusoidal" else {}
+            V = judge_weights(sub, model, layers_of(model, "ViT"), layout, 1 / math.sqrt(C), "ViT", fixed)
             x = torch.randn(3, chan, size, size)
+            expected = judged(vit_oracle, x, V, H)
             out = model(x)
             expect_shape(out, (3, k), f"{what} logits")
-            conv, blocks, norm, head = resolve_vit(layers, cfg, "ViT")
-            name, cls = tensor_of(model, "cls_token", what)
-            cls = as_tokens(cls, 1, C, f"{what}.{name}")
-            name, pos_embed = tensor_of(model, "pos_embed", what)
-            pos_embed = as_tokens(pos_embed, N + 1, C, f"{what}.{name}")
-            Ps = [resolve_block(layers, b, C, int(C * ratio), f"ViT.{b}", H) for b in blocks]
-            final, classifier = norm_oracle(norm, C), nn.Linear(C, k)
-            with torch.no_grad():
-                classifier.weight.copy_(head[0])
-                classifier.bias.copy_(head[1])
-            oracles = [OracleBlock(P, C, H, int(C * ratio)) for P in Ps]
-            with torch.no_grad():
-                tokens = (
-                    F.conv2d(x, conv["params"]["weight"], conv["params"].get("bias"), stride=p)
-                    .flatten(2)
-                    .transpose(1, 2)
-                )
-                tokens = torch.cat([cls.expand(3, -1, -1), tokens], 1) + pos_embed
-                for oracle in oracles:
-                    tokens = oracle(tokens)
-                expected = classifier(final(tokens)[:, 0])
-            if not torch.allclose(out.double(), expected.double(), **TOL):
-                diagnose(
-                    out,
-                    block_variants(H, C),
-                    lambda **kw: vit_fn(x, conv, cls, pos_embed, Ps, norm, head, H, kw),
-                    what + " logits",
-                )
+            if not torch.allclose(
+                out.double(), expected.double(), **TOL
+            ):  # no ViT is narrow enough to record its hints
+                diagnose(out, block_variants(H, C), lambda **kw: vit_fn(x, V, H, kw), what + " logits")
             expect_close(
                 out,
                 expected,
@@ -1250,7 +1507,14 @@ def _trained(sub, dataset, **kw):
     run = sub.kit("kit.a3:vit_predictions", sub.module("vit"), dataset, **kw)
     expect(isinstance(run, dict) and "logits" in run, "the ViT's training returned no predictions")
     images = test_images(dataset, kw.get("limit_test"))
-    logits = trained_vit_logits(run.get("model"), images, kw.get("config"), "the trained ViT")
+    V, H = trained_weights(run.get("model"), images, kw.get("config"), "the trained ViT")
+    try:
+        logits = trained_vit_logits(images, V, H)
+    except NotRecorded:
+        # The student kit records no training (its weights are the student's own, nothing to record them for):
+        # it grades the student's own machine, where a forward that looks the test images up gains nothing, so
+        # it scores the sandbox's own logits. The instructor's grader recomputes them.
+        logits = run["logits"]
     expect_shape(logits, (len(labels), 10), f"the ViT's outputs on the {dataset} test images")
     return accuracy(logits, labels), run
 
@@ -1266,31 +1530,34 @@ def test_images(dataset, limit_test=None):
     return (images - mean) / std
 
 
-def trained_vit_logits(model, images, config, what):
-    """The trained ViT's logits on `images`, recomputed by the judge as vit_forward's oracle does: the patch
-    embedding, class token and positions read off the model, torch's own modules for the blocks (OracleBlock),
-    the final norm and the head, in evaluation mode. What the sandbox's forward returns is not scored."""
+def trained_weights(model, images, config, what):
+    """The trained ViT's weights in the canonical layout (patch embedding, class token and positions read off the
+    model, its blocks, final norm and head), and its number of heads."""
     from kit.a3_training import COURSE_VIT
 
     cfg = {**COURSE_VIT, **(config or {})}
-    C, p, H, hidden = cfg["embed_dim"], cfg["patch_size"], cfg["nb_heads"], int(cfg["embed_dim"] * cfg["mlp_ratio"])
+    C, p, H = cfg["embed_dim"], cfg["patch_size"], cfg["nb_heads"]
     shape = (C, cfg["nb_blocks"], p, H, cfg["mlp_ratio"], 10, images.shape[-1], images.shape[1])
     layers = layers_of(model, what)
-    conv, blocks, norm, head = resolve_vit(layers, shape, what)
     _, cls = tensor_of(model, "cls_token", what)
     _, pos = tensor_of(model, "pos_embed", what)
-    cls, pos = as_tokens(cls, 1, C, f"{what}'s class token"), as_tokens(pos, (shape[6] // p) ** 2 + 1, C, what)
-    oracles = [OracleBlock(resolve_block(layers, b, C, hidden, f"{what}.{b}", H), C, H, hidden) for b in blocks]
-    final, weight, bias = norm_oracle(norm, C), head[0].float(), None if head[1] is None else head[1].float()
+    return as_float(vit_layout(layers, shape, cls, pos, what)), H
 
-    def forward(x):
-        tokens = F.conv2d(x, conv["params"]["weight"].float(), conv["params"].get("bias"), stride=p)
-        tokens = torch.cat([cls.float().expand(len(x), -1, -1), tokens.flatten(2).transpose(1, 2)], 1) + pos.float()
-        for oracle in oracles:
-            tokens = oracle(tokens)
-        return F.linear(final(tokens)[:, 0], weight, bias)
 
-    return in_batches(forward, images)
+def as_float(S):
+    """S with its tensors in float32 (a trained model may keep float64 positions)."""
+    if isinstance(S, dict):
+        return {k: as_float(v) for k, v in S.items()}
+    if isinstance(S, (list, tuple)):
+        return type(S)(as_float(v) for v in S)
+    return S.float() if isinstance(S, torch.Tensor) else S
+
+
+@oracle
+def trained_vit_logits(images, V, H):
+    """The trained ViT's logits on `images`, recomputed by the judge as vit_forward's oracle does (torch's own
+    modules, evaluation mode). What the sandbox's forward returns is not scored."""
+    return in_batches(_vit_model(V, H), images)
 
 
 @check("train_mnist", points=4, tier="train", timeout=240, recipe="a3.train")
