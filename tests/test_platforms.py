@@ -229,6 +229,29 @@ def test_prairielearn_image_holds_no_checks_or_labels(pl_question):
 
 
 @pytest.mark.quick
+def test_prairielearn_public_files_hold_no_solution_code(pl_question):
+    """What students or the public can pull (the question's page and settings, the image's build context) holds
+    no line of the reference's solution regions, no nbgrader marker and no hidden check's name; the private tests/
+    holds the checks, hidden ones included (tests/test_student_kit.py's scan)."""
+    from test_student_kit import what_a_student_should_not_see
+
+    from autograder.student_kit import hidden_check_names
+
+    public = pl_public_files(pl_question)
+    assert {"info.json", "question.html", "image/Dockerfile"} <= {name for name, _ in public}
+    found = what_a_student_should_not_see(public, hidden_check_names([A1])[A1])
+    assert not found, "\n".join(found)
+
+
+def pl_public_files(question: Path) -> list[tuple[str, str]]:
+    """(name, text) of the question's files a student or the public can read: all but tests/, the question's
+    private folder that reaches the container at grading time only."""
+    from test_student_kit import files_of
+
+    return [(name, text) for name, text in files_of(question) if not name.startswith("tests/")]
+
+
+@pytest.mark.quick
 def test_prairielearn_image_build_refuses_other_test_images(pl_question, tmp_path):
     """The image's build stops when its test images are not those the question's labels were made from (the
     Dockerfile's --expect), rather than leave an image whose predictions would be scored against other labels."""
@@ -402,6 +425,39 @@ def test_classroom_repo_is_the_student_kit_without_hidden_checks(classroom_repo)
     assert (classroom_repo / "autograder" / "classroom.py").is_file()
     readme = (classroom_repo / "README.md").read_text()
     assert "feedback, not your grade" in readme
+
+
+@pytest.mark.quick
+def test_classroom_repo_holds_no_solution_code(classroom_repo):
+    """The template repository students get (the student kit of one assignment and its workflow) passes the student
+    kit's scan: no line of the reference's solution regions, no nbgrader marker (tests/test_student_kit.py)."""
+    from test_student_kit import files_of, what_a_student_should_not_see
+
+    found = what_a_student_should_not_see(files_of(classroom_repo))
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.quick
+def test_the_public_scans_find_a_planted_solution_line(pl_question, classroom_repo, tmp_path):
+    """The two scans above can fail: a line of a solution region planted in a copy of the Classroom template's check
+    module and of the PrairieLearn image's Dockerfile is found; planted in the question's private tests/, it is
+    not (that folder never reaches a student)."""
+    from test_student_kit import ALLOWED, _solution_lines, files_of, what_a_student_should_not_see
+
+    line = sorted(_solution_lines() - set(ALLOWED))[0]
+
+    def planted(folder: Path, *where: str) -> Path:
+        copy = tmp_path / folder.name
+        shutil.copytree(folder, copy)
+        for rel in where:
+            with open(copy / rel, "a") as f:
+                f.write(f"\n# {line}\n")
+        return copy
+
+    repo = planted(classroom_repo, f"autograder/checks/{A1}.py")
+    assert what_a_student_should_not_see(files_of(repo)) == [f"solution code in autograder/checks/{A1}.py: {[line]}"]
+    question = planted(pl_question, "image/Dockerfile", "tests/run.sh")
+    assert what_a_student_should_not_see(pl_public_files(question)) == [f"solution code in image/Dockerfile: {[line]}"]
 
 
 @pytest.mark.quick
