@@ -192,8 +192,30 @@ def backward(params, outputs, Y):
     return grads
 """
 
+KEYS_IN_ANOTHER_CASE = """
+_init, _forward, _backward, _sgd = init_params, forward, backward, sgd
+_COURSE = {"wh": "Wh", "wy": "Wy", "yHat": "yhat", "hTilde": "htilde"}
+
+def _course(d):
+    return {_COURSE.get(k, k): v for k, v in d.items()}
+
+def init_params(nx, nh, ny):
+    return {k.lower(): v for k, v in _init(nx, nh, ny).items()}
+
+def forward(params, X):
+    yhat, outputs = _forward(_course(params), X)
+    return yhat, {{"yhat": "yHat", "htilde": "hTilde"}.get(k, k): v for k, v in outputs.items()}
+
+def backward(params, outputs, Y):
+    return {k.lower(): v for k, v in _backward(_course(params), _course(outputs), Y).items()}
+
+def sgd(params, grads, eta):
+    return {k.lower(): v for k, v in _sgd(_course(params), _course(grads), eta).items()}
+"""
+
 # (name, {module: appended code}, {check that loses points: words its message must contain})
 VARIANTS = [
+    ("keys of params and outputs in another case", {"mlp.py": KEYS_IN_ANOTHER_CASE}, {}),
     ("sgd updating its params in place (its task)", {"mlp.py": SGD_IN_PLACE}, {}),
     (
         "bug: backward right, then zeroes its inputs in place",
@@ -232,7 +254,10 @@ VARIANTS = [
     (
         "bug: softmax over the batch axis",
         {"mlp.py": SOFTMAX_BATCH_AXIS},
-        {"softmax_stable": ["batch axis", "dim 0"], "forward": ["differs"]},
+        {
+            "softmax_stable": ["batch axis", "dim 0"],
+            "forward": ["differs", "through your softmax", "fix softmax first"],
+        },
     ),
     (
         "bug: softmax without protection against large logits",
@@ -379,6 +404,11 @@ TRAIN_CHECKS = ("train_circles_manual", "train_circles_torch")
 NOTE_SUM, NOTE_INDICES = "eta / batch size = 0.1 / 10", "trained with class-index labels (N,)"
 # (name, {module: appended code}, {check: (passes, words its output and message must contain)})
 TRAIN_VARIANTS = [
+    (
+        "keys of params and outputs in another case",
+        {"mlp.py": KEYS_IN_ANOTHER_CASE},
+        {"train_circles_manual": (True, []), "train_circles_torch": (True, [])},
+    ),
     (
         "class-index labels in the nn part",
         {"mlp_torch.py": CLASS_INDICES},

@@ -46,6 +46,7 @@ from kit.recipes import recipe
 
 SIZES = [(1, 2, 3, 2), (10, 2, 10, 2), (7, 5, 4, 3), (64, 784, 16, 10)]  # (N, nx, nh, ny)
 PARAMS = ("Wh", "bh", "Wy", "by")
+OUTPUTS = ("X", "htilde", "h", "ytilde", "yhat")  # forward's outputs dict
 
 
 def random_problem(N, nx, nh, ny, dtype=torch.float64, scale=0.5):
@@ -133,8 +134,14 @@ class Layout:
     stored (in, out)), 'col' ((n, 1) bias) or 'row' ((1, n) bias). The judge feeds every function the parameters
     in this layout and reads gradients and updates back through it."""
 
-    def __init__(self, kinds=None):
+    def __init__(self, kinds=None, names=None, outputs=None):
         self.kinds = dict(kinds or {})
+        self.names = dict(names or {})  # course key -> the student's, for parameters in another case
+        self.outputs = dict(outputs or {})  # the same for forward's outputs (set by with_output_keys)
+
+    def to_student_outputs(self, outputs):
+        """forward's outputs as the student's backward reads them (their own keys)."""
+        return {self.outputs.get(k, k): v for k, v in outputs.items()}
 
     @property
     def transposed(self):
@@ -144,7 +151,7 @@ class Layout:
         out = {}
         for k, v in params.items():
             kind = self.kinds.get(k, "kit")
-            out[k] = (
+            out[self.names.get(k, k)] = (
                 v.T.contiguous()
                 if kind == "T"
                 else v.reshape(-1, 1)
@@ -176,6 +183,8 @@ def student_layout(mlp, nx=3, nh=5, ny=2) -> Layout:
         return Layout()
     if not isinstance(p, dict):
         return Layout()
+    names = case_variants(p, PARAMS)
+    p = {**p, **{k: p[s] for k, s in names.items()}}
     kinds = {}
     for name, kit, t in (("Wh", (nh, nx), (nx, nh)), ("Wy", (ny, nh), (nh, ny))):
         if isinstance(p.get(name), torch.Tensor) and tuple(p[name].shape) == t:
@@ -183,7 +192,21 @@ def student_layout(mlp, nx=3, nh=5, ny=2) -> Layout:
     for name, n in (("bh", nh), ("by", ny)):
         if isinstance(p.get(name), torch.Tensor):
             kinds[name] = {(n, 1): "col", (1, n): "row"}.get(tuple(p[name].shape), "kit")
-    return Layout(kinds)
+    return Layout(kinds, names)
+
+
+def with_output_keys(mlp, layout: Layout) -> Layout:
+    """`layout` with the keys of the student's forward outputs where they differ in case only from the course's
+    (their backward then reads the judge's outputs under their own keys)."""
+    params, X, _ = random_problem(2, 3, 5, 2, dtype=torch.float32)
+    try:
+        result = mlp.forward(layout.to_student(params), X)
+        outputs = result[1] if isinstance(result, tuple) and len(result) == 2 else None
+    except (SubmissionError, NotImplementedError):
+        outputs = None
+    if isinstance(outputs, dict):
+        layout.outputs = case_variants(outputs, OUTPUTS)
+    return layout
 
 
 def student_loss_is_sum(mlp) -> bool:
@@ -218,8 +241,29 @@ def diagnose_grad(name, got, expected, N):
     )
 
 
+def case_variants(obj, keys) -> dict:
+    """{course key: the student's key} for each of `keys` the dict `obj` holds under the same name in another case
+    only ('wh' for 'Wh', 'yHat' for 'yhat'), where that reading is unambiguous."""
+    found = {}
+    for k in keys:
+        if k not in obj:
+            same = [s for s in obj if isinstance(s, str) and s.lower() == k.lower()]
+            if len(same) == 1:
+                found[k] = same[0]
+    return found
+
+
 def dict_of_tensors(obj, keys, what):
+    """`obj` checked to be a dict holding a tensor under each of `keys`, returned keyed by the course's names: keys
+    in another case are read as the course's, with a note (a convention the kit recognizes costs nothing)."""
     expect(isinstance(obj, dict), f"{what} should return a dict, got {type(obj).__name__}")
+    renamed = case_variants(obj, keys)
+    if renamed:
+        print(
+            f"note: {what} uses the keys {sorted(renamed.values())} for the course's {sorted(renamed)}: the same "
+            "names in another case, read as the course's"
+        )
+        obj = {**{k: v for k, v in obj.items() if k not in renamed.values()}, **{k: obj[s] for k, s in renamed.items()}}
     missing = [k for k in keys if k not in obj]
     expect(not missing, f"{what} is missing the keys {missing}")
     for k in keys:
@@ -323,7 +367,8 @@ def forward(sub):
         expect(isinstance(result, tuple) and len(result) == 2, "forward should return a pair (yhat, outputs)")
         yhat, outputs = result
         expected = oracle_forward(params, X)
-        dict_of_tensors(outputs, list(expected), "forward(...)[1] (outputs)")
+        outputs = dict_of_tensors(outputs, list(expected), "forward(...)[1] (outputs)")
+        blame = _softmax_blame(mlp, expected)
         for key in ("htilde", "h", "ytilde", "yhat"):
             expect_close(
                 outputs[key],
@@ -331,8 +376,22 @@ def forward(sub):
                 f"outputs[{key!r}] for N={N}, nx={nx}, nh={nh}, ny={ny}",
                 rtol=1e-4,
                 atol=1e-5,
+                hint=blame if key == "yhat" else "",
             )
-        expect_close(yhat, expected["yhat"], "yhat", rtol=1e-4, atol=1e-6)
+        expect_close(yhat, expected["yhat"], "yhat", rtol=1e-4, atol=1e-6, hint=blame)
+
+
+def _softmax_blame(mlp, expected) -> str:
+    """When the student's softmax is wrong on forward's own logits, the words that put the blame there: forward
+    then fails because of the helper it calls, and the student should fix softmax (softmax_stable) first."""
+    try:
+        got = mlp.softmax(expected["ytilde"].clone())
+        expect_close(got, expected["yhat"], "softmax", rtol=1e-4, atol=1e-6)
+    except NotImplementedError:
+        return "forward calls softmax, which is not implemented yet"
+    except (CheckFailed, SubmissionError):
+        return "the right ytilde gives a wrong yhat through your softmax: fix softmax first (softmax_stable), forward calls it"
+    return ""
 
 
 @check("loss_accuracy", points=2)
@@ -407,13 +466,13 @@ def backward(sub):
     Gradients exactly N times the mean ones pass when the student's own loss_accuracy is the sum (that convention
     costs its points where it is graded, not here); with a mean loss they are a bug."""
     mlp = sub.module("mlp")
-    layout = student_layout(mlp)
+    layout = with_output_keys(mlp, student_layout(mlp))
     summed_loss = student_loss_is_sum(mlp)
     noted = False
     for N, nx, nh, ny in SIZES:
         params, X, Y = random_problem(N, nx, nh, ny)
         outputs = oracle_forward(params, X)
-        raw = mlp.backward.call_by_hand(layout.to_student(params), outputs, Y)
+        raw = mlp.backward.call_by_hand(layout.to_student(params), layout.to_student_outputs(outputs), Y)
         grads = _grads_in_kit_layout(layout, dict_of_tensors(raw, ["Wy", "Wh", "by", "bh"], "backward(...)"), params)
         expected = oracle_grads(params, X, Y)
         if summed_loss and N > 1 and all(_scaled(grads[k], expected[k], N) for k in PARAMS):
@@ -453,16 +512,14 @@ def backward_batch_mean(sub):
     Both batches' gradients are compared with torch.autograd's of the mean loss (the same for both), never only
     with each other: a constant answer would equal itself."""
     mlp = sub.module("mlp")
-    layout = student_layout(mlp)
+    layout = with_output_keys(mlp, student_layout(mlp))
     params, X, Y = random_problem(8, 3, 5, 2)
     sp = layout.to_student(params)
-    g1 = dict_of_tensors(
-        mlp.backward.call_by_hand(sp, oracle_forward(params, X), Y), ["Wy", "Wh", "by", "bh"], "backward(...)"
-    )
+    outputs = layout.to_student_outputs(oracle_forward(params, X))
+    g1 = dict_of_tensors(mlp.backward.call_by_hand(sp, outputs, Y), ["Wy", "Wh", "by", "bh"], "backward(...)")
     X2, Y2 = torch.cat([X, X]), torch.cat([Y, Y])
-    g2 = dict_of_tensors(
-        mlp.backward.call_by_hand(sp, oracle_forward(params, X2), Y2), ["Wy", "Wh", "by", "bh"], "backward(...)"
-    )
+    outputs = layout.to_student_outputs(oracle_forward(params, X2))
+    g2 = dict_of_tensors(mlp.backward.call_by_hand(sp, outputs, Y2), ["Wy", "Wh", "by", "bh"], "backward(...)")
     g1, g2 = _grads_in_kit_layout(layout, g1, params), _grads_in_kit_layout(layout, g2, params)
     expected = oracle_grads(params, X, Y)  # the mean's gradients: the same for the duplicated batch
     if student_loss_is_sum(mlp) and all(
@@ -495,7 +552,7 @@ def sgd(sub):
     grads = {k: torch.randn_like(v) for k, v in params.items()}
     expected = oracle_sgd(params, grads, 0.03)
     out = mlp.sgd.call_by_hand_updating(layout.to_student(params), layout.to_student(grads), 0.03)  # may update
-    dict_of_tensors(out, list(params), "sgd(params, grads, eta)")
+    out = dict_of_tensors(out, list(params), "sgd(params, grads, eta)")
     for k in params:
         expect_close(
             layout.to_kit(k, out[k], params[k].shape),
@@ -793,6 +850,7 @@ def evaluation_circles(n=EVALUATION_POINTS):
 
 def _tensors(params, what) -> dict:
     expect(isinstance(params, dict), f"{what} should be a dict of parameters, got {type(params).__name__}")
+    params = {**params, **{k: params[s] for k, s in case_variants(params, PARAMS).items()}}  # 'wh' is 'Wh'
     missing = [k for k in PARAMS if not isinstance(params.get(k), torch.Tensor) or not params[k].is_floating_point()]
     expect(not missing, f"{what} has no floating-point tensor for {missing}")
     return {k: params[k].detach().double() for k in PARAMS}
