@@ -235,6 +235,13 @@ def student_requirements() -> str:
     return grader_requirements() + (TEMPLATES / "requirements-extra.txt").read_text()
 
 
+def public_quick_total(assignment: str = "a1_intro_nn") -> float:
+    """The points of an assignment's public quick checks: what `make check` in the kit counts (no hidden check)."""
+    from .runner import load_checks
+
+    return sum(c.points for c in load_checks(assignment) if c.tier == "quick" and not c.hidden)
+
+
 def build(out: Path = DEFAULT_OUT, assignments: list[str] | None = None, make_zip: bool = True) -> Path:
     """Write the student kit to `out` (replacing it) and, with make_zip, `out`.zip next to it."""
     from . import handin
@@ -263,7 +270,9 @@ def build(out: Path = DEFAULT_OUT, assignments: list[str] | None = None, make_zi
             (out / "autograder" / "checks" / source.name).write_text(text)
             _copy(recorded(aid), out / "autograder" / "recorded" / f"{aid}.pt")
     for path in sorted(TEMPLATES.iterdir()):
-        if path.name != "requirements-extra.txt":
+        if path.name == "README.md":  # its sample report shows a1's public total, counted from the checks
+            (out / path.name).write_text(path.read_text().replace("__A1_PUBLIC_QUICK__", f"{public_quick_total():g}"))
+        elif path.name != "requirements-extra.txt":
             _copy(path, out / path.name)
     (out / "requirements.txt").write_text(student_requirements())
     _copy(ROOT / "constraints.txt", out / "constraints.txt")

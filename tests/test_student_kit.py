@@ -199,6 +199,8 @@ def test_readme_commands_stubs_then_reference(kit, tmp_path):
 
     out, totals = check_all()
     assert all(got == 0 < out_of for got, out_of in totals.values()), out
+    # the README's sample report shows the total the student's own `make check` prints (the public checks')
+    assert f"a1_intro_nn: 3 / {totals['a1_intro_nn'][1]:g}\n" in readme, readme
     rows = [ln for ln in out.splitlines() if re.match(r"\s+(ok|FAIL|TODO|ERROR|TIMEOUT)\s", ln)]
     assert rows and all(ln.split()[0] == "TODO" for ln in rows), out
     for aid in ASSIGNMENTS:
