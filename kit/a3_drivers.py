@@ -11,21 +11,7 @@ from __future__ import annotations
 import torch
 
 from .a3_training import count_parameters, load, train_vit
-
-
-@torch.no_grad()
-def set_parameters(model, values: dict) -> list:
-    """Copy `values` ({name of model.named_parameters(): tensor}, chosen by the judge) into the model's
-    parameters; returns the names it could not set (no such parameter, or another shape)."""
-    params = dict(model.named_parameters())
-    left = []
-    for name, value in values.items():
-        p = params.get(name)
-        if p is None or tuple(p.shape) != tuple(value.shape):
-            left.append(name)
-            continue
-        p.copy_(value.to(dtype=p.dtype, device=p.device))
-    return left
+from .grading import set_parameters  # noqa: F401 (kit.a3:set_parameters, for the a3 checks)
 
 
 def parameter_of(model, attr: str):

@@ -9,6 +9,22 @@ from __future__ import annotations
 import torch
 
 
+@torch.no_grad()
+def set_parameters(model, values: dict) -> list:
+    """Copy `values` ({name of model.named_parameters(): tensor}, drawn by the judge) into the model's parameters;
+    returns the names it could not set (no such parameter, or another shape). The judge's way to give a student's
+    module its own weights (a1's nn version, a2's CNN, a3's modules), so that an oracle computes from the same."""
+    params = dict(model.named_parameters())
+    left = []
+    for name, value in values.items():
+        p = params.get(name)
+        if p is None or tuple(p.shape) != tuple(value.shape):
+            left.append(name)
+            continue
+        p.copy_(value.to(dtype=p.dtype, device=p.device))
+    return left
+
+
 def tensor_flags(tensors: dict) -> dict:
     """{name: (requires_grad, is_leaf)} of a dict of tensors."""
     return {

@@ -683,7 +683,7 @@ def set_course_weights(sub, model, linears, params, what):
         values[prefix + "weight"] = params[weight]
         if layer["params"].get("bias") is not None:
             values[prefix + "bias"] = params[bias]
-    left = sub.kit("kit.a3:set_parameters", model, values)
+    left = sub.kit("kit.grading:set_parameters", model, values)
     expect(not left, f"the grader could not set the parameters {left} of {what} through named_parameters()")
 
 
