@@ -4,10 +4,7 @@ mlp_torch's `from mlp import init_params` sees the rewrite). Correct variants in
 points or lose exactly the points of the kit's convention, with a message naming it; buggy variants lose points
 with a hint that names the mistake."""
 
-import json
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -320,19 +317,6 @@ def test_a1_summed_convention_is_noted_by_backward(tmp_path):
     assert "the kit's loss is the mean" in results["backward"].output
 
 
-# Grades every folder of DIR with the grader of the current folder (the student kit) and prints
-# {student: {check: [status, message, output]}}.
-KIT_GRADE = textwrap.dedent(
-    """
-    import json, sys
-    sys.path.insert(0, ".")
-    from autograder.runner import grade_many
-    graded = grade_many(sys.argv[1], [sys.argv[2]], tier="quick", jobs=1)
-    print(json.dumps({s: {r.name: [r.status, r.message, r.output] for r in rs} for s, rs in graded.items()}))
-    """
-)
-
-
 @pytest.mark.heavy
 @pytest.mark.quick
 def test_a1_student_styles_in_the_student_kit(tmp_path):
@@ -340,6 +324,8 @@ def test_a1_student_styles_in_the_student_kit(tmp_path):
     judge draws every oracle's inputs in the kit's own layout, so a correct network in another layout or
     convention meets only recorded cases, and the messages that name a convention or a mistake keep their words.
     The hidden check is not in the kit."""
+    from test_faces import grade as grade_in
+
     from autograder.student_kit import build, hidden_check_names
 
     kit = build(tmp_path / "kit", [A1], make_zip=False)
@@ -350,11 +336,7 @@ def test_a1_student_styles_in_the_student_kit(tmp_path):
         sub = variant(tmp_path / f"v{i}", rewrites)
         shutil.move(sub, tmp_path / "class" / f"v{i}")
         folders[f"v{i}"] = (name, {c: w for c, w in losses.items() if c not in hidden})
-    proc = subprocess.run(
-        [sys.executable, "-c", KIT_GRADE, str(tmp_path / "class"), A1], cwd=kit, capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    graded = json.loads(proc.stdout.strip().splitlines()[-1])
+    graded = grade_in(kit, tmp_path / "class", A1, jobs=1)  # the kit's grader, in a process of its own
     problems = []
     for key, (name, losses) in folders.items():
         results = graded[key]

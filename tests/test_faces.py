@@ -23,16 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = ("a1_intro_nn", "a2_cnn", "a3_transformers", "a4_gaussian_fit")
 NOT_RECORDED = "no recorded answer"
 
-# Grades every folder of DIR with the grader of the current folder (the instructor's checkout or the kit) and
-# prints {student: {check: [status, message]}}.
+# Grades every folder of FOLDER with the grader of the current folder (the instructor's checkout or the kit) and
+# prints {student: {check: [status, message, output]}}.
 GRADE = textwrap.dedent(
     """
     import json, sys
     sys.path.insert(0, ".")
     from autograder.runner import grade_many
-    folder, assignment = sys.argv[1], sys.argv[2]
-    graded = grade_many(folder, [assignment], tier="quick", jobs=2)
-    print(json.dumps({s: {r.name: [r.status, r.message] for r in rs} for s, rs in graded.items()}))
+    folder, assignment, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    graded = grade_many(folder, [assignment], tier="quick", jobs=jobs)
+    print(json.dumps({s: {r.name: [r.status, r.message, r.output] for r in rs} for s, rs in graded.items()}))
     """
 )
 
@@ -42,9 +42,11 @@ def kit(tmp_path_factory):
     return build(tmp_path_factory.mktemp("faces") / "student-kit", make_zip=False)
 
 
-def grade(where: Path, folder: Path, assignment: str) -> dict:
+def grade(where: Path, folder: Path, assignment: str, jobs: int = 2) -> dict:
+    """The quick tier of `assignment` for every submission folder of `folder`, graded by the grader of `where` (the
+    checkout, or a built student kit) in a process of its own: {student: {check: [status, message, output]}}."""
     proc = subprocess.run(
-        [sys.executable, "-c", GRADE, str(folder), assignment],
+        [sys.executable, "-c", GRADE, str(folder), assignment, str(jobs)],
         cwd=where,
         capture_output=True,
         text=True,
@@ -78,13 +80,13 @@ def test_faces_agree_on_reference_stubs_and_mutants(kit, assignment, tmp_path):
     folder.mkdir()
     made = submissions(assignment, folder)
     teacher, student = grade(ROOT, folder, assignment), grade(kit, folder, assignment)
-    assert all(status == "passed" for status, _ in teacher["reference"].values()), teacher["reference"]
-    assert all(status == "passed" for status, _ in student["reference"].values()), student["reference"]
-    assert all(status != "passed" for status, _ in student["stubs"].values()), student["stubs"]
+    assert all(status == "passed" for status, *_ in teacher["reference"].values()), teacher["reference"]
+    assert all(status == "passed" for status, *_ in student["reference"].values()), student["reference"]
+    assert all(status != "passed" for status, *_ in student["stubs"].values()), student["stubs"]
     problems = []
     for name, mutant in made.items():
         public = student[name]
-        for check, (status, message) in public.items():
+        for check, (status, message, _) in public.items():
             if NOT_RECORDED in message:
                 problems.append(f"{name}/{check}: the recording lacks its case: {message}")
             if (status == "passed") != (teacher[name][check][0] == "passed"):
