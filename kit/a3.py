@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from .a3_attention_maps import (
     ATTENTION_NAMES,
+    attend,
     attention_maps,
     attention_of,
     attention_rollout,
@@ -26,7 +27,7 @@ from .a3_attention_maps import (
 )
 from .a3_baseline import SmallCNN, comparison_table, data_size_study, data_size_table, train_cnn
 from .a3_commands import main
-from .a3_drivers import parameter_of, raised, set_parameters, vit_predictions
+from .a3_drivers import attention_call, parameter_of, raised, set_parameters, vit_predictions
 from .a3_study import STUDY_BUDGET, STUDY_VALUES, StudyRows, split_validation, study, study_table, validation_split
 from .a3_timm import (
     TIMM_MODELS,
@@ -75,6 +76,7 @@ __all__ = [
     "comparison_table",
     # attention maps
     "ATTENTION_NAMES",
+    "attend",
     "attention_of",
     "attention_maps",
     "class_token_attention",
@@ -103,6 +105,7 @@ __all__ = [
     "set_parameters",
     "parameter_of",
     "raised",
+    "attention_call",
     "vit_predictions",
     # the command line
     "main",

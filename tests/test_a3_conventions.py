@@ -241,6 +241,64 @@ CORRECT = {
     ],
 }
 
+# The course's attention modules take the tokens alone, forward(x): the grader calls them so and reads the weights
+# from what forward returns or from the softmax it computes, never through the kit's own keyword.
+FORWARD_X_ONLY = [
+    ("attention.py", "    def forward(self, x, return_attention=False):\n", "    def forward(self, x):\n"),
+    (
+        "attention.py",
+        "        if return_attention:\n            return out, weights\n        return out\n",
+        "        return out\n",
+    ),
+    (
+        "attention.py",
+        "        if return_attention:\n            return out, attn\n        return out\n",
+        "        return out\n",
+    ),
+]
+CORRECT.update(
+    {
+        "forward(x) only, returning the output (weights read from its softmax)": FORWARD_X_ONLY,
+        "forward(x) returning (out, weights) always, the block taking the output": [
+            ("attention.py", "    def forward(self, x, return_attention=False):\n", "    def forward(self, x):\n"),
+            (
+                "attention.py",
+                "        if return_attention:\n            return out, weights\n        return out\n",
+                "        return out, weights\n",
+            ),
+            (
+                "attention.py",
+                "        if return_attention:\n            return out, attn\n        return out\n",
+                "        return out, attn\n",
+            ),
+            ("vit.py", "x + self.mhsa(self.norm1(x))", "x + self.mhsa(self.norm1(x))[0]"),
+        ],
+        "single-head attention without an output projection": [
+            (
+                "attention.py",
+                "        self.value = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n"
+                "        self.projection = nn.Linear(embed_dim, embed_dim)\n",
+                "        self.value = nn.Linear(embed_dim, embed_dim, bias=BIAS)\n",
+            ),
+            (
+                "attention.py",
+                "        out = self.projection(out)\n        if return_attention:\n            return out, weights",
+                "        if return_attention:\n            return out, weights",
+            ),
+        ],
+        "forward(x) only, heads by F.scaled_dot_product_attention (no weights to read)": FORWARD_X_ONLY
+        + [
+            (
+                "attention.py",
+                "        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)\n"
+                "        attn = scores.softmax(dim=-1)\n"
+                "        out = (attn @ v)",
+                "        out = nn.functional.scaled_dot_product_attention(q, k, v)",
+            )
+        ],
+    }
+)
+
 # name -> (replacements, {check: words its message must contain})
 BUGGY = {
     "scores multiplied by sqrt(d)": (
@@ -384,10 +442,12 @@ def grade(root):
 @pytest.mark.quick
 @pytest.mark.parametrize("variant", sorted(CORRECT))
 def test_course_conventions_earn_every_point(variant, tmp_path):
+    from autograder import api
+
     results = grade(write(tmp_path, CORRECT[variant]))
     lost = {n: (r.status, r.message) for n, r in results.items() if r.score < r.max_score}
     assert not lost, f"{variant}: {lost}"
-    assert sum(r.score for r in results.values()) == 21
+    assert sum(r.score for r in results.values()) == sum(c.points for c in api.REGISTRY[A] if c.tier == "quick")
 
 
 @pytest.mark.quick
@@ -399,6 +459,22 @@ def test_buggy_vit_loses_the_structural_checks(variant, tmp_path):
         r = results[name]
         assert r.status == "failed" and r.score == 0, (variant, name, r.status, r.message)
         assert words in r.message, (variant, name, r.message)
+
+
+# A ViT written for MNIST's images alone (it ignores img_size and in_chan): correct on the course's images, so it
+# loses the one check of other images and nothing else.
+MNIST_ONLY = [
+    ("vit.py", "n_patches = (img_size // patch_size) ** 2", "n_patches = (28 // patch_size) ** 2"),
+    ("vit.py", "PatchEmbed(in_chan, patch_size, embed_dim)", "PatchEmbed(1, patch_size, embed_dim)"),
+]
+
+
+@pytest.mark.quick
+def test_a_vit_for_mnist_alone_loses_only_the_other_images_check(tmp_path):
+    results = grade(write(tmp_path, MNIST_ONLY))
+    lost = {n: r.message for n, r in results.items() if r.score < r.max_score}
+    assert list(lost) == ["vit_other_images"], lost
+    assert "32, 32" in lost["vit_other_images"], lost  # the images it was given
 
 
 # buggy variants whose hint names more than one mistake: the student kit records single mistakes only

@@ -196,6 +196,28 @@ def test_attention_maps_and_rollout():
 
 
 @pytest.mark.quick
+def test_attention_maps_of_an_attention_called_as_the_course_calls_it():
+    """The maps of a ViT whose attention takes forward(x) alone are read from the softmax it computes (heads one
+    by one or all at once) and equal those the kit's keyword returns; one that hides them is told how to show them."""
+    import types
+
+    from kit import a3
+
+    model = a3.make_vit(_vit(), {"nb_blocks": 2})
+    images = torch.randn(3, 1, 28, 28)
+    expected = a3.attention_maps(model, images)
+    for block in model.blocks:
+        mhsa = block.attn
+        mhsa.forward = types.MethodType(lambda self, x, f=type(mhsa).forward: f(self, x), mhsa)
+    got = a3.attention_maps(model, images)
+    assert all(torch.allclose(g, e) for g, e in zip(got, expected))
+    for block in model.blocks:  # the weights hidden in F.scaled_dot_product_attention
+        block.attn.forward = types.MethodType(lambda self, x: x, block.attn)
+    with pytest.raises(ValueError, match="gives no attention weights"):
+        a3.attention_maps(model, images)
+
+
+@pytest.mark.quick
 def test_one_cycle_steps_every_batch():
     from kit import a3
 

@@ -34,7 +34,10 @@ class SelfAttention(nn.Module):
     Attributes (the autograder finds the layers by these names, the course notebook's or the kit's):
         q, k, v (or query, key, value): nn.Linear(embed_dim, embed_dim), the three projections of the tokens,
             with or without bias.
-        proj (or projection): nn.Linear(embed_dim, embed_dim) with bias, the output projection.
+        proj (or projection): nn.Linear(embed_dim, embed_dim) with bias, the output projection (versions of the
+            course differ on it for one head: the autograder grades single-head attention with or without it).
+    The autograder calls forward(x), as the course does; return_attention is the kit's keyword for the attention
+    maps (a forward(x) that always returns (out, weights), or computes the weights with a softmax, serves as well).
     """
 
     def __init__(self, embed_dim):
