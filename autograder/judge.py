@@ -639,6 +639,7 @@ class Session:
         self.ended = None  # the child's exit report
         self._modules = {}
         self.folder = folder
+        self.called = []  # the student's functions and classes the check asked for: "module.name", in order
 
     # -- the channel
     def request(self, op: str, **fields):
@@ -820,6 +821,9 @@ class Remote:
             raise
         if isinstance(value, Remote):
             object.__setattr__(value, "_name", f"{self._name}.{name}" if self._name else name)
+            called = self._session.called
+            if self._session._modules.get(self._name) is self and value._name not in called:
+                called.append(value._name)  # a function or class of a student's module, asked for by the check
         return value
 
     def __getitem__(self, key):

@@ -29,6 +29,9 @@ class CheckResult:
     # what the check measured, as data: [{"name": "accuracy", "value": 0.9832, "threshold": 0.98}, ...]: what the
     # check recorded (api.record_metric), handed over by runner.run_one
     metrics: list = field(default_factory=list)
+    # the student's functions and classes the check asked for ("mlp.forward"), handed over by runner.run_one: a
+    # failure is traced through the student's own calls to a helper whose check failed (autograder/callgraph.py)
+    called: list = field(default_factory=list)
 
     @property
     def id(self) -> str:

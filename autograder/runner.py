@@ -129,7 +129,9 @@ def run_one(
     if notes.getvalue():
         output = (output.rstrip("\n") + "\n" if output.strip() else "") + notes.getvalue()
     elapsed = time.monotonic() - start
-    return result_of(chk, status, message, output, elapsed, isolation=sandbox.level, metrics=metrics)
+    res = result_of(chk, status, message, output, elapsed, isolation=sandbox.level, metrics=metrics)
+    res.called = list(session.called)
+    return res
 
 
 def result_of(
@@ -222,7 +224,53 @@ def grade(
                     results[res.id] = res
                     if progress:
                         progress(res)
-    return [results[i] for i in order]
+    return after_quick_failures(blame_helpers([results[i] for i in order], submission))
+
+
+def blame_helpers(results: list[CheckResult], submission: Path) -> list[CheckResult]:
+    """A check that failed on a function which calls, in the student's own files, a helper whose check failed too
+    names that helper: the bug may be there rather than in the function the check asked for."""
+    from .callgraph import callees
+
+    failed = {}  # "module.name" -> the public checks that asked for it and did not pass
+    for r in results:
+        if r.status in ("failed", "error", "not_implemented") and not r.hidden:
+            for target in r.called:
+                failed.setdefault((r.assignment, target), []).append(r.name)
+    for res in results:
+        if res.status != "failed" or res.tier != "quick":
+            continue
+        blamed = []
+        for target in res.called:
+            for helper in callees(submission / res.assignment, target):
+                others = [n for n in failed.get((res.assignment, helper), []) if n != res.name and n not in res.message]
+                if others:  # (a check that already names the helper's check, with its own words, keeps them)
+                    blamed.append(
+                        f"{target.split('.')[-1]} calls your {helper.split('.')[-1]}, whose check "
+                        f"{', '.join(others)} did not pass"
+                    )
+        if blamed:
+            res.message += f" (look there first: {'; '.join(dict.fromkeys(blamed))})"
+    return results
+
+
+def after_quick_failures(results: list[CheckResult]) -> list[CheckResult]:
+    """A training that fails (or runs out of time) where quick checks of its assignment failed too says so: it
+    trains the same code, and the quick checks say where the code is wrong. Hidden checks are not named."""
+    for res in results:
+        if res.tier == "quick" or res.status not in ("failed", "timeout"):
+            continue
+        first = [
+            r.name
+            for r in results
+            if r.assignment == res.assignment and r.tier == "quick" and not r.hidden and r.status != "passed"
+        ]
+        if first:
+            res.message += (
+                f" (this may follow from the quick checks that did not pass: {', '.join(first)}; this training runs "
+                "the same code, so fix those first)"
+            )
+    return results
 
 
 def _judge_context():

@@ -39,6 +39,7 @@ GRADER_FILES = (
     "runner.py",
     "report.py",
     "recompute.py",
+    "callgraph.py",
     "handin.py",
     "checks/__init__.py",
 )

@@ -85,3 +85,80 @@ def test_shared_sandbox_serves_the_kits_variants_and_nothing_else(tmp_path, monk
             assert status(alone) == ["passed"]
     assert started == [shared, alone, shared / "reference", tmp_path]
     assert runner._SHARED_SANDBOXES == {}, "each sandbox is closed at the end of its context"
+
+
+@pytest.mark.quick
+def test_a_failed_training_names_the_quick_checks_that_failed_first():
+    """A training that fails where quick checks of its assignment failed says it may follow from them (public ones
+    only, of its own assignment); one that fails alone, or a quick check, gets no such words."""
+    from autograder.report import CheckResult
+    from autograder.runner import after_quick_failures
+
+    def result(assignment, name, tier, status, hidden=False):
+        return CheckResult(
+            assignment, name, tier, 0.0 if status != "passed" else 1.0, 1.0, status, "msg", "", 0.0, hidden=hidden
+        )
+
+    results = after_quick_failures(
+        [
+            result("a1", "forward", "quick", "passed"),
+            result("a1", "backward", "quick", "failed"),
+            result("a1", "secret", "quick", "failed", hidden=True),
+            result("a1", "train_circles", "train", "failed"),
+            result("a2", "conv", "quick", "passed"),
+            result("a2", "train_cifar", "train", "timeout"),
+        ]
+    )
+    messages = {r.name: r.message for r in results}
+    assert "may follow from the quick checks that did not pass: backward;" in messages["train_circles"]
+    assert "secret" not in messages["train_circles"]
+    assert messages["backward"] == messages["train_cifar"] == "msg"
+
+
+@pytest.mark.quick
+def test_a_failure_names_the_helper_whose_own_check_failed(tmp_path):
+    """A Block that calls a MultiHeadsSelfAttention with a bug fails, and its message names the attention and its
+    failed check (traced through the student's own source: vit.py imports it from attention.py); a check whose
+    functions call nothing that failed, or that already names the helper's check, says nothing more."""
+    import shutil
+
+    from autograder.runner import grade
+
+    root = Path(__file__).resolve().parents[1] / "solutions"
+    a1, a3 = tmp_path / "a1_intro_nn", tmp_path / "a3_transformers"
+    shutil.copytree(root / "a1_intro_nn", a1)
+    shutil.copytree(root / "a3_transformers", a3)
+    attention = a3 / "attention.py"
+    attention.write_text(attention.read_text().replace("/ math.sqrt(Q.shape[-1])", "* math.sqrt(Q.shape[-1])"))
+    mlp = a1 / "mlp.py"
+    mlp.write_text(mlp.read_text().replace("return e / e.sum(dim=1, keepdim=True)", "return e / e.sum()"))
+    only = [f"a3_transformers/{n}" for n in ("multi_head_attention", "block", "mlp")] + [
+        f"a1_intro_nn/{n}" for n in ("softmax_stable", "forward")
+    ]
+    results = {r.name: r for r in grade(tmp_path, ["a1_intro_nn", "a3_transformers"], tier="quick", only=only)}
+    assert results["multi_head_attention"].status == results["block"].status == "failed"
+    words = "Block calls your MultiHeadsSelfAttention, whose check multi_head_attention did not pass"
+    assert words in results["block"].message, results["block"].message
+    assert results["mlp"].status == "passed" and "look there first" not in results["multi_head_attention"].message
+    assert results["forward"].status == "failed" and results["forward"].message.count("softmax_stable") == 1
+
+
+@pytest.mark.quick
+def test_the_call_graph_follows_what_the_source_states(tmp_path):
+    """Calls by name in the same file, imported from another file of the submission, through `self.` methods of a
+    class, transitively; never a name the source does not define, never a syntax error's file."""
+    from autograder.callgraph import callees
+
+    (tmp_path / "helpers.py").write_text("def norm(x):\n    return x\n\ndef scale(x):\n    return norm(x) * 2\n")
+    (tmp_path / "model.py").write_text(
+        "from helpers import scale\nimport torch\n\n"
+        "def act(x):\n    return torch.tanh(scale(x))\n\n"
+        "class Net:\n    def forward(self, x):\n        return self.mix(act(x))\n\n"
+        "    def mix(self, x):\n        return len(x)\n"
+    )
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    assert callees(tmp_path, "model.Net") == ["model.act", "helpers.scale", "helpers.norm"]
+    assert callees(tmp_path, "model.act") == ["helpers.scale", "helpers.norm"]
+    assert callees(tmp_path, "broken.f") == [] and callees(tmp_path, "missing.f") == []
+    (tmp_path / "linked.py").symlink_to(tmp_path / "model.py")  # a link is never followed
+    assert callees(tmp_path, "linked.act") == []
