@@ -40,6 +40,12 @@ def _student_modules():
 
 c.Autograde.exclude_overwriting = _student_modules()
 
+# nbgrader copies the source's .py modules to release/ as they are, solutions included: generate_assignment (the
+# command or formgrader's Generate button) clears them here, as `make release` does.
+from autograder.nbgrader_plugins import clear_modules_on_generate  # noqa: E402
+
+clear_modules_on_generate()
+
 # A copied test or answer cell must not fail the whole submission (see autograder/nbgrader_plugins.py).
 from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, OverwriteCells, OverwriteKernelspec  # noqa: E402
 

@@ -266,3 +266,31 @@ class JudgeGrades(NbGraderPreprocessor):
             out = [new_output("stream", name="stdout", text="\n".join(lines) + "\n")] if lines else []
             return out + [new_output("error", ename="CheckFailed", evalue=text, traceback=[text])]
         return [new_output("stream", name="stdout", text="\n".join(lines) + "\n")] if lines else []
+
+
+def clear_modules_on_generate():
+    """Make nbgrader's generate_assignment clear the solution regions of the `.py` modules it copies.
+
+    nbgrader clears the notebooks only. It copies every other file of the source as it is. Without this, the
+    modules in release/ would hold the reference: formgrader's Generate button, or `nbgrader generate_assignment`
+    typed by hand, followed by `release_assignment`, would hand the solutions to the class. `make release` clears them
+    too (autograder/release.py); this covers nbgrader's own path. nbgrader_config.py calls it."""
+    from nbgrader.converters.generate_assignment import GenerateAssignment
+
+    from autograder.release import clear_module
+
+    if getattr(GenerateAssignment.init_assignment, "clears_modules", False):
+        return
+    copy_files = GenerateAssignment.init_assignment
+
+    def init_assignment(self, assignment_id, student_id):
+        copy_files(self, assignment_id, student_id)
+        for py in sorted(Path(self._format_dest(assignment_id, student_id)).rglob("*.py")):
+            text = py.read_text(encoding="utf-8")
+            cleared = clear_module(text, self.config)
+            if cleared != text:
+                self.log.info("Clearing the solutions of %s", py)
+                py.write_text(cleared, encoding="utf-8")
+
+    init_assignment.clears_modules = True
+    GenerateAssignment.init_assignment = init_assignment

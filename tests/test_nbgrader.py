@@ -374,3 +374,53 @@ def test_judge_grades_reads_the_cells_and_survives_a_crash(monkeypatch):
     assert error.output_type == "error" and error.evalue.startswith("grader error: RuntimeError")
     assert "backward_batch_mean" not in error.evalue  # a hidden check stays hidden
     assert nb.cells[1].outputs[0].text == "1\n"  # no run_check: the kernel's outputs stay
+
+
+def without_force(cwd, *args):
+    """An nbgrader exchange command run in `cwd` without --force (fetch, submit and fetch feedback in the
+    student's own folder; collect and release_feedback, which take no --force, in the course's)."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.mark.train
+def test_the_exchange_round_trip_with_nbgraders_own_commands(tmp_path):
+    """The walk-through with an exchange, every step nbgrader's own command, on a4 (its notebook runs fastest):
+    generate_assignment (not `make release`), release_assignment, fetch_assignment and submit as the student,
+    collect, autograde, generate_feedback, release_feedback, fetch_feedback. The student receives the stubs, never
+    the reference modules (nbgrader copies .py files as they are; nbgrader_config.py clears them); the untouched
+    submission scores 0; the feedback reaches the student's folder with the judge's verdicts."""
+    a = "a4_gaussian_fit"
+    course, home, exchange = tmp_path / "course", tmp_path / "alice", tmp_path / "exchange"
+    (course / "solutions").mkdir(parents=True)
+    home.mkdir()
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions" / a, course / "solutions" / a, ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ("autograder", "kit", "data_scripts"):
+        shutil.copytree(ROOT / part, course / part, ignore=shutil.ignore_patterns("__pycache__"))
+    where = [f"--Exchange.root={exchange}", "--CourseDirectory.course_id=dl-vision"]
+    nbgrader(course, "generate_assignment", a)
+    nbgrader(course, "release_assignment", a, *where)
+    without_force(home, "fetch_assignment", a, *where)
+    for module in (ROOT / "assignments" / a).glob("*.py"):
+        fetched = (home / a / module.name).read_text()
+        assert "BEGIN SOLUTION" not in fetched and fetched == module.read_text(), f"{module.name} is not the stub"
+    without_force(home, "submit", a, "--student=alice", *where)
+    without_force(course, "collect", a, *where)
+    nbgrader(course, "autograde", a, "--student=alice", "--JudgeGrades.timeout_scale=2")
+    nbgrader(course, "generate_feedback", a, "--student=alice")
+    without_force(course, "release_feedback", a, "--student=alice", *where)
+    without_force(home, "fetch_feedback", a, "--student=alice", *where)
+
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        submission = gb.find_submission(a, "alice")
+        assert submission.code_score == 0 and gb.find_assignment(a).max_code_score > 0
+    [feedback] = (home / a / "feedback").glob(f"*/{a}.html")
+    text = feedback.read_text()
+    assert "not implemented yet" in text and "Score: 0.0 / " in text
