@@ -114,16 +114,21 @@ def score_lines(results, later: float, tier: str, short: str) -> tuple[list[str]
 
 
 # ---------------------------------------------------------------- where to upload
-def _dlvision_settings(pyproject: Path) -> dict:
-    """pyproject.toml's [tool.dlvision] ({} without one, or without a TOML reader on Python 3.10)."""
-    if not pyproject.is_file():
+def dlvision_settings(pyproject: Path = ROOT / "pyproject.toml", required: bool = False) -> dict:
+    """pyproject.toml's [tool.dlvision] ({} without the file or the table). Python 3.10 reads it with tomli, in the
+    instructor's requirements: required=True (the instructor's release) fails without it, so that a configured
+    address is never silently dropped; otherwise (the student kit, which reads autograder/handin.json first) it
+    gives {}."""
+    if not Path(pyproject).is_file():
         return {}
     try:
         import tomllib
-    except ImportError:  # Python 3.10: tomli, in the instructor's requirements
+    except ImportError:
         try:
             import tomli as tomllib
         except ImportError:
+            if required:
+                raise
             return {}
     with open(pyproject, "rb") as f:
         return tomllib.load(f).get("tool", {}).get("dlvision", {})
@@ -136,7 +141,7 @@ def configured_address(root: Path = ROOT) -> str:
     settings = root / SETTINGS
     if settings.is_file():
         return json.loads(settings.read_text()).get("handin-url", "")
-    return _dlvision_settings(root / "pyproject.toml").get("handin-url", "")
+    return dlvision_settings(root / "pyproject.toml").get("handin-url", "")
 
 
 def write_settings(kit: Path) -> Path:

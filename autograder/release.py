@@ -62,14 +62,11 @@ SETUP_TAG = "kit-setup"
 def student_kit_source() -> str:
     """Where released notebooks fetch the student kit from when it is not installed: KIT_STUDENT_KIT_URL, else
     pyproject.toml's [tool.dlvision] student-kit-url (a URL of student-kit.zip, or a path); "" when unset."""
+    from .handin import dlvision_settings
+
     if os.environ.get("KIT_STUDENT_KIT_URL"):
         return os.environ["KIT_STUDENT_KIT_URL"]
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # tomllib's own source before 3.11 (requirements.txt): a configured address is never silently dropped
-        import tomli as tomllib
-    with open(ROOT / "pyproject.toml", "rb") as f:
-        return tomllib.load(f).get("tool", {}).get("dlvision", {}).get("student-kit-url", "")
+    return dlvision_settings(ROOT / "pyproject.toml", required=True).get("student-kit-url", "")
 
 
 def setup_cell_source(assignment: str) -> str:

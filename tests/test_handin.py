@@ -206,3 +206,20 @@ def test_handin_on_colab_packs_the_notebook_as_edited(tmp_path, monkeypatch):
     with zipfile.ZipFile(target) as zf:
         assert json.loads(zf.read("a1_intro_nn/a1_intro_nn.ipynb")) == edited
         assert "a1_intro_nn/mlp.py" in zf.namelist()
+
+
+@pytest.mark.quick
+def test_one_reader_of_the_course_settings_refuses_to_drop_them_where_it_must(tmp_path, monkeypatch):
+    """handin and the release read [tool.dlvision] with one function: without a TOML reader (Python 3.10 without
+    tomli) the release (required=True) fails rather than drop a configured address; the student kit reads {}."""
+    from autograder import handin
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.dlvision]\nstudent-kit-url = "https://example.org/kit.zip"\n')
+    assert handin.dlvision_settings(pyproject)["student-kit-url"] == "https://example.org/kit.zip"
+    assert handin.dlvision_settings(tmp_path / "none.toml", required=True) == {}
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # import tomllib raises ImportError
+    monkeypatch.setitem(sys.modules, "tomli", None)
+    assert handin.dlvision_settings(pyproject) == {}
+    with pytest.raises(ImportError):
+        handin.dlvision_settings(pyproject, required=True)
