@@ -29,6 +29,10 @@ class SubmissionError(Exception):
     """The submission could not be used at all (missing file, import error); the message says why."""
 
 
+class NotImportable(SubmissionError):
+    """A module of the submission could not be loaded at all (missing, a syntax error, raised on import)."""
+
+
 @dataclass(frozen=True)
 class Check:
     assignment: str
@@ -48,7 +52,6 @@ class Check:
 
 
 def check(
-    name: str,
     points: float = 1,
     tier: str = "quick",
     timeout: float = 30,
@@ -57,7 +60,8 @@ def check(
     in_notebook: bool = True,
     recipe: str | None = None,
 ):
-    """Register `f(sub)` as a check of the assignment whose check module defines it.
+    """Register `f(sub)` as a check of the assignment whose check module defines it, named after the function
+    (its id: "<assignment>/<function name>"). `sub` is the check's api.Context.
 
     hidden=True: the check counts in every grade, but the student kit leaves out its code, name and messages,
     Gradescope shows it once the grades are published, and notebooks may name it only in a hidden-tests region.
@@ -68,8 +72,11 @@ def check(
     if tier not in TIERS:
         raise ValueError(f"tier must be one of {TIERS}")
 
+    if isinstance(points, str):
+        raise TypeError("a check is named after its function: @check(points=...), not @check(name, ...)")
+
     def register(func):
-        assignment = func.__module__.rsplit(".", 1)[-1]
+        assignment, name = func.__module__.rsplit(".", 1)[-1], func.__name__
         if recipe is not None:
             func.__doc__ = _with_recipe(func.__doc__ or "", recipe)
         text = _with_recipe(description, recipe) if description and recipe is not None else description
@@ -80,7 +87,7 @@ def check(
             float(points),
             tier,
             float(timeout),
-            _measuring(func),
+            func,
             doc,
             bool(hidden),
             bool(in_notebook),
@@ -109,37 +116,42 @@ def _with_recipe(text: str, name: str) -> str:
     return text.format(**fields)
 
 
-# ---------------------------------------------------------------- what a check measured, as data
-# What the running check measured (expect_accuracy's accuracies, with their thresholds). A check's function starts
-# with an empty list (_measuring); the CheckResult built after it takes the list (report.CheckResult.metrics), so
-# reports and `python -m autograder determinism` read numbers, never the check's printed output.
-_MEASURED: list[dict] = []
+# ---------------------------------------------------------------- what a running check is handed
+class Context:
+    """What the runner hands a check (its `sub`): the sandbox session's calls (`function`, `module`, `kit`, ...),
+    the check's own declaration and recipe, and where it records what it measured (`record`: numbers with their
+    thresholds) and what it wants the student told (`note`). The CheckResult built after the check holds both, as
+    data: reports render them, nothing reads the check's printed output."""
 
+    def __init__(self, check: "Check", session):
+        self.check, self.session = check, session
+        self.metrics: list[dict] = []
+        self.notes: list[str] = []
 
-def record_metric(name: str, value: float, threshold: float | None = None, **detail: str | bool) -> None:
-    """Record a number the running check measured; it travels in the check's result (`metrics`), with `detail`
-    (short strings or booleans: what the number was measured under)."""
-    entry = {"name": name, "value": float(value)}
-    if threshold is not None:
-        entry["threshold"] = float(threshold)
-    entry.update(detail)
-    _MEASURED.append(entry)
+    @property
+    def recipe(self):
+        """The kit.recipes entry the check was declared with (`@check(..., recipe=NAME)`), or None."""
+        from kit.recipes import recipe
 
+        return recipe(self.check.recipe) if self.check.recipe else None
 
-def take_metrics() -> list[dict]:
-    """What was recorded since the running check started (or since the last call); clears the record."""
-    taken = list(_MEASURED)
-    _MEASURED.clear()
-    return taken
+    def record(self, name: str, value: float, threshold: float | None = None, **detail: str | bool) -> None:
+        """A number the check measured, with `detail` (short strings or booleans: what it was measured under)."""
+        entry = {"name": name, "value": float(value)}
+        if threshold is not None:
+            entry["threshold"] = float(threshold)
+        entry.update(detail)
+        self.metrics.append(entry)
 
+    def note(self, text: str) -> None:
+        """Something the student should know that changes no points (a convention read as the course's)."""
+        if text not in self.notes:
+            self.notes.append(text)
 
-def _measuring(func):
-    @functools.wraps(func)
-    def run(*args, **kwargs):
-        _MEASURED.clear()  # nothing left over from before this check counts as its own
-        return func(*args, **kwargs)
-
-    return run
+    def __getattr__(self, name):
+        if name in ("check", "session", "metrics", "notes"):  # not set yet: no recursion through the session
+            raise AttributeError(name)
+        return getattr(self.session, name)
 
 
 # ---------------------------------------------------------------- expectations
@@ -148,16 +160,12 @@ def expect(condition, message: str):
         raise CheckFailed(message)
 
 
-MEASURED = "measured accuracy: {value:.4f} (threshold {threshold:.4f})"
-
-
-def expect_accuracy(value: float, threshold: float, message: str):
+def expect_accuracy(sub: Context, value: float, threshold: float, message: str):
     """A training threshold. The measured accuracy is recorded with its threshold (the result's `metrics`: the
-    leaderboard and `python -m autograder determinism` read it there) and printed even when it passes, so the
-    report shows the student their margin."""
+    reports show the student their margin even when it passes; the leaderboard and `python -m autograder
+    determinism` read it there)."""
     value = expect_fraction(value, "the accuracy")
-    record_metric("accuracy", value, threshold)
-    print(MEASURED.format(value=float(value), threshold=float(threshold)))
+    sub.record("accuracy", value, threshold)
     expect(value >= threshold, message)
 
 

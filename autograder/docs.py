@@ -157,8 +157,8 @@ def render_counts(rows, base: Path) -> str:
     )
     lines += [
         "",
-        "Counted from the code by `python -m autograder.docs`: the checks' `@check(name, points, tier, "
-        "hidden, in_notebook)` in `autograder/checks/<assignment>.py` and the mutants of "
+        "Counted from the code by `python -m autograder.docs`: the checks' `@check(points, tier, "
+        "hidden, in_notebook)` functions in `autograder/checks/<assignment>.py` and the mutants of "
         "`autograder/mutants.py`. A tier includes the ones before it when grading (`--tier train` grades "
         "quick + train). Hidden checks count in every grade but are not shipped to students; notebook test "
         "cells carry the points of every check except those declared `in_notebook=False` (long trainings "

@@ -81,11 +81,11 @@ status=$?
 if [ ! -s "$RESULTS" ]; then
   failed "the grader wrote no report (exit $status)"
 fi
-# shellcheck disable=SC2016
-if "$PY" -c 'import json, sys; sys.exit(any(t["output"].startswith("grader error") for t in json.load(open(sys.argv[1]))["tests"]))' "$RESULTS"; then
+GRADER_ERROR='[t for t in json.load(open(sys.argv[1]))["tests"] if t.get("extra_data", {}).get("kind") == "grader_error"]'
+if "$PY" -c "import json, sys; sys.exit(bool(${GRADER_ERROR}))" "$RESULTS"; then
   exit 0
 fi
-failed "$("$PY" -c 'import json, sys; print(next(t["name"] + ": " + t["output"] for t in json.load(open(sys.argv[1]))["tests"] if t["output"].startswith("grader error")))' "$RESULTS")"
+failed "$("$PY" -c "import json, sys; t = ${GRADER_ERROR}[0]; print(t['name'] + ': ' + t['output'])" "$RESULTS")"
 """
 
 

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from . import wire
-from .api import CheckFailed, SubmissionError
+from .api import CheckFailed, NotImportable, SubmissionError
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = ("bwrap", "user", "none")
@@ -669,7 +669,7 @@ class Session:
         if reply.get("by_hand_violation"):
             raise ByHandViolation(by_hand_message(reply["by_hand_violation"]))
         if "error" in reply:
-            raise _student_error(reply["error"], fields)
+            raise _student_error(reply["error"], fields, op)
         if "ok" not in reply:
             self.broken = "channel: a reply without a value"
             raise SandboxGone(self.broken)
@@ -746,7 +746,7 @@ def _remote_ref(obj):
     raise JudgeError(f"the judge cannot send a {type(obj).__name__} to the sandbox")
 
 
-def _student_error(err, fields) -> Exception:
+def _student_error(err, fields, op: str = "") -> Exception:
     if not isinstance(err, dict):
         return SubmissionError("the submission sent a malformed error")
     kind = err.get("kind")
@@ -765,12 +765,10 @@ def _student_error(err, fields) -> Exception:
         return ByHandViolation(
             "torch.autograd was used in an exercise done by hand: compute the gradients with the chain rule yourself"
         )
-    if (
-        str(err.get("type")) in ("LookupError", "FileNotFoundError", "ImportError")
-        and fields.get("op") in (None, "module", "getattr")
-        and not where
-    ):
-        return SubmissionError(str(err.get("message", ""))[:600])
+    if str(err.get("type")) in ("FileNotFoundError", "ImportError") and op == "module" and not where:
+        return NotImportable(str(err.get("message", ""))[:600])  # sandbox.Server.module: missing, syntax, raised
+    if str(err.get("type")) in ("LookupError", "FileNotFoundError", "ImportError") and not where:
+        return SubmissionError(str(err.get("message", ""))[:600])  # the sandbox's own words (a name not defined)
     return SubmissionError(f"{what} raised {text}" if what else text)
 
 

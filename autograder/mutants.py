@@ -49,10 +49,6 @@ class Mutant:
         return (self.hint,) if isinstance(self.hint, str) else tuple(self.hint)
 
 
-def mutants_of(assignment: str) -> list[Mutant]:
-    return [m for m in MUTANTS if m.assignment == assignment]
-
-
 A1 = "a1_intro_nn"
 MUTANTS = [
     Mutant(

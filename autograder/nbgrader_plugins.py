@@ -26,7 +26,6 @@ from nbformat.v4 import new_output  # noqa: E402
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor  # noqa: E402
 from traitlets import Bool, Float, Unicode  # noqa: E402
 
-from autograder.report import clean_text  # noqa: E402
 
 # resources key: the judge-private copy of the submitted folder that JudgeGrades grades
 SNAPSHOT = "kit_submitted_snapshot"
@@ -139,14 +138,6 @@ def check_calls(source: str) -> list[tuple[str, bool]]:
     return [(check_id, hidden) for _, check_id, hidden in sorted(found)]
 
 
-def _field(result, *names):
-    """A CheckResult field under whichever of its names the runner's CheckResult has (max_score, max_points)."""
-    for name in names:
-        if hasattr(result, name):
-            return getattr(result, name)
-    raise AttributeError(f"CheckResult has none of {names}")
-
-
 class JudgeGrades(NbGraderPreprocessor):
     """The auto-graded points of `nbgrader autograde` come from the judge, not from the student's kernel.
 
@@ -195,12 +186,13 @@ class JudgeGrades(NbGraderPreprocessor):
                 cell.outputs = self.outputs(calls, results, crash)
             except Exception as err:
                 cell.outputs = self.outputs(calls, {}, f"{type(err).__name__}: {err}")
-        passed = sum(r[0] == "passed" for r in results.values())
+        passed = sum(r.status == "passed" for r in results.values())
         self.log.info("JudgeGrades: %s of %s checks passed in %s", passed, len(ids), shown)
         return nb, resources
 
-    def judge(self, folder: Path, ids: list[str]) -> dict[str, tuple[str, str, float]]:
-        """{check id: (status, message, points of the check)} for the checks `ids`, graded on `folder`."""
+    def judge(self, folder: Path, ids: list[str]) -> dict:
+        """{check id: its CheckResult} for the checks `ids`, graded on `folder` (a grader error for a check that
+        could not be graded)."""
         from autograder.runner import grade  # imported late: nbgrader_config.py imports this module
 
         assignments = list(dict.fromkeys(i.split("/", 1)[0] for i in ids))
@@ -220,24 +212,22 @@ class JudgeGrades(NbGraderPreprocessor):
             graded = grade(root, assignments, tier=self.tier, jobs=1, only=ids, **kwargs)
         results, broken = {}, {}
         for r in graded:
-            entry = (r.status, r.message, float(_field(r, "max_points", "max_score")))
-            results[f"{r.assignment}/{r.name}"] = entry
-            if f"{r.assignment}/{r.name}" not in ids and r.status != "passed":
+            results[r.id] = r
+            if r.id not in ids and r.status != "passed":
                 broken.setdefault(r.assignment, r.message)  # the grader's own error: the checks would not load
         for check_id in ids:
             if check_id not in results:
-                assignment = check_id.split("/", 1)[0]
+                assignment, _, name = check_id.partition("/")
                 message = broken.get(assignment) or f"no check named {check_id} in the {self.tier} tier"
-                results[check_id] = (
-                    "error",
-                    message if message.startswith("grader error") else f"grader error: {message}",
-                    0.0,
-                )
+                results[check_id] = grader_error_result(assignment, name, message)
         return results
 
     @staticmethod
     def outputs(calls, results, crash=None) -> list:
-        """The outputs run_check would have given, from the judge's results: passed lines, then the first failure."""
+        """The outputs run_check would have given, from the judge's results (report.cell_text, as run_check
+        writes them): passed lines, then the first failure."""
+        from autograder.report import cell_text
+
         hidden = [check_id for check_id, quiet in calls if quiet]
 
         def conceal(text):
@@ -250,22 +240,25 @@ class JudgeGrades(NbGraderPreprocessor):
             if check_id in done:
                 continue
             done.add(check_id)
-            if crash is not None:
-                status, message, points = "error", f"grader error: {crash}", 0.0
-            else:
-                status, message, points = results[check_id]
-            message = clean_text(message)  # the submission's own text: no escapes or control characters in the cell
-            if status == "passed":
+            assignment, _, name = check_id.partition("/")
+            r = grader_error_result(assignment, name, crash) if crash is not None else results[check_id]
+            if r.status == "passed":
                 if not quiet:
-                    lines.append(f"{check_id}: passed ({points:g} points)")
+                    lines.append(cell_text(r))
                 continue
-            if message.startswith("grader error"):
-                text = conceal(message)
-            else:
-                text = f"a hidden test failed: {message}" if quiet else f"{check_id}: {message}"
+            text = cell_text(r, quiet)
+            text = conceal(text) if r.kind == "grader_error" else text
             out = [new_output("stream", name="stdout", text="\n".join(lines) + "\n")] if lines else []
             return out + [new_output("error", ename="CheckFailed", evalue=text, traceback=[text])]
         return [new_output("stream", name="stdout", text="\n".join(lines) + "\n")] if lines else []
+
+
+def grader_error_result(assignment: str, name: str, message: str):
+    """The result of a check the judge could not grade: the grader's problem, never the student's score."""
+    from autograder.report import CheckResult
+
+    text = message if message.startswith("grader error") else f"grader error: {message}"
+    return CheckResult(assignment, name, "quick", 0.0, 0.0, "error", text, "", 0.0, kind="grader_error")
 
 
 def clear_modules_on_generate():

@@ -6,36 +6,88 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
 
 STATUS_LABEL = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "not_implemented": "TODO"}
 
+# What became of a check, finer than its status: each kind has one status (what the tables and the platforms
+# count), and the kind says whose problem an error is: the submission's (its answer could not be used, it was
+# killed, its modules do not import) or the grader's (never the student's score: grade again).
+STATUS_OF_KIND = {
+    "passed": "passed",
+    "failed": "failed",
+    "not_implemented": "not_implemented",
+    "timeout": "timeout",
+    "submission_error": "error",
+    "killed": "error",
+    "not_importable": "error",
+    "grader_error": "error",
+}
+KINDS = tuple(STATUS_OF_KIND)
+# kinds where no check reached the student's code: the submission cannot be graded at all (PrairieLearn)
+NOT_GRADED = ("not_importable", "grader_error")
+
 
 @dataclass
 class CheckResult:
+    """Everything any report needs about one check, built once by the runner from the check's context."""
+
     assignment: str
     name: str
     tier: str
     score: float
     max_score: float
-    status: str  # passed | failed | error | timeout | not_implemented
+    status: str  # passed | failed | error | timeout | not_implemented (STATUS_OF_KIND[kind])
     message: str
-    output: str
+    output: str  # what the submission printed
     duration: float
     isolation: str = ""  # how the submission's code was isolated (autograder/judge.py LEVELS)
     hidden: bool = False  # a hidden check: shown to students once grades are published
-    # what the check measured, as data: [{"name": "accuracy", "value": 0.9832, "threshold": 0.98}, ...]: what the
-    # check recorded (api.record_metric), handed over by runner.run_one
+    # what the check measured, as data: [{"name": "accuracy", "value": 0.9832, "threshold": 0.98}, ...]
+    # (api.Context.record)
     metrics: list = field(default_factory=list)
-    # the student's functions and classes the check asked for ("mlp.forward"), handed over by runner.run_one: a
-    # failure is traced through the student's own calls to a helper whose check failed (autograder/callgraph.py)
+    # the student's functions and classes the check asked for ("mlp.forward"): a failure is traced through the
+    # student's own calls to a helper whose check failed (autograder/callgraph.py)
     called: list = field(default_factory=list)
+    kind: str = ""  # one of KINDS; from the status when not given (an error is then the submission's)
+    description: str = ""  # the check's declaration (its docstring's first line)
+    notes: list = field(default_factory=list)  # what the check told the student (api.Context.note)
+
+    def __post_init__(self):
+        if not self.kind:
+            self.kind = "submission_error" if self.status == "error" else self.status
+        if STATUS_OF_KIND.get(self.kind) != self.status:
+            raise ValueError(f"a {self.kind!r} result cannot have the status {self.status!r}")
 
     @property
     def id(self) -> str:
         return f"{self.assignment}/{self.name}"
+
+
+def details(r: CheckResult) -> list[str]:
+    """The lines a report shows under a check's message: what it measured (with the threshold: the student's
+    margin, even when it passed), then its notes."""
+    lines = []
+    for m in r.metrics:
+        value = f"{m['value']:.4f}" if m["name"] == "accuracy" else f"{m['value']:g}"
+        threshold = f" (threshold {m['threshold']:.4f})" if "threshold" in m else ""
+        lines.append(f"measured {m['name']}: {value}{threshold}")
+    return lines + [f"note: {clean_text(n)}" for n in r.notes]
+
+
+def cell_text(r: CheckResult, quiet: bool = False) -> str:
+    """What a notebook test cell shows for a check (run_check in the student's kernel, JudgeGrades at autograde
+    time): "passed (N points)" with the details, or the message; a hidden test (quiet) is never named."""
+    if r.status == "passed":
+        return "\n".join([f"{r.id}: passed ({_fmt(r.max_score)} points)", *details(r)])
+    message = clean_text(r.message)
+    if r.kind == "grader_error":
+        return message if message.startswith("grader error") else f"grader error: {message}"
+    if quiet:
+        return f"a hidden test failed: {message}"
+    return "\n".join([f"{r.id}: {message}", *details(r)])
 
 
 def totals(results):
@@ -153,8 +205,8 @@ def render_table(results, submission: str = "") -> str:
                 f"  {STATUS_LABEL.get(r.status, r.status):<7} {name:<{width - len(assignment)}} "
                 f"{_fmt(r.score):>4} / {_fmt(r.max_score):<3} {r.tier:<5} {r.duration:5.1f}s"
             )
-            if r.message:
-                lines += _message_lines(r.message)
+            for text in ([r.message] if r.message else []) + details(r):
+                lines += _message_lines(text)
     got, out_of = totals(results)
     lines.append("")
     lines.append(isolation_text(results))
@@ -166,7 +218,7 @@ def render_table(results, submission: str = "") -> str:
 
 
 def _test_output(r: CheckResult) -> str:
-    text = clean_text(r.message) or "passed"
+    text = "\n".join([clean_text(r.message) or "passed", *details(r)])
     if r.output.strip():
         text += "\n--- output ---\n" + clean_text(r.output)
     return text
@@ -209,6 +261,7 @@ def to_gradescope(results, leaderboard: bool = False, wall_time: float | None = 
                 "visibility": "after_published" if r.hidden else "visible",
                 "output": _test_output(r),
                 "output_format": "text",
+                "extra_data": {"kind": r.kind},  # not shown to students: run_autograder tells a grader error by it
             }
             for r in results
         ],
@@ -247,7 +300,10 @@ def to_json(results, submission: str = "") -> dict:
             isolation=r.isolation,
             duration=round(r.duration, 3),
             message=clean_text(r.message),
+            kind=r.kind,
+            description=r.description,
             metrics=r.metrics,
+            notes=[clean_text(n) for n in r.notes],
         )
     return data
 
@@ -260,21 +316,6 @@ def to_prairielearn(results) -> dict:
     has a syntax error or raised on import, that the assignment folder is missing, or that the grader failed.
     PrairieLearn shows every test at once (it has no "after published"), so a hidden check is listed without its
     name, description, message or output: only its points."""
-    import re
-
-    from .runner import load_checks
-
-    # how a check says the code could not be loaded at all (autograder/sandbox.py, autograder/runner.py)
-    unimportable = re.compile(
-        r"\.py has a syntax error|\.py not found in the submission|importing \S+\.py raised|"
-        r"^folder \S+/ not found in|^grader error:"
-    )
-    descriptions = {}
-    for assignment in dict.fromkeys(r.assignment for r in results):
-        try:
-            descriptions.update({c.id: c.description for c in load_checks(assignment)})
-        except Exception:  # a description is a nicety: never let it cost the report
-            pass
     got, out_of = totals(results)
     passed = sum(r.status == "passed" for r in results)
     single = len({r.assignment for r in results}) == 1
@@ -296,10 +337,10 @@ def to_prairielearn(results) -> dict:
             tests.append(
                 {
                     "name": r.name if single else r.id,
-                    "description": descriptions.get(r.id, ""),
+                    "description": r.description,
                     "points": r.score,
                     "max_points": r.max_score,
-                    "message": clean_text(r.message) or "passed",
+                    "message": "\n".join([clean_text(r.message) or "passed", *details(r)]),
                     "output": clean_text(r.output),
                 }
             )
@@ -310,7 +351,7 @@ def to_prairielearn(results) -> dict:
         "output": isolation_text(results),
         "tests": tests,
     }
-    if not results or all(r.status == "error" and unimportable.search(r.message) for r in results):
+    if not results or all(r.kind in NOT_GRADED for r in results):
         errors = list(dict.fromkeys(clean_text(r.message) for r in results if not r.hidden))
         errors = errors or ["nothing was graded: no check ran"]
         data.update(
@@ -344,8 +385,9 @@ def to_junit(results, submission: str = "") -> str:
                 ET.SubElement(case, "failure", message=message).text = message
             elif r.status in ("error", "timeout"):
                 ET.SubElement(case, "error", message=message, type=r.status).text = message
-            if r.output:
-                ET.SubElement(case, "system-out").text = clean_text(r.output)
+            out = "\n".join([*details(r), clean_text(r.output)] if r.output else details(r))
+            if out:
+                ET.SubElement(case, "system-out").text = out
     return ET.tostring(suites, encoding="unicode")
 
 
@@ -361,7 +403,3 @@ def render(results, fmt: str, submission: str = "", leaderboard: bool = False, w
     if fmt == "prairielearn":
         return json.dumps(to_prairielearn(results), indent=2)
     raise ValueError(f"unknown format {fmt}")
-
-
-def result_dicts(results):
-    return [asdict(r) for r in results]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib
-import io
 import multiprocessing
 import os
 import signal
@@ -21,10 +20,10 @@ from pathlib import Path
 
 from kit.loops import seed_everything
 
-from .api import REGISTRY, TIERS, Check, CheckFailed, NotRecorded, SubmissionError, begin_check, take_metrics
+from .api import REGISTRY, TIERS, Check, CheckFailed, Context, NotImportable, NotRecorded, SubmissionError, begin_check
 from .assignments import ASSIGNMENTS  # noqa: F401 - the list lives in autograder/assignments.py; kept importable here
 from .assignments import resolve as resolve_assignment  # noqa: F401 - 'a1', 'a1_intro_nn' -> 'a1_intro_nn'
-from .report import CheckResult, clean_text
+from .report import STATUS_OF_KIND, CheckResult, cell_text
 
 DEFAULT_MEMORY_MB = 6144
 
@@ -57,14 +56,15 @@ def check_seed(chk: Check) -> int:
 
 
 # ---------------------------------------------------------------- one check: the judge runs it, the sandbox the code
-def execute(chk: Check, session) -> tuple[str, str]:
-    """Run one check's function in the judge against a sandbox session; returns (status, message)."""
+def execute(chk: Check, ctx: Context) -> tuple[str, str]:
+    """Run one check's function in the judge against a sandbox session; returns (kind, message): the kinds of
+    report.KINDS."""
     from data_scripts import DataError
 
     from .judge import JudgeError, SandboxGone
 
     try:
-        chk.func(session)
+        chk.func(ctx)
         return "passed", ""
     except NotImplementedError:
         return "not_implemented", "not implemented yet"
@@ -72,16 +72,18 @@ def execute(chk: Check, session) -> tuple[str, str]:
         return "failed", str(err)
     except NotRecorded as err:  # the student kit only: a case its recording does not hold
         return "failed", str(err)
+    except NotImportable as err:
+        return "not_importable", str(err)
     except SubmissionError as err:
-        return "error", str(err)
+        return "submission_error", str(err)
     except SandboxGone as err:
-        return _gone(session, str(err))
+        return _gone(ctx.session, str(err))
     except JudgeError as err:
-        return "error", f"grader error: {err}"
+        return "grader_error", f"grader error: {err}"
     except DataError as err:  # the judge's own data (test images, labels): the grader's problem, never the student's
-        return "error", f"grader error: {err}; grade again once the data sets are in place"
+        return "grader_error", f"grader error: {err}; grade again once the data sets are in place"
     except Exception as err:  # a value the check could not use (a str for a tensor, ...): the submission's answer
-        return "error", f"the check could not use what the submission returned ({type(err).__name__}: {err})"
+        return "submission_error", f"the check could not use what the submission returned ({type(err).__name__}: {err})"
 
 
 def _gone(session, why: str) -> tuple[str, str]:
@@ -92,15 +94,15 @@ def _gone(session, why: str) -> tuple[str, str]:
     if why == "ended":
         code = (session.ended or {}).get("code")
         if (session.ended or {}).get("memory"):
-            return "error", "ran out of memory (the check's memory limit, all its processes together)"
+            return "killed", "ran out of memory (the check's memory limit, all its processes together)"
         if code == -signal.SIGKILL:
-            return "error", "the process was killed (out of memory?)"
-        return "error", (
+            return "killed", "the process was killed (out of memory?)"
+        return "submission_error", (
             f"the submission ended the grading process (exit code {code}); do not call sys.exit or os._exit"
         )
     if why == "gone":
-        return "error", "the sandbox running the submission stopped (killed, or out of memory?)"
-    return "error", f"the submission broke the grader's channel ({why}); its answers cannot be read"
+        return "killed", "the sandbox running the submission stopped (killed, or out of memory?)"
+    return "submission_error", f"the submission broke the grader's channel ({why}); its answers cannot be read"
 
 
 def run_one(
@@ -118,45 +120,55 @@ def run_one(
     try:
         session = sandbox.session(folder, seed, timeout, threads=threads, memory_mb=memory_mb)
     except SubmissionError as err:  # a submission the sandbox refuses (a link in it)
-        return result_of(chk, "error", str(err), duration=time.monotonic() - start, isolation=sandbox.level)
+        return result_of(chk, "submission_error", str(err), duration=time.monotonic() - start, isolation=sandbox.level)
     except Exception as err:  # the sandbox itself did not start: a grader problem, reported as such
-        return result_of(chk, "error", f"grader error: {err}", duration=time.monotonic() - start)
-    notes = io.StringIO()  # what the check itself prints (measured accuracies): kept apart from the student's output
-    with contextlib.redirect_stdout(notes):
-        status, message = execute(chk, session)
-    metrics = take_metrics()  # what the check measured, as data (api.expect_accuracy), for this result only
+        return result_of(chk, "grader_error", f"grader error: {err}", duration=time.monotonic() - start)
+    ctx = Context(chk, session)
+    kind, message = execute(chk, ctx)
     output = session.finish()
-    if notes.getvalue():
-        output = (output.rstrip("\n") + "\n" if output.strip() else "") + notes.getvalue()
-    elapsed = time.monotonic() - start
-    res = result_of(chk, status, message, output, elapsed, isolation=sandbox.level, metrics=metrics)
-    res.called = list(session.called)
-    return res
+    return result_of(
+        chk,
+        kind,
+        message,
+        output,
+        time.monotonic() - start,
+        isolation=sandbox.level,
+        metrics=ctx.metrics,
+        notes=ctx.notes,
+        called=session.called,
+    )
 
 
 def result_of(
     chk: Check,
-    status: str,
+    kind: str,
     message: str,
     output: str = "",
     duration: float = 0.0,
     isolation: str = "",
     metrics: list | None = None,
+    notes: list | None = None,
+    called: list | None = None,
 ) -> CheckResult:
-    """A check's result: its points only when it passed; its visibility travels with it to every report."""
+    """A check's result (`kind`: one of report.KINDS): its points only when it passed; its declaration and
+    visibility travel with it to every report."""
     return CheckResult(
         chk.assignment,
         chk.name,
         chk.tier,
-        chk.points if status == "passed" else 0.0,
+        chk.points if kind == "passed" else 0.0,
         chk.points,
-        status,
+        STATUS_OF_KIND[kind],
         message,
         output,
         duration,
         isolation=isolation,
         hidden=chk.hidden,
         metrics=list(metrics or ()),
+        called=list(called or ()),
+        kind=kind,
+        description=chk.description,
+        notes=list(notes or ()),
     )
 
 
@@ -194,7 +206,7 @@ def grade(
         order += [c.id for c in checks]
         for chk in checks:
             if not folder.is_dir():
-                results[chk.id] = result_of(chk, "error", f"folder {assignment}/ not found in {submission}")
+                results[chk.id] = result_of(chk, "not_importable", f"folder {assignment}/ not found in {submission}")
             else:
                 todo.append(chk)
     threads = threads or _threads_per_child(jobs)
@@ -219,7 +231,7 @@ def grade(
                     part_results = fut.result()
                 except Exception as err:  # a judge worker died: its checks still get a result
                     message = f"grader error: a grading process failed ({type(err).__name__}: {err})"
-                    part_results = [result_of(c, "error", message) for c in futures[fut]]
+                    part_results = [result_of(c, "grader_error", message) for c in futures[fut]]
                 for res in part_results:
                     results[res.id] = res
                     if progress:
@@ -348,7 +360,9 @@ def _grade_sequential(submission: Path, checks, threads, level, kwargs, slot):
             try:
                 res = run_one(sandbox, chk, submission / chk.assignment, threads=threads, **kwargs)
             except Exception as err:  # the grader itself failed: still a result, never a crash
-                res = result_of(chk, "error", f"grader error: {type(err).__name__}: {err}", isolation=sandbox.level)
+                res = result_of(
+                    chk, "grader_error", f"grader error: {type(err).__name__}: {err}", isolation=sandbox.level
+                )
             yield res
     finally:
         if own:
@@ -357,7 +371,9 @@ def _grade_sequential(submission: Path, checks, threads, level, kwargs, slot):
 
 def grader_error(assignment: str, message: str) -> CheckResult:
     """A result standing for a failure of the grader itself (not of the submission), so a report is still written."""
-    return CheckResult(assignment, "grader", "quick", 0.0, 0.0, "error", f"grader error: {message}", "", 0.0)
+    return CheckResult(
+        assignment, "grader", "quick", 0.0, 0.0, "error", f"grader error: {message}", "", 0.0, kind="grader_error"
+    )
 
 
 def grade_many(
@@ -477,8 +493,8 @@ def run_check(check_id: str, folder: str | Path = ".", quiet: bool = False) -> N
     folder = Path(folder).resolve()
     submission = folder.parent
     res = run_one(_notebook_sandbox(submission), chk, folder, threads=_threads_per_child(1))
+    text = cell_text(res, quiet)  # the notebook keeps it: no escape sequence the notebook's viewer renders
     if res.status != "passed":
-        message = clean_text(res.message)  # the notebook keeps it: no escape sequence the notebook's viewer renders
-        raise NotebookCheckFailed(f"a hidden test failed: {message}" if quiet else f"{check_id}: {message}")
+        raise NotebookCheckFailed(text)
     if not quiet:
-        print(f"{check_id}: passed ({chk.points:g} points)")
+        print(text)

@@ -115,8 +115,6 @@ def encode(value, to_ref=None) -> tuple[bytes, bytes]:
                 "shape": list(t.shape),
                 "at": off,
                 "n": n,
-                "grad": bool(v.requires_grad),
-                "leaf": bool(v.is_leaf),
             }
         if kind == "numpy":
             import numpy as np

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.api import CheckFailed
+from autograder.api import CheckFailed, Context
 from autograder.checks import a2_cnn as checks
 from kit.recipes import recipe
 
@@ -237,12 +237,16 @@ def test_plain_turns_shapes_into_tuples():
     assert type(plain(rows)[0][1]) is tuple
 
 
-class FakeSession:
-    """Stands for the judge's session in a unit test of the train checks: it records the kit calls, and answers
-    with test logits whose accuracy after each epoch is `accs` (against `labels`, the test labels it hands the
-    check, or their subset drawn by kit.a2 when the recipe limits the test set)."""
+class FakeSession(Context):
+    """Stands for the context the runner hands a train check, in a unit test: it records the kit calls, and
+    answers with test logits whose accuracy after each epoch is `accs` (against `labels`, the test labels it hands
+    the check, or their subset drawn by kit.a2 when the recipe limits the test set)."""
 
-    def __init__(self, accs, n=1000):
+    def __init__(self, accs, check=None, n=1000):
+        from autograder.api import REGISTRY
+
+        declared = [c for c in REGISTRY["a2_cnn"] if check is not None and c.name == check.__name__]
+        super().__init__(check=declared[0] if declared else None, session=None)
         self.labels = torch.randint(0, 10, (n,), generator=torch.Generator().manual_seed(5))
         self.accs, self.calls = accs, []
 
@@ -281,28 +285,32 @@ def test_full_tier_checks_train_the_kit_recipes(monkeypatch):
     monkeypatch.setattr(data_scripts, "cifar10_source", lambda: "original")
     # no model travels from this fake sandbox: the judge scores the logits it sent instead of recomputing them
     monkeypatch.setattr(checks, "trained_logits", lambda run, images, kw, what: run["logits"])
-    sub = FakeSession([0.70])  # the sandbox sends the test logits of the epoch it selected on validation only
+    sub = FakeSession(
+        [0.70], checks.train_cifar_full_vanilla
+    )  # the sandbox sends the test logits of the epoch it selected on validation only
     checks.train_cifar_full_vanilla(sub)
     func, args, kwargs = sub.calls[-1]
     assert func == "kit.a2:cifar_predictions" and args == ("cnn", "training")
     assert kwargs == {"device": "auto", "every_epoch": False, **a2.FULL_VANILLA}
     assert a2.FULL_VANILLA["validation"] > 0  # the epoch is selected on validation, never on the test set
     with pytest.raises(CheckFailed, match="66.0% test accuracy at the epoch of best validation accuracy"):
-        checks.train_cifar_full_vanilla(FakeSession([0.66]))
-    sub = FakeSession([0.86, 0.84])  # an early peak does not count for the improved network
+        checks.train_cifar_full_vanilla(FakeSession([0.66], checks.train_cifar_full_vanilla))
+    sub = FakeSession(
+        [0.86, 0.84], checks.train_cifar_full_improved
+    )  # an early peak does not count for the improved network
     with pytest.raises(CheckFailed, match="84.0% test accuracy after 2 epochs"):
         checks.train_cifar_full_improved(sub)
     assert sub.calls[-1][2] == {"device": "auto", "every_epoch": False, **a2.FULL_IMPROVED}
-    checks.train_cifar_full_improved(FakeSession([0.80, 0.86]))
+    checks.train_cifar_full_improved(FakeSession([0.80, 0.86], checks.train_cifar_full_improved))
     # the offline mirror's JPEG pixels have their own measured threshold
     with pytest.raises(CheckFailed, match="expected at least 85%"):
-        checks.train_cifar_full_improved(FakeSession([0.80, 0.845]))
+        checks.train_cifar_full_improved(FakeSession([0.80, 0.845], checks.train_cifar_full_improved))
     monkeypatch.setattr(data_scripts, "cifar10_source", lambda: "jpeg-q75")
     jpeg = recipe("a2.full_improved").threshold_for("jpeg-q75")
     assert jpeg < 0.85
-    checks.train_cifar_full_improved(FakeSession([0.80, jpeg + 0.005]))
+    checks.train_cifar_full_improved(FakeSession([0.80, jpeg + 0.005], checks.train_cifar_full_improved))
     with pytest.raises(CheckFailed, match=f"expected at least {jpeg:.0%}"):
-        checks.train_cifar_full_improved(FakeSession([0.80, jpeg - 0.005]))
+        checks.train_cifar_full_improved(FakeSession([0.80, jpeg - 0.005], checks.train_cifar_full_improved))
 
 
 @pytest.mark.quick
@@ -313,11 +321,11 @@ def test_train_checks_score_the_sandbox_subset(monkeypatch):
 
     monkeypatch.setattr(checks, "trained_logits", lambda run, images, kw, what: run["logits"])
 
-    sub = FakeSession([0.2, 0.3], n=10000)
+    sub = FakeSession([0.2, 0.3], checks.train_cifar_small, n=10000)
     checks.train_cifar_small(sub)
     assert sub.calls[-1][2] == {"device": "cpu", "every_epoch": False, **a2.SMALL}
     with pytest.raises(CheckFailed, match="20.0% test accuracy after 2 epochs"):
-        checks.train_cifar_small(FakeSession([0.3, 0.2], n=10000))
+        checks.train_cifar_small(FakeSession([0.3, 0.2], checks.train_cifar_small, n=10000))
 
     class Shuffled(FakeSession):  # logits right on the first images instead of the subset: about chance
         def kit(self, func, *args, **kwargs):
@@ -326,7 +334,7 @@ def test_train_checks_score_the_sandbox_subset(monkeypatch):
             return run
 
     with pytest.raises(CheckFailed, match="expected at least 25%"):
-        checks.train_cifar_small(Shuffled([0.9], n=10000))
+        checks.train_cifar_small(Shuffled([0.9], checks.train_cifar_small, n=10000))
 
 
 @pytest.mark.train
@@ -417,12 +425,12 @@ def test_the_training_speed_is_reported_and_a_forged_record_is_dropped():
     The record comes from the sandbox, where the student's code ran too: anything malformed is left out."""
     from autograder import api
 
-    api.take_metrics()
+    sub = api.Context(check=None, session=None)
     step_s = {"bf16 channels_last": 0.16, "fp32 contiguous": 0.41}
     record = {"precision": "bf16", "channels_last": True, "why": "probe", "step_s": step_s, "eval_batch_size": 128}
-    checks._record_speed(record)
-    checks._record_speed({**record, "why": "cached probe", "eval_batch_size": 7})
-    assert api.take_metrics() == [
+    checks._record_speed(sub, record)
+    checks._record_speed(sub, {**record, "why": "cached probe", "eval_batch_size": 7})
+    assert sub.metrics == [
         {
             "name": "training step (s)",
             "value": 0.16,
@@ -443,5 +451,5 @@ def test_the_training_speed_is_reported_and_a_forged_record_is_dropped():
         {"precision": "bf16", "channels_last": True, "step_s": [0.1]},
         {"precision": "fp32", "channels_last": False},  # no probe ran: nothing timed to report
     ):
-        checks._record_speed(forged)
-    assert api.take_metrics() == []
+        checks._record_speed(sub, forged)
+    assert len(sub.metrics) == 2

@@ -506,7 +506,7 @@ def test_a3_student_styles_in_the_student_kit(tmp_path):
     problems = []
     for key, (name, must_fail) in folders.items():
         results = graded[key]
-        lost = {c: msg for c, (status, msg, _) in results.items() if status != "passed"}
+        lost = {c: msg for c, (status, msg, *_) in results.items() if status != "passed"}
         problems += [f"{name}/{c}: {m}" for c, m in lost.items() if "no recorded answer" in m]
         if not must_fail and lost:
             problems.append(f"{name}: a correct variant lost {lost}")

@@ -210,12 +210,10 @@ def scan(assignment: str, where: str, text: str) -> tuple[list[str], list[str]]:
 
 # ---------------------------------------------------------------- tests
 def check_ids(assignment: str) -> dict[str, bool]:
-    """check name -> hidden, read from the assignment's check module."""
-    source = (ROOT / "autograder" / "checks" / f"{assignment}.py").read_text()
-    return {
-        m.group(1): "hidden=True" in m.group(2)
-        for m in re.finditer(r'@check\(\s*"([^"]+)"((?:[^()]|\([^()]*\))*)\)', source)
-    }
+    """check name -> hidden, from the assignment's registered checks."""
+    from autograder.runner import load_checks
+
+    return {c.name: c.hidden for c in load_checks(assignment)}
 
 
 def test_the_registry_names_real_checks_and_every_hidden_one():

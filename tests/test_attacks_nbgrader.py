@@ -118,11 +118,13 @@ def test_a_cell_changes_nothing_outside_a_throw_away_copy(executed):
 @needs_bwrap
 @pytest.mark.quick
 def test_the_judge_grades_the_modules_as_submitted(executed, monkeypatch):
+    from autograder.report import CheckResult
+
     graded = {}
 
     def judge(self, folder, ids):
         graded.update(folder=folder, mlp=(folder / "mlp.py").read_text())
-        return {i: ("passed", "", 1.0) for i in ids}
+        return {i: CheckResult(*i.split("/", 1), "quick", 1.0, 1.0, "passed", "", "", 0.1) for i in ids}
 
     monkeypatch.setattr(JudgeGrades, "judge", judge)
     snapshot = executed["resources"].get(SNAPSHOT)

@@ -516,20 +516,31 @@ def test_grade_one_check(run_grader):
 
 
 @pytest.mark.quick
-def test_a_check_records_only_its_own_metrics():
+def test_a_check_records_only_its_own_metrics_and_notes():
+    """What a check measures and notes lives in the context the runner hands it, and from there in its result
+    only: a second check starts empty, and a result built without them has none."""
     from autograder import api
-    from autograder.report import CheckResult
-
+    from autograder.report import CheckResult, details
     from autograder.runner import result_of
 
-    api.record_metric("accuracy", 0.5, 0.9)  # left over from something else: not the next check's
-    chk = api.Check("a0", "x", 1.0, "quick", 1.0, api._measuring(lambda sub: api.expect_accuracy(0.97, 0.95, "low")))
-    chk.func(None)
-    metrics = api.take_metrics()
-    assert metrics == [{"name": "accuracy", "value": 0.97, "threshold": 0.95}]
-    assert api.take_metrics() == []  # taken once
-    assert result_of(chk, "passed", "", metrics=metrics).metrics == metrics
+    def measured(sub):
+        api.expect_accuracy(sub, 0.97, 0.95, "low")
+        sub.note("trained with the student's conventions")
+
+    chk = api.Check("a0", "x", 1.0, "quick", 1.0, measured, "measures")
+    first, second = api.Context(chk, session=None), api.Context(chk, session=None)
+    chk.func(first)
+    assert first.metrics == [{"name": "accuracy", "value": 0.97, "threshold": 0.95}]
+    assert second.metrics == [] and second.notes == []
+    res = result_of(chk, "passed", "", metrics=first.metrics, notes=first.notes)
+    assert res.metrics == first.metrics and res.description == "measures" and res.kind == "passed"
+    assert details(res) == [
+        "measured accuracy: 0.9700 (threshold 0.9500)",
+        "note: trained with the student's conventions",
+    ]
     assert CheckResult("a0", "y", "quick", 1, 1, "passed", "", "", 0.1).metrics == []  # no hidden global
+    with pytest.raises(ValueError, match="cannot have the status"):
+        CheckResult("a0", "y", "quick", 0, 1, "failed", "", "", 0.1, kind="grader_error")
 
 
 @pytest.mark.quick

@@ -5,7 +5,7 @@ Each table row is `course | what it asks | where in the kit | status`. In the th
 
 - a question label (`Q6b`) must be a question of the assignment's solution notebook (a bold `**Q6b**` in a markdown
   cell), and `Q6b, answer `q_x`` must name the answer cell that follows that question;
-- a plain backticked name must be a cell (nbgrader grade_id) of that notebook or a check id (`@check("...")` of
+- a plain backticked name must be a cell (nbgrader grade_id) of that notebook or a check id (a `@check` function of
   autograder/checks/<assignment>.py); after the word "check(s)" it must be a check id, after "cell(s)" or "answer"
   a cell id;
 - a dotted name must be defined at the top level of its module: `kit.a3.train_timm` in kit/a3.py, `vit.ViT` in the
@@ -87,7 +87,9 @@ def notebook(folder: str):
 
 
 def check_ids(folder: str) -> set[str]:
-    return set(re.findall(r'@check\(\s*"([^"]+)"', (ROOT / "autograder" / "checks" / f"{folder}.py").read_text()))
+    from autograder.runner import load_checks
+
+    return {c.name for c in load_checks(folder)}
 
 
 def top_level_names(path: Path) -> set[str]:

@@ -32,7 +32,7 @@ GRADE = textwrap.dedent(
     from autograder.runner import grade_many
     folder, assignment, jobs = sys.argv[1], sys.argv[2], int(sys.argv[3])
     graded = grade_many(folder, [assignment], tier="quick", jobs=jobs)
-    print(json.dumps({s: {r.name: [r.status, r.message, r.output] for r in rs} for s, rs in graded.items()}))
+    print(json.dumps({s: {r.name: [r.status, r.message, r.output, r.notes] for r in rs} for s, rs in graded.items()}))
     """
 )
 
@@ -44,7 +44,7 @@ def kit(tmp_path_factory):
 
 def grade(where: Path, folder: Path, assignment: str, jobs: int = 2) -> dict:
     """The quick tier of `assignment` for every submission folder of `folder`, graded by the grader of `where` (the
-    checkout, or a built student kit) in a process of its own: {student: {check: [status, message, output]}}."""
+    checkout, or a built student kit) in a process of its own: {student: {check: [status, message, output, notes]}}."""
     proc = subprocess.run(
         [sys.executable, "-c", GRADE, str(folder), assignment, str(jobs)],
         cwd=where,
@@ -86,7 +86,7 @@ def test_faces_agree_on_reference_stubs_and_mutants(kit, assignment, tmp_path):
     problems = []
     for name, mutant in made.items():
         public = student[name]
-        for check, (status, message, _) in public.items():
+        for check, (status, message, *_) in public.items():
             if NOT_RECORDED in message:
                 problems.append(f"{name}/{check}: the recording lacks its case: {message}")
             if (status == "passed") != (teacher[name][check][0] == "passed"):

@@ -8,6 +8,20 @@ from kit.loops import mixed_precision, resolve_precision, resolve_switches
 CPU = torch.device("cpu")
 
 
+@pytest.fixture
+def clock(monkeypatch):
+    """kit.loops's clock made fake: a fake step advances it by the cost the test gives, so a probe decides from
+    those costs, never from the machine's load. Returns advance(seconds)."""
+    import time
+    from types import SimpleNamespace
+
+    from kit import loops
+
+    now = [0.0]
+    monkeypatch.setattr(loops, "time", SimpleNamespace(perf_counter=lambda: now[0], time=time.time))
+    return lambda seconds: now.__setitem__(0, now[0] + seconds)
+
+
 @pytest.mark.quick
 def test_bf16_context_spanning_steps_sees_updated_weights():
     """The kit wraps a whole student epoch in one autocast context: each forward must use the current weights,
@@ -38,11 +52,9 @@ def test_precision_choice():
 
 
 @pytest.mark.quick
-def test_auto_precision_is_decided_by_a_probe_and_recorded(tmp_path, monkeypatch):
+def test_auto_precision_is_decided_by_a_probe_and_recorded(tmp_path, monkeypatch, clock):
     """Flags alone never choose bfloat16: a timed probe does, its decision is cached per machine and model key and
     recorded; without a probe, or when bfloat16 is not faster by the margin, float32."""
-    import time as _time
-
     from kit import loops
 
     monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path))
@@ -54,7 +66,7 @@ def test_auto_precision_is_decided_by_a_probe_and_recorded(tmp_path, monkeypatch
     def probe(cost):  # a fake training step: bf16 takes cost["bf16"] seconds
         def step(precision):
             calls.append(precision)
-            _time.sleep(cost[precision])
+            clock(cost[precision])
 
         return step
 
@@ -67,7 +79,7 @@ def test_auto_precision_is_decided_by_a_probe_and_recorded(tmp_path, monkeypatch
     assert resolve_precision(CPU, "auto", probe=probe({"fp32": 0.012, "bf16": 0.004}), key="fast-bf16") == "bf16"
     assert len(calls) == n and loops.SPEED_DECISIONS["fast-bf16"]["why"] == "cached probe"  # no second probe
     # a day later (or a cache written before decisions carried their time) the machine is probed again
-    now = _time.time
+    now = loops.time.time
     monkeypatch.setattr(loops.time, "time", lambda: now() + loops.PROBE_MAX_AGE_S + 1)
     assert resolve_precision(CPU, "auto", probe=probe({"fp32": 0.004, "bf16": 0.012}), key="fast-bf16") == "fp32"
     assert len(calls) > n and loops.SPEED_DECISIONS["fast-bf16"]["why"] == "probe"
@@ -85,12 +97,10 @@ def test_auto_precision_is_decided_by_a_probe_and_recorded(tmp_path, monkeypatch
 
 
 @pytest.mark.quick
-def test_the_layout_is_decided_with_the_precision(tmp_path, monkeypatch):
+def test_the_layout_is_decided_with_the_precision(tmp_path, monkeypatch, clock):
     """channels_last 'auto' times both layouts in each precision: the fastest of the four wins, but only by the
     margin over the safe one (float32, contiguous); a model that refuses channels_last (False) is never probed
     in it, and a layout given by the caller is kept."""
-    import time as _time
-
     from kit import loops
 
     monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path))
@@ -100,7 +110,7 @@ def test_the_layout_is_decided_with_the_precision(tmp_path, monkeypatch):
     def probe(cost):
         def step(precision, channels_last):
             calls.append((precision, channels_last))
-            _time.sleep(cost[precision, channels_last])
+            clock(cost[precision, channels_last])
 
         return step
 
@@ -146,11 +156,9 @@ def test_training_step_probe_leaves_the_model_and_random_stream_alone():
 
 
 @pytest.mark.quick
-def test_the_evaluation_batch_size_is_probed_where_it_pays(tmp_path, monkeypatch):
+def test_the_evaluation_batch_size_is_probed_where_it_pays(tmp_path, monkeypatch, clock):
     """resolve_eval_batch_size times the forward over the same images in each candidate batch size and keeps the
     fastest by the margin over 1000; a training that evaluates little keeps 1000 without a probe."""
-    import time as _time
-
     from kit import loops
 
     monkeypatch.setenv("KIT_CACHE_DIR", str(tmp_path))
@@ -159,7 +167,7 @@ def test_the_evaluation_batch_size_is_probed_where_it_pays(tmp_path, monkeypatch
     def forward(cost_per_batch):
         def run(xb):
             seen.append(len(xb))
-            _time.sleep(cost_per_batch[len(xb)] if len(xb) in cost_per_batch else 0.0)
+            clock(cost_per_batch[len(xb)] if len(xb) in cost_per_batch else 0.0)
 
         return run
 

@@ -342,11 +342,23 @@ def test_judge_grades_reads_the_cells_and_survives_a_crash(monkeypatch):
     ]
     assert check_calls("run_check(") == []
 
+    from autograder.report import CheckResult
+
+    def result(name, status, message, points):
+        score = points if status == "passed" else 0.0
+        return CheckResult("a1_intro_nn", name, "quick", score, points, status, message, "", 0.1)
+
     calls = [("a1_intro_nn/backward", False), ("a1_intro_nn/backward_batch_mean", True)]
-    passed = {"a1_intro_nn/backward": ("passed", "", 4.0), "a1_intro_nn/backward_batch_mean": ("passed", "", 1.0)}
+    passed = {
+        "a1_intro_nn/backward": result("backward", "passed", "", 4.0),
+        "a1_intro_nn/backward_batch_mean": result("backward_batch_mean", "passed", "", 1.0),
+    }
     [out] = JudgeGrades.outputs(calls, passed)
     assert out.output_type == "stream" and out.text == "a1_intro_nn/backward: passed (4 points)\n"
-    hidden_failed = {**passed, "a1_intro_nn/backward_batch_mean": ("failed", "off by a factor 32", 1.0)}
+    hidden_failed = {
+        **passed,
+        "a1_intro_nn/backward_batch_mean": result("backward_batch_mean", "failed", "off by a factor 32", 1.0),
+    }
     out = JudgeGrades.outputs(calls, hidden_failed)
     assert out[-1].output_type == "error" and out[-1].evalue == "a hidden test failed: off by a factor 32"
 

@@ -59,7 +59,7 @@ def test_the_kit_keeps_an_oracles_signature_not_its_body():
             return only_the_oracle_uses_me(shared(x))
 
 
-        @check("demo")
+        @check()
         def demo(sub):
             return expected(shared(1))
         '''

@@ -42,7 +42,6 @@ from autograder.api import (
 )
 from autograder.judge import is_module, is_remote
 from autograder.recompute import layered_logits
-from kit.recipes import recipe
 
 SIZES = [(1, 2, 3, 2), (10, 2, 10, 2), (7, 5, 4, 3), (64, 784, 16, 10)]  # (N, nx, nh, ny)
 PARAMS = ("Wh", "bh", "Wy", "by")
@@ -253,14 +252,14 @@ def case_variants(obj, keys) -> dict:
     return found
 
 
-def dict_of_tensors(obj, keys, what):
+def dict_of_tensors(sub, obj, keys, what):
     """`obj` checked to be a dict holding a tensor under each of `keys`, returned keyed by the course's names: keys
     in another case are read as the course's, with a note (a convention the kit recognizes costs nothing)."""
     expect(isinstance(obj, dict), f"{what} should return a dict, got {type(obj).__name__}")
     renamed = case_variants(obj, keys)
     if renamed:
-        print(
-            f"note: {what} uses the keys {sorted(renamed.values())} for the course's {sorted(renamed)}: the same "
+        sub.note(
+            f"{what} uses the keys {sorted(renamed.values())} for the course's {sorted(renamed)}: the same "
             "names in another case, read as the course's"
         )
         obj = {**{k: v for k, v in obj.items() if k not in renamed.values()}, **{k: obj[s] for k, s in renamed.items()}}
@@ -286,12 +285,12 @@ def weight_law_problems(p, what):
 
 
 # ---------------------------------------------------------------- manual MLP
-@check("init_params", points=1)
+@check(points=1)
 def init_params(sub):
     """init_params returns the four tensors with the right shapes and N(0, 0.3) weights; every problem is listed."""
     mlp = sub.module("mlp")
     what = "init_params(30, 40, 50)"
-    p = dict_of_tensors(mlp.init_params(30, 40, 50), list(PARAMS), what)
+    p = dict_of_tensors(sub, mlp.init_params(30, 40, 50), list(PARAMS), what)
     problems = []
     for k, (n_out, n_in) in {"Wh": (40, 30), "Wy": (50, 40)}.items():
         shape = tuple(p[k].shape)
@@ -318,7 +317,7 @@ def init_params(sub):
         raise CheckFailed("; ".join(problems))
 
 
-@check("softmax_stable", points=1)
+@check(points=1)
 def softmax_stable(sub):
     """softmax rows sum to 1 and stay finite for logits of +-1000."""
     mlp = sub.module("mlp")
@@ -355,7 +354,7 @@ def softmax_stable(sub):
         raise CheckFailed("; ".join(problems))
 
 
-@check("forward", points=2)
+@check(points=2)
 def forward(sub):
     """forward returns yhat and the intermediate outputs, equal to the closed-form network (in the student's layout
     of the parameters)."""
@@ -367,7 +366,7 @@ def forward(sub):
         expect(isinstance(result, tuple) and len(result) == 2, "forward should return a pair (yhat, outputs)")
         yhat, outputs = result
         expected = oracle_forward(params, X)
-        outputs = dict_of_tensors(outputs, list(expected), "forward(...)[1] (outputs)")
+        outputs = dict_of_tensors(sub, outputs, list(expected), "forward(...)[1] (outputs)")
         blame = _softmax_blame(mlp, expected)
         for key in ("htilde", "h", "ytilde", "yhat"):
             expect_close(
@@ -394,7 +393,7 @@ def _softmax_blame(mlp, expected) -> str:
     return ""
 
 
-@check("loss_accuracy", points=2)
+@check(points=2)
 def loss_accuracy(sub):
     """loss_accuracy equals torch's cross_entropy (MEAN over the batch) and the argmax accuracy (a fraction)."""
     mlp = sub.module("mlp")
@@ -460,7 +459,7 @@ def _grads_in_kit_layout(layout, grads, params):
     return {k: layout.to_kit(k, grads[k], params[k].shape) for k in PARAMS}
 
 
-@check("backward", points=4)
+@check(points=4)
 def backward(sub):
     """Hand-derived gradients equal torch.autograd's (float64, several sizes), in the student's parameter layout.
     Gradients exactly N times the mean ones pass when the student's own loss_accuracy is the sum (that convention
@@ -473,12 +472,14 @@ def backward(sub):
         params, X, Y = random_problem(N, nx, nh, ny)
         outputs = oracle_forward(params, X)
         raw = mlp.backward.call_by_hand(layout.to_student(params), layout.to_student_outputs(outputs), Y)
-        grads = _grads_in_kit_layout(layout, dict_of_tensors(raw, ["Wy", "Wh", "by", "bh"], "backward(...)"), params)
+        grads = _grads_in_kit_layout(
+            layout, dict_of_tensors(sub, raw, ["Wy", "Wh", "by", "bh"], "backward(...)"), params
+        )
         expected = oracle_grads(params, X, Y)
         if summed_loss and N > 1 and all(_scaled(grads[k], expected[k], N) for k in PARAMS):
             if not noted:
-                print(
-                    "note: backward's gradients are N times the mean ones, consistent with a summed loss (your "
+                sub.note(
+                    "backward's gradients are N times the mean ones, consistent with a summed loss (your "
                     "loss_accuracy returns the sum); the kit's loss is the mean: that convention costs its points "
                     "where it is graded (loss_accuracy), backward keeps its own"
                 )
@@ -505,7 +506,7 @@ def _scaled(got, expected, n) -> bool:
     )
 
 
-@check("backward_batch_mean", points=1, hidden=True)
+@check(points=1, hidden=True)
 def backward_batch_mean(sub):
     """Duplicating every example of the batch leaves the gradients unchanged (they are means).
 
@@ -516,10 +517,10 @@ def backward_batch_mean(sub):
     params, X, Y = random_problem(8, 3, 5, 2)
     sp = layout.to_student(params)
     outputs = layout.to_student_outputs(oracle_forward(params, X))
-    g1 = dict_of_tensors(mlp.backward.call_by_hand(sp, outputs, Y), ["Wy", "Wh", "by", "bh"], "backward(...)")
+    g1 = dict_of_tensors(sub, mlp.backward.call_by_hand(sp, outputs, Y), ["Wy", "Wh", "by", "bh"], "backward(...)")
     X2, Y2 = torch.cat([X, X]), torch.cat([Y, Y])
     outputs = layout.to_student_outputs(oracle_forward(params, X2))
-    g2 = dict_of_tensors(mlp.backward.call_by_hand(sp, outputs, Y2), ["Wy", "Wh", "by", "bh"], "backward(...)")
+    g2 = dict_of_tensors(sub, mlp.backward.call_by_hand(sp, outputs, Y2), ["Wy", "Wh", "by", "bh"], "backward(...)")
     g1, g2 = _grads_in_kit_layout(layout, g1, params), _grads_in_kit_layout(layout, g2, params)
     expected = oracle_grads(params, X, Y)  # the mean's gradients: the same for the duplicated batch
     if student_loss_is_sum(mlp) and all(
@@ -527,7 +528,7 @@ def backward_batch_mean(sub):
     ):
         # the exact gradients of the student's own summed loss: that convention costs its points once, where the
         # loss is graded (loss_accuracy), not here again
-        print("note: the gradients of a summed loss, exact for the loss your loss_accuracy returns")
+        sub.note("the gradients of a summed loss, exact for the loss your loss_accuracy returns")
         return
     for name in ("Wy", "Wh", "by", "bh"):
         a, b = g2[name], g1[name]
@@ -543,7 +544,7 @@ def backward_batch_mean(sub):
         expect_close(a, expected[name], f"d{name} of a duplicated batch", rtol=1e-6, atol=1e-12, hint=hint)
 
 
-@check("sgd", points=1)
+@check(points=1)
 def sgd(sub):
     """sgd applies p - eta * grad to every parameter (in the student's parameter layout)."""
     mlp = sub.module("mlp")
@@ -552,7 +553,7 @@ def sgd(sub):
     grads = {k: torch.randn_like(v) for k, v in params.items()}
     expected = oracle_sgd(params, grads, 0.03)
     out = mlp.sgd.call_by_hand_updating(layout.to_student(params), layout.to_student(grads), 0.03)  # may update
-    out = dict_of_tensors(out, list(params), "sgd(params, grads, eta)")
+    out = dict_of_tensors(sub, out, list(params), "sgd(params, grads, eta)")
     for k in params:
         expect_close(
             layout.to_kit(k, out[k], params[k].shape),
@@ -570,11 +571,11 @@ def _batch(nx=2, ny=2, N=20):
     return X, F.one_hot((X[:, 0] > 0).long() % ny, ny).float()
 
 
-@check("autograd_version", points=2)
+@check(points=2)
 def autograd_version(sub):
     """init_params_autograd gives N(0, 0.3) leaf tensors that require grad; sgd_autograd descends and zeroes grads."""
     mlp, mt = sub.module("mlp"), sub.module("mlp_torch")
-    p = dict_of_tensors(mt.init_params_autograd(30, 40, 50), list(PARAMS), "init_params_autograd(30, 40, 50)")
+    p = dict_of_tensors(sub, mt.init_params_autograd(30, 40, 50), list(PARAMS), "init_params_autograd(30, 40, 50)")
     problems = weight_law_problems(p, "init_params_autograd(30, 40, 50)")
     if problems:
         try:  # the course builds these from mlp.init_params: a wrong law there already cost init_params's point
@@ -582,7 +583,7 @@ def autograd_version(sub):
         except (SubmissionError, NotImplementedError, AttributeError, TypeError):
             inherited = []
         if inherited:
-            print("note: init_params_autograd's weights have the same wrong law as init_params's, counted there")
+            sub.note("init_params_autograd's weights have the same wrong law as init_params's, counted there")
         else:
             raise CheckFailed("; ".join(problems))
     X, Y = _batch()
@@ -596,7 +597,7 @@ def autograd_version(sub):
             f"mlp.loss_accuracy, L.backward(), mlp_torch.sgd_autograd) failed: {err}"
         ) from None
     expect("flags" in step, f"init_params_autograd should return a dict, got {step.get('params_type')}")
-    dict_of_tensors(step["before"], ["Wh", "bh", "Wy", "by"], "init_params_autograd")
+    dict_of_tensors(sub, step["before"], ["Wh", "bh", "Wy", "by"], "init_params_autograd")
     for k, (requires_grad, leaf) in step["flags"].items():
         expect(requires_grad and leaf, f"params[{k!r}] should be a leaf tensor with requires_grad=True")
     for k, before in step["before"].items():
@@ -687,7 +688,7 @@ def set_course_weights(sub, model, linears, params, what):
     expect(not left, f"the grader could not set the parameters {left} of {what} through named_parameters()")
 
 
-@check("nn_version", points=2)
+@check(points=2)
 def nn_version(sub):
     """init_model_nn builds Linear-Tanh-Linear with the right sizes (its outputs with weights the grader sets are
     compared); loss_accuracy_nn and sgd_nn work."""
@@ -725,7 +726,7 @@ def nn_version(sub):
         expect(left is None or float(left.abs().max()) == 0, "gradients should be zeroed after sgd_nn")
 
 
-@check("optim_version", points=1)
+@check(points=1)
 def optim_version(sub):
     """init_model_optim returns a model, a loss and a torch.optim.SGD with the given learning rate."""
     mt = sub.module("mlp_torch")
@@ -751,7 +752,7 @@ def optim_version(sub):
         )
 
 
-@check("mnist_mlp_shape", points=1)
+@check(points=1)
 def mnist_mlp_shape(sub):
     """make_mnist_mlp(nh) maps (N, 1, 28, 28) images to (N, 10) logits and holds the weights and biases of the
     layers its docstring lists, no more, no fewer (graded for other numbers of hidden units than the notebook's)."""
@@ -773,7 +774,7 @@ def mnist_mlp_shape(sub):
     )
 
 
-@check("svm_accuracies", points=2)
+@check(points=2)
 def svm_accuracies(sub):
     """svm_accuracies matches scikit-learn SVC fitted with each (kernel, C)."""
     from data_scripts import make_circles
@@ -807,7 +808,7 @@ def svm_accuracies(sub):
 # of 20, the lowest at 98.0 %. Each check reads its recipe when it runs.
 
 
-def _note_conventions(used, variant, what):
+def _note_conventions(sub, used, variant, what):
     """Tell the student which of their conventions the kit's training followed (kit.a1.circles_predictions finds
     them by probing their code; the accuracy threshold and the falling test loss still decide)."""
     from kit.a1 import BATCH_SIZE
@@ -817,15 +818,15 @@ def _note_conventions(used, variant, what):
     if used.get("loss_is_sum") is True:
         where = "loss_accuracy_nn" if variant in ("nn", "optim") else "loss_accuracy"
         exact = " and backward is its exact gradient" if variant == "manual" else ""
-        eta = recipe("a1.circles").settings["eta"]
-        print(
-            f"note: your {where} returns the SUM over the batch{exact}; the {what} was trained with eta / batch "
+        eta = sub.recipe.settings["eta"]
+        sub.note(
+            f"your {where} returns the SUM over the batch{exact}; the {what} was trained with eta / batch "
             f"size = {eta:g} / {BATCH_SIZE} per step, the same update as the kit's mean loss at eta "
             f"= {eta:g} (the mean-loss convention costs its points in the quick checks only)"
         )
     if used.get("labels") == "indices":
-        print(
-            f"note: the {what} was trained with class-index labels (N,), as your loss_accuracy_nn expects; the "
+        sub.note(
+            f"the {what} was trained with class-index labels (N,), as your loss_accuracy_nn expects; the "
             "kit's labels are one-hot (N, 2) (that convention costs its points in nn_version only)"
         )
 
@@ -897,10 +898,10 @@ def _circles(sub, variant, what):
         mods["mlp_torch"] = sub.module("mlp_torch")
     X, labels = evaluation_circles()
     run = (sub.kit_by_hand if variant == "manual" else sub.kit)(
-        "kit.a1:circles_predictions", variant, Xtest=X, **recipe("a1.circles").settings, **mods
+        "kit.a1:circles_predictions", variant, Xtest=X, **sub.recipe.settings, **mods
     )
     expect(isinstance(run, dict), f"the {what}'s training sent back no outputs")
-    _note_conventions(run.get("conventions"), variant, what)
+    _note_conventions(sub, run.get("conventions"), variant, what)
     first, last, recomputed = _trained_outputs(run, variant, X, what)
     expect_shape(last, (len(labels), 2), f"the {what}'s outputs on the test points")
     acc = accuracy(last, labels)
@@ -912,8 +913,9 @@ def _circles(sub, variant, what):
         loss(last) < loss(first),
         f"the {what}'s test loss did not decrease during training ({loss(first):.3f} -> {loss(last):.3f})",
     )
-    threshold = recipe("a1.circles").threshold_for()
+    threshold = sub.recipe.threshold_for()
     expect_accuracy(
+        sub,
         acc,
         threshold,
         f"the {what} reaches {acc:.1%} test accuracy on circles after training, expected at least {percent(threshold)}"
@@ -947,7 +949,7 @@ def _own_outputs(run, key, what):
     return out.clamp_min(1e-30).log() if run.get("kind") == "probabilities" else out
 
 
-@check("train_circles_manual", points=3, tier="train", timeout=60, recipe="a1.circles")
+@check(points=3, tier="train", timeout=60, recipe="a1.circles")
 def train_circles_manual(sub):
     """The hand-written MLP (course architecture, learning rate {eta}) reaches {threshold} test accuracy on circles.
     Trained in the student's layout of the parameters; a summed loss with its exact gradient steps with
@@ -956,7 +958,7 @@ def train_circles_manual(sub):
 
 
 # not in a notebook test cell: three trainings in a row: the notebook trains each version in its own cells; graded by the CLI
-@check("train_circles_torch", points=2, tier="train", timeout=90, in_notebook=False, recipe="a1.circles")
+@check(points=2, tier="train", timeout=90, in_notebook=False, recipe="a1.circles")
 def train_circles_torch(sub):
     """The autograd, nn and optim versions each reach {threshold} test accuracy on circles. Trained with class-index
     labels when the student's loss_accuracy_nn expects them, and with eta / batch size for a summed loss; the
@@ -966,7 +968,7 @@ def train_circles_torch(sub):
     _circles(sub, "optim", "torch.optim version")
 
 
-@check("train_svm_circles", points=1, tier="train", timeout=60, recipe="a1.svm")
+@check(points=1, tier="train", timeout=60, recipe="a1.svm")
 def train_svm_circles(sub):
     """Selected on a validation split, the best RBF SVM reaches {threshold} test accuracy on circles (the test points
     are the grader's own draw; it computes the accuracy from the fitted SVM); the linear kernel cannot separate
@@ -995,8 +997,9 @@ def train_svm_circles(sub):
     Xte, yte = evaluation_circles()
     fitted = sub.module("svm").make_svm.call_kept(kernel, C).fit.call_kept(Xfit, yfit)
     acc = float((torch.as_tensor(rbf_svm_predictions(fitted, Xte.numpy())) == yte).double().mean())
-    threshold = recipe("a1.svm").threshold_for()
+    threshold = sub.recipe.threshold_for()
     expect_accuracy(
+        sub,
         acc,
         threshold,
         f"the RBF SVM selected on the validation split (C={C:g}) reaches {acc:.1%} "
@@ -1052,17 +1055,18 @@ def rbf_svm_predictions(fitted, X):
 
 
 # not in a notebook test cell: minutes of MNIST training: the notebook trains the MLP itself; graded by the CLI
-@check("train_mnist_mlp", points=3, tier="train", timeout=240, in_notebook=False, recipe="a1.mnist")
+@check(points=3, tier="train", timeout=240, in_notebook=False, recipe="a1.mnist")
 def train_mnist_mlp(sub):
     """The MNIST MLP trained by the kit's loop reaches {threshold} test accuracy (recomputed and scored by the judge)."""
     labels = sub.test_labels("mnist")
-    found = recipe("a1.mnist")
+    found = sub.recipe
     run = sub.kit("kit.a1:mnist_predictions", sub.module("mnist_mlp"), device="cpu", **found.settings)
     expect(isinstance(run, dict), "the MNIST MLP's training sent back no outputs")
     logits = layered_logits(run.get("model"), mnist_test_images(), "the trained MNIST MLP")
     expect_shape(logits, (len(labels), 10), "the MNIST MLP's outputs on the test images")
     acc = accuracy(logits, labels)
     expect_accuracy(
+        sub,
         acc,
         found.threshold_for(),
         f"the MNIST MLP reaches {acc:.2%} test accuracy after "

@@ -35,12 +35,10 @@ from autograder.api import (
     expect_shape,
     oracle,
     percent,
-    record_metric,
 )
 from autograder.judge import is_module, is_remote
 from autograder.recompute import agreement_note, in_batches
 from kit.loops import EVAL_BATCH_SIZES
-from kit.recipes import recipe
 
 
 def _draws(offset: int = 0) -> torch.Generator:
@@ -112,7 +110,7 @@ def conv_layer_sizes(cases) -> list:
     return out
 
 
-@check("conv_output_size", points=2)
+@check(points=2)
 def conv_output_size(sub):
     """conv_output_size matches nn.Conv2d and nn.MaxPool2d on hundreds of random (non-square) layers."""
     layers = sub.module("layers")
@@ -148,7 +146,7 @@ def layer_parameter_counts(convs, linears) -> dict:
     }
 
 
-@check("weight_counts", points=2)
+@check(points=2)
 def weight_counts(sub):
     """conv_weight_count and fully_connected_weight_count equal numel() of nn.Conv2d and nn.Linear."""
     layers = sub.module("layers")
@@ -186,7 +184,7 @@ def weight_counts(sub):
         )
 
 
-@check("same_size_and_halving", points=1)
+@check(points=1)
 def same_size_and_halving(sub):
     """same_size_settings keeps the size in nn.Conv2d; halving_pool_settings halves it in nn.MaxPool2d."""
     layers = sub.module("layers")
@@ -277,7 +275,7 @@ def course_cnn_stack() -> list:
     return [(5, 1), (2, 2)] * 3
 
 
-@check("receptive_field", points=2)
+@check(points=2)
 def receptive_field(sub):
     """receptive_field matches the input pixels reached by the gradient of one output unit, for random stacks."""
     layers = sub.module("layers")
@@ -582,7 +580,7 @@ def _forward(sub, model, x, what):
     )
 
 
-@check("course_cnn", points=3)
+@check(points=3)
 def course_cnn(sub):
     """CourseCNN has the course CNN's number of parameters, maps (N, 3, 32, 32) to (N, 10), and its switches add BN
     and dropout.
@@ -740,7 +738,7 @@ def _sandbox_table(sub, model, input_shape):
     ]
 
 
-@check("layer_table", points=2)
+@check(points=2)
 def layer_table(sub):
     """layer_table lists each layer's output shape and parameter count, as forward hooks and numel() see them."""
     cnn = sub.module("cnn")
@@ -850,7 +848,7 @@ def fully_convolutional_shapes(sizes) -> list:
     ]
 
 
-@check("fully_convolutional", points=1)
+@check(points=1)
 def fully_convolutional(sub):
     """fully_convolutional_output_shape matches the course CNN written with convolutions only, on larger images."""
     cnn = sub.module("cnn")
@@ -886,7 +884,7 @@ def linear_svm_parameter_count(vocabulary: int, classes: int) -> int:
     return sum(p.numel() for p in nn.Linear(vocabulary, classes, device="meta").parameters())
 
 
-@check("bag_of_words_comparison", points=1)
+@check(points=1)
 def bag_of_words_comparison(sub):
     """bag_of_words_svm_param_count gives the parameters of the linear SVMs on visual-word histograms."""
     cnn = sub.module("cnn")
@@ -1012,7 +1010,7 @@ def _pair(result, what):
     return loss, acc
 
 
-@check("epoch_evaluate", points=2)
+@check(points=2)
 def epoch_evaluate(sub):
     """epoch without optimizer: eval mode, no graph, weights unchanged, loss and accuracy averaged per example."""
     g = _draws()
@@ -1057,7 +1055,7 @@ def epoch_evaluate(sub):
     )
 
 
-@check("epoch_train", points=2)
+@check(points=2)
 def epoch_train(sub):
     """epoch with an optimizer: train mode, one SGD step per batch exactly as torch.optim does it."""
     g = _draws()
@@ -1127,7 +1125,7 @@ def _transforms(result, what):
     return result
 
 
-@check("standardization", points=2)
+@check(points=2)
 def standardization(sub):
     """channel_stats / standardize per channel; make_transforms uses the TRAIN statistics only."""
     training = sub.module("training")
@@ -1202,7 +1200,7 @@ def _generator(sub, seed):
     return sub.kit("kit.a2:generator", seed)
 
 
-@check("random_crop_flip", points=2)
+@check(points=2)
 def random_crop_flip(sub):
     """random_crop_flip returns, for each image, a crop of its zero-padded version, mirrored half of the time."""
     training = sub.module("training")
@@ -1241,7 +1239,7 @@ def random_crop_flip(sub):
     )
 
 
-@check("augment_train_only", points=1)
+@check(points=1)
 def augment_train_only(sub):
     """With augmentation on, training batches vary from call to call, test batches are deterministic."""
     training = sub.module("training")
@@ -1271,7 +1269,7 @@ def augment_train_only(sub):
     expect(not torch.equal(c, d), "train_transform gave the same result twice: augmentation should be random")
 
 
-@check("train_eval_modes", points=1)
+@check(points=1)
 def train_eval_modes(sub):
     """With dropout and batch norm, CourseCNN is random in train mode, deterministic and batch-independent in eval."""
     cnn = sub.module("cnn")
@@ -1330,7 +1328,7 @@ def exponential_lrs(lr: float, gamma: float, steps: int) -> list:
     return out
 
 
-@check("lr_schedule", points=1)
+@check(points=1)
 def lr_schedule(sub):
     """make_scheduler multiplies the learning rate by gamma at each step (ExponentialLR)."""
     training = sub.module("training")
@@ -1381,7 +1379,7 @@ def _train_and_expect(sub, threshold, what, device="cpu", **kw):
         isinstance(run, dict) and "logits" in run and "train_loss" in run,
         f"{what}: the training sent back no predictions",
     )
-    _record_speed(run.get("speed"))
+    _record_speed(sub, run.get("speed"))
     logits = trained_logits(run, cifar_test_images(kw.get("limit_test")), kw, what)
     expect_shape(logits, (len(labels), 10), f"{what}: the outputs on the test images")
     acc = accuracy(logits, labels)
@@ -1391,6 +1389,7 @@ def _train_and_expect(sub, threshold, what, device="cpu", **kw):
     if kw.get("validation"):
         when = "at the epoch of best validation accuracy (validation split of the training set) among"
     expect_accuracy(
+        sub,
         acc,
         threshold,
         f"{what} reaches {acc:.1%} test accuracy {when} {len(losses)} epochs, expected at least {percent(threshold)}"
@@ -1501,7 +1500,7 @@ def trained_course_cnn_logits(w, norms, shift, scale, images, flip):
     return in_batches(forward, images, flip=flip)
 
 
-def _record_speed(speed) -> None:
+def _record_speed(sub, speed) -> None:
     """The speed switches the training chose (kit.a2.train's probe) as a metric: the chosen step's seconds, with
     the precision and layout. The record comes from the sandbox, where the student's code also ran, so only
     well-formed values are kept: it informs the report, it grades nothing."""
@@ -1517,18 +1516,17 @@ def _record_speed(speed) -> None:
         detail = dict(precision=precision, channels_last=layout, cached=cached)
         if speed.get("eval_batch_size") in EVAL_BATCH_SIZES:
             detail["eval_batch_size"] = speed["eval_batch_size"]
-        record_metric("training step (s)", seconds, **detail)
+        sub.record("training step (s)", seconds, **detail)
 
 
-@check("train_cifar_small", points=3, tier="train", timeout=150, recipe="a2.small")
+@check(points=3, tier="train", timeout=150, recipe="a2.small")
 def train_cifar_small(sub):
     """The course CNN trained by your epoch on 10,000 CIFAR-10 images ({epochs} epochs, batch {batch_size}) beats chance clearly."""
-    _train_recipe(sub, "a2.small", "the course CNN on a 10k subset ({epochs} epochs)")
+    _train_recipe(sub, "the course CNN on a 10k subset ({epochs} epochs)")
 
 
 # not in a notebook test cell: a second CIFAR-10 training of minutes: graded by the CLI, the notebook runs it as an experiment
 @check(
-    "train_cifar_small_standardized",
     points=2,
     tier="train",
     timeout=150,
@@ -1537,32 +1535,28 @@ def train_cifar_small(sub):
 )
 def train_cifar_small_standardized(sub):
     """With standardized inputs, the same short training reaches a clearly higher test accuracy."""
-    _train_recipe(
-        sub, "a2.small_standardized", "the course CNN with standardized inputs on a 10k subset ({epochs} epochs)"
-    )
+    _train_recipe(sub, "the course CNN with standardized inputs on a 10k subset ({epochs} epochs)")
 
 
-def _train_recipe(sub, name, what, device="cpu"):
-    """Train with the recipe `name` and expect its threshold for the CIFAR-10 copy at hand."""
+def _train_recipe(sub, what, device="cpu"):
+    """Train with the check's recipe and expect its threshold for the CIFAR-10 copy at hand."""
     from data_scripts import cifar10_source
 
-    found = recipe(name)
+    found = sub.recipe
     source = "any" if "any" in found.threshold else cifar10_source()  # the copy matters only where it is named
     _train_and_expect(sub, found.threshold_for(source), what.format(**found.settings), device=device, **found.settings)
 
 
 # not in a notebook test cell: full tier: hours on a CPU, graded by the CLI
-@check("train_cifar_full_vanilla", points=3, tier="full", timeout=4 * 3600, in_notebook=False, recipe="a2.full_vanilla")
+@check(points=3, tier="full", timeout=4 * 3600, in_notebook=False, recipe="a2.full_vanilla")
 def train_cifar_full_vanilla(sub):
     """The course CNN (no improvement) reaches {threshold} test accuracy on the full CIFAR-10 at the epoch (of {epochs}) with the
     best accuracy on a validation split of the training images; the test set is read once, by that epoch's model."""
-    _train_recipe(sub, "a2.full_vanilla", "the vanilla course CNN", device="auto")
+    _train_recipe(sub, "the vanilla course CNN", device="auto")
 
 
 # not in a notebook test cell: full tier: hours on a CPU, graded by the CLI
-@check(
-    "train_cifar_full_improved", points=3, tier="full", timeout=8 * 3600, in_notebook=False, recipe="a2.full_improved"
-)
+@check(points=3, tier="full", timeout=8 * 3600, in_notebook=False, recipe="a2.full_improved")
 def train_cifar_full_improved(sub):
     """With all the improvements, the course CNN reaches {threshold} test accuracy on the full CIFAR-10 (kit.a2.FULL_IMPROVED: {epochs} epochs, one-cycle schedule)."""
-    _train_recipe(sub, "a2.full_improved", "the course CNN with all the improvements", device="auto")
+    _train_recipe(sub, "the course CNN with all the improvements", device="auto")

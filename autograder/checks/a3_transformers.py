@@ -34,7 +34,6 @@ from autograder.api import (
 from autograder.judge import is_module
 from autograder.recompute import in_batches
 from kit.a3 import ATTENTION_NAMES
-from kit.recipes import recipe
 
 # (B, N, C, H): batch, tokens, embedding dimension, heads
 SIZES = [(1, 1, 4, 1), (2, 5, 8, 2), (3, 17, 32, 4), (4, 50, 48, 6), (2, 9, 64, 8), (1, 65, 16, 16)]
@@ -987,7 +986,7 @@ def with_identity_projection(W, C):
 
 
 # ---------------------------------------------------------------- attention
-@check("attention_function", points=2)
+@check(points=2)
 def attention_function(sub):
     """attention(Q, K, V) equals F.scaled_dot_product_attention; its weights are a softmax over keys."""
     attention = sub.function("attention", "attention")
@@ -1038,8 +1037,8 @@ def attention_against_torch(sub, model, B, N, C, H, what, hint, single_head=Fals
     if found["proj"] is None:
         W = with_identity_projection(W, C)
         if N == 1:  # said once, on the first case
-            print(
-                f"note: {name} has no output projection: graded as attention followed by nothing (the course's "
+            sub.note(
+                f"{name} has no output projection: graded as attention followed by nothing (the course's "
                 "versions of single-head attention differ on this)"
             )
     x = torch.randn(B, N, C)
@@ -1059,8 +1058,8 @@ def attention_against_torch(sub, model, B, N, C, H, what, hint, single_head=Fals
     expect_close(out, expected, what, hint=hint, **TOL)
     if weights is None:
         if N == 1:
-            print(
-                f"note: {name}'s attention weights could not be read (forward(x) returns no pair (out, weights) and "
+            sub.note(
+                f"{name}'s attention weights could not be read (forward(x) returns no pair (out, weights) and "
                 "computes no softmax the grader sees): graded on its output alone"
             )
     else:
@@ -1085,7 +1084,7 @@ def attention_against_torch(sub, model, B, N, C, H, what, hint, single_head=Fals
     return layers
 
 
-@check("self_attention", points=2)
+@check(points=2)
 def self_attention(sub):
     """SelfAttention equals nn.MultiheadAttention with one head and the same weights; it is permutation-equivariant."""
     SelfAttention = sub.function("attention", "SelfAttention")
@@ -1104,7 +1103,7 @@ def self_attention(sub):
         )
 
 
-@check("multi_head_attention", points=3)
+@check(points=3)
 def multi_head_attention(sub):
     """MultiHeadsSelfAttention equals nn.MultiheadAttention with the same weights, for many (B, N, C, H)."""
     MHSA = sub.function("attention", "MultiHeadsSelfAttention")
@@ -1127,7 +1126,7 @@ def multi_head_attention(sub):
     )
 
 
-@check("heads_must_divide", points=1)
+@check(points=1)
 def heads_must_divide(sub):
     """MultiHeadsSelfAttention raises a clear ValueError when embed_dim % num_heads != 0."""
     MHSA = sub.function("attention", "MultiHeadsSelfAttention")
@@ -1180,7 +1179,7 @@ def conv_layout(layers, prefix, chan, p, C, what):
     return weights(conv, f"{what}.{conv['name']}")
 
 
-@check("patch_embed", points=1)
+@check(points=1)
 def patch_embed(sub):
     """PatchEmbed equals a strided nn.Conv2d, flattened to (B, N, C) in row-major patch order."""
     PatchEmbed = sub.function("vit", "PatchEmbed")
@@ -1206,7 +1205,7 @@ def patch_embed(sub):
         expect(n == want, f"{what} has {n} parameters, expected {want}")
 
 
-@check("mlp", points=1)
+@check(points=1)
 def mlp(sub):
     """MLP equals Linear -> GELU -> Linear with the same weights."""
     MLP = sub.function("vit", "MLP")
@@ -1231,7 +1230,7 @@ def mlp(sub):
 BLOCK_RATIOS = (4, 2, 4, 1, 3)
 
 
-@check("block", points=3)
+@check(points=3)
 def block(sub):
     """Block equals the pre-norm composition LN -> MHSA -> residual, LN -> MLP -> residual of torch modules."""
     Block = sub.function("vit", "Block")
@@ -1272,7 +1271,7 @@ def block(sub):
         )
 
 
-@check("positional_embeddings", points=1)
+@check(points=1)
 def positional_embeddings(sub):
     """get_positional_embeddings equals the closed-form sinusoids sin/cos(p / 10000^(2i/d)), as (L, d) or
     (1, L, d)."""
@@ -1426,7 +1425,7 @@ def expect_tokens(sub, ViT, cfg):
     as_tokens(pos, N + 1, C, f"{what}.{name} (N patches + 1 class token)")
 
 
-@check("vit_tokens", points=1)
+@check(points=1)
 def vit_tokens(sub):
     """The ViT makes (img_size / patch_size)^2 patch tokens plus one class token, with positions for each."""
     ViT = sub.function("vit", "ViT")
@@ -1434,7 +1433,7 @@ def vit_tokens(sub):
         expect_tokens(sub, ViT, cfg)
 
 
-@check("vit_positions", points=1)
+@check(points=1)
 def vit_positions(sub):
     """Sinusoidal positions are the closed-form values and are not trained; learned ones are trained."""
     ViT = sub.function("vit", "ViT")
@@ -1486,7 +1485,7 @@ def expect_parameters(sub, ViT, cfg):
         )
 
 
-@check("vit_parameters", points=2)
+@check(points=2)
 def vit_parameters(sub):
     """The ViT has as many trainable parameters as the same architecture built from torch modules."""
     ViT = sub.function("vit", "ViT")
@@ -1494,7 +1493,7 @@ def vit_parameters(sub):
         expect_parameters(sub, ViT, cfg)
 
 
-@check("vit_forward", points=3)
+@check(points=3)
 def vit_forward(sub):
     """ViT logits equal patch embedding -> class token -> positions -> torch-module blocks -> LN -> head(class token)."""
     ViT = sub.function("vit", "ViT")
@@ -1502,7 +1501,7 @@ def vit_forward(sub):
         expect_logits(sub, ViT, cfg)
 
 
-@check("vit_other_images", points=1)
+@check(points=1)
 def vit_other_images(sub):
     """The ViT also works on other images than MNIST's: 32x32 RGB (tokens, parameters and logits)."""
     ViT = sub.function("vit", "ViT")
@@ -1617,14 +1616,15 @@ def trained_vit_logits(images, V, H):
     return in_batches(_vit_model(V, H), images)
 
 
-@check("train_mnist", points=4, tier="train", timeout=240, recipe="a3.train")
+@check(points=4, tier="train", timeout=240, recipe="a3.train")
 def train_mnist(sub):
     """The course's ViT (dim 32, patch 7, 2 blocks), AdamW + one-cycle, reaches {threshold} on MNIST in {epochs} epochs."""
-    found = recipe("a3.train")
+    found = sub.recipe
     acc, run = _trained(sub, "mnist", device="cpu", **found.settings)
     losses = expect_numbers(run.get("train_loss") or [], "the training losses")
     expect(len(losses) >= 2 and losses[-1] < losses[0], "the training loss did not decrease")
     expect_accuracy(
+        sub,
         acc,
         found.threshold_for(),
         f"the ViT reaches {acc:.2%} test accuracy on MNIST after "
@@ -1632,10 +1632,11 @@ def train_mnist(sub):
     )
 
 
-def _full(sub, name, dataset, what):
-    found = recipe(name)
+def _full(sub, dataset, what):
+    found = sub.recipe
     acc, _ = _trained(sub, dataset, **found.settings)
     expect_accuracy(
+        sub,
         acc,
         found.threshold_for(),
         f"the ViT reaches {acc:.2%} on {what}, expected at least {percent(found.threshold_for())}",
@@ -1643,14 +1644,14 @@ def _full(sub, name, dataset, what):
 
 
 # not in a notebook test cell: full tier: graded by the CLI
-@check("full_mnist", points=2, tier="full", timeout=3600, in_notebook=False, recipe="a3.full_mnist")
+@check(points=2, tier="full", timeout=3600, in_notebook=False, recipe="a3.full_mnist")
 def full_mnist(sub):
     """A 205k-parameter ViT (dim 64, 4 blocks) reaches {threshold} on MNIST."""
-    _full(sub, "a3.full_mnist", "mnist", "MNIST")
+    _full(sub, "mnist", "MNIST")
 
 
 # not in a notebook test cell: full tier: graded by the CLI
-@check("full_fashion_mnist", points=2, tier="full", timeout=3600, in_notebook=False, recipe="a3.full_fashion_mnist")
+@check(points=2, tier="full", timeout=3600, in_notebook=False, recipe="a3.full_fashion_mnist")
 def full_fashion_mnist(sub):
     """A 205k-parameter ViT (dim 64, 4 blocks) reaches {threshold} on Fashion-MNIST."""
-    _full(sub, "a3.full_fashion_mnist", "fashion_mnist", "Fashion-MNIST")
+    _full(sub, "fashion_mnist", "Fashion-MNIST")

@@ -277,7 +277,7 @@ def _hint_image(params, H, W, got):
 
 
 # ---------------------------------------------------------------- the model and the loss
-@check("pixel_grid", points=1)
+@check(points=1)
 def pixel_grid(sub):
     """pixel_grid(H, W) holds (row, col) = (i, j) at [i, j], for square and non-square images."""
     gf = sub.module("gaussian_fit")
@@ -292,7 +292,7 @@ def pixel_grid(sub):
     expect(grid.dtype == torch.float32, f"pixel_grid(3, 4, dtype=torch.float32) has dtype {grid.dtype}")
 
 
-@check("gaussian_image", points=1)
+@check(points=1)
 def gaussian_image(sub):
     """gaussian_image equals a * exp(-(x - mu)^T diag(sigma^-2) (x - mu)) at every pixel."""
     gf = sub.module("gaussian_fit")
@@ -309,7 +309,7 @@ def gaussian_image(sub):
         )
 
 
-@check("loss", points=1)
+@check(points=1)
 def loss(sub):
     """loss(f, image) is the sum over the pixels of (f - image)^2."""
     gf = sub.module("gaussian_fit")
@@ -323,7 +323,7 @@ def loss(sub):
         expect_close(g.reshape(()), expected, f"loss for {H}x{W} images", rtol=1e-10, atol=1e-12)
 
 
-@check("forward", points=2)
+@check(points=2)
 def forward(sub):
     """forward returns g and the intermediate values d, p, q, e, f, r, g of the graph."""
     gf = sub.module("gaussian_fit")
@@ -357,7 +357,7 @@ def forward(sub):
 
 
 # ---------------------------------------------------------------- backprop by hand
-@check("backward", points=4)
+@check(points=4)
 def backward(sub):
     """Hand-derived dg/da, dg/dmu, dg/dsigma equal torch.autograd's (float64, random points, several sizes)."""
     gf = sub.module("gaussian_fit")
@@ -382,7 +382,7 @@ def backward(sub):
                 )
 
 
-@check("backward_Sigma", points=1)
+@check(points=1)
 def backward_Sigma(sub):
     """Hand-derived dg/dSigma (the diagonal of Sigma = diag(sigma^-2)) equals torch.autograd's, in float64."""
     gf = sub.module("gaussian_fit")
@@ -486,7 +486,7 @@ def _small_problem():
     return image, init, lr
 
 
-@check("fit_manual", points=2)
+@check(points=2)
 def fit_manual(sub):
     """fit_manual (autograd off) takes the gradient-descent steps of torch.autograd and records g before each."""
     image, init, lr = _small_problem()
@@ -497,7 +497,7 @@ def fit_manual(sub):
         _compare_to_descent(params, losses, expected, expected_losses, init, f"fit_manual(..., steps={steps})")
 
 
-@check("fit_autograd", points=2)
+@check(points=2)
 def fit_autograd(sub):
     """fit_autograd takes the same steps as gradient descent with autograd and returns detached parameters."""
     image, init, lr = _small_problem()
@@ -512,7 +512,7 @@ def fit_autograd(sub):
         _compare_to_descent(params, losses, expected, expected_losses, init, f"fit_autograd(..., steps={steps})")
 
 
-@check("fits_agree", points=1)
+@check(points=1)
 def fits_agree(sub):
     """fit_manual and fit_autograd follow the same path from the stated start (100 steps, synthetic image)."""
     from kit.a4 import SYNTHETIC, initial_params, step_sizes
@@ -543,7 +543,7 @@ def _sigma_descended_itself(image, init, lr, steps):
         return None
 
 
-@check("fit_reparametrized", points=1)
+@check(points=1)
 def fit_reparametrized(sub):
     """Bonus: fit_reparametrized descends on s = log(sigma) (autograd's steps) and returns sigma = exp(s) > 0."""
     image, init, lr = _small_problem()
@@ -620,19 +620,19 @@ def _recovers(sub, which):
         )
 
 
-@check("fit_recovers", points=2, tier="train", timeout=60)
+@check(points=2, tier="train", timeout=60)
 def fit_recovers(sub):
     """fit_manual recovers a, mu and sigma of three synthetic images within 0.01 from the stated start."""
     _recovers(sub, "manual")
 
 
-@check("fit_autograd_recovers", points=1, tier="train", timeout=60)
+@check(points=1, tier="train", timeout=60)
 def fit_autograd_recovers(sub):
     """fit_autograd recovers a, mu and sigma of three synthetic images within 0.01 from the stated start."""
     _recovers(sub, "autograd")
 
 
-@check("fit_reparametrized_recovers", points=1, tier="train", timeout=60)
+@check(points=1, tier="train", timeout=60)
 def fit_reparametrized_recovers(sub):
     """Bonus: fit_reparametrized recovers a, mu and sigma of three synthetic images within 0.01."""
     _recovers(sub, "reparametrized")
@@ -644,7 +644,7 @@ DIGIT_LOSS_MARGIN = 1.01  # fit_manual's final g may exceed L-BFGS's best by 1 %
 DIGIT_BEST_LOSS = 3.12564
 
 
-@check("fit_digit", points=1, tier="train", timeout=60)
+@check(points=1, tier="train", timeout=60)
 def fit_digit(sub):
     """On a blurred MNIST digit, fit_manual reaches the loss of torch.optim.LBFGS's best Gaussian (within 1 %)."""
     from kit.a4 import STEPS, blurred_digit, initial_params
