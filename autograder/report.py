@@ -43,7 +43,8 @@ class CheckResult:
     message: str
     output: str  # what the submission printed
     duration: float
-    isolation: str = ""  # how the submission's code was isolated (autograder/judge.py LEVELS)
+    isolation: str = ""  # how the submission's code was isolated: the level's name (autograder/judge.py LEVELS)
+    isolation_text: str = ""  # the same in words, as the judge found it on the machine that graded (judge.LEVEL_TEXT)
     hidden: bool = False  # a hidden check: shown to students once grades are published
     # what the check measured, as data: [{"name": "accuracy", "value": 0.9832, "threshold": 0.98}, ...]
     # (api.Context.record)
@@ -96,12 +97,10 @@ def totals(results):
 
 def isolation_text(results) -> str:
     """One line saying how the submission's code was isolated (every report carries it)."""
-    from .judge import LEVEL_TEXT
-
-    levels = list(dict.fromkeys(r.isolation for r in results if r.isolation))
+    levels = {r.isolation: r.isolation_text or r.isolation for r in results if r.isolation}
     if not levels:
         return "Isolation: no student code ran"
-    return "Isolation: " + "; ".join(f"{lv}: {LEVEL_TEXT.get(lv, lv)}" for lv in levels)
+    return "Isolation: " + "; ".join(f"{level}: {text}" for level, text in levels.items())
 
 
 def _fmt(x: float) -> str:

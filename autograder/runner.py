@@ -23,6 +23,7 @@ from kit.loops import seed_everything
 from .api import REGISTRY, TIERS, Check, CheckFailed, Context, NotImportable, NotRecorded, SubmissionError, begin_check
 from .assignments import ASSIGNMENTS  # noqa: F401 - the list lives in autograder/assignments.py; kept importable here
 from .assignments import resolve as resolve_assignment  # noqa: F401 - 'a1', 'a1_intro_nn' -> 'a1_intro_nn'
+from .judge import LEVEL_TEXT
 from .report import STATUS_OF_KIND, CheckResult, cell_text
 
 DEFAULT_MEMORY_MB = 6144
@@ -163,6 +164,7 @@ def result_of(
         output,
         duration,
         isolation=isolation,
+        isolation_text=LEVEL_TEXT[isolation] if isolation in LEVEL_TEXT else "",
         hidden=chk.hidden,
         metrics=list(metrics or ()),
         called=list(called or ()),

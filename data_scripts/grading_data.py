@@ -14,7 +14,6 @@ are the same images.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import sys
@@ -25,24 +24,11 @@ import numpy as np
 from .datasets import (
     DataError,
     _canonical,
-    _cifar_cache,
-    _idx_complete,
-    _raw_dir,
     cifar10_source,
     export_public,
+    images_sha256,
     load,
-    public_dir,
 )
-
-LABELS_ENV = "KIT_TEST_LABELS"
-
-
-def images_sha256(images) -> str:
-    """The fingerprint of a test split's images (shape and pixels): the labels file names the images it labels."""
-    array = np.ascontiguousarray(images.numpy() if hasattr(images, "numpy") else images)
-    digest = hashlib.sha256(f"{array.dtype}{array.shape}".encode())
-    digest.update(memoryview(array).cast("B"))
-    return digest.hexdigest()
 
 
 def export_test_labels(name: str, folder: Path) -> Path:
@@ -85,63 +71,6 @@ def export_public_to(name: str, out: Path, expect: str | None = None) -> Path:
     shutil.copyfile(source, target)
     os.chmod(target, 0o644)
     return target
-
-
-def labels_file(key: str) -> Path | None:
-    """The labels file of `key` in KIT_TEST_LABELS's folder; None when unset or absent."""
-    folder = os.environ.get(LABELS_ENV)
-    path = Path(folder) / f"{key}.npz" if folder else None
-    return path if path is not None and path.is_file() else None
-
-
-def _has_raw(key: str) -> bool:
-    return _cifar_cache().is_file() if key == "cifar10" else _idx_complete(_raw_dir(key))
-
-
-def _read_labels(path: Path):
-    try:
-        with np.load(path) as z:
-            return z["ytest"], str(z["images_sha256"]), str(z["source"])
-    except Exception as err:
-        raise DataError(
-            f"{path} cannot be read as test labels ({err}); rebuild it from the instructor's data"
-        ) from None
-
-
-def load_apart(key: str, train: bool):
-    """`load` where the raw files are absent (a grading image): the public data, and for the test split the labels
-    of KIT_TEST_LABELS. None when that folder holds no labels of `key` but the raw files are here (the caller
-    loads them)."""
-    path = labels_file(key)
-    if path is None:
-        if _has_raw(key):
-            return None
-        raise DataError(
-            f"the test labels of {key} are not in {os.environ.get(LABELS_ENV)}: rebuild the question, which writes "
-            f"them (make prairielearn)"
-        )
-    public = public_dir() / f"{key}.npz"
-    if not public.is_file():
-        raise DataError(f"{public} is missing: the grading image holds no public copy of {key}; rebuild the image")
-    import torch
-
-    with np.load(public) as z:
-        if train:
-            return torch.from_numpy(z["xtrain"]), torch.from_numpy(z["ytrain"]).long()
-        images = z["xtest"]
-    labels, expected, _ = _read_labels(path)
-    if images_sha256(images) != expected or len(labels) != len(images):
-        raise DataError(
-            f"the test labels in {path} belong to other {key} test images than {public}'s: build the question and "
-            f"the image from the same data (see `python -m data_scripts.grading_data`)"
-        )
-    return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
-
-
-def source_apart(key: str) -> str | None:
-    """The pixel source recorded with the test labels of KIT_TEST_LABELS; None without them."""
-    path = labels_file(key)
-    return _read_labels(path)[2] if path is not None else None
 
 
 def main(argv=None) -> int:
