@@ -97,7 +97,19 @@ def _parser():
     m.add_argument("--assignment", action="append", help="a1, a2, ...; repeatable (default: all)")
     m.add_argument("--tier", default="train", choices=TIERS)
     m.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
-    m.add_argument("--output-dir", default="grades", help="gradebook.csv and <student>.json go here (default: grades)")
+    m.add_argument(
+        "--output-dir",
+        default="grades",
+        help="grades.sqlite (the results store), gradebook.csv and <student>.json go here (default: grades)",
+    )
+    m.add_argument(
+        "--regrade",
+        action="append",
+        default=[],
+        metavar="CHECK",
+        help="grade this check again for everyone (its name or assignment/name); repeatable. Otherwise a rerun "
+        "grades only the submissions and checks that changed since they were stored",
+    )
     m.add_argument("--format", default="json", choices=[f for f in FORMATS if f != "table"], help="per-student report")
     m.add_argument("--time-scale", type=float, default=1.0)
     m.add_argument("--sandbox", choices=("auto", *LEVELS), default=None, help="isolation of the student's code")
@@ -235,9 +247,8 @@ def determinism_main(args, assignments) -> int:
 
 
 def grade_many_main(args, assignments) -> int:
-    import csv
-
     from .runner import grade_many
+    from .store import FILE, Store
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -247,32 +258,54 @@ def grade_many_main(args, assignments) -> int:
     out.mkdir(parents=True, exist_ok=True)
     suffix = ".xml" if args.format == "junit" else ".json"
     start = time.monotonic()
+    store = Store(out / FILE)
+    done, fresh = {}, []
 
-    def progress(student, results):
+    def progress(student, results, graded):
+        done[student] = results
+        if graded:
+            fresh.append(student)
         got, out_of = totals(results)
         write_atomically(out / f"{student}{suffix}", render(results, args.format, student) + "\n")
-        print(f"  {csv_cell(student)}: {got:g} / {out_of:g}", file=sys.stderr, flush=True)
+        write_atomically(out / "gradebook.csv", gradebook_csv(done, assignments))  # a stopped run keeps one too
+        again = "" if graded else " (unchanged since it was stored)"
+        print(f"  {csv_cell(student)}: {got:g} / {out_of:g}{again}", file=sys.stderr, flush=True)
 
-    graded = grade_many(
-        folder,
-        assignments,
-        tier=args.tier,
-        jobs=args.jobs,
-        progress=progress,
-        timeout_scale=args.time_scale,
-        level=args.sandbox,
-    )
-    with open(out / "gradebook.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", *assignments, "total", "max_score"])
-        for student, results in graded.items():
-            per = [totals([r for r in results if r.assignment == a])[0] for a in assignments]
-            writer.writerow([csv_cell(student), *(f"{x:g}" for x in per), *(f"{x:g}" for x in totals(results))])
+    try:
+        graded = grade_many(
+            folder,
+            assignments,
+            tier=args.tier,
+            jobs=args.jobs,
+            progress=progress,
+            store=store,
+            regrade=args.regrade,
+            timeout_scale=args.time_scale,
+            level=args.sandbox,
+        )
+    finally:
+        store.close()
+    write_atomically(out / "gradebook.csv", gradebook_csv(graded, assignments))
     print(
-        f"graded {len(graded)} submissions in {time.monotonic() - start:.1f} s (--jobs {args.jobs}); "
-        f"gradebook: {out / 'gradebook.csv'}"
+        f"graded {len(fresh)} of {len(graded)} submissions in {time.monotonic() - start:.1f} s (--jobs {args.jobs}; "
+        f"the others unchanged since {out / FILE} stored them); gradebook: {out / 'gradebook.csv'}"
     )
     return 0
+
+
+def gradebook_csv(graded: dict, assignments) -> str:
+    """student, the points of each assignment, total and max_score: one row per student, in name order."""
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["student", *assignments, "total", "max_score"])
+    for student in sorted(graded):
+        results = graded[student]
+        per = [totals([r for r in results if r.assignment == a])[0] for a in assignments]
+        writer.writerow([csv_cell(student), *(f"{x:g}" for x in per), *(f"{x:g}" for x in totals(results))])
+    return text.getvalue()
 
 
 def main(argv=None) -> int:

@@ -379,20 +379,59 @@ def grader_error(assignment: str, message: str) -> CheckResult:
 
 
 def grade_many(
-    folder: Path, assignments: list[str], tier: str = "train", jobs: int = 1, progress=None, **kwargs
+    folder: Path,
+    assignments: list[str],
+    tier: str = "train",
+    jobs: int = 1,
+    progress=None,
+    store=None,
+    regrade=(),
+    **kwargs,
 ) -> dict[str, list[CheckResult]]:
     """Grade every submission folder inside `folder`, `jobs` submissions at a time, each in its own judge process
-    with its own sandbox (checks of one submission run one after the other, each with cores/jobs threads)."""
+    with its own sandbox (checks of one submission run one after the other, each with cores/jobs threads).
+
+    store (autograder.store.Store): each student's results go into it as they arrive; a student whose files and
+    checks are unchanged since they were stored is not graded again, and only the checks that need it are (those
+    named in `regrade` too). progress(student, results, graded) is called for every student."""
+    from .store import check_version, submission_hash
+
     students = sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
     threads = _threads_per_child(jobs)
-    out = {}
-    if jobs <= 1:
-        for path in students:
-            name, results = _grade_student(str(path), assignments, tier, threads, kwargs)
-            out[name] = results
+    try:
+        checks = [c for a in assignments for c in select(a, tier)]
+    except Exception:  # a check module that does not load: grade() reports it, nothing is reused
+        checks, store = [], None
+    versions = {c.id: check_version(c) for c in checks} if store is not None else {}
+    out, plan = {}, []
+    for path in students:
+        hashes = {a: submission_hash(path / a) for a in assignments} if store is not None else {}
+        todo = checks if store is None else store.todo(path.name, checks, hashes, versions, regrade)
+        if store is not None and not todo:
+            out[path.name] = store.results(path.name, checks)
             if progress:
-                progress(name, results)
-        return out
+                progress(path.name, out[path.name], False)
+            continue
+        only = None if len(todo) == len(checks) else [c.id for c in todo]
+        plan.append((path, only, hashes))
+
+    def finished(path, only, hashes, results):
+        name = path.name
+        if store is not None:
+            store.put(name, results, hashes, versions)
+            fresh = {r.id for r in results}
+            results = [r for r in store.results(name, checks) if r.id not in fresh] + results
+            order = {c.id: i for i, c in enumerate(checks)}
+            results.sort(key=lambda r: order.get(r.id, len(order)))
+        out[name] = results
+        if progress:
+            progress(name, results, True)
+
+    if jobs <= 1:
+        for path, only, hashes in plan:
+            _, results = _grade_student(str(path), assignments, tier, threads, kwargs, only)
+            finished(path, only, hashes, results)
+        return {name: out[name] for name in sorted(out)}
     import concurrent.futures as cf
 
     ctx = _judge_context()
@@ -400,16 +439,17 @@ def grade_many(
     for i in range(jobs):
         slots.put(i)
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_take_slot, initargs=(slots,)) as pool:
-        futures = {pool.submit(_grade_student, str(p), assignments, tier, threads, kwargs): p for p in students}
+        futures = {
+            pool.submit(_grade_student, str(path), assignments, tier, threads, kwargs, only): (path, only, hashes)
+            for path, only, hashes in plan
+        }
         for fut in cf.as_completed(futures):
-            path = futures[fut]
+            path, only, hashes = futures[fut]
             try:
-                name, results = fut.result()
+                _, results = fut.result()
             except Exception as err:  # one student's grading failed: the others and the gradebook still get written
-                name, results = path.name, [grader_error(a, f"{type(err).__name__}: {err}") for a in assignments]
-            out[name] = results
-            if progress:
-                progress(name, results)
+                results = [grader_error(a, f"{type(err).__name__}: {err}") for a in assignments]
+            finished(path, only, hashes, results)
     return {name: out[name] for name in sorted(out)}
 
 
@@ -421,9 +461,9 @@ def _take_slot(queue):
     _SLOT = queue.get()
 
 
-def _grade_student(path: str, assignments, tier, threads, kwargs):
+def _grade_student(path: str, assignments, tier, threads, kwargs, only=None):
     try:
-        results = grade(Path(path), assignments, tier=tier, jobs=1, threads=threads, slot=_SLOT, **kwargs)
+        results = grade(Path(path), assignments, tier=tier, jobs=1, threads=threads, slot=_SLOT, only=only, **kwargs)
     except Exception as err:  # one student's grading failed: the others and the gradebook still get written
         results = [grader_error(a, f"{type(err).__name__}: {err}") for a in assignments]
     return Path(path).name, results
