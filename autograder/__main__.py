@@ -13,6 +13,7 @@ from .report import csv_cell, render, totals
 from .judge import LEVELS
 from .assignments import ASSIGNMENTS, resolve as resolve_assignment
 from .runner import grade, grader_error
+from .classview import FORMATS as EXPORTS
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -113,6 +114,13 @@ def _parser():
     m.add_argument("--format", default="json", choices=[f for f in FORMATS if f != "table"], help="per-student report")
     m.add_argument("--time-scale", type=float, default=1.0)
     m.add_argument("--sandbox", choices=("auto", *LEVELS), default=None, help="isolation of the student's code")
+    e = sub.add_parser("export", help="the class's points from GRADES_DIR/grades.sqlite, as an LMS imports them")
+    e.add_argument("grades", metavar="GRADES_DIR", help="grade-many's --output-dir")
+    e.add_argument("--format", default="csv", choices=EXPORTS, help="csv, canvas (gradebook import) or moodle")
+    e.add_argument("--out", help="write here (default: standard output)")
+    r = sub.add_parser("report", help="the class view: GRADES_DIR/report.html from grades.sqlite")
+    r.add_argument("grades", metavar="GRADES_DIR", help="grade-many's --output-dir")
+    r.add_argument("--out", help="write here (default: GRADES_DIR/report.html)")
     d = sub.add_parser(
         "determinism", help="grade the reference K times with different training seeds; report flaky checks"
     )
@@ -247,6 +255,7 @@ def determinism_main(args, assignments) -> int:
 
 
 def grade_many_main(args, assignments) -> int:
+    from .classview import page
     from .runner import grade_many
     from .store import FILE, Store
 
@@ -283,6 +292,7 @@ def grade_many_main(args, assignments) -> int:
             timeout_scale=args.time_scale,
             level=args.sandbox,
         )
+        write_atomically(out / "report.html", page(store))
     finally:
         store.close()
     write_atomically(out / "gradebook.csv", gradebook_csv(graded, assignments))
@@ -308,8 +318,35 @@ def gradebook_csv(graded: dict, assignments) -> str:
     return text.getvalue()
 
 
+def class_main(args) -> int:
+    """export and report: what the results store holds, for an LMS or for the course staff."""
+    from .classview import export, open_store, page
+
+    try:
+        store = open_store(Path(args.grades))
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "export":
+            text = export(store, args.format)
+            if not args.out:
+                sys.stdout.write(text)
+                return 0
+            target = Path(args.out)
+        else:
+            text, target = page(store), Path(args.out or Path(args.grades) / "report.html")
+    finally:
+        store.close()
+    write_atomically(target, text)
+    print(f"wrote {target}", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("export", "report"):
+        return class_main(args)
     try:
         assignments = [resolve_assignment(a) for a in args.assignment] if args.assignment else list(ASSIGNMENTS)
         only = resolve_checks(args.check, assignments, args.tier) if getattr(args, "check", None) else None

@@ -40,6 +40,8 @@ GRADER_FILES = (
     "report.py",
     "recompute.py",
     "callgraph.py",
+    "store.py",
+    "classview.py",
     "handin.py",
     "checks/__init__.py",
 )

@@ -64,6 +64,7 @@ def test_a_rerun_grades_only_what_changed(tmp_path):
     grade_many(folder, out)
     first = stored(out)
     assert set(first) == {"alice", "bob"} and all(set(v) == checks for v in first.values())
+    assert "What to re-teach" in (out / "report.html").read_text()  # the class view, next to the store
     full = points()
     assert (out / "gradebook.csv").read_text().splitlines()[1:] == [
         f"alice,{full},{full},{full}",
@@ -123,3 +124,38 @@ def test_a_grader_killed_mid_class_leaves_the_store_whole_and_the_rerun_goes_on(
         f"s3,{full},{full},{full}",
         f"s4,0,0,{full}",
     ]
+
+
+@pytest.mark.quick
+def test_the_class_view_and_the_exports_read_the_store(tmp_path):
+    """From a store alone: the LMS exports (Canvas's points-possible row, Moodle's username column), and the class
+    page with the most failed check first and its most frequent hint; a folder without a store is refused."""
+    from autograder.classview import checks_to_reteach, export, page
+    from autograder.report import CheckResult
+    from autograder.store import Store
+
+    def result(name, passed, message=""):
+        return CheckResult(A, name, "quick", 2.0 if passed else 0.0, 2.0, "passed" if passed else "failed", message,
+                           "", 1.5)  # fmt: skip
+
+    store = Store(tmp_path / "grades" / "grades.sqlite")
+    hint = "dmu differs from the expected value; the sign of dg/dmu?"
+    store.put("ann", [result("forward", True), result("backward", False, hint)], {A: "h1"}, {})
+    store.put("ben", [result("forward", True), result("backward", False, hint + "\nmore")], {A: "h2"}, {})
+    store.put("cy", [result("forward", False, "not implemented yet"), result("backward", True)], {A: "h3"}, {})
+    assert export(store, "csv").splitlines() == [f"student,{A},total,max_score", "ann,2,2,4", "ben,2,2,4", "cy,2,2,4"]
+    canvas = export(store, "canvas").splitlines()
+    assert canvas[0].startswith("Student,ID,SIS User ID,SIS Login ID,Section,") and canvas[1].endswith(",4")
+    assert canvas[2] == "ann,,,ann,,2"
+    assert export(store, "moodle").splitlines()[:2] == [f"Username,{A}", "ann,2"]
+    first, second = checks_to_reteach(store.rows())
+    assert (first["check"], first["passed"], first["graded"]) == (f"{A}/backward", 1, 3)
+    assert (first["hint"], first["hint_count"]) == (hint, 2) and second["check"] == f"{A}/forward"
+    text = page(store)
+    assert "data:image/png;base64," in text and text.index(f"{A}/backward") < text.index(f"{A}/forward")
+    store.close()
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder", "export", str(tmp_path / "nothing")], cwd=ROOT, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2 and "grade the class first" in proc.stderr and "Traceback" not in proc.stderr
