@@ -88,7 +88,8 @@ def backward(params, outputs):
 
 
 def backward_Sigma(params, outputs):
-    """Gradient of g with respect to Sigma, the precision matrix of the model, as the course asks it (no autograd).
+    """Gradient of g with respect to Sigma, the matrix of the model's quadratic form, as the course asks it (no
+    autograd). With no 1/2 in the exponent, Sigma is half the Gaussian's precision matrix (the precision is 2 Sigma).
 
     Sigma = diag(p_1, p_2) with p = sigma^-2 (outputs["p"]): in this assignment only its diagonal is free, so its
     gradient is the (2,) vector of the derivatives of g with respect to Sigma_11 and Sigma_22 (holding the other
