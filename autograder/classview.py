@@ -117,15 +117,23 @@ def page(store: Store) -> str:
     for a in assignments:
         scores = [per[s][a][0] for s in sorted(per) if a in per[s]]
         out_of = max(per[s][a][1] for s in per if a in per[s])
-        seconds = {}
+        seconds, peaks = {}, {}
         for r in rows:
             if r["assignment"] == a:
                 seconds[r["student"]] = seconds.get(r["student"], 0.0) + r["seconds"]
+                if r["peak_memory_mb"] is not None:
+                    peaks[r["student"]] = max(peaks.get(r["student"], 0.0), r["peak_memory_mb"])
         median_s = statistics.median(seconds.values()) if seconds else 0.0
+        memory = (
+            f"its largest peak of memory {statistics.median(peaks.values()):.0f} MB (median; what a check's "
+            "processes added to the sandbox's own)"
+            if peaks
+            else "no memory measured"
+        )
         parts += [
             f"<h2>{html.escape(a)}</h2>",
             f"<p>median {_fmt(statistics.median(scores))} / {_fmt(out_of)} points; a submission's checks took "
-            f"{median_s:.1f} s (median); peak memory is not recorded yet.</p>",
+            f"{median_s:.1f} s (median); {memory}.</p>",
             f"<img alt='score distribution of {html.escape(a)}' src='{_histogram(scores, out_of, a)}'>",
         ]
     parts.append("<h2>What to re-teach: checks by pass rate</h2><table><tr><th>check</th><th>passed</th>"

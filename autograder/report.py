@@ -55,6 +55,8 @@ class CheckResult:
     kind: str = ""  # one of KINDS; from the status when not given (an error is then the submission's)
     description: str = ""  # the check's declaration (its docstring's first line)
     notes: list = field(default_factory=list)  # what the check told the student (api.Context.note)
+    # the most memory the check's processes added at once, sampled by the sandbox (None where none was measured)
+    peak_memory_mb: float | None = None
 
     def __post_init__(self):
         if not self.kind:
@@ -298,6 +300,7 @@ def to_json(results, submission: str = "") -> dict:
             hidden=r.hidden,
             isolation=r.isolation,
             duration=round(r.duration, 3),
+            peak_memory_mb=r.peak_memory_mb,
             message=clean_text(r.message),
             kind=r.kind,
             description=r.description,

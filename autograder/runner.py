@@ -127,6 +127,7 @@ def run_one(
     ctx = Context(chk, session)
     kind, message = execute(chk, ctx)
     output = session.finish()
+    peak = (session.ended or {}).get("peak_mb")
     return result_of(
         chk,
         kind,
@@ -137,6 +138,7 @@ def run_one(
         metrics=ctx.metrics,
         notes=ctx.notes,
         called=session.called,
+        peak_memory_mb=float(peak) if isinstance(peak, (int, float)) and 0 <= peak < 1e7 else None,
     )
 
 
@@ -150,6 +152,7 @@ def result_of(
     metrics: list | None = None,
     notes: list | None = None,
     called: list | None = None,
+    peak_memory_mb: float | None = None,
 ) -> CheckResult:
     """A check's result (`kind`: one of report.KINDS): its points only when it passed; its declaration and
     visibility travel with it to every report."""
@@ -171,6 +174,7 @@ def result_of(
         kind=kind,
         description=chk.description,
         notes=list(notes or ()),
+        peak_memory_mb=peak_memory_mb,
     )
 
 

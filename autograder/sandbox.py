@@ -302,39 +302,48 @@ def zygote_main() -> None:
                 child_main(msg)
             finally:
                 os._exit(70)
-        status, over = _wait_for_check(pid, int(msg.get("check_memory_mb", 0)) << 20, own_memory)
+        status, over, peak = _wait_for_check(pid, int(msg.get("check_memory_mb", 0)) << 20, own_memory)
         killed = sweep()
         if os.WIFSIGNALED(status):
             code = -os.WTERMSIG(status)
         else:
             code = os.WEXITSTATUS(status)
-        ended = {"op": "ended", "code": code, "left_behind": killed}
+        ended = {"op": "ended", "code": code, "left_behind": killed, "peak_mb": round(peak / 2**20, 1)}
         if over:
             ended["memory"] = True  # the check's processes together passed its memory limit
         wire.write_frame(REPLIES, ended)
 
 
 POLL = 0.1  # seconds between two measures of a check's memory
+# the proportional set sizes that give a check's peak cost milliseconds to read: read again only once the check's
+# resident size (cheap to read) has grown this much since
+PEAK_STEP = 16 << 20
 
 
-def _wait_for_check(child: int, limit: int, own_memory: int) -> tuple[int, bool]:
+def _wait_for_check(child: int, limit: int, own_memory: int) -> tuple[int, bool, int]:
     """Wait for the check's child to end, reaping the orphans that come back to the zygote. Every POLL seconds,
     measure what all the check's processes add together to the memory the zygote held (`own_memory`), and kill
     them all past `limit` bytes (0: no limit): a per-process limit (RLIMIT_AS) lets many processes each stay under
-    it. (the child's wait status, whether the memory limit killed it)."""
+    it. (the child's wait status, whether the memory limit killed it, the most they added at one poll: the peak
+    the reports and the results store give, sampled every POLL seconds, so a check shorter than that may show 0)."""
     import select
 
     try:
         ended = os.pidfd_open(child)  # readable when the child ends: no wait for the next poll
     except (AttributeError, OSError):
         ended = None
-    over = False
+    over, peak, measured_at = False, 0, -PEAK_STEP
     try:
         while True:
             status = _reap_until(child)
             if status is not None:
-                return status, over
-            if limit and not over and _over(_descendants(), limit, own_memory):
+                return status, over, peak
+            pids = _descendants()
+            resident = sum(_resident(pid) for pid in pids)
+            if pids and resident > measured_at + PEAK_STEP:  # what they add, measured again only as they grow
+                measured_at = resident
+                peak = max(peak, _memory_of([os.getpid(), *pids]) - own_memory)
+            if limit and not over and _over(pids, limit, own_memory):
                 over = True
                 for pid in _descendants():
                     try:

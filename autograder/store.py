@@ -132,7 +132,7 @@ class Store:
                 r.isolation,
                 r.isolation_text,
                 r.duration,
-                None,
+                r.peak_memory_mb,
                 hashes.get(r.assignment, ""),
                 versions.get(r.id, ""),
                 kit_version(),
@@ -201,4 +201,5 @@ def as_result(row: dict) -> CheckResult:
         kind=row["kind"],
         description=row["description"],
         notes=json.loads(row["notes"]),
+        peak_memory_mb=row["peak_memory_mb"],
     )

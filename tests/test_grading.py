@@ -162,3 +162,29 @@ def test_the_call_graph_follows_what_the_source_states(tmp_path):
     assert callees(tmp_path, "broken.f") == [] and callees(tmp_path, "missing.f") == []
     (tmp_path / "linked.py").symlink_to(tmp_path / "model.py")  # a link is never followed
     assert callees(tmp_path, "linked.act") == []
+
+
+@pytest.mark.quick
+def test_each_result_carries_the_peak_memory_of_its_check(tmp_path):
+    """The sandbox samples what a check's processes add to its own memory: a module that holds 300 MB more shows
+    it in its checks' results (and from there in the JSON report and the results store)."""
+    import shutil
+
+    from autograder.report import to_json
+    from autograder.runner import grade
+
+    a = "a4_gaussian_fit"
+    folder = tmp_path / a
+    shutil.copytree(Path(__file__).resolve().parents[1] / "solutions" / a, folder)
+    module = folder / "gaussian_fit.py"
+    ballast = (
+        "import time as _t\n_ballast = bytearray(300 * 2**20)\n_ballast[::4096] = b'x' * len(_ballast[::4096])\n"
+        "_t.sleep(0.5)  # held for a few of the sandbox's polls\n"
+    )
+    only = [f"{a}/pixel_grid"]
+    (plain,) = grade(tmp_path, [a], tier="quick", only=only)
+    module.write_text(ballast + module.read_text())
+    (heavy,) = grade(tmp_path, [a], tier="quick", only=only)
+    assert plain.status == heavy.status == "passed"
+    assert plain.peak_memory_mb is not None and heavy.peak_memory_mb > 250, (plain, heavy)
+    assert to_json([heavy])["tests"][0]["peak_memory_mb"] == heavy.peak_memory_mb
