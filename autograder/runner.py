@@ -23,7 +23,6 @@ from kit.loops import seed_everything
 from .api import REGISTRY, TIERS, Check, CheckFailed, Context, NotImportable, NotRecorded, SubmissionError, begin_check
 from .assignments import ASSIGNMENTS  # noqa: F401 - the list lives in autograder/assignments.py; kept importable here
 from .assignments import resolve as resolve_assignment  # noqa: F401 - 'a1', 'a1_intro_nn' -> 'a1_intro_nn'
-from .judge import LEVEL_TEXT
 from .report import STATUS_OF_KIND, CheckResult, cell_text
 
 DEFAULT_MEMORY_MB = 6144
@@ -156,6 +155,9 @@ def result_of(
 ) -> CheckResult:
     """A check's result (`kind`: one of report.KINDS): its points only when it passed; its declaration and
     visibility travel with it to every report."""
+    # imported here: a notebook's sandboxed kernel imports this module without the judge (nbgrader_kernel)
+    from .judge import LEVEL_TEXT
+
     return CheckResult(
         chk.assignment,
         chk.name,
