@@ -255,7 +255,7 @@ def determinism_main(args, assignments) -> int:
 
 
 def grade_many_main(args, assignments) -> int:
-    from .classview import page
+    from .classview import export, page
     from .runner import grade_many
     from .store import FILE, Store
 
@@ -268,15 +268,14 @@ def grade_many_main(args, assignments) -> int:
     suffix = ".xml" if args.format == "junit" else ".json"
     start = time.monotonic()
     store = Store(out / FILE)
-    done, fresh = {}, []
+    fresh = []
 
     def progress(student, results, graded):
-        done[student] = results
         if graded:
             fresh.append(student)
         got, out_of = totals(results)
         write_atomically(out / f"{student}{suffix}", render(results, args.format, student) + "\n")
-        write_atomically(out / "gradebook.csv", gradebook_csv(done, assignments))  # a stopped run keeps one too
+        write_atomically(out / "gradebook.csv", export(store, "csv"))  # from the store: a stopped run keeps one
         again = "" if graded else " (unchanged since it was stored)"
         print(f"  {csv_cell(student)}: {got:g} / {out_of:g}{again}", file=sys.stderr, flush=True)
 
@@ -292,30 +291,15 @@ def grade_many_main(args, assignments) -> int:
             timeout_scale=args.time_scale,
             level=args.sandbox,
         )
+        write_atomically(out / "gradebook.csv", export(store, "csv"))
         write_atomically(out / "report.html", page(store))
     finally:
         store.close()
-    write_atomically(out / "gradebook.csv", gradebook_csv(graded, assignments))
     print(
         f"graded {len(fresh)} of {len(graded)} submissions in {time.monotonic() - start:.1f} s (--jobs {args.jobs}; "
         f"the others unchanged since {out / FILE} stored them); gradebook: {out / 'gradebook.csv'}"
     )
     return 0
-
-
-def gradebook_csv(graded: dict, assignments) -> str:
-    """student, the points of each assignment, total and max_score: one row per student, in name order."""
-    import csv
-    import io
-
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["student", *assignments, "total", "max_score"])
-    for student in sorted(graded):
-        results = graded[student]
-        per = [totals([r for r in results if r.assignment == a])[0] for a in assignments]
-        writer.writerow([csv_cell(student), *(f"{x:g}" for x in per), *(f"{x:g}" for x in totals(results))])
-    return text.getvalue()
 
 
 def class_main(args) -> int:

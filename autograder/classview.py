@@ -16,7 +16,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from .report import _fmt, clean_text
+from .report import _fmt, clean_text, csv_cell
 from .store import FILE, Store
 
 FORMATS = ("csv", "canvas", "moodle")
@@ -34,7 +34,8 @@ def table(store: Store) -> tuple[list[str], dict[str, dict[str, tuple[float, flo
 
 
 def export(store: Store, fmt: str) -> str:
-    """The class's points as an LMS imports them. csv: student, each assignment, total, max_score. canvas: Canvas's
+    """The class's points as an LMS imports them (student names as gradebook cells: report.csv_cell). csv: the
+    gradebook grade-many writes: student, each assignment, total, max_score. canvas: Canvas's
     gradebook import (the student's folder name as the SIS Login ID, a "Points Possible" row). moodle: Moodle's
     CSV grade import (the folder name as the Username to map, one column per assignment)."""
     if fmt not in FORMATS:
@@ -47,16 +48,17 @@ def export(store: Store, fmt: str) -> str:
         w.writerow(["student", *assignments, "total", "max_score"])
         for s in sorted(per):
             got = [per[s].get(a, (0.0, 0.0))[0] for a in assignments]
-            w.writerow([s, *(_fmt(x) for x in got), _fmt(sum(got)), _fmt(sum(most.values()))])
+            w.writerow([csv_cell(s), *(_fmt(x) for x in got), _fmt(sum(got)), _fmt(sum(most.values()))])
     elif fmt == "canvas":
         w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *assignments])
         w.writerow(["Points Possible", "", "", "", "", *(_fmt(most[a]) for a in assignments)])
         for s in sorted(per):
-            w.writerow([s, "", "", s, "", *(_fmt(per[s].get(a, (0.0, 0.0))[0]) for a in assignments)])
+            name = csv_cell(s)  # a folder name is never read as a formula
+            w.writerow([name, "", "", name, "", *(_fmt(per[s].get(a, (0.0, 0.0))[0]) for a in assignments)])
     else:
         w.writerow(["Username", *assignments])
         for s in sorted(per):
-            w.writerow([s, *(_fmt(per[s].get(a, (0.0, 0.0))[0]) for a in assignments)])
+            w.writerow([csv_cell(s), *(_fmt(per[s].get(a, (0.0, 0.0))[0]) for a in assignments)])
     return text.getvalue()
 
 

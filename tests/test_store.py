@@ -148,6 +148,10 @@ def test_the_class_view_and_the_exports_read_the_store(tmp_path):
     assert canvas[0].startswith("Student,ID,SIS User ID,SIS Login ID,Section,") and canvas[1].endswith(",4")
     assert canvas[2] == "ann,,,ann,,2"
     assert export(store, "moodle").splitlines()[:2] == [f"Username,{A}", "ann,2"]
+    store.put("=cmd|' /C calc'!A0", [result("forward", True)], {A: "h4"}, {})  # a folder name read as a formula
+    assert all("'=cmd" in export(store, fmt) and "\n=cmd" not in export(store, fmt) for fmt in ("csv", "moodle"))
+    store.db.execute("DELETE FROM results WHERE student LIKE '=%'")
+    store.db.commit()
     first, second = checks_to_reteach(store.rows())
     assert (first["check"], first["passed"], first["graded"]) == (f"{A}/backward", 1, 3)
     assert (first["hint"], first["hint_count"]) == (hint, 2) and second["check"] == f"{A}/forward"
