@@ -43,33 +43,33 @@ check: setup
 	$(PY) -m autograder grade --submission $(SUBMISSION) --assignment $(A) --tier quick
 
 release: setup
-	$(PY) -m autograder.release
+	$(PY) -m autograder.platforms.release
 
 bench: data
-	$(PY) -m kit.bench $(if $(FULL),--full)
+	$(PY) -m autograder.tools.bench $(if $(FULL),--full)
 
 # Executed instructor notebooks (answer keys, figures) and per-cell times; BUDGET=small for a short run.
 reference-notebooks: data
-	$(PY) -m autograder.reference_notebooks --budget $(or $(BUDGET),full)
+	$(PY) -m autograder.tools.reference_notebooks --budget $(or $(BUDGET),full)
 
 # Counts from the code, measured figures from docs/data/*.json (tests/test_docs.py fails when they are stale).
 docs: setup
-	$(PY) -m autograder.docs
+	$(PY) -m autograder.tools.docs
 
 mutants: setup
-	$(PY) -m autograder.mutants
+	$(PY) -m autograder.tools.mutants
 
 gradescope: setup
-	$(PY) -m autograder.gradescope $(A)
+	$(PY) -m autograder.platforms.gradescope $(A)
 
 student-kit: setup
-	$(PY) -m autograder.student_kit
+	$(PY) -m autograder.platforms.student_kit
 
 classroom: setup
-	$(PY) -m autograder.classroom $(A)
+	$(PY) -m autograder.platforms.classroom $(A)
 
 prairielearn: setup
-	$(PY) -m autograder.prairielearn $(A)
+	$(PY) -m autograder.platforms.prairielearn $(A)
 
 test: data
 	$(PY) -m pytest -m "quick or train" -n $(JOBS) --dist worksteal

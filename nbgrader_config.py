@@ -42,14 +42,14 @@ c.Autograde.exclude_overwriting = _student_modules()
 
 # nbgrader copies the source's .py modules to release/ as they are, solutions included: generate_assignment (the
 # command or formgrader's Generate button) clears them here, as `make release` does.
-from autograder.nbgrader_plugins import clear_modules_on_generate  # noqa: E402
+from autograder.platforms.nbgrader_plugins import clear_modules_on_generate  # noqa: E402
 
 clear_modules_on_generate()
 
-# A copied test or answer cell must not fail the whole submission (see autograder/nbgrader_plugins.py).
+# A copied test or answer cell must not fail the whole submission (see autograder/platforms/nbgrader_plugins.py).
 from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, OverwriteCells, OverwriteKernelspec  # noqa: E402
 
-from autograder.nbgrader_plugins import DropDuplicateIds  # noqa: E402
+from autograder.platforms.nbgrader_plugins import DropDuplicateIds  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = [ClearOutput, DropDuplicateIds, OverwriteKernelspec, OverwriteCells,
                                       CheckCellMetadata]
@@ -65,7 +65,7 @@ c.Autograde.sanitize_preprocessors = [ClearOutput, DropDuplicateIds, OverwriteKe
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import AssignLatePenalties, IgnorePattern, LimitOutput, SaveAutoGrades  # noqa: E402
 
-from autograder.nbgrader_plugins import JudgeGrades, SandboxedExecute, SnapshotSubmission  # noqa: E402
+from autograder.platforms.nbgrader_plugins import JudgeGrades, SandboxedExecute, SnapshotSubmission  # noqa: E402
 
 c.Autograde.autograde_preprocessors = [SnapshotSubmission, SandboxedExecute, IgnorePattern, JudgeGrades,
                                        ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,

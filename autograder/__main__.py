@@ -8,12 +8,17 @@ import sys
 import time
 from pathlib import Path
 
+from data_scripts import cifar10_source
+
 from .api import TIERS
-from .report import csv_cell, render, totals
-from .judge import LEVELS
-from .assignments import ASSIGNMENTS, resolve as resolve_assignment
-from .runner import grade, grader_error
+from .assignments import ASSIGNMENTS
+from .assignments import resolve as resolve_assignment
 from .classview import FORMATS as EXPORTS
+from .classview import export, open_store, page
+from .report import csv_cell, render, totals
+from .runner import grade, grade_many, grader_error, select
+from .sandbox.client import LEVELS
+from .store import FILE, Store
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -46,7 +51,6 @@ CHECK_HELP = (
 def resolve_checks(names, assignments, tier) -> list[str]:
     """The check ids (``a2_cnn/train_cifar_small``) that `names` designate among the assignments' checks up to
     `tier`; a name matches a check's own name or ``<assignment>/<name>``, the assignment short or in full."""
-    from .runner import select
 
     known = [c.id for a in assignments for c in select(a, tier)]
     ids = []
@@ -150,7 +154,7 @@ def _write_determinism(args, done, runs, passes, values, thresholds, seconds, da
     import json
     import statistics
 
-    from .docs import envelope
+    from .tools.docs import envelope
 
     rows = []
     for name in runs:
@@ -192,8 +196,6 @@ def determinism_main(args, assignments) -> int:
     seconds = collections.defaultdict(list)
     data_source = None  # read once: a2's thresholds depend on the CIFAR-10 copy
     if args.json and any(a.startswith("a2_") for a in assignments):
-        from data_scripts import cifar10_source
-
         data_source = cifar10_source()
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(args.first_seed, args.first_seed + args.runs):
@@ -255,9 +257,6 @@ def determinism_main(args, assignments) -> int:
 
 
 def grade_many_main(args, assignments) -> int:
-    from .classview import export, page
-    from .runner import grade_many
-    from .store import FILE, Store
 
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -304,7 +303,6 @@ def grade_many_main(args, assignments) -> int:
 
 def class_main(args) -> int:
     """export and report: what the results store holds, for an LMS or for the course staff."""
-    from .classview import export, open_store, page
 
     try:
         store = open_store(Path(args.grades))

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kit.recipes import percent  # noqa: F401 (the checks' messages name thresholds with it)
+from kit.recipes import (
+    percent,  # noqa: F401 (the checks' messages name thresholds with it)
+    recipe,
+)
 
-from .wire import Unsupported
+from .sandbox.wire import Unsupported
 
 TIERS = ("quick", "train", "full")
 REGISTRY: dict[str, list["Check"]] = {}
@@ -107,7 +110,6 @@ def check(
 
 
 def _with_recipe(text: str, name: str) -> str:
-    from kit.recipes import recipe
 
     found = recipe(name)
     fields = {k: v for k, v in found.settings.items() if isinstance(v, (int, float, str))}
@@ -131,7 +133,6 @@ class Context:
     @property
     def recipe(self):
         """The kit.recipes entry the check was declared with (`@check(..., recipe=NAME)`), or None."""
-        from kit.recipes import recipe
 
         return recipe(self.check.recipe) if self.check.recipe else None
 

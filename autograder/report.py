@@ -43,7 +43,9 @@ class CheckResult:
     message: str
     output: str  # what the submission printed
     duration: float
-    isolation: str = ""  # how the submission's code was isolated: the level's name (autograder/judge.py LEVELS)
+    isolation: str = (
+        ""  # how the submission's code was isolated: the level's name (autograder/sandbox/client.py LEVELS)
+    )
     isolation_text: str = ""  # the same in words, as the judge found it on the machine that graded (judge.LEVEL_TEXT)
     hidden: bool = False  # a hidden check: shown to students once grades are published
     # what the check measured, as data: [{"name": "accuracy", "value": 0.9832, "threshold": 0.98}, ...]

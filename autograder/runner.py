@@ -1,6 +1,6 @@
 """Runs the checks: each check's function in the judge (this process), the student's code in a sandbox.
 
-The judge never imports student code: it asks the sandbox (autograder/judge.py, autograder/sandbox.py) to call
+The judge never imports student code: it asks the sandbox (autograder/sandbox/client.py, autograder/sandbox/server.py) to call
 it and compares what comes back, as plain data, with its oracles. Nothing the student's code does (exceptions,
 sys.exit, os._exit, endless loops, huge prints, patching torch, fake tensors, background processes) can stop
 the grader or earn points the check did not award.
@@ -18,12 +18,28 @@ import time
 import zlib
 from pathlib import Path
 
+from data_scripts import DataError
+from data_scripts.datasets import data_dir, public_dir
 from kit.loops import seed_everything
 
-from .api import REGISTRY, TIERS, Check, CheckFailed, Context, NotImportable, NotRecorded, SubmissionError, begin_check
+from .api import (
+    REGISTRY,
+    TIERS,
+    Check,
+    CheckFailed,
+    Context,
+    NotImportable,
+    NotRecorded,
+    SubmissionError,
+    begin_check,
+    face,
+)
 from .assignments import ASSIGNMENTS  # noqa: F401 - the list lives in autograder/assignments.py; kept importable here
 from .assignments import resolve as resolve_assignment  # noqa: F401 - 'a1', 'a1_intro_nn' -> 'a1_intro_nn'
+from .callgraph import callees
 from .report import STATUS_OF_KIND, CheckResult, cell_text
+from .sandbox.client import LEVEL_TEXT, JudgeError, Sandbox, SandboxGone
+from .store import check_version, submission_hash
 
 DEFAULT_MEMORY_MB = 6144
 
@@ -49,7 +65,6 @@ def check_seed(chk: Check) -> int:
     """The check's seed. The student kit's quick checks (and their recording) draw from other seeds than the
     instructor's grader: values recorded for the kit's inputs answer nothing the instructor's grader asks. Trainings
     keep theirs (nothing of them is recorded, and their thresholds were measured with them)."""
-    from .api import face
 
     salt = "@student-kit" if face() != "instructor" and chk.tier == "quick" else ""
     return zlib.crc32((chk.id + salt).encode()) & 0x7FFFFFFF
@@ -59,9 +74,6 @@ def check_seed(chk: Check) -> int:
 def execute(chk: Check, ctx: Context) -> tuple[str, str]:
     """Run one check's function in the judge against a sandbox session; returns (kind, message): the kinds of
     report.KINDS."""
-    from data_scripts import DataError
-
-    from .judge import JudgeError, SandboxGone
 
     try:
         chk.func(ctx)
@@ -155,8 +167,6 @@ def result_of(
 ) -> CheckResult:
     """A check's result (`kind`: one of report.KINDS): its points only when it passed; its declaration and
     visibility travel with it to every report."""
-    # imported here: a notebook's sandboxed kernel imports this module without the judge (nbgrader_kernel)
-    from .judge import LEVEL_TEXT
 
     return CheckResult(
         chk.assignment,
@@ -250,7 +260,6 @@ def grade(
 def blame_helpers(results: list[CheckResult], submission: Path) -> list[CheckResult]:
     """A check that failed on a function which calls, in the student's own files, a helper whose check failed too
     names that helper: the bug may be there rather than in the function the check asked for."""
-    from .callgraph import callees
 
     failed = {}  # "module.name" -> the public checks that asked for it and did not pass
     for r in results:
@@ -308,9 +317,6 @@ def _grade_part(submission: str, ids, threads, level, kwargs, slot) -> list[Chec
 
 def new_sandbox(submission: Path, level: str | None = None, slot: int = 0):
     """The sandbox of one submission, seeing the public data (no test labels)."""
-    from data_scripts.datasets import public_dir
-
-    from .judge import Sandbox
 
     public_dir().mkdir(parents=True, exist_ok=True)
     return Sandbox(submission, level=level, slot=slot, public_data=public_dir())
@@ -400,7 +406,6 @@ def grade_many(
     store (autograder.store.Store): each student's results go into it as they arrive; a student whose files and
     checks are unchanged since they were stored is not graded again, and only the checks that need it are (those
     named in `regrade` too). progress(student, results, graded) is called for every student."""
-    from .store import check_version, submission_hash
 
     students = sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
     threads = _threads_per_child(jobs)
@@ -484,7 +489,6 @@ def _threads_per_child(jobs: int) -> int:
 
 
 def _data_dir():
-    from data_scripts.datasets import data_dir
 
     return data_dir()
 
@@ -528,7 +532,7 @@ def run_check(check_id: str, folder: str | Path = ".", quiet: bool = False) -> N
     imported afresh in the sandbox, so edits count); raises NotebookCheckFailed with the feedback.
 
     What runs in the student's kernel is feedback only: at `nbgrader autograde` time the points come from the
-    judge (autograder/nbgrader_plugins.py). quiet=True (hidden tests) prints nothing on success and does not
+    judge (autograder/platforms/nbgrader_plugins.py). quiet=True (hidden tests) prints nothing on success and does not
     name the check on failure.
     """
     if os.environ.get("KIT_AUTOGRADE_KERNEL"):  # nbgrader autograde's sandboxed kernel (nbgrader_kernel.KERNEL_FLAG)

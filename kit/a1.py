@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import torch
 
+from data_scripts import make_circles
+
 from . import recipes
 from .cli import add_common_options, entry_point
-from .loops import fit, fit_module, seed_everything
+from .data import image_tensors
+from .loops import fit, fit_module, predict, save_run, seed_everything
 from .student import load_student_modules
 
 # The course's defaults for the circles MLP.
@@ -251,7 +254,6 @@ def train_mnist(
     limit_train=None,
 ):
     """Train the student's MNIST MLP with their optimizer; returns (model, History)."""
-    from .data import image_tensors
 
     seed_everything(seed)
     Xtrain, ytrain, Xtest, ytest = image_tensors("mnist", limit_train=limit_train)
@@ -290,8 +292,6 @@ def circles_predictions(variant: str, mlp, mlp_torch=None, eta=ETA, epochs=EPOCH
     (a summed loss: eta / batch size; class-index labels in the nn part); "conventions" says which were used,
     for the judge to tell the student."""
     import dataclasses
-
-    from data_scripts import make_circles
 
     data = make_circles()
     if Xtest is not None:  # no labels: the sandbox cannot score them, and records no test curve
@@ -353,8 +353,6 @@ def _detached(params):
 def mnist_predictions(mnist_mlp, **kw) -> dict:
     """Train the student's MNIST MLP with the kit's recipe; logits on the test images (no labels here), and the
     trained model ("model"), from whose weights the judge recomputes them."""
-    from .data import image_tensors
-    from .grading import predict
 
     model, hist = train_mnist(mnist_mlp, **kw)
     Xtest = image_tensors("mnist")[2]
@@ -372,10 +370,7 @@ def main(argv=None):
     import argparse
     import time
 
-    from data_scripts import make_circles
-
     from . import plots
-    from .loops import save_run
 
     parser = argparse.ArgumentParser(prog="python -m kit.a1", description=main.__doc__)
     parser.add_argument("what", choices=["circles", "mnist"])

@@ -13,7 +13,10 @@ from contextlib import contextmanager
 
 import torch
 
+from data_scripts import load
+
 from .cli import add_common_options, entry_point
+from .loops import pick_device, save_run
 from .student import load_student_module
 
 # The synthetic image of the assignment: non-square, off-centre, elongated along the columns.
@@ -59,8 +62,6 @@ def with_noise(image, noise, seed=0):
 def blurred_digit(index=DIGIT_INDEX, blur=1.5):
     """An MNIST test digit in [0, 1], blurred by a Gaussian filter of std `blur` pixels: (28, 28) float64."""
     import torch.nn.functional as F
-
-    from data_scripts import load
 
     images, _ = load("mnist", train=False)
     image = images[index].to(torch.float64) / 255
@@ -215,8 +216,6 @@ def main(argv=None):
     """python -m kit.a4 synthetic|digit: fit the image with the code in --folder, write runs/<name>/ and plots."""
     import argparse
     import time
-
-    from .loops import pick_device, save_run
 
     parser = argparse.ArgumentParser(prog="python -m kit.a4", description=main.__doc__)
     parser.add_argument("what", choices=["synthetic", "digit"])

@@ -15,6 +15,8 @@ import functools
 import re
 import sys
 
+from data_scripts import DataError
+
 from .errors import KitError
 
 EXIT_KIT_ERROR = 2
@@ -42,7 +44,7 @@ def add_common_options(
 ) -> argparse.ArgumentParser:
     """Add --folder (default `folder`: the folder holding `holds`), --device and --seed to `parser`.
 
-    more_devices: values of --device the command accepts besides devices (kit.bench's "all");
+    more_devices: values of --device the command accepts besides devices (autograder.tools.bench's "all");
     old_folder_options: former names of --folder (e.g. "--code"), still accepted and not shown in --help."""
 
     def device_or_more(text: str) -> str:
@@ -70,7 +72,6 @@ def entry_point(main):
 
     @functools.wraps(main)
     def run(*args, **kwargs):
-        from data_scripts import DataError
 
         try:
             return main(*args, **kwargs)

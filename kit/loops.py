@@ -341,6 +341,17 @@ _NO_LABELS = (float("nan"), float("nan"))
 
 
 @torch.no_grad()
+@torch.no_grad()
+def predict(model, X, batch_size: int = 1000):
+    """Logits of `model` (eval mode) on X, float32 on the CPU."""
+    was = model.training
+    model.eval()
+    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
+    out = torch.cat([model(X[i : i + batch_size].to(dev)).float().cpu() for i in range(0, len(X), batch_size)])
+    model.train(was)
+    return out
+
+
 def evaluate_module(model, loss_fn, X, y, batch_size: int = 1000, device=None, precision: str = "fp32"):
     """Mean loss and accuracy of `model` on tensors X, y (class indices), in eval mode."""
     autocast = mixed_precision(torch.device(device) if device is not None else X.device, precision)

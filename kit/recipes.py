@@ -2,7 +2,7 @@
 
 One line per fact: a recipe's settings are the keyword arguments of the kit's trainer (kit.a1.train_mnist,
 kit.a2.train, kit.a3.train_vit, ...), its threshold is what the grading check asks for on each data source, its
-target is the course's. The checks (``@check(..., recipe=NAME)``), kit.bench, the kit's commands and the notebooks
+target is the course's. The checks (``@check(..., recipe=NAME)``), autograder.tools.bench, the kit's commands and the notebooks
 read them from here, and ``make docs`` writes the table on docs/instructors.md with what the recipes measured
 (docs/data/*.json), so changing a threshold or a recipe is one line here, then ``make docs``.
 
@@ -21,7 +21,7 @@ class Recipe:
     what: str  # in the course's words
     settings: dict = field(default_factory=dict)  # the trainer's keyword arguments
     threshold: dict = field(default_factory=dict)  # data source -> the accuracy its check asks for
-    target: float | None = None  # the course's own target, when it names one (kit.bench: time to target)
+    target: float | None = None  # the course's own target, when it names one (autograder.tools.bench: time to target)
     why: str = ""  # where the threshold comes from, in one line
 
     @property

@@ -9,7 +9,7 @@ import MultiHeadsSelfAttention` in vit.py) and get the file of the same folder.
 A missing file, or one that does not import (a syntax error, an exception at import), is a KitError naming the
 file and the line, without the kit's traceback.
 
-The grader's sandbox (autograder/sandbox.py) has a loader of its own, for the sandbox process, whose errors are
+The grader's sandbox (autograder/sandbox/server.py) has a loader of its own, for the sandbox process, whose errors are
 reported to the judge as the submission's.
 """
 

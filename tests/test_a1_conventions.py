@@ -326,7 +326,7 @@ def test_a1_student_styles_in_the_student_kit(tmp_path):
     The hidden check is not in the kit."""
     from test_faces import grade as grade_in
 
-    from autograder.student_kit import build, hidden_check_names
+    from autograder.platforms.student_kit import build, hidden_check_names
 
     kit = build(tmp_path / "kit", [A1], make_zip=False)
     hidden = set(hidden_check_names([A1])[A1])

@@ -1,5 +1,5 @@
 """Tests of assignment 2's kit: the checks' oracles, kit.a2's batches, training loop, the drivers the grader runs
-in its sandbox, and the command line. Typical mistakes, each caught by its own check: autograder/mutants.py,
+in its sandbox, and the command line. Typical mistakes, each caught by its own check: autograder/tools/mutants.py,
 graded by tests/test_mutants.py."""
 
 import json
@@ -11,6 +11,7 @@ import torch
 
 from autograder.api import CheckFailed, Context
 from autograder.checks import a2_cnn as checks
+from autograder.sandbox.drivers import a2 as drivers
 from kit.recipes import recipe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,10 +29,10 @@ def test_receptive_field_oracle():
 def test_course_cnn_oracle_computes_the_reference_on_the_judges_weights():
     """The judge's weights, set into the reference network where its parameters are found by their shapes, give
     the logits of the judge's functional course CNN; the shapes and counts are those of the reference."""
-    from autograder.sandbox import describe
+    from autograder.sandbox.server import describe
     from kit import a2
 
-    cnn, _ = a2._student_modules(str(REFERENCE))
+    cnn, _ = a2.student_modules(str(REFERENCE))
     model = cnn.CourseCNN()
     assert checks.course_cnn_parameter_count(False) == sum(p.numel() for p in model.parameters())
     assert checks.course_cnn_parameter_count(True) == sum(p.numel() for p in cnn.CourseCNN(True).parameters())
@@ -40,7 +41,7 @@ def test_course_cnn_oracle_computes_the_reference_on_the_judges_weights():
     (reading,) = checks._course_params(layers, shapes)
     w = checks._draw_course_weights(shapes, torch.Generator().manual_seed(0))
     values = {name: w[role].reshape(shape) for role, (name, transposed, shape) in reading.items()}
-    assert a2.set_parameters(model, values) == []
+    assert drivers.set_parameters(model, values) == []
     x = torch.randn(3, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(checks._course_cnn_oracle(w, x), model(x), rtol=1e-4, atol=1e-4)
@@ -52,7 +53,7 @@ def test_course_cnn_oracle_computes_the_reference_on_the_judges_weights():
 def test_the_course_cnns_answers_are_oracles():
     """What the course CNN's answers are made of (its parameter count, its weights' shapes, its strides) comes
     from oracles, whose bodies the student kit cuts: no module-level constant of the check module holds them."""
-    from autograder.student_kit import public_source
+    from autograder.platforms.student_kit import public_source
 
     shipped = public_source((ROOT / "autograder" / "checks" / "a2_cnn.py").read_text())[0]
     for answer in ("1_191_170", "1191170", "1024", "padding=2", "stride=2", "(5, 1), (2, 2)"):
@@ -81,7 +82,7 @@ def test_cifar10_subset_without_test_labels(monkeypatch):
 
     X = torch.arange(50.0).view(50, 1, 1, 1)
     y = torch.arange(50)
-    monkeypatch.setattr(a2, "_CACHE", {"full": (X, y, X.clone(), None)})
+    monkeypatch.setattr(a2.training, "_CACHE", {"full": (X, y, X.clone(), None)})
     Xtrain, ytrain, Xtest, ytest = a2.cifar10(limit_train=20, limit_test=10)
     assert ytest is None and Xtest.shape == (10, 1, 1, 1)
     idx = a2.subset_indices(50, 10)
@@ -120,7 +121,7 @@ def _tiny_data(n=96):
 def test_train_runs_with_every_switch():
     from kit import a2
 
-    cnn, training = a2._student_modules(str(REFERENCE))
+    cnn, training = a2.student_modules(str(REFERENCE))
     logits = []
     model, hist = a2.train(
         cnn,
@@ -152,7 +153,7 @@ def test_validation_split_selects_the_epoch_and_reads_the_test_set_once():
     validation epoch come back, and the test set is read once, at the end, by that model."""
     from kit import a2
 
-    cnn, training = a2._student_modules(str(REFERENCE))
+    cnn, training = a2.student_modules(str(REFERENCE))
     g = torch.Generator().manual_seed(2)
     data = (
         torch.rand(96, 3, 32, 32, generator=g),
@@ -208,10 +209,10 @@ def test_sandbox_driver_trains_without_test_labels():
     after each epoch, and the History's test curve is NaN."""
     from kit import a2
 
-    cnn, training = a2._student_modules(str(REFERENCE))
+    cnn, training = a2.student_modules(str(REFERENCE))
     spy = _SpyTraining(training)
     Xtrain, ytrain, Xtest, _ = _tiny_data()
-    run = a2.cifar_predictions(
+    run = drivers.cifar_predictions(
         cnn, spy, every_epoch=True, epochs=2, batch_size=32, device="cpu", data=(Xtrain, ytrain, Xtest, None)
     )
     assert spy.evaluations == 0
@@ -223,14 +224,14 @@ def test_sandbox_driver_trains_without_test_labels():
     )
     assert math.isnan(hist.test_acc[0]) and math.isnan(hist.test_loss[0])
     assert model.training, "predicting leaves the model in the mode it was in"
-    assert "epoch_logits" not in a2.cifar_predictions(
+    assert "epoch_logits" not in drivers.cifar_predictions(
         cnn, training, epochs=1, batch_size=32, device="cpu", data=(Xtrain, ytrain, Xtest, None)
     )
 
 
 @pytest.mark.quick
 def test_plain_turns_shapes_into_tuples():
-    from kit.a2 import plain
+    from autograder.sandbox.drivers.a2 import plain
 
     rows = [("features.0", torch.Size([32, 32, 32]), 2432)]
     assert plain(rows) == [("features.0", (32, 32, 32), 2432)]
@@ -290,7 +291,7 @@ def test_full_tier_checks_train_the_kit_recipes(monkeypatch):
     )  # the sandbox sends the test logits of the epoch it selected on validation only
     checks.train_cifar_full_vanilla(sub)
     func, args, kwargs = sub.calls[-1]
-    assert func == "kit.a2:cifar_predictions" and args == ("cnn", "training")
+    assert func == "autograder.sandbox.drivers.a2:cifar_predictions" and args == ("cnn", "training")
     assert kwargs == {"device": "auto", "every_epoch": False, **a2.FULL_VANILLA}
     assert a2.FULL_VANILLA["validation"] > 0  # the epoch is selected on validation, never on the test set
     with pytest.raises(CheckFailed, match="66.0% test accuracy at the epoch of best validation accuracy"):
@@ -392,7 +393,7 @@ def test_bonus_switches_and_tools_run():
     on the reference and give what they promise."""
     from kit import a2, plots
 
-    cnn, training = a2._student_modules(str(REFERENCE))
+    cnn, training = a2.student_modules(str(REFERENCE))
     data = _tiny_data()
     for kw in (dict(zca=True), dict(optimizer="adam", lr=1e-3), dict(optimizer="adamw", lr=1e-3)):
         _, hist = a2.train(cnn, training, epochs=1, batch_size=16, device="cpu", data=data, validation=8, **kw)

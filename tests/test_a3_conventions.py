@@ -491,7 +491,7 @@ def test_a3_student_styles_in_the_student_kit(tmp_path):
     variants the hints compare with on the narrowest cases, none for the ViT, whose hints it leaves out)."""
     from test_faces import grade as grade_in
 
-    from autograder.student_kit import build
+    from autograder.platforms.student_kit import build
 
     kit = build(tmp_path / "kit", [A], make_zip=False)
     folders = {}

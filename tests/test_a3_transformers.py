@@ -1,6 +1,6 @@
 """Tests of assignment 3's checks and glue: the reference passes, the checks accept the conventions they should, the
 kit's trainings, attention maps, study and command line work. Typical mistakes, each caught by its own check:
-autograder/mutants.py, graded by tests/test_mutants.py."""
+autograder/tools/mutants.py, graded by tests/test_mutants.py."""
 
 import json
 import os
@@ -67,7 +67,7 @@ class _PerHead(torch.nn.Module):
 
 def _resolve(model, C, H):
     from autograder.checks.a3_transformers import resolve_attention
-    from autograder.sandbox import describe
+    from autograder.sandbox.server import describe
 
     return resolve_attention({lay["name"]: lay for lay in describe(model)["layers"]}, "", C, "MHSA", H)
 
@@ -122,7 +122,7 @@ def test_block_attention_found_by_what_it_computes():
     """A Block whose attention has an unknown name is found as the only child that resolves as an attention (and,
     for the attention maps, as the only child that takes return_attention)."""
     from autograder.checks.a3_transformers import resolve_block
-    from autograder.sandbox import describe
+    from autograder.sandbox.server import describe
     from kit import a3
 
     block = _vit().Block(8, 2, 4)
@@ -135,41 +135,47 @@ def test_block_attention_found_by_what_it_computes():
 
 @pytest.mark.quick
 def test_sandbox_drivers_return_data():
-    """kit.a3's drivers (what the grader runs in its sandbox) return plain data: they set the judge's weights,
+    """a3's drivers (what the grader runs in its sandbox) return plain data: they set the judge's weights,
     describe a tensor attribute, report an exception, never decide."""
+    from autograder.sandbox.drivers import a3 as drivers
     from kit import a3
 
     vit = _vit()
     model = a3.make_vit(vit, {"nb_blocks": 1}, pos_embedding="learned")
     values = {"head.bias": torch.arange(10.0), "nope": torch.zeros(1), "norm.weight": torch.zeros(3)}
-    assert a3.set_parameters(model, values) == ["nope", "norm.weight"]
+    assert drivers.set_parameters(model, values) == ["nope", "norm.weight"]
     assert torch.equal(model.head.bias.detach(), torch.arange(10.0))
-    assert a3.parameter_of(model, "pos_embed") == {"requires_grad": True, "is_parameter": True, "name": "pos_embed"}
+    assert drivers.parameter_of(model, "pos_embed") == {
+        "requires_grad": True,
+        "is_parameter": True,
+        "name": "pos_embed",
+    }
     fixed = a3.make_vit(vit, {"nb_blocks": 1})
-    assert a3.parameter_of(fixed, "pos_embed") == {"requires_grad": False, "is_parameter": False, "name": None}
-    assert a3.parameter_of(fixed, "missing") is None
-    err = a3.raised(vit.MultiHeadsSelfAttention, 30, 4)
+    assert drivers.parameter_of(fixed, "pos_embed") == {"requires_grad": False, "is_parameter": False, "name": None}
+    assert drivers.parameter_of(fixed, "missing") is None
+    err = drivers.raised(vit.MultiHeadsSelfAttention, 30, 4)
     assert err["classes"][:2] == ["ValueError", "Exception"] and "30" in err["message"]
-    assert a3.raised(vit.MultiHeadsSelfAttention, 32, 4) is None
+    assert drivers.raised(vit.MultiHeadsSelfAttention, 32, 4) is None
 
     def todo():
         raise NotImplementedError
 
     with pytest.raises(NotImplementedError):
-        a3.raised(todo)
+        drivers.raised(todo)
 
 
 @pytest.mark.quick
 def test_training_without_test_labels_returns_predictions():
     """In the sandbox the test split comes without labels (ytest is None): train_vit still trains, with no test
     curve, and vit_predictions returns logits for every test image for the judge to score."""
+    from autograder.sandbox.drivers import a3 as drivers
     from kit import a3
 
     Xtrain, ytrain, Xtest, _ = a3.load("mnist")
     data = (Xtrain[:600], ytrain[:600], Xtest[:300], None)
     _, hist = a3.train_vit(_vit(), data=data, epochs=1, limit_test=100, device="cpu")
     assert len(hist.train_loss) == 1 and hist.test_acc[0] != hist.test_acc[0]  # NaN: no labels, no test accuracy
-    run = a3.vit_predictions(_vit(), data=data, epochs=1, device="cpu")
+    run = drivers.vit_predictions(_vit(), data=data, epochs=1, device="cpu")
     assert run["logits"].shape == (300, 10) and run["logits"].dtype == torch.float32
     assert run["epochs"] == 1 and run["parameters"] == a3.count_parameters(a3.make_vit(_vit()))
 
@@ -257,7 +263,7 @@ def test_train_and_study_small(tmp_path):
     assert "validation accuracy" in a3.study_table(rows) and "only reading of the test set" in a3.study_table(rows)
 
 
-@pytest.mark.full  # a minute of training for a recipe only kit.bench uses: `make test-all`, and every `make bench`
+@pytest.mark.full  # a minute of training for a recipe only autograder.tools.bench uses: `make test-all`, and every `make bench`
 def test_fast_recipe_takes_the_course_vit_to_98_percent():
     """The bench's speed figure for the ViT: the course ViT (27,434 parameters) ends at 98 % or more on MNIST
     with the recipe a3.fast (measured, seeds 0 / 1 / 2: 98.19 / 98.32 / 98.19 %)."""

@@ -1,7 +1,7 @@
 """Tests of assignment 4's checks and glue, graded through the real judge and sandbox (autograder.runner.grade):
 autograd in the exercises done by hand (backward, fit_manual) loses exactly the checks that call them, and the
 kit's images, start and step sizes behave as the README says. Typical mistakes, each caught by its own check:
-autograder/mutants.py, graded by tests/test_mutants.py."""
+autograder/tools/mutants.py, graded by tests/test_mutants.py."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from autograder.runner import grade, load_checks
 ROOT = Path(__file__).resolve().parent.parent
 A = "a4_gaussian_fit"
 REFERENCE = ROOT / "solutions" / A / "gaussian_fit.py"
-BY_HAND = "in an exercise done by hand"  # the judge's messages, from the source check or the sandbox (judge.py)
+BY_HAND = "in an exercise done by hand"  # the judge's messages, from the source check or the sandbox (autograder/sandbox/client.py)
 
 
 def reference_module():
@@ -70,7 +70,7 @@ def test_reference_passes(reference_quick, check_name):
 BACKWARD = """    d, p, e, r = outputs["d"], outputs["p"], outputs["e"], outputs["r"]
     dg_df = 2 * r                                   # from g = sum r^2 and r = f - I
 """
-# Not mutants (autograder/mutants.py): a cheat is a correct answer reached by a forbidden means, not a mistake. Each
+# Not mutants (autograder/tools/mutants.py): a cheat is a correct answer reached by a forbidden means, not a mistake. Each
 # must compute the right values outside the grader (test_cheats_are_correct_with_autograd runs them directly) and
 # lose exactly the by-hand checks, in the quick and the train tier (trainings the quick-tier harness never runs).
 CHEATS = {  # correct results, computed with torch.autograd where the exercise is done by hand

@@ -259,16 +259,15 @@ def test_released_text_gives_no_graded_answer():
 
 def shipped_grader_texts():
     """(where, text) of the grader and helpers the student kit ships: the check modules without their hidden checks
-    (cut as autograder/student_kit.py cuts them), the grader's own files and kit/."""
-    from autograder.student_kit import GRADER_FILES, KIT_LEAVES_OUT, public_source
+    (cut as autograder/platforms/student_kit.py cuts them), the grader's own files and kit/."""
+    from autograder.platforms.student_kit import GRADER_FILES, public_source
 
     for path in sorted((ROOT / "autograder" / "checks").glob("a*.py")):
         yield str(path.relative_to(ROOT)), public_source(path.read_text())[0]
     for name in GRADER_FILES:
         yield f"autograder/{name}", (ROOT / "autograder" / name).read_text()
-    for path in sorted((ROOT / "kit").glob("*.py")):
-        if path.name not in KIT_LEAVES_OUT:
-            yield str(path.relative_to(ROOT)), path.read_text()
+    for path in sorted((ROOT / "kit").rglob("*.py")):
+        yield str(path.relative_to(ROOT)), path.read_text()
 
 
 def test_the_shipped_grader_names_no_hidden_checks_topic():

@@ -347,7 +347,7 @@ def test_nothing_outlives_a_check_and_the_report_stays(tmp_path):
 @pytest.mark.quick
 def test_no_network(tmp_path, grade_json):
     """A submission cannot reach a server on the grader's machine (bubblewrap level)."""
-    from autograder.judge import available_level
+    from autograder.sandbox.client import available_level
 
     if available_level() != "bwrap":
         pytest.skip("network isolation needs the bubblewrap level")
@@ -387,7 +387,7 @@ def test_attack_earns_nothing_under_nbgrader(name, tmp_path):
     graded test cells' outcomes from the judge (tests/test_nbgrader.py runs the whole nbgrader flow)."""
     import nbformat
 
-    from autograder.nbgrader_plugins import JudgeGrades
+    from autograder.platforms.nbgrader_plugins import JudgeGrades
 
     targets, source = ATTACKS[name]
     folder = submission(tmp_path, source) / A1

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 from test_attacks import A1, SOLUTION, by_name, submission
 
-from autograder.judge import ROOT
+from autograder.sandbox.client import ROOT
 
 # autograd's gradients of the reference's forward pass, with a reference to torch.autograd.grad kept at import
 # time (out of reach of the attributes the sandbox replaces during a by-hand call), and saved-tensor hooks of its own

@@ -217,7 +217,7 @@ def test_a_layer_named_like_torchs_is_not_described_as_torchs(monkeypatch):
     not for a class that sets its __module__ and __qualname__ to torch's."""
     import torch
 
-    from autograder import sandbox
+    from autograder.sandbox import server as sandbox
 
     for record in ("_CLASSES", "_NAMESPACES", "_KIT_CODE"):  # the snapshot of this test only, as a zygote takes it
         monkeypatch.setattr(sandbox, record, type(getattr(sandbox, record))())

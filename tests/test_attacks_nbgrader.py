@@ -20,8 +20,8 @@ import pytest
 from test_attacks import survivors
 from nbgrader.preprocessors import Execute
 
-from autograder import nbgrader_kernel
-from autograder.nbgrader_plugins import SNAPSHOT, JudgeGrades
+from autograder.platforms import nbgrader_kernel
+from autograder.platforms.nbgrader_plugins import SNAPSHOT, JudgeGrades
 
 ROOT = Path(__file__).resolve().parent.parent
 A = "a1_intro_nn"

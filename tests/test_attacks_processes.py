@@ -29,7 +29,7 @@ LEVELS = ("bwrap", "user", "none")
 
 def at(level):
     """The CLI's options for `level`; skips where this machine cannot give it."""
-    from autograder.judge import available_level
+    from autograder.sandbox.client import available_level
 
     if available_level(level) != level:
         pytest.skip(f"the {level} level is not available here")
@@ -88,7 +88,7 @@ def test_a_hard_link_to_another_users_file_is_refused(tmp_path):
     """A hard link (made on a grading machine the student has an account on) to a file of another owner: the
     `user` level's copy refuses it as it refuses a symbolic link; the student's own files copy as before."""
     from autograder.api import SubmissionError
-    from autograder.judge import copy_submission
+    from autograder.sandbox.client import copy_submission
 
     if os.geteuid() != 0:
         pytest.skip("making a file of another owner needs root")
@@ -140,7 +140,7 @@ def test_a_stray_process_of_the_sandbox_user_is_killed_before_grading():
     """A process of the sandbox's uid left from an earlier grading (one that outlived it) would share the next
     submission's user: the judge kills every process of the uid before it starts a sandbox with it. (A slot of its
     own: the judge takes the first uid from SANDBOX_UID + slot that no other sandbox on the machine holds.)"""
-    from autograder import judge
+    from autograder.sandbox import client as judge
 
     if judge.available_level("user") != "user":
         pytest.skip("the user level needs root")
@@ -161,7 +161,7 @@ def test_a_stray_process_of_the_sandbox_user_is_killed_before_grading():
 def test_a_sandbox_user_whose_processes_cannot_be_killed_is_not_used(monkeypatch):
     """When processes of the uid cannot be killed, the sandbox does not start (a grader error), rather than run a
     submission beside them."""
-    from autograder import judge
+    from autograder.sandbox import client as judge
 
     if os.geteuid() != 0:
         pytest.skip("the user level needs root")
@@ -180,7 +180,7 @@ def test_memory_is_limited_per_check_not_per_process(level, tmp_path):
     """Four processes, each well under the per-process limit, together over the check's: the check is killed and
     the student told why. Two of them, together under it, pass: the torch they share with the sandbox's zygote
     is not counted once per process."""
-    from autograder.judge import available_level
+    from autograder.sandbox.client import available_level
     from autograder.runner import grade
 
     if available_level(level) != level:
@@ -211,7 +211,7 @@ def test_memory_is_limited_per_check_not_per_process(level, tmp_path):
 def test_no_network_where_the_judge_is_root(level, tmp_path, grade_json):
     """As root, the judge puts the sandbox in a network namespace of its own (where the kernel lets it: the
     isolation text says which); a server on the grader's machine stays out of reach."""
-    from autograder.judge import network_isolation
+    from autograder.sandbox.client import network_isolation
 
     at(level)
     if os.geteuid() != 0 or not network_isolation():

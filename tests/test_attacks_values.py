@@ -21,7 +21,7 @@ from autograder.api import (
     expect_numbers,
     expect_tensor,
 )
-from autograder.wire import Unsupported, decode, encode
+from autograder.sandbox.wire import Unsupported, decode, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"a1": "a1_intro_nn", "a2": "a2_cnn", "a4": "a4_gaussian_fit"}

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from kit import bench
+from autograder.tools import bench
 from kit.loops import History
 
 CPU = torch.device("cpu")
@@ -65,7 +65,7 @@ def test_tree_memory_counts_the_children():
 def test_the_speed_decision_is_printed_new_and_old_records_alike():
     """make bench prints what the speed switches chose, with the probe's step times fastest first; records from
     before the layout was probed (precision alone) still render."""
-    from kit import bench
+    from autograder.tools import bench
 
     new = {
         "precision": "bf16",

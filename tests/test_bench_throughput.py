@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from kit import bench
+from autograder.tools import bench
 
 
 @pytest.mark.quick

@@ -279,7 +279,7 @@ def test_gradescope_bundle_entry_point(tmp_path):
 
     import jsonschema
 
-    from autograder.gradescope import build
+    from autograder.platforms.gradescope import build
 
     root = tmp_path / "autograder"
     bundle = zipfile.ZipFile(build("a1", tmp_path / "bundle.zip"))
@@ -601,7 +601,7 @@ def test_errors_name_the_student_function_they_came_from(tmp_path, grade_json):
 
 @pytest.mark.quick
 def test_report_to_a_device_or_pipe_is_written_in_place(tmp_path):
-    """--output /dev/null (kit.bench does so) must not replace the device with a file: write into it."""
+    """--output /dev/null (autograder.tools.bench does so) must not replace the device with a file: write into it."""
     import os
     import stat
     import threading
@@ -643,7 +643,7 @@ def test_missing_data_is_a_grader_error_not_the_students(tmp_path, monkeypatch, 
 def test_gradescope_bundle_scales_time_limits_to_its_cpu_share(tmp_path, capsys):
     import zipfile
 
-    from autograder import gradescope
+    from autograder.platforms import gradescope
 
     for cpus, scale in ((0.5, "4"), (1, "2"), (4, "1")):
         bundle = zipfile.ZipFile(gradescope.build("a1", tmp_path / f"{cpus}.zip", cpus=cpus))

@@ -8,8 +8,8 @@ Each table row is `course | what it asks | where in the kit | status`. In the th
 - a plain backticked name must be a cell (nbgrader grade_id) of that notebook or a check id (a `@check` function of
   autograder/checks/<assignment>.py); after the word "check(s)" it must be a check id, after "cell(s)" or "answer"
   a cell id;
-- a dotted name must be defined at the top level of its module: `kit.a3.train_timm` in kit/a3.py, `vit.ViT` in the
-  assignment's solutions/ folder; `python -m kit.a3 timm` must be a sub-command of kit/a3.py.
+- a dotted name must be defined at the top level of its module: `kit.a3.train_timm` in kit/a3/ (its __init__), `vit.ViT` in the
+  assignment's solutions/ folder; `python -m kit.a3 timm` must be a sub-command of kit/a3/ (the modules its __init__ imports).
 
 The status column says covered, partial (and what is missing) or not covered (and why); the "Count:" line under
 each table must agree with the rows, and every numbered course question expected for a part must have a row.
@@ -119,11 +119,17 @@ def package_sources(path: Path, seen: set[Path] | None = None) -> set[Path]:
     return seen
 
 
+def module_path(dotted: str) -> Path:
+    """The file of a module or of a package's __init__."""
+    path = ROOT / Path(*dotted.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
 def code_problem(ref: str, folder: str) -> str | None:
     """Why the code reference `ref` does not exist, or None when it does."""
     if ref.startswith("python -m "):
         module, *command = ref.split()[2:]
-        path = ROOT / Path(*module.split(".")).with_suffix(".py")
+        path = module_path(module)
         if not path.is_file():
             return f"{ref}: no module {path.relative_to(ROOT)}"
         sub_command = re.compile(rf'add_parser\(\s*"{re.escape(command[0])}"') if command else None
@@ -132,7 +138,7 @@ def code_problem(ref: str, folder: str) -> str | None:
         return None
     parts = ref.split(".")
     if parts[0] == "kit":
-        path, name = ROOT / "kit" / f"{parts[1]}.py", parts[2] if len(parts) > 2 else None
+        path, name = module_path(f"kit.{parts[1]}"), parts[2] if len(parts) > 2 else None
     else:
         path, name = ROOT / "solutions" / folder / f"{parts[0]}.py", parts[1]
     if not path.is_file():

@@ -1,4 +1,4 @@
-"""The generated docs (autograder/docs.py): what is checked in is what `make docs` writes now, counts follow the
+"""The generated docs (autograder/tools/docs.py): what is checked in is what `make docs` writes now, counts follow the
 code, and every measured figure names its machine and command."""
 
 import dataclasses
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import docs
+from autograder.tools import docs
 from autograder.api import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_checked_in_docs_are_what_make_docs_writes():
     stale = [str(p.relative_to(ROOT)) for p in docs.stale()]
     assert not stale, (
-        f"out of date: {', '.join(stale)}. Counts come from the checks and autograder/mutants.py, "
-        "figures from docs/data/*.json: run `make docs` (python -m autograder.docs) and commit the "
+        f"out of date: {', '.join(stale)}. Counts come from the checks and autograder/tools/mutants.py, "
+        "figures from docs/data/*.json: run `make docs` (python -m autograder.tools.docs) and commit the "
         "result"
     )
 
@@ -111,8 +111,8 @@ def test_record_keeps_a_run_with_this_machine(tmp_path, monkeypatch):
     assert docs.main(["record", str(src), "--kind", "grading-cost", "--note", "a test", "--name", "gc.json"]) == 0
     kept = json.loads((data / "gc.json").read_text())
     assert kept["kind"] == "grading-cost" and kept["machine"] == docs.machine() and kept["results"] == raw
-    assert kept["command"] == "python -m kit.bench --grading-cost" and kept["notes"] == ["a test"]
-    # notebook timings as `python -m autograder.reference_notebooks --record` writes them
+    assert kept["command"] == "python -m autograder.tools.bench --grading-cost" and kept["notes"] == ["a test"]
+    # notebook timings as `python -m autograder.tools.reference_notebooks --record` writes them
     (data / "notebook-timings-small.json").write_text(
         json.dumps(
             {
@@ -167,13 +167,15 @@ def test_determinism_writes_json_that_docs_can_keep(tmp_path):
 
 @pytest.mark.quick
 def test_grade_many_throughput_is_rendered_from_its_record(tmp_path):
-    """kit.bench --grading-throughput's rows: the measurements page and the `grading-throughput` block show the
+    """autograder.tools.bench --grading-throughput's rows: the measurements page and the `grading-throughput` block show the
     newest record that has them, and the `grading-cost` block keeps to the record with per-submission costs."""
     rows = [
         {"tier": "quick", "jobs": j, "submissions": 4, "seconds": s, "per_hour": 14400 / s, "status": 0}
         for j, s in ((1, 60.0), (2, 30.0))
     ]
-    record = docs.envelope("grading-cost", [{"cpu": "x86_64", "grading_throughput": rows}], "python -m kit.bench")
+    record = docs.envelope(
+        "grading-cost", [{"cpu": "x86_64", "grading_throughput": rows}], "python -m autograder.tools.bench"
+    )
     (tmp_path / "throughput.json").write_text(json.dumps(record))
     records = docs.load_measurements(tmp_path)
     block = docs.BLOCKS["grading-throughput"](docs.counts(), records, ROOT / "docs")

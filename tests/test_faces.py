@@ -1,6 +1,6 @@
 """The grader's two faces agree (DESIGN.md decision 12): the instructor's, whose oracles compute expected values
 live, and the student kit's, which answers from the values recorded on the reference. On the reference, the stubs
-and every mutant of autograder/mutants.py, each face grades the quick tier of each assignment, and the verdicts
+and every mutant of autograder/tools/mutants.py, each face grades the quick tier of each assignment, and the verdicts
 match check by check; a mutant never meets a case the recording lacks (an oracle fed with what the submission
 returned instead of the judge's own draws)."""
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import mutants
-from autograder.student_kit import build
+from autograder.tools import mutants
+from autograder.platforms.student_kit import build
 
 pytestmark = pytest.mark.heavy
 

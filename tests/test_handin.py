@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import handin
+from autograder.platforms import handin
 from autograder.assignments import REGISTRY
 from autograder.runner import load_checks
-from autograder.student_kit import GRADER_FILES, TEMPLATES
+from autograder.platforms.student_kit import GRADER_FILES, TEMPLATES
 
 ROOT = Path(__file__).resolve().parent.parent
 SETUPTOOLS_EDITABLE = "64"  # PEP 660 editable installs (pip install -e . with pyproject.toml only)
@@ -25,7 +25,7 @@ def _handin(workspace: Path, *args, env=None):
     env = {k: v for k, v in (env or os.environ).items() if k not in ("KIT_HANDIN_URL", "PYTHONPATH")}
     env["KIT_NO_PROGRESS"] = "1"
     return subprocess.run(
-        [sys.executable, "-m", "autograder.handin", *args, "--workspace", str(workspace / "assignments")],
+        [sys.executable, "-m", "autograder.platforms.handin", *args, "--workspace", str(workspace / "assignments")],
         cwd=workspace,
         env=env,
         capture_output=True,
@@ -169,7 +169,7 @@ def test_editable_install_gets_a_setuptools_that_supports_it():
         found += tomllib.loads(pyproject.read_text())["build-system"]["requires"]
     # both Makefiles install with --no-build-isolation: the venv's own setuptools builds it (a new venv of Python
     # 3.12 or later has none), so the instructor's and the student kit's requirements name it
-    from autograder.student_kit import student_requirements
+    from autograder.platforms.student_kit import student_requirements
 
     for requirements in ((ROOT / "requirements.txt").read_text(), student_requirements()):
         found += [ln for ln in requirements.splitlines() if ln.startswith("setuptools")]
@@ -212,7 +212,7 @@ def test_handin_on_colab_packs_the_notebook_as_edited(tmp_path, monkeypatch):
 def test_one_reader_of_the_course_settings_refuses_to_drop_them_where_it_must(tmp_path, monkeypatch):
     """handin and the release read [tool.dlvision] with one function: without a TOML reader (Python 3.10 without
     tomli) the release (required=True) fails rather than drop a configured address; the student kit reads {}."""
-    from autograder import handin
+    from autograder.platforms import handin
 
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[tool.dlvision]\nstudent-kit-url = "https://example.org/kit.zip"\n')

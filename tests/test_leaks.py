@@ -920,7 +920,7 @@ def by_stub(findings) -> str:
 
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory):
-    from autograder.student_kit import build
+    from autograder.platforms.student_kit import build
 
     return build(tmp_path_factory.mktemp("leaks") / "student-kit", make_zip=False)
 

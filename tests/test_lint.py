@@ -53,7 +53,7 @@ def shellcheck(scripts: dict[str, str], shell: str = "bash") -> str:
 
 @pytest.mark.quick
 def test_gradescope_scripts_pass_shellcheck(tmp_path, graded_assignment):
-    from autograder import gradescope
+    from autograder.platforms import gradescope
 
     scripts = {}
     for leaderboard in (False, True):
@@ -70,7 +70,7 @@ def test_gradescope_scripts_pass_shellcheck(tmp_path, graded_assignment):
 
 @pytest.mark.quick
 def test_prairielearn_scripts_pass_shellcheck(tmp_path, graded_assignment):
-    from autograder import prairielearn
+    from autograder.platforms import prairielearn
 
     out = prairielearn.build(graded_assignment, tmp_path / "question")
     scripts = {"tests/run.sh": (out / "tests" / "run.sh").read_text()}
@@ -88,7 +88,7 @@ def test_prairielearn_scripts_pass_shellcheck(tmp_path, graded_assignment):
 def test_classroom_workflow_steps_pass_shellcheck(graded_assignment):
     import yaml
 
-    from autograder import classroom
+    from autograder.platforms import classroom
 
     scripts = {}
     for job in yaml.safe_load(classroom.workflow(graded_assignment))["jobs"].values():
@@ -105,7 +105,7 @@ def test_classroom_workflow_steps_pass_shellcheck(graded_assignment):
 @pytest.mark.quick
 def test_student_kit_makefile_recipes_pass_shellcheck(tmp_path):
     """Each target's recipe as make would run it (`make -n --always-make`), in the kit's SHELL (bash)."""
-    from autograder import student_kit
+    from autograder.platforms import student_kit
 
     kit = student_kit.build(tmp_path / "kit", ["a1_intro_nn"], make_zip=False)
     makefile = (kit / "Makefile").read_text()

@@ -1,10 +1,10 @@
-"""Typical student mistakes (autograder/mutants.py, the one list of them) lose points, each in the checks it names
-and with its hint; `python -m autograder.mutants` (make mutants) fails when one survives."""
+"""Typical student mistakes (autograder/tools/mutants.py, the one list of them) lose points, each in the checks it names
+and with its hint; `python -m autograder.tools.mutants` (make mutants) fails when one survives."""
 
 import pytest
 
-from autograder import mutants
-from autograder.mutants import MUTANTS, Mutant, StaleMutant, kill, verdict
+from autograder.tools import mutants
+from autograder.tools.mutants import MUTANTS, Mutant, StaleMutant, kill, verdict
 from autograder.report import CheckResult
 from autograder.runner import load_checks
 

@@ -24,8 +24,8 @@ import nbformat
 import pytest
 from test_attacks import survivors
 
-from autograder.nbgrader_kernel import sandbox_available
-from autograder.nbgrader_plugins import JudgeGrades, check_calls
+from autograder.platforms.nbgrader_kernel import sandbox_available
+from autograder.platforms.nbgrader_plugins import JudgeGrades, check_calls
 from data_scripts.datasets import data_dir
 
 # heavy as a whole: its tests share a module-scoped fixture, so they move to the front together

@@ -63,14 +63,14 @@ def validate_pl(results):
 # ---------------------------------------------------------------- PrairieLearn
 @pytest.fixture(scope="module")
 def pl_question(tmp_path_factory):
-    from autograder.prairielearn import build
+    from autograder.platforms.prairielearn import build
 
     return build("a1", tmp_path_factory.mktemp("pl") / "question")
 
 
 @pytest.mark.quick
 def test_prairielearn_question_layout(pl_question):
-    from autograder.prairielearn import MAX_TIMEOUT, build
+    from autograder.platforms.prairielearn import MAX_TIMEOUT, build
 
     info = json.loads((pl_question / "info.json").read_text())
     assert info["uuid"] == json.loads((build("a1", pl_question.parent / "again") / "info.json").read_text())["uuid"]
@@ -235,7 +235,7 @@ def test_prairielearn_public_files_hold_no_solution_code(pl_question):
     holds the checks, hidden ones included (tests/test_student_kit.py's scan)."""
     from test_student_kit import what_a_student_should_not_see
 
-    from autograder.student_kit import hidden_check_names
+    from autograder.platforms.student_kit import hidden_check_names
 
     public = pl_public_files(pl_question)
     assert {"info.json", "question.html", "image/Dockerfile"} <= {name for name, _ in public}
@@ -351,7 +351,7 @@ def test_prairielearn_format_rules():
 # ---------------------------------------------------------------- GitHub Classroom
 @pytest.fixture(scope="module")
 def classroom_repo(tmp_path_factory):
-    from autograder.classroom import build
+    from autograder.platforms.classroom import build
 
     return build("a1", tmp_path_factory.mktemp("classroom") / "template")
 
@@ -383,7 +383,7 @@ def test_classroom_workflow(classroom_repo):
     for step, chk in zip(graders, public):
         assert step["with"]["max-score"] == chk.points and isinstance(step["with"]["max-score"], int)
         # the command grader passes PATH and HOME only: the kit's settings are in the command
-        assert step["with"]["command"] == f"env KIT_NO_PROGRESS=1 python -m autograder.classroom run {chk.id}"
+        assert step["with"]["command"] == f"env KIT_NO_PROGRESS=1 python -m autograder.platforms.classroom run {chk.id}"
         assert 1 <= int(step["with"]["timeout"]) <= 360
     # the data: cached between runs, fetched by a step of its own (a failed download is the run's error, not a 0)
     names = [s["name"] for s in steps]
@@ -401,7 +401,7 @@ def test_classroom_workflow(classroom_repo):
 
 @pytest.mark.quick
 def test_classroom_refuses_fractional_points(monkeypatch):
-    from autograder import classroom
+    from autograder.platforms import classroom
     from autograder.api import Check
 
     half = Check(A1, "half", 0.5, "quick", 30.0, lambda sub: None)
@@ -412,7 +412,7 @@ def test_classroom_refuses_fractional_points(monkeypatch):
 
 @pytest.mark.quick
 def test_classroom_repo_is_the_student_kit_without_hidden_checks(classroom_repo):
-    from autograder.student_kit import hidden_check_names
+    from autograder.platforms.student_kit import hidden_check_names
 
     hidden = hidden_check_names([A1])[A1]
     assert hidden, "a1 has hidden checks: this test must see them left out"
@@ -422,7 +422,7 @@ def test_classroom_repo_is_the_student_kit_without_hidden_checks(classroom_repo)
             assert not [h for h in hidden if h in text], path
     assert not (classroom_repo / "solutions").exists()
     assert sorted(p.name for p in (classroom_repo / "assignments").iterdir()) == [A1]
-    assert (classroom_repo / "autograder" / "classroom.py").is_file()
+    assert (classroom_repo / "autograder" / "platforms" / "classroom.py").is_file()
     readme = (classroom_repo / "README.md").read_text()
     assert "feedback, not your grade" in readme
 
@@ -479,7 +479,7 @@ def test_classroom_per_check_command(classroom_repo, tmp_path):
     proc = run()
     assert proc.returncode == 0 and "TOTAL: 2 / 2" in proc.stdout, proc.stdout + proc.stderr
     proc = subprocess.run(
-        [sys.executable, "-m", "autograder.classroom", "run", f"{A1}/no_such_check"],
+        [sys.executable, "-m", "autograder.platforms.classroom", "run", f"{A1}/no_such_check"],
         cwd=repo,
         capture_output=True,
         text=True,

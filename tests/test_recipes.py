@@ -1,6 +1,6 @@
 """The named recipes of kit/recipes.py are the one place for each training's settings and threshold: every recipe
 fits its trainer, every check that trains names one and states its threshold from it, and the kit's constants,
-kit.bench and the docs follow it."""
+autograder.tools.bench and the docs follow it."""
 
 import inspect
 from dataclasses import replace
@@ -80,7 +80,8 @@ from kit import recipes
 for name in {changed!r}:
     r = recipes.RECIPES[name]
     recipes.RECIPES[name] = replace(r, settings={{**r.settings, "epochs": 97}}, target=r.target and 0.123)
-from kit import a1, a2, a3, bench
+from autograder.tools import bench
+from kit import a1, a2, a3
 print(json.dumps([a1.MNIST_EPOCHS, a2.SMALL["epochs"], a2.FULL_VANILLA["epochs"], a2.FULL_IMPROVED["epochs"],
                   a3.FAST_TRAINING["epochs"], a3.FULL_TRAINING["fashion_mnist"]["epochs"],
                   sorted(set(bench.TARGETS[row] for row, name in bench.ROWS.items() if name in {changed!r}))]))

@@ -9,7 +9,7 @@ import torch
 from autograder import api
 from autograder.api import NotRecorded, oracle
 from autograder.runner import check_seed
-from autograder.student_kit import public_source
+from autograder.platforms.student_kit import public_source
 
 pytestmark = pytest.mark.quick
 

@@ -1,10 +1,10 @@
-"""Per-cell times of executed reference notebooks (autograder.reference_notebooks), without running one."""
+"""Per-cell times of executed reference notebooks (autograder.tools.reference_notebooks), without running one."""
 
 import nbformat
 import pytest
 
-from autograder.docs import machine
-from autograder.reference_notebooks import cell_timings
+from autograder.tools.docs import machine
+from autograder.tools.reference_notebooks import cell_timings
 
 
 def _cell(kind, source, start=None, end=None):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.release import build, clear_module, course_config
+from autograder.platforms.release import build, clear_module, course_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +54,7 @@ def test_notebook_points_agree_with_the_checks(graded_assignment):
     in_notebook=False is in none."""
     import nbformat
 
-    from autograder.nbgrader_plugins import check_calls
+    from autograder.platforms.nbgrader_plugins import check_calls
     from autograder.runner import load_checks
 
     checks = {c.id: c for c in load_checks(graded_assignment)}

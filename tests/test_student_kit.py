@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.student_kit import build, hidden_check_names, public_source
+from autograder.platforms.student_kit import build, hidden_check_names, public_source
 
 # heavy as a whole: its tests share a module-scoped fixture, so they move to the front together
 pytestmark = pytest.mark.heavy
@@ -93,11 +93,11 @@ def test_nothing_a_student_should_not_see(kit):
     for forbidden in (
         "solutions",
         "tests",
-        "autograder/mutants.py",
-        "autograder/release.py",
-        "autograder/nbgrader_plugins.py",
-        "autograder/gradescope.py",
-        "kit/bench.py",
+        "autograder/tools/mutants.py",
+        "autograder/platforms/release.py",
+        "autograder/platforms/nbgrader_plugins.py",
+        "autograder/platforms/gradescope.py",
+        "autograder/tools/bench.py",
         "gradebook.db",
     ):
         assert forbidden not in names, f"{forbidden} is in the student kit"
@@ -224,7 +224,7 @@ def test_notebook_setup_cell_installs_the_kit_where_it_is_missing(kit, tmp_path,
     """Colab / a fresh JupyterHub: the released notebook's first code cell installs the student kit from the
     address the instructor set, or from the zip the student uploaded where no address is set, moves into the
     assignment's folder and fetches its data. It installs only what the platform lacks, never its Jupyter."""
-    from autograder.release import setup_cell_source
+    from autograder.platforms.release import setup_cell_source
 
     home = tmp_path / "home"
     home.mkdir()
@@ -232,7 +232,7 @@ def test_notebook_setup_cell_installs_the_kit_where_it_is_missing(kit, tmp_path,
         monkeypatch.setenv("KIT_STUDENT_KIT_URL", str(kit.with_suffix(".zip")))
     else:
         monkeypatch.setenv("KIT_STUDENT_KIT_URL", "")
-        monkeypatch.setattr("autograder.release.student_kit_source", lambda: "")
+        monkeypatch.setattr("autograder.platforms.release.student_kit_source", lambda: "")
         shutil.copy(kit.with_suffix(".zip"), home / "student-kit.zip")
     cell = setup_cell_source("a1_intro_nn")
     assert ('KIT_SOURCE = ""' in cell) == (source == "uploaded")
@@ -266,7 +266,7 @@ def test_setup_cell_installs_only_what_the_platform_lacks(tmp_path):
     """The set-up cell's choice of what to install: packages present stay as the platform has them (Colab's own
     PyTorch), the platform's Jupyter is never touched (installing jupyterlab breaks Colab's runtime), a package
     that is missing is installed with its line's range and marker."""
-    from autograder.release import setup_cell_source
+    from autograder.platforms.release import setup_cell_source
 
     cell = setup_cell_source("a1_intro_nn")
     namespace: dict = {}

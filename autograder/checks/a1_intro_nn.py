@@ -40,8 +40,11 @@ from autograder.api import (
     oracle,
     percent,
 )
-from autograder.judge import is_module, is_remote
 from autograder.recompute import layered_logits
+from autograder.sandbox.client import is_module, is_remote
+from data_scripts import load, make_circles
+from kit.a1 import BATCH_SIZE, NH, select_svm, svm_split
+from kit.data import MEAN_STD
 
 SIZES = [(1, 2, 3, 2), (10, 2, 10, 2), (7, 5, 4, 3), (64, 784, 16, 10)]  # (N, nx, nh, ny)
 PARAMS = ("Wh", "bh", "Wy", "by")
@@ -590,7 +593,7 @@ def autograd_version(sub):
     if p["Wh"].is_floating_point():  # a dtype other than float32 already cost init_params's point
         X, Y = X.to(p["Wh"].dtype), Y.to(p["Wh"].dtype)
     try:
-        step = sub.kit("kit.grading:autograd_step", mlp, mt, X, Y, 0.1)
+        step = sub.kit("autograder.sandbox.drivers.common:autograd_step", mlp, mt, X, Y, 0.1)
     except SubmissionError as err:  # name the student function the step failed in
         raise SubmissionError(
             f"one autograd step (mlp_torch.init_params_autograd, mlp.forward, "
@@ -684,7 +687,7 @@ def set_course_weights(sub, model, linears, params, what):
         values[prefix + "weight"] = params[weight]
         if layer["params"].get("bias") is not None:
             values[prefix + "bias"] = params[bias]
-    left = sub.kit("kit.grading:set_parameters", model, values)
+    left = sub.kit("autograder.sandbox.drivers.common:set_parameters", model, values)
     expect(not left, f"the grader could not set the parameters {left} of {what} through named_parameters()")
 
 
@@ -719,7 +722,7 @@ def nn_version(sub):
     check_loss_accuracy_nn(mt, loss, logits, labels, Y)
     # the update rule is the course's (mlp.sgd's docstring gives it): this part grades that sgd_nn applies it to
     # every parameter of the model and zeroes the gradients
-    step = sub.kit("kit.grading:nn_step", mt, model, loss, X, Y, 0.5)
+    step = sub.kit("autograder.sandbox.drivers.common:nn_step", mt, model, loss, X, Y, 0.5)
     for b, g, p, left in zip(step["before"], step["grads"], step["after"], step["grads_after"]):
         expect(g is not None, "a parameter has no gradient after L.backward()")
         expect_close(p, b - 0.5 * g, "a parameter after sgd_nn", rtol=1e-5, atol=1e-7)
@@ -740,7 +743,7 @@ def optim_version(sub):
     groups = optim.param_groups
     expect(abs(float(groups[0]["lr"]) - 0.03) < 1e-12, "the optimizer's learning rate should be eta")
     # torch's SGD computes the step: this part grades that the optimizer was given every parameter of the model
-    step = sub.kit("kit.grading:optimizer_step", model, optim)
+    step = sub.kit("autograder.sandbox.drivers.common:optimizer_step", model, optim)
     for b, g, a in zip(step["before"], step["grads"], step["after"]):
         expect_close(
             a,
@@ -777,7 +780,6 @@ def mnist_mlp_shape(sub):
 @check(points=2)
 def svm_accuracies(sub):
     """svm_accuracies matches scikit-learn SVC fitted with each (kernel, C)."""
-    from data_scripts import make_circles
 
     svm = sub.module("svm")
     clf = svm.make_svm("poly", 3.0)
@@ -811,7 +813,6 @@ def svm_accuracies(sub):
 def _note_conventions(sub, used, variant, what):
     """Tell the student which of their conventions the kit's training followed (kit.a1.circles_predictions finds
     them by probing their code; the accuracy threshold and the falling test loss still decide)."""
-    from kit.a1 import BATCH_SIZE
 
     if not isinstance(used, dict):
         return
@@ -843,8 +844,6 @@ def evaluation_circles(n=EVALUATION_POINTS):
     make_circles' public seed. (X (n, 2) float32, labels (n,) int64); the inputs alone go to the sandbox."""
     import os
 
-    from data_scripts import make_circles
-
     drawn = make_circles(n_train=0, n_test=n, seed=int.from_bytes(os.urandom(4), "little"), grid_size=1)
     return drawn.Xtest, drawn.ytest
 
@@ -860,7 +859,6 @@ def _tensors(params, what) -> dict:
 def course_mlp_logits(params, X, what):
     """The logits of the course's MLP (tanh hidden layer, nn.Linear's layout) with the student's parameters, read in
     the student's layout (weights (out, in) or (in, out), biases (n,), (n, 1) or (1, n)), computed by the judge."""
-    from kit.a1 import NH
 
     p = _tensors(params, what)
     nx, ny = X.shape[1], 2
@@ -973,8 +971,6 @@ def train_svm_circles(sub):
     """Selected on a validation split, the best RBF SVM reaches {threshold} test accuracy on circles (the test points
     are the grader's own draw; it computes the accuracy from the fitted SVM); the linear kernel cannot separate
     them."""
-    from data_scripts import make_circles
-    from kit.a1 import select_svm, svm_split
 
     Xfit, yfit, Xval, yval, _, _ = svm_split(make_circles())
     val = sub.module("svm").svm_accuracies(Xfit, yfit, Xval, yval)
@@ -1078,8 +1074,6 @@ def train_mnist_mlp(sub):
 def mnist_test_images():
     """The MNIST test images as the kit's training sees them (kit.data.image_tensors: standardized (N, 1, 28, 28)),
     loaded by the judge."""
-    from data_scripts import load
-    from kit.data import MEAN_STD
 
     images = load("mnist", train=False)[0].float().div_(255).unsqueeze(1)
     mean, std = MEAN_STD["mnist"]

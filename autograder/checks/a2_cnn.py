@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import data_scripts
 from autograder.api import (
     CheckFailed,
     NotRecorded,
@@ -36,8 +37,11 @@ from autograder.api import (
     oracle,
     percent,
 )
-from autograder.judge import is_module, is_remote
 from autograder.recompute import agreement_note, in_batches
+from autograder.sandbox.client import is_module, is_remote
+from autograder.sandbox.drivers.a2 import PROBE_CLASSES, layer_table_test_network, probe_model
+from data_scripts import load
+from kit.a2 import subset_indices
 from kit.loops import EVAL_BATCH_SIZES
 
 
@@ -304,7 +308,7 @@ def receptive_field(sub):
 # The course CNN is graded on what it computes, whichever API the forward uses (nn.Conv2d / nn.Linear modules, or
 # its own nn.Parameters passed to F.conv2d / F.linear): its parameters are found by their shapes, the judge draws
 # the course CNN's weights, sets them into those parameters and compares the forward's logits with the course CNN's
-# on the same weights. Forward hooks read modules where there are some; kit.a2.op_trace (the torch operations the
+# on the same weights. Forward hooks read modules where there are some; drivers.a2.op_trace (the torch operations the
 # forward runs) gives the structural facts and the hints.
 # given: a2.architecture (the course gives the architecture: it is the task)
 COURSE_CNN_ARCHITECTURE = (
@@ -411,13 +415,13 @@ def _qualified(module: str, key: str) -> str:
 def _leaf_order(sub, model, x, layers):
     """Elementary layers in the order they run on x: (name, layer from the structure, output shape), seen by
     forward hooks in the sandbox."""
-    trace = sub.kit("kit.a2:leaf_trace", model, x)
+    trace = sub.kit("autograder.sandbox.drivers.a2:leaf_trace", model, x)
     return [(name, layers.get(name, {"class": "?", "params": {}, "config": {}}), shape) for name, shape in trace]
 
 
 def _op_trace(sub, model, x) -> tuple[list, str | None]:
-    """(operations the forward runs on x, what it raised or None): kit.a2.op_trace in the sandbox."""
-    trace = sub.kit("kit.a2:op_trace", model, x)
+    """(operations the forward runs on x, what it raised or None): drivers.a2.op_trace in the sandbox."""
+    trace = sub.kit("autograder.sandbox.drivers.a2:op_trace", model, x)
     expect(isinstance(trace, dict) and isinstance(trace.get("ops"), list), "the forward pass could not be traced")
     return [op for op in trace["ops"] if isinstance(op, dict)], trace.get("error")
 
@@ -523,7 +527,7 @@ def _set_course_weights(sub, model, reading: dict, w: dict) -> None:
         name: (w[role].t() if transposed else w[role]).reshape(shape).contiguous()
         for role, (name, transposed, shape) in reading.items()
     }
-    left = sub.kit("kit.a2:set_parameters", model, values)
+    left = sub.kit("autograder.sandbox.drivers.a2:set_parameters", model, values)
     expect(not left, f"the grader could not set the course CNN's weights into your parameters {left}")
 
 
@@ -602,7 +606,7 @@ def course_cnn(sub):
     x = torch.randn(N, 3, 32, 32, generator=g)
     kept, out = _forward(sub, model, x, "CourseCNN()(images)")
     expect_shape(out, (N, 10), "CourseCNN()(images)")
-    requires_grad, _ = sub.kit("kit.grading:tensor_flags", {"out": kept})["out"]
+    requires_grad, _ = sub.kit("autograder.sandbox.drivers.common:tensor_flags", {"out": kept})["out"]
     expect(requires_grad, "the output of CourseCNN does not depend on its parameters")
     shapes = course_cnn_weight_shapes()
     readings = _course_params(layers, shapes)
@@ -662,7 +666,7 @@ def course_cnn(sub):
         raise CheckFailed("; ".join(problems))
     # the kit trains in channels_last where the forward accepts it (x.view(N, -1) does not: then it trains in the
     # contiguous layout): where it does, the outputs must be the same
-    out_cl = sub.kit("kit.a2:forward_channels_last", model, x)
+    out_cl = sub.kit("autograder.sandbox.drivers.a2:forward_channels_last", model, x)
     if out_cl is not None:
         expect_close(out_cl, outs[-1], "the output on a channels_last batch", rtol=1e-3, atol=1e-3)
 
@@ -707,7 +711,6 @@ def test_network_table() -> list:
     """The layer table of kit.a2's small test network on (1, 28, 36) inputs: (name, output shape without the batch
     dimension, number of parameters) of each elementary layer in the order it runs, seen by forward hooks and
     numel() in eval mode."""
-    from kit.a2 import layer_table_test_network
 
     with torch.random.fork_rng(devices=[]):  # the network's initial weights draw from torch's generator
         model = layer_table_test_network()
@@ -744,7 +747,7 @@ def layer_table(sub):
     cnn = sub.module("cnn")
     course = cnn.CourseCNN()
     expect(is_module(course), "CourseCNN() should be an nn.Module")
-    other = sub.kit("kit.a2:layer_table_test_network")
+    other = sub.kit("autograder.sandbox.drivers.a2:layer_table_test_network")
     try:
         course_table = _sandbox_table(sub, course, (3, 32, 32))
     except SubmissionError as err:
@@ -792,7 +795,7 @@ def layer_table(sub):
 
 def _compare_table(sub, cnn, model, want, shape, what):
     """The student's layer_table(model, shape) against the oracle's rows `want`."""
-    got = sub.kit("kit.a2:plain", cnn.layer_table.call_kept(model, shape))
+    got = sub.kit("autograder.sandbox.drivers.a2:plain", cnn.layer_table.call_kept(model, shape))
     expect(isinstance(got, (list, tuple)), f"layer_table should return a list, got {_type_name(got)}")
     expect(
         len(got) == len(want),
@@ -899,9 +902,9 @@ def bag_of_words_comparison(sub):
 
 # ---------------------------------------------------------------- epoch
 def _probe_model(sub):
-    """(model, probe) in the sandbox (kit.a2.probe_model: a tiny classifier with a ModeProbe that records the
+    """(model, probe) in the sandbox (drivers.a2.probe_model: a tiny classifier with a ModeProbe that records the
     mode and whether a graph is built each time the model runs)."""
-    return sub.kit("kit.a2:probe_model")
+    return sub.kit("autograder.sandbox.drivers.a2:probe_model")
 
 
 def _weights(model) -> dict:
@@ -912,8 +915,7 @@ def _weights(model) -> dict:
 
 
 def _probe_copy() -> nn.Module:
-    """The probe model in the judge (kit.a2.probe_model, its probe a pass-through)."""
-    from kit.a2 import probe_model
+    """The probe model in the judge (drivers.a2.probe_model, its probe a pass-through)."""
 
     with torch.random.fork_rng(devices=[]):  # probe_model seeds torch's generator: the judge's draws stay its own
         model, _ = probe_model()
@@ -923,7 +925,7 @@ def _probe_copy() -> nn.Module:
 def _probe_weights(sub, model, g) -> dict:
     """Weights the judge draws for the probe model, set into the sandbox's copy: {name: tensor}."""
     weights = {name: torch.randn(p.shape, generator=g) * 0.5 for name, p in _probe_copy().named_parameters()}
-    left = sub.kit("kit.a2:set_parameters", model, weights)
+    left = sub.kit("autograder.sandbox.drivers.a2:set_parameters", model, weights)
     expect(not left, f"the grader could not set the probe model's weights {left}")
     return weights
 
@@ -936,7 +938,6 @@ def _judge_copy(weights: dict) -> nn.Module:
 
 
 def _batches(g, sizes=(5, 5, 3, 1)):
-    from kit.a2 import PROBE_CLASSES
 
     # as many classes as the probe model (10: the course's epoch computes a top-5 accuracy too)
     return [(torch.randn(n, 3, 2, 2, generator=g), torch.randint(0, PROBE_CLASSES, (n,), generator=g)) for n in sizes]
@@ -1197,7 +1198,7 @@ def _crop_candidates(padded, H, W):
 
 def _generator(sub, seed):
     """A torch.Generator with this seed, in the sandbox (to pass to the student's code)."""
-    return sub.kit("kit.a2:generator", seed)
+    return sub.kit("autograder.sandbox.drivers.a2:generator", seed)
 
 
 @check(points=2)
@@ -1356,7 +1357,6 @@ def lr_schedule(sub):
 def _test_labels(sub, limit_test=None):
     """The CIFAR-10 test labels (judge only) of the images the sandbox predicts on: kit.a2's fixed random subset
     when the recipe limits the test set."""
-    from kit.a2 import subset_indices
 
     labels = sub.test_labels("cifar10")
     idx = subset_indices(len(labels), limit_test)
@@ -1368,7 +1368,7 @@ def _train_and_expect(sub, threshold, what, device="cpu", **kw):
     images from its weights (`trained_logits`) and scores them against the test labels the sandbox never saw."""
     labels = _test_labels(sub, kw.get("limit_test"))
     run = sub.kit(
-        "kit.a2:cifar_predictions",
+        "autograder.sandbox.drivers.a2:cifar_predictions",
         sub.module("cnn"),
         sub.module("training"),
         device=device,
@@ -1400,8 +1400,6 @@ def _train_and_expect(sub, threshold, what, device="cpu", **kw):
 def cifar_test_images(limit_test=None):
     """The CIFAR-10 test images as the kit's training reads them (kit.a2.cifar10: (N, 3, 32, 32) in [0, 1], kit.a2's
     fixed subset when the recipe limits the test set), loaded by the judge."""
-    from data_scripts import load
-    from kit.a2 import subset_indices
 
     images = load("cifar10", train=False)[0]
     idx = subset_indices(len(images), limit_test)
@@ -1540,10 +1538,9 @@ def train_cifar_small_standardized(sub):
 
 def _train_recipe(sub, what, device="cpu"):
     """Train with the check's recipe and expect its threshold for the CIFAR-10 copy at hand."""
-    from data_scripts import cifar10_source
 
     found = sub.recipe
-    source = "any" if "any" in found.threshold else cifar10_source()  # the copy matters only where it is named
+    source = "any" if "any" in found.threshold else data_scripts.cifar10_source()  # where the threshold names the copy
     _train_and_expect(sub, found.threshold_for(source), what.format(**found.settings), device=device, **found.settings)
 
 

@@ -31,9 +31,12 @@ from autograder.api import (
     oracle,
     percent,
 )
-from autograder.judge import is_module
 from autograder.recompute import in_batches
+from autograder.sandbox.client import is_module
+from data_scripts import load
 from kit.a3 import ATTENTION_NAMES
+from kit.a3.training import COURSE_VIT
+from kit.data import MEAN_STD
 
 # (B, N, C, H): batch, tokens, embedding dimension, heads
 SIZES = [(1, 1, 4, 1), (2, 5, 8, 2), (3, 17, 32, 4), (4, 50, 48, 6), (2, 9, 64, 8), (1, 65, 16, 16)]
@@ -96,7 +99,7 @@ NAMES = {
         ("norm_attn", "norm_mlp"),
         ("ln_attn", "ln_mlp"),
     ),
-    "attn": ATTENTION_NAMES,  # kit/a3.py's, which its attention maps use too
+    "attn": ATTENTION_NAMES,  # kit.a3's, which its attention maps use too
     # multi-head attention written head by head: a list of heads, each with its own q/k/v Linear(C, C / H)
     "heads": (
         "heads",
@@ -622,7 +625,7 @@ def judge_weights(sub, model, layers, layout, scale, what, fixed=None):
             lay["params"][key] = new.to(t.dtype) if t.is_floating_point() else new
             sent[join(lay["name"], key)] = lay["params"][key]
             start += t.numel()
-    left = sub.kit("kit.a3:set_parameters", model, sent)
+    left = sub.kit("autograder.sandbox.drivers.a3:set_parameters", model, sent)
     expect(
         not left,
         f"the grader could not set the parameters {left} of the model through named_parameters() "
@@ -973,9 +976,9 @@ def diagnose(out, candidates, compute, what):
 
 def attention_call(sub, model, x, what):
     """(out, weights or None) of the student's attention module called as the course calls it, forward(x)
-    (kit.a3_attention_maps.attend: the weights it returns, with the kit's keyword where forward takes it, or the
+    (kit.a3.attention_maps.attend: the weights it returns, with the kit's keyword where forward takes it, or the
     softmax it computes)."""
-    call = sub.kit("kit.a3:attention_call", model, x)
+    call = sub.kit("autograder.sandbox.drivers.a3:attention_call", model, x)
     expect(isinstance(call, dict) and "out" in call, f"{what} returned nothing the grader can read")
     return call["out"], call.get("weights")
 
@@ -1133,7 +1136,9 @@ def heads_must_divide(sub):
     MHSA(32, 4)
     MHSA(30, 5)
     for C, H in [(30, 4), (10, 3)]:
-        err = sub.kit("kit.a3:raised", MHSA, C, H)  # None, or the exception's class names and message
+        err = sub.kit(
+            "autograder.sandbox.drivers.a3:raised", MHSA, C, H
+        )  # None, or the exception's class names and message
         if err is None:
             raise CheckFailed(
                 f"MultiHeadsSelfAttention({C}, {H}) should raise a ValueError: {C} features cannot be "
@@ -1261,7 +1266,7 @@ def block(sub):
         # residual paths: with both branches silenced the block is the identity
         last = resolve_block(layers, "", C, hidden, H=H)["last"]
         zeros = {f"{name}.{key}": torch.zeros_like(t) for name in last for key, t in layers[name]["params"].items()}
-        sub.kit("kit.a3:set_parameters", model, zeros)
+        sub.kit("autograder.sandbox.drivers.a3:set_parameters", model, zeros)
         expect_close(
             model(x),
             x,
@@ -1394,7 +1399,7 @@ def vit_layout(layers, cfg, cls, pos, what):
 
 def parameter_name(sub, model, attr):
     """The name of `model.<attr>` among model.named_parameters(); None when it is none of them (a buffer)."""
-    return (sub.kit("kit.a3:parameter_of", model, attr) or {}).get("name")
+    return (sub.kit("autograder.sandbox.drivers.a3:parameter_of", model, attr) or {}).get("name")
 
 
 def numbers_of(index, full, tensor):
@@ -1444,14 +1449,16 @@ def vit_positions(sub):
     pos = as_tokens(pos, N, C, f"ViT.{name}")
     expected = sinusoidal_positions(N, C)[None]
     expect_close(pos.double(), expected, f"ViT(pos_embedding='sinusoidal').{name}", rtol=1e-4, atol=1e-5)
-    info = sub.kit("kit.a3:parameter_of", fixed, name) or {}
+    info = sub.kit("autograder.sandbox.drivers.a3:parameter_of", fixed, name) or {}
     expect(
         not info.get("requires_grad", True),
         "sinusoidal positional embeddings are fixed: register them as a buffer (or requires_grad=False)",
     )
     learned = build_vit(ViT, cfg, "learned")
     name, pos = tensor_of(learned, "pos_embed", "ViT")
-    info = sub.kit("kit.a3:parameter_of", learned, name) or {}  # requires_grad, nn.Parameter, registered
+    info = (
+        sub.kit("autograder.sandbox.drivers.a3:parameter_of", learned, name) or {}
+    )  # requires_grad, nn.Parameter, registered
     expect(
         info.get("is_parameter") and info.get("name") is not None and info.get("requires_grad"),
         f"ViT(pos_embedding='learned').{name} should be an nn.Parameter that requires grad",
@@ -1459,7 +1466,7 @@ def vit_positions(sub):
     expect_finite(pos, f"ViT(pos_embedding='learned').{name}")  # inf is not a random start
     expect(float(pos.abs().max()) > 0, "learned positional embeddings should start random, not all zero")
     name, _ = tensor_of(learned, "cls_token", "ViT")
-    info = sub.kit("kit.a3:parameter_of", learned, name) or {}
+    info = sub.kit("autograder.sandbox.drivers.a3:parameter_of", learned, name) or {}
     expect(
         info.get("is_parameter") and info.get("name") is not None and info.get("requires_grad"),
         f"{name} should be a trained nn.Parameter",
@@ -1559,7 +1566,7 @@ def _trained(sub, dataset, **kw):
     labels); the judge recomputes the trained model's logits from its weights (`trained_vit_logits`) and scores
     them. Returns (accuracy, the sandbox's report)."""
     labels = sub.test_labels(dataset)
-    run = sub.kit("kit.a3:vit_predictions", sub.module("vit"), dataset, **kw)
+    run = sub.kit("autograder.sandbox.drivers.a3:vit_predictions", sub.module("vit"), dataset, **kw)
     expect(isinstance(run, dict) and "logits" in run, "the ViT's training returned no predictions")
     images = test_images(dataset, kw.get("limit_test"))
     V, H = trained_weights(run.get("model"), images, kw.get("config"), "the trained ViT")
@@ -1577,8 +1584,6 @@ def _trained(sub, dataset, **kw):
 def test_images(dataset, limit_test=None):
     """The test images of MNIST or Fashion-MNIST as the kit's training reads them (kit.data.image_tensors:
     standardized, (N, 1, 28, 28); the first `limit_test`), loaded by the judge."""
-    from data_scripts import load
-    from kit.data import MEAN_STD
 
     images = load(dataset, train=False)[0][:limit_test].float().div_(255).unsqueeze(1)
     mean, std = MEAN_STD[dataset]
@@ -1588,7 +1593,6 @@ def test_images(dataset, limit_test=None):
 def trained_weights(model, images, config, what):
     """The trained ViT's weights in the canonical layout (patch embedding, class token and positions read off the
     model, its blocks, final norm and head), and its number of heads."""
-    from kit.a3_training import COURSE_VIT
 
     cfg = {**COURSE_VIT, **(config or {})}
     C, p, H = cfg["embed_dim"], cfg["patch_size"], cfg["nb_heads"]

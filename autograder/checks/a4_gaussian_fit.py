@@ -22,7 +22,8 @@ from autograder.api import (
     expect_tensor,
     oracle,
 )
-from autograder.judge import ByHandViolation
+from autograder.sandbox.client import ByHandViolation
+from kit.a4 import STEPS, SYNTHETIC, as_params, blurred_digit, describe, initial_params, step_sizes, with_noise
 
 SIZES = [(5, 7), (16, 16), (33, 20), (40, 60)]  # (H, W): square and non-square, both orientations
 KEYS = ("a", "mu", "sigma")
@@ -515,7 +516,6 @@ def fit_autograd(sub):
 @check(points=1)
 def fits_agree(sub):
     """fit_manual and fit_autograd follow the same path from the stated start (100 steps, synthetic image)."""
-    from kit.a4 import SYNTHETIC, initial_params, step_sizes
 
     image, _ = synthetic_image(sub, *(SYNTHETIC[k] for k in ("height", "width", "a", "mu", "sigma")), noise=0.05)
     init, lr = initial_params(image), step_sizes(image)
@@ -575,7 +575,6 @@ RECOVERY_IMAGES = [  # (H, W, a, mu, sigma): the assignment's image, a small bum
 def synthetic_image(sub, H, W, a, mu, sigma, noise=0.0):
     """(image, true params): a Gaussian plus white noise, as kit.a4.synthetic_image makes it for the notebook, here
     with the closed form (oracle_image)."""
-    from kit.a4 import as_params, with_noise
 
     true = as_params(a, mu, sigma)
     try:
@@ -594,7 +593,6 @@ def synthetic_image(sub, H, W, a, mu, sigma, noise=0.0):
 
 def _stated_fit(sub, which, image):
     """fit_<which> from the stated start with the kit's step sizes and STEPS steps (the notebook's run_fits)."""
-    from kit.a4 import STEPS, initial_params, step_sizes
 
     init, lr = initial_params(image), step_sizes(image)
     lr = {k: lr[k] for k in (("a", "mu", "s") if which == "reparametrized" else KEYS)}
@@ -603,7 +601,6 @@ def _stated_fit(sub, which, image):
 
 
 def _recovers(sub, which):
-    from kit.a4 import STEPS, describe
 
     for H, W, a, mu, sigma in RECOVERY_IMAGES:
         image, true = synthetic_image(sub, H, W, a, mu, sigma)
@@ -647,7 +644,6 @@ DIGIT_BEST_LOSS = 3.12564
 @check(points=1, tier="train", timeout=60)
 def fit_digit(sub):
     """On a blurred MNIST digit, fit_manual reaches the loss of torch.optim.LBFGS's best Gaussian (within 1 %)."""
-    from kit.a4 import STEPS, blurred_digit, initial_params
 
     image = blurred_digit()
     params, losses = _stated_fit(sub, "manual", image)

@@ -1,4 +1,5 @@
-"""Drivers the grader runs in its sandbox: they exercise the student's code and return what it computed.
+"""What the grader runs in its sandbox for every assignment: it exercises the student's code and returns what it
+computed.
 
 They return data, never a verdict: the judge (autograder/checks/) compares what comes back with its own
 oracles, and computes every accuracy from predictions, with test labels the sandbox never sees.
@@ -84,14 +85,3 @@ def optimizer_step(model, optimizer, seed: int = 0) -> dict:
         grads.append(p.grad.clone())
     optimizer.step()
     return {"before": before, "grads": grads, "after": [p.detach().clone() for p in model.parameters()]}
-
-
-@torch.no_grad()
-def predict(model, X, batch_size: int = 1000):
-    """Logits of `model` (eval mode) on X, float32 on the CPU."""
-    was = model.training
-    model.eval()
-    dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-    out = torch.cat([model(X[i : i + batch_size].to(dev)).float().cpu() for i in range(0, len(X), batch_size)])
-    model.train(was)
-    return out

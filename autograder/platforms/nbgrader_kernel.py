@@ -4,7 +4,7 @@ nbgrader runs each submitted notebook before the judge grades it, and every cell
 In an ordinary kernel that code runs with the instructor's rights: it could copy solutions/ over the modules the
 judge grades next, rewrite the grader's checks, or leave a process that edits gradebook.db afterwards. This
 kernel manager starts the kernel under bubblewrap instead, as the judge's sandbox is started
-(autograder/judge.py): no network, its own pid namespace (whatever it starts dies with it), a private /tmp.
+(autograder/sandbox/client.py): no network, its own pid namespace (whatever it starts dies with it), a private /tmp.
 
 What the kernel sees: the interpreter and its packages, kit/, data_scripts/, the parts of autograder/ a test
 cell imports (not the checks), the data folder read-only, and a writable copy of the submission folder at the
@@ -24,13 +24,23 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-from .judge import KIT_FILES, ROOT, _bwrap_base, _bwrap_python, available_level, bwrap_binary
+from data_scripts.datasets import data_dir
+
+from ..sandbox.client import KIT_FILES, ROOT, _bwrap_base, _bwrap_python, available_level, bwrap_binary
 
 # Set in the sandboxed kernel: its test cells' run_check says the judge grades them (autograder/runner.py).
 KERNEL_FLAG = "KIT_AUTOGRADE_KERNEL"
 # What the kernel sees of the kit: the judge's sandbox's files, and what `from autograder.runner import run_check`
-# imports. All of it ships to students (autograder/student_kit.py); the checks do not.
-KERNEL_KIT_FILES = (*KIT_FILES, "autograder/runner.py", "autograder/assignments.py", "autograder/report.py")
+# imports. All of it ships to students (autograder/platforms/student_kit.py); the checks do not.
+KERNEL_KIT_FILES = (
+    *KIT_FILES,
+    "autograder/runner.py",
+    "autograder/assignments.py",
+    "autograder/report.py",
+    "autograder/callgraph.py",
+    "autograder/store.py",
+    "autograder/sandbox/client.py",
+)
 # Passed on to the kernel when the instructor's environment sets them; nothing else of it (tokens, $HOME).
 PASSED_ON = (
     "KIT_BUDGET",
@@ -95,7 +105,6 @@ class SandboxedKernelManager(AsyncKernelManager):
 
 def kernel_command(cmd: list[str], folder: Path, copy: Path, sockets: Path) -> list[str]:
     """`cmd` (the kernel's own command) under bubblewrap: `copy` seen at `folder`, the working directory."""
-    from data_scripts.datasets import data_dir
 
     data = data_dir()
     args = [bwrap_binary(), *_bwrap_base(), "--tmpfs", str(ROOT)]

@@ -28,11 +28,16 @@ import sys
 import uuid
 from pathlib import Path
 
-from .assignments import BY_FOLDER, datasets_for, resolve as resolve_assignment
+from data_scripts.datasets import DataError
+from data_scripts.grading_data import export_test_labels
+
+from ..api import TIERS
+from ..assignments import BY_FOLDER, datasets_for
+from ..assignments import resolve as resolve_assignment
 from .gradescope import FILES, PACKAGES
 from .student_kit import grader_requirements
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_IMAGE = "prairielearn/grader-python"
 MAX_TIMEOUT = 600  # PrairieLearn's cap on externalGradingOptions.timeout, in seconds
 ENTRYPOINT = "/grade/tests/run.sh"
@@ -195,8 +200,6 @@ def _export_labels(dataset: str, folder: Path) -> str:
     images they label, which the image's build checks its own copy against."""
     import numpy as np
 
-    from data_scripts.grading_data import export_test_labels
-
     with np.load(export_test_labels(dataset, folder)) as z:
         return str(z["images_sha256"])
 
@@ -228,11 +231,10 @@ def _write_image(assignment: str, folder: Path, fingerprints: dict[str, str]) ->
 
 
 def main(argv=None) -> int:
-    from data_scripts.datasets import DataError
 
-    from .api import TIERS
-
-    parser = argparse.ArgumentParser(prog="python -m autograder.prairielearn", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.platforms.prairielearn", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("assignment", help="a1, a2, ... or the folder name")
     parser.add_argument("--out", help="question folder (default: dist/prairielearn-<assignment>)")
     parser.add_argument(

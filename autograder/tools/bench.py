@@ -17,12 +17,16 @@ from pathlib import Path
 
 import torch
 
-from .cli import add_common_options, entry_point
-from .loops import pick_device
-from .recipes import percent, recipe
-from .student import load_student_modules
+from autograder.assignments import ASSIGNMENTS
+from autograder.sandbox.client import Sandbox
+from data_scripts import make_circles
+from kit import a1, a2, a3
+from kit.cli import add_common_options, entry_point
+from kit.loops import mixed_precision, pick_device
+from kit.recipes import percent, recipe
+from kit.student import load_student_modules
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # each row's recipe (kit/recipes.py): its target is the course's
 ROWS = {
     "circles MLP": "a1.circles",
@@ -97,8 +101,6 @@ def cnn_step_flops(cnn, device, batch=128, precision="fp32"):
     TRIALS loops of 10 steps)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from .loops import mixed_precision
-
     model = cnn.CourseCNN().to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     x = torch.randn(batch, 3, 32, 32, device=device).to(memory_format=torch.channels_last)
@@ -172,7 +174,6 @@ def _tree_pss_mb(pid: int) -> float:
 def grading_cost(folder: Path, tiers=("quick", "train")) -> list[dict]:
     """What grading one submission costs a course: for each assignment and tier, the wall time of
     `python -m autograder grade` on `folder` and the peak memory of its process tree (judge, sandbox, check)."""
-    from autograder.assignments import ASSIGNMENTS
 
     rows = []
     for assignment in ASSIGNMENTS:
@@ -300,7 +301,6 @@ def render_cost(rows) -> str:
 def sandbox_overhead(folder: Path, checks: int = 40) -> dict:
     """What the judge/sandbox split costs: starting a submission's sandbox (isolation, importing torch), and one
     check's round trip (fork a child, import a student module, one call with a small tensor, end the child)."""
-    from autograder.judge import Sandbox
 
     sandbox = Sandbox(folder)
     start = time.perf_counter()
@@ -329,9 +329,6 @@ def sandbox_overhead(folder: Path, checks: int = 40) -> dict:
 
 
 def bench(device_name: str, full: bool, folder: Path, seed: int = 0) -> dict:
-    from data_scripts import make_circles
-
-    from . import a1, a2, a3
 
     device = torch.device(device_name)
     rows = []
@@ -461,7 +458,7 @@ def render(result: dict) -> str:
 
 @entry_point
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kit.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m autograder.tools.bench", description=__doc__)
     parser.add_argument("--full", action="store_true", help="train every model to its target (long on CPU)")
     add_common_options(
         parser,

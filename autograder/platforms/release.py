@@ -17,7 +17,10 @@ from pathlib import Path
 import nbformat
 from traitlets.config import Config, PyFileConfigLoader
 
-ROOT = Path(__file__).resolve().parent.parent
+from ..assignments import ASSIGNMENTS, datasets_for
+from .handin import dlvision_settings
+
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "solutions"
 BEGIN = "### BEGIN SOLUTION"
 
@@ -28,7 +31,6 @@ def course_config() -> Config:
 
 def assignment_ids() -> list[str]:
     """Every assignment, from the registry (autograder/assignments.py)."""
-    from .assignments import ASSIGNMENTS
 
     return list(ASSIGNMENTS)
 
@@ -62,7 +64,6 @@ SETUP_TAG = "kit-setup"
 def student_kit_source() -> str:
     """Where released notebooks fetch the student kit from when it is not installed: KIT_STUDENT_KIT_URL, else
     pyproject.toml's [tool.dlvision] student-kit-url (a URL of student-kit.zip, or a path); "" when unset."""
-    from .handin import dlvision_settings
 
     if os.environ.get("KIT_STUDENT_KIT_URL"):
         return os.environ["KIT_STUDENT_KIT_URL"]
@@ -70,7 +71,6 @@ def student_kit_source() -> str:
 
 
 def setup_cell_source(assignment: str) -> str:
-    from .assignments import datasets_for
 
     template = (ROOT / "autograder" / "templates" / "setup_cell.py").read_text()
     return (
@@ -135,7 +135,7 @@ def build(out_dir: Path, assignments: list[str] | None = None, course: bool = Fa
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.release", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m autograder.platforms.release", description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "assignments"), help="where to write (default: assignments/)")
     parser.add_argument(
         "assignments", nargs="*", help="assignment folders (default: all in the registry, autograder/assignments.py)"

@@ -3,17 +3,18 @@ writes runs/<name>/ with metrics and plots)."""
 
 from __future__ import annotations
 
-from .a3_attention_maps import plot_attention
-from .a3_study import STUDY_BUDGET, STUDY_VALUES, study, study_table
-from .a3_timm import TIMM_MODELS, save_checkpoint, train_timm, transfer
-from .a3_training import COURSE_TRAINING, COURSE_VIT, FAST_TRAINING, RECIPE, count_parameters, load, train_vit
-from .cli import add_common_options, entry_point
-from .student import load_student_module
+from ..cli import add_common_options, entry_point
+from ..data import MEAN_STD
+from ..loops import save_run
+from ..student import load_student_module
+from .attention_maps import plot_attention
+from .pretrained import TIMM_MODELS, save_checkpoint, train_timm, transfer
+from .study import STUDY_BUDGET, STUDY_VALUES, study, study_table
+from .training import COURSE_TRAINING, COURSE_VIT, FAST_TRAINING, RECIPE, count_parameters, load, train_vit
 
 
 def _cmd_train(args):
-    from . import plots
-    from .loops import save_run
+    from .. import plots
 
     vit = load_student_module(args.folder, "vit")
     config = {
@@ -59,7 +60,6 @@ def _cmd_train(args):
     }
     folder = save_run(name, metrics)
     plots.plot_curves({args.dataset: hist}, folder / "curves.png", title=f"ViT on {args.dataset}")
-    from .data import MEAN_STD
 
     mean, std = MEAN_STD.get(args.dataset, (0.0, 1.0))
     plot_attention(model, data[2][:8], data[3][:8], folder / "attention.png", mean=mean, std=std)
@@ -82,8 +82,7 @@ def _cmd_study(args):
 
 
 def _cmd_timm(args):
-    from . import plots
-    from .loops import save_run
+    from .. import plots
 
     name = args.name or f"a3_timm_{args.model}_{args.mode}_{args.adapt}"
     model, hist = train_timm(
@@ -122,7 +121,6 @@ def _cmd_timm(args):
 
 
 def _cmd_pretrain(args):
-    from .loops import save_run
 
     model, hist = train_timm(
         args.model,
@@ -159,8 +157,7 @@ def _cmd_pretrain(args):
 
 
 def _cmd_transfer(args):
-    from . import plots
-    from .loops import save_run
+    from .. import plots
 
     runs = transfer(
         args.model,

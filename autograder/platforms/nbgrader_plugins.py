@@ -58,7 +58,7 @@ class SnapshotSubmission(NbGraderPreprocessor):
 
 
 class SandboxedExecute(Execute):
-    """nbgrader's Execute with the notebook's kernel in a bubblewrap sandbox (autograder/nbgrader_kernel.py): a
+    """nbgrader's Execute with the notebook's kernel in a bubblewrap sandbox (autograder/platforms/nbgrader_kernel.py): a
     cell runs on a throw-away copy of the submission and sees nothing of the course folder."""
 
     allow_unsandboxed = Bool(
@@ -267,10 +267,10 @@ def clear_modules_on_generate():
     nbgrader clears the notebooks only. It copies every other file of the source as it is. Without this, the
     modules in release/ would hold the reference: formgrader's Generate button, or `nbgrader generate_assignment`
     typed by hand, followed by `release_assignment`, would hand the solutions to the class. `make release` clears them
-    too (autograder/release.py); this covers nbgrader's own path. nbgrader_config.py calls it."""
+    too (autograder/platforms/release.py); this covers nbgrader's own path. nbgrader_config.py calls it."""
     from nbgrader.converters.generate_assignment import GenerateAssignment
 
-    from autograder.release import clear_module
+    from autograder.platforms.release import clear_module
 
     if getattr(GenerateAssignment.init_assignment, "clears_modules", False):
         return

@@ -1,10 +1,10 @@
 """The sandbox: the only process that runs student code.
 
-Started by the judge (autograder/judge.py) as ``python -m autograder.sandbox`` inside the isolation it chose.
+Started by the judge (autograder/sandbox/client.py) as ``python -m autograder.sandbox.server`` inside the isolation it chose.
 It imports torch once, then for each check forks a child that serves the judge's requests on file descriptors
 3 (requests) and 4 (replies) until the judge ends the check; the parent then kills every process the child
 left behind (it is their subreaper) and says so. The judge trusts nothing that comes from here: replies are
-plain data (autograder/wire.py) and every comparison happens in the judge.
+plain data (autograder/sandbox/wire.py) and every comparison happens in the judge.
 
 Requests: ``module`` (import a student module from the submission folder), ``getattr``, ``getitem``, ``call``
 (optionally "by hand": autograd unavailable), ``describe`` (an nn.Module's structure and weights), ``fetch``
@@ -25,8 +25,8 @@ import traceback
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file inside the sandbox's minimal view of the kit
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from autograder import wire  # noqa: E402
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from autograder.sandbox import wire  # noqa: E402
 
 REQUESTS, REPLIES = 3, 4
 # imported once by the zygote, so that each check's child starts in milliseconds. torch._dynamo: torch imports it
@@ -41,12 +41,14 @@ PRELOAD = (
     "data_scripts",
     "kit.loops",
     "kit.data",
-    "kit.grading",
-    # the kit's drivers too, so that the snapshot below holds them as the kit wrote them
+    # the kit's helpers and the grader's drivers too, so that the snapshot below holds them as the kit wrote them
     "kit.a1",
     "kit.a2",
     "kit.a3",
     "kit.a4",
+    "autograder.sandbox.drivers.common",
+    "autograder.sandbox.drivers.a2",
+    "autograder.sandbox.drivers.a3",
 )
 PRELOAD_BEFORE_DROP = (
     "cProfile",
@@ -59,7 +61,8 @@ PRELOAD_BEFORE_DROP = (
     "torch.utils.data",
     "torch.distributions",
 )
-KIT_PREFIXES = ("torch.", "kit.", "data_scripts", "sklearn.")
+DRIVERS = "autograder.sandbox.drivers"
+KIT_PREFIXES = ("torch.", "kit.", "data_scripts", "sklearn.", DRIVERS + ".")
 FILE_LIMIT = 64 << 20
 MESSAGE_LIMIT = 600
 
@@ -177,6 +180,18 @@ def _reap():
 # and __qualname__ are strings), but it is not the object recorded here under that name.
 TRUSTED_ROOTS = ("builtins", "numpy", "torch", "sklearn", "kit", "data_scripts")
 UNVERIFIED = "unverified:"  # a class named under TRUSTED_ROOTS that is not the one recorded with that name
+
+
+def trusted_module(name: str) -> bool:
+    """torch, numpy, scikit-learn, the kit, or the grader's drivers (the only part of autograder the sandbox runs)."""
+    return name.split(".", 1)[0] in TRUSTED_ROOTS or name == DRIVERS or name.startswith(DRIVERS + ".")
+
+
+def kit_module(name: str) -> bool:
+    """The kit's own code, whose functions and namespaces the snapshot puts back before each kit call."""
+    return name.split(".", 1)[0] in ("kit", "data_scripts") or name == DRIVERS or name.startswith(DRIVERS + ".")
+
+
 _CLASSES: dict[str, tuple] = {}  # "module.qualname" -> the class objects recorded with that name
 _NAMESPACES: dict[str, tuple] = {}  # module name -> (the module, a copy of its namespace)
 _KIT_CODE: list[tuple] = []  # (object, attribute, value) of the kit's own functions and classes, to put back
@@ -189,17 +204,16 @@ def take_snapshot() -> None:
     with warnings.catch_warnings():  # a few torch names warn when touched (deprecated aliases)
         warnings.simplefilter("ignore")
         for name, mod in list(sys.modules.items()):
-            root = name.split(".", 1)[0]
-            if root not in TRUSTED_ROOTS or not isinstance(mod, types.ModuleType):
+            if not trusted_module(name) or not isinstance(mod, types.ModuleType):
                 continue
             namespace = dict(vars(mod))
             _NAMESPACES[name] = (mod, namespace)
             for value in namespace.values():
-                if issubclass(type(value), type) and str(value.__module__).split(".", 1)[0] in TRUSTED_ROOTS:
+                if issubclass(type(value), type) and trusted_module(str(value.__module__)):
                     key = f"{value.__module__}.{value.__qualname__}"
                     if not any(value is c for c in _CLASSES.get(key, ())):
                         _CLASSES[key] = (*_CLASSES.get(key, ()), value)
-                if root in ("kit", "data_scripts") and getattr(value, "__module__", None) == name:
+                if kit_module(name) and getattr(value, "__module__", None) == name:
                     _record_kit_code(value)
 
 
@@ -221,7 +235,7 @@ def restore_kit() -> None:
     for name, (mod, namespace) in _NAMESPACES.items():
         if sys.modules.get(name) is not mod:
             sys.modules[name] = mod
-        if name.split(".", 1)[0] not in ("kit", "data_scripts"):
+        if not kit_module(name):
             continue
         current = vars(mod)
         for key, value in namespace.items():
@@ -242,7 +256,7 @@ def trusted_name(cls) -> str:
         name = f"{cls.__module__}.{cls.__qualname__}"
     except Exception:  # a metaclass that raises
         return UNVERIFIED + "?"
-    if not isinstance(name, str) or name.split(".", 1)[0] not in TRUSTED_ROOTS:
+    if not isinstance(name, str) or not trusted_module(name):
         return name if isinstance(name, str) else UNVERIFIED + "?"
     if not _CLASSES:  # no snapshot taken: the kit's own tests describing a model in their process, not a sandbox
         return name

@@ -1,15 +1,15 @@
 """make docs: the figures and counts the docs show, written from the code and from stored measurements.
 
-    python -m autograder.docs              write docs/measurements.md and every generated block
-    python -m autograder.docs --check      exit 1 when a file differs from what would be written (tests/test_docs.py)
-    python -m autograder.docs record FILE --kind bench|grading-cost|determinism [--command CMD] [--note TEXT]
+    python -m autograder.tools.docs              write docs/measurements.md and every generated block
+    python -m autograder.tools.docs --check      exit 1 when a file differs from what would be written (tests/test_docs.py)
+    python -m autograder.tools.docs record FILE --kind bench|grading-cost|determinism [--command CMD] [--note TEXT]
                                            keep a measurement's JSON in docs/data/, with the machine it ran on
 
 Counts (checks per assignment and tier, points, hidden checks, mutants) come from the code: the assignment
-registry (autograder/assignments.py), the checks' `@check` declarations and autograder/mutants.py. Measured
+registry (autograder/assignments.py), the checks' `@check` declarations and autograder/tools/mutants.py. Measured
 figures come from the JSON files in docs/data/, each naming its machine and the command that measured it:
-`make bench` (`python -m kit.bench`), `python -m kit.bench --grading-cost`,
-`python -m autograder determinism --json FILE` and `python -m autograder.reference_notebooks --record docs/data`.
+`make bench` (`python -m autograder.tools.bench`), `python -m autograder.tools.bench --grading-cost`,
+`python -m autograder determinism --json FILE` and `python -m autograder.tools.reference_notebooks --record docs/data`.
 
 docs/measurements.md is written whole. Other pages hold generated blocks between
 
@@ -33,7 +33,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from autograder.tools.bench import describe_decision, speed_decision
+from kit.recipes import RECIPES
+
+from ..api import TIERS
+from ..assignments import REGISTRY
+from ..platforms.student_kit import hidden_check_names
+from ..runner import load_checks
+from . import mutants
+from .mutants import MUTANTS
+
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "docs" / "data"
 PAGE = ROOT / "docs" / "measurements.md"
 CLASS = 300  # submissions: what the grading cost means for a class
@@ -42,7 +52,7 @@ KINDS = ("bench", "grading-cost", "determinism", "notebook-timings")
 MARKER = re.compile(r"^(<!-- generated: ([A-Za-z0-9_-]+) -->\n)(.*?)^(<!-- end generated -->)$", re.S | re.M)
 OPENING = re.compile(r"^<!-- generated: ([A-Za-z0-9_-]+) -->$", re.M)
 HEADER = (
-    "<!-- Written by `python -m autograder.docs` (`make docs`) from the code and docs/data/*.json: "
+    "<!-- Written by `python -m autograder.tools.docs` (`make docs`) from the code and docs/data/*.json: "
     "do not edit by hand. -->"
 )
 
@@ -98,10 +108,6 @@ def envelope(kind: str, results, command: str, notes=(), source: str = "") -> di
 # ---------------------------------------------------------------- counts, from the code
 def counts() -> list[dict]:
     """Per assignment: checks and points per tier, hidden checks, notebook points, mutants."""
-    from .api import TIERS
-    from .assignments import REGISTRY
-    from .mutants import MUTANTS
-    from .runner import load_checks
 
     rows = []
     for entry in REGISTRY:
@@ -127,7 +133,6 @@ def _n(count: int, points: float) -> str:
 
 
 def render_counts(rows, base: Path) -> str:
-    from .api import TIERS
 
     lines = [
         "| assignment | "
@@ -157,9 +162,9 @@ def render_counts(rows, base: Path) -> str:
     )
     lines += [
         "",
-        "Counted from the code by `python -m autograder.docs`: the checks' `@check(points, tier, "
+        "Counted from the code by `python -m autograder.tools.docs`: the checks' `@check(points, tier, "
         "hidden, in_notebook)` functions in `autograder/checks/<assignment>.py` and the mutants of "
-        "`autograder/mutants.py`. A tier includes the ones before it when grading (`--tier train` grades "
+        "`autograder/tools/mutants.py`. A tier includes the ones before it when grading (`--tier train` grades "
         "quick + train). Hidden checks count in every grade but are not shipped to students; notebook test "
         "cells carry the points of every check except those declared `in_notebook=False` (long trainings "
         "graded by the CLI and the platforms only).",
@@ -170,17 +175,15 @@ def render_counts(rows, base: Path) -> str:
 def render_mutants(rows, base: Path) -> str:
     parts = [f"{r['entry'].short} {r['mutants']}" for r in rows]
     return (
-        f"{sum(r['mutants'] for r in rows)} mutants ({', '.join(parts)}; counted from `autograder/mutants.py`), "
+        f"{sum(r['mutants'] for r in rows)} mutants ({', '.join(parts)}; counted from `autograder/tools/mutants.py`), "
         "each killed by the check it names with its hint, or `make mutants` exits 1 and `tests/test_mutants.py` "
         "fails."
     )
 
 
 def render_instructor_only_mutants(rows, base: Path) -> str:
-    """The mutants of autograder/mutants.py that only hidden checks name: the student kit's grader (public checks
+    """The mutants of autograder/tools/mutants.py that only hidden checks name: the student kit's grader (public checks
     only) cannot catch them; every other mutant fails its checks in both faces (tests/test_faces.py)."""
-    from . import mutants
-    from .student_kit import hidden_check_names
 
     hidden = hidden_check_names()
     only = [m for m in mutants.MUTANTS if m.checks and all(c in hidden.get(m.assignment, ()) for c in m.checks)]
@@ -217,12 +220,12 @@ def load_measurements(folder: Path = DATA) -> list[dict]:
             raise DocsError(f"{path}: expected an object with kind, machine, command and results")
         record = dict(record, file=path.name)
         if "kind" not in record and path.name.startswith("notebook-timings"):
-            record["kind"] = "notebook-timings"  # written by python -m autograder.reference_notebooks --record
+            record["kind"] = "notebook-timings"  # written by python -m autograder.tools.reference_notebooks --record
         missing = [k for k in ("kind", "machine") if not record.get(k)]
         if missing or record["kind"] not in KINDS:
             raise DocsError(
                 f"{path}: needs {' and '.join(missing) or 'a known kind'} (kinds: {', '.join(KINDS)}); "
-                "keep measurements with `python -m autograder.docs record`"
+                "keep measurements with `python -m autograder.tools.docs record`"
             )
         found.append(record)
     found.sort(key=lambda r: (KINDS.index(r["kind"]), _negate(r.get("date", "")), r["file"]))
@@ -325,7 +328,6 @@ def render_bench(record: dict, base: Path) -> str:
                 f"Quick tier of every assignment (`python -m autograder grade --tier quick`): "
                 f"{result['quick_tier_s']:.1f} s.",
             ]
-        from kit.bench import describe_decision, speed_decision
 
         decision = speed_decision(result)
         if decision.get("precision"):
@@ -431,7 +433,7 @@ def render_determinism(record: dict, base: Path) -> str:
 
 def render_notebook_timings(record: dict, base: Path) -> str:
     budget = record.get("budget", "full")
-    command = f"python -m autograder.reference_notebooks --budget {budget}"
+    command = f"python -m autograder.tools.reference_notebooks --budget {budget}"
     out = [
         _heading(record, f"Instructor notebooks, executed top to bottom ({budget} budget)"),
         "",
@@ -483,15 +485,15 @@ RENDER = {
 SECTIONS = {
     "bench": (
         "Speed",
-        "`make bench` (`python -m kit.bench`): seconds per epoch, images per second, test accuracy and time to each model's "
+        "`make bench` (`python -m autograder.tools.bench`): seconds per epoch, images per second, test accuracy and time to each model's "
         "target; the course CNN's training step against the machine's own matmul rate. What the figures "
         "mean: [speed.md](speed.md).",
     ),
     "grading-cost": (
         "Cost of grading",
-        "`python -m kit.bench --grading-cost`: the reference modules graded by `python -m autograder grade --submission solutions "
+        "`python -m autograder.tools.bench --grading-cost`: the reference modules graded by `python -m autograder grade --submission solutions "
         "--assignment A --tier T`, alone, each row a fresh grader process; memory as the peak of the "
-        "summed PSS of the grader's process tree (judge, sandbox, check). `python -m kit.bench "
+        "summed PSS of the grader's process tree (judge, sandbox, check). `python -m autograder.tools.bench "
         "--grading-throughput`: `grade-many`'s submissions per hour at several `--jobs`. What it means for each "
         "platform: [platforms.md](platforms.md).",
     ),
@@ -515,7 +517,7 @@ def render_page(rows, records, base: Path = PAGE.parent) -> str:
         "# Measured figures, and what the grader holds",
         "",
         "Every figure on this page names the machine it was measured on and the command that measured it; "
-        "the counts come from the code. The page is written by `make docs` (`python -m autograder.docs`) "
+        "the counts come from the code. The page is written by `make docs` (`python -m autograder.tools.docs`) "
         "from the JSON files in [data/](data/); how to add a measurement: "
         "[maintainers.md](maintainers.md#regenerating-the-docs).",
         "",
@@ -567,9 +569,6 @@ def _measured(check_ids, records, base: Path) -> str:
 def render_recipes(rows, records, base: Path) -> str:
     """Every named recipe of kit/recipes.py: its settings, its threshold by data source, the course's target, the
     checks that grade it and what they measured (the newest determinism record in docs/data/)."""
-    from kit.recipes import RECIPES
-
-    from .runner import load_checks
 
     graded = {}
     for r in rows:
@@ -591,7 +590,7 @@ def render_recipes(rows, records, base: Path) -> str:
             or "–"
         )
         target = _threshold(found.target) if found.target is not None else "–"
-        by = ", ".join(f"`{c.id}` ({c.tier})" for c in checks) or "kit.bench only"
+        by = ", ".join(f"`{c.id}` ({c.tier})" for c in checks) or "autograder.tools.bench only"
         measured = _measured({c.id for c in checks}, records, base) if checks else "–"
         lines.append(f"| `{name}` | {found.what} | {settings} | {threshold} | {target} | {by} | {measured} |")
     lines += [
@@ -706,7 +705,7 @@ def stale(data: Path = DATA) -> list[Path]:
 
 def record_main(argv) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m autograder.docs record",
+        prog="python -m autograder.tools.docs record",
         description="keep a measurement's JSON in docs/data/, naming this machine",
     )
     parser.add_argument("file", type=Path, help="what the command wrote (runs/bench/bench.json, ...)")
@@ -719,7 +718,10 @@ def record_main(argv) -> int:
     if isinstance(raw, dict) and raw.get("kind") == args.kind and raw.get("machine"):
         kept = {**raw, "notes": [*raw.get("notes", []), *args.note]}  # already says where it was measured
     else:
-        default = {"bench": "python -m kit.bench", "grading-cost": "python -m kit.bench --grading-cost"}
+        default = {
+            "bench": "python -m autograder.tools.bench",
+            "grading-cost": "python -m autograder.tools.bench --grading-cost",
+        }
         kept = envelope(
             args.kind,
             raw,
@@ -738,7 +740,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["record"]:
         return record_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="python -m autograder.docs", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder.tools.docs", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file is out of date")
     args = parser.parse_args(argv)
     try:
@@ -751,7 +753,7 @@ def main(argv=None) -> int:
         for p in changed:
             print(f"out of date: {p.relative_to(ROOT)}")
         if changed:
-            print("run `make docs` (python -m autograder.docs) and commit the result", file=sys.stderr)
+            print("run `make docs` (python -m autograder.tools.docs) and commit the result", file=sys.stderr)
         return 1 if changed else 0
     for p in changed:
         p.write_text(new[p])

@@ -2,16 +2,19 @@
 
 Drivers run the student's code where it lives (the grader's sandbox) and return data (tensors, numbers, names),
 never a verdict. The judge (autograder/checks/a3_transformers.py) builds its oracles from the weights it chose or
-read back, and scores the predictions with test labels the sandbox never sees. It calls them by their names in
-kit.a3 (`sub.kit("kit.a3:set_parameters", ...)`).
+read back, and scores the predictions with test labels the sandbox never sees. It calls them as
+"autograder.sandbox.drivers.a3:<name>".
 """
 
 from __future__ import annotations
 
 import torch
 
-from .a3_training import count_parameters, load, train_vit
-from .grading import set_parameters  # noqa: F401 (kit.a3:set_parameters, for the a3 checks)
+from kit.a3.attention_maps import attend
+from kit.a3.training import count_parameters, load, train_vit
+from kit.loops import predict
+
+from .common import set_parameters  # noqa: F401 (the a3 checks set a module's weights through it)
 
 
 def parameter_of(model, attr: str):
@@ -32,8 +35,7 @@ def parameter_of(model, attr: str):
 def attention_call(module, x) -> dict:
     """A self-attention module called as the course calls it, forward(x): {"out": what it returns (the output
     alone where it returns a pair), "weights": its attention weights, or None where they cannot be read}. The
-    kit's keyword return_attention is used only where forward takes it (kit.a3_attention_maps.attend)."""
-    from .a3_attention_maps import attend
+    kit's keyword return_attention is used only where forward takes it (kit.a3.attention_maps.attend)."""
 
     out, weights = attend(module, x)
     return {"out": out, "weights": weights}
@@ -59,7 +61,6 @@ def vit_predictions(vit, dataset="mnist", data=None, **kw) -> dict:
     """Train the student's ViT with train_vit (keywords as train_vit's); logits of the trained model on the test
     images (whose labels the sandbox does not have), the training losses, epochs and seconds, for the judge; "model"
     (a handle) is the trained model, from whose weights the judge recomputes the logits."""
-    from .grading import predict
 
     data = data if data is not None else load(dataset)
     model, hist = train_vit(vit, dataset, data=data, **kw)

@@ -157,7 +157,7 @@ def plot_attention(model, images, labels=None, path=None, mean=0.1307, std=0.308
     (bottom), upsampled to the image size."""
     import torch.nn.functional as F
 
-    from .plots import _save, plt
+    from ..plots import _save, plt
 
     images = images[:8]
     device = next(model.parameters()).device
@@ -198,7 +198,7 @@ def plot_attention_heads(model, image, label=None, path=None, mean=0.1307, std=0
     its brightest the largest weight, written in the title)."""
     import torch.nn.functional as F
 
-    from .plots import _save, plt
+    from ..plots import _save, plt
 
     image = image[None] if image.dim() == 3 else image[:1]
     device = next(model.parameters()).device

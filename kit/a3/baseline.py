@@ -7,8 +7,8 @@ import math
 
 import torch
 
-from .a3_training import count_parameters, load, make_optimizer, train_vit
-from .loops import fit_module, seed_everything
+from ..loops import evaluate_module, fit_module, seed_everything
+from .training import count_parameters, load, make_optimizer, train_vit
 
 
 class SmallCNN(torch.nn.Module):
@@ -88,7 +88,6 @@ def data_size_study(
     Each trained model reads the test set once, at the end (no test curve: nothing is selected). Returns rows
     {images, model, parameters, epochs, train_acc, test_acc, seconds}.
     """
-    from .loops import evaluate_module
 
     Xtrain, ytrain, Xtest, ytest = data if data is not None else load(dataset)
     rows = []

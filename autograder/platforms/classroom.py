@@ -1,6 +1,6 @@
 """make classroom A=a1: a GitHub Classroom template repository for one assignment.
 
-dist/classroom-<assignment>/ is the student kit for that assignment alone (autograder/student_kit.py: released
+dist/classroom-<assignment>/ is the student kit for that assignment alone (autograder/platforms/student_kit.py: released
 stubs and notebook, kit helpers, data layer, the grader with the PUBLIC checks only) plus
 .github/workflows/classroom.yml, which runs each public check of the quick and train tiers as its own step of
 GitHub's autograding actions (classroom-resources/autograding-command-grader, with the check's points as its
@@ -10,7 +10,7 @@ These checks run in the student's own repository, where the student can edit the
 they are feedback, not an authoritative grade. Grade the collected repositories with the full grader
 (`python -m autograder grade-many`), hidden checks included.
 
-`python -m autograder.classroom run a1_intro_nn/init_params [--submission assignments]` is the per-check
+`python -m autograder.platforms.classroom run a1_intro_nn/init_params [--submission assignments]` is the per-check
 command of the workflow: it grades that one check, prints the report table and exits 0 only if it passed.
 """
 
@@ -23,9 +23,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from .assignments import datasets_for, get as assignment_entry, resolve as resolve_assignment
+from ..assignments import datasets_for
+from ..assignments import get as assignment_entry
+from ..assignments import resolve as resolve_assignment
+from ..report import render_table
+from ..runner import grade, load_checks
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PYTHON_VERSION = "3.12"
 WORKFLOW_TIERS = ("quick", "train")  # the full tier needs a GPU or hours: not on a free runner
 
@@ -44,7 +48,6 @@ instructor grades the code you pushed with the full grader, hidden checks includ
 
 def public_checks(assignment: str):
     """The assignment's visible checks of the workflow's tiers, in the order the grader runs them."""
-    from .runner import load_checks
 
     return [c for c in load_checks(assignment) if not c.hidden and c.tier in WORKFLOW_TIERS]
 
@@ -115,7 +118,7 @@ def workflow(assignment: str) -> str:
                 "uses": "classroom-resources/autograding-command-grader@v1",
                 "with": {
                     "test-name": chk.name,
-                    "command": f"{CHECK_ENV} python -m autograder.classroom run {chk.id}",
+                    "command": f"{CHECK_ENV} python -m autograder.platforms.classroom run {chk.id}",
                     "timeout": math.ceil(chk.timeout / 60) + 2,  # the sandbox's start and the judge's imports on top
                     "max-score": whole_points(chk),
                 },
@@ -158,12 +161,12 @@ def workflow(assignment: str) -> str:
 
 def build(assignment: str, out: Path) -> Path:
     """Write the template repository `out` (replacing it)."""
-    from .student_kit import build as student_kit
+    from .student_kit import build as student_kit  # here: the repository runs this file without the kit builder
 
     assignment = resolve_assignment(assignment)
     out = Path(out)
     student_kit(out, [assignment], make_zip=False)
-    shutil.copy2(Path(__file__), out / "autograder" / "classroom.py")  # the workflow's per-check command
+    shutil.copy2(Path(__file__), out / "autograder" / "platforms" / "classroom.py")  # the workflow's per-check command
     flows = out / ".github" / "workflows"
     flows.mkdir(parents=True, exist_ok=True)
     (flows / "classroom.yml").write_text(workflow(assignment))
@@ -177,11 +180,9 @@ def build(assignment: str, out: Path) -> Path:
 
 def run_main(argv) -> int:
     """One check, graded as the workflow's step: exit 0 only when it passed."""
-    from .report import render_table
-    from .runner import grade, load_checks
 
     parser = argparse.ArgumentParser(
-        prog="python -m autograder.classroom run", description="grade one check; exit 0 only if it passed"
+        prog="python -m autograder.platforms.classroom run", description="grade one check; exit 0 only if it passed"
     )
     parser.add_argument("check", help="assignment/check, for example a1_intro_nn/init_params")
     parser.add_argument("--submission", default="assignments", help="folder holding the assignment's folder")
@@ -210,9 +211,9 @@ def main(argv=None) -> int:
     if argv[:1] == ["run"]:
         return run_main(argv[1:])
     parser = argparse.ArgumentParser(
-        prog="python -m autograder.classroom",
+        prog="python -m autograder.platforms.classroom",
         description=__doc__.split("\n\n")[0],
-        epilog="python -m autograder.classroom run ASSIGNMENT/CHECK: grade one check",
+        epilog="python -m autograder.platforms.classroom run ASSIGNMENT/CHECK: grade one check",
     )
     parser.add_argument("assignment", help="a1, a2, ... or the folder name")
     parser.add_argument("--out", help="folder to write (default: dist/classroom-<assignment>)")

@@ -1,4 +1,4 @@
-"""python -m autograder.mutants: typical student mistakes applied to the reference, and which checks catch them.
+"""python -m autograder.tools.mutants: typical student mistakes applied to the reference, and which checks catch them.
 
 Each mutant replaces snippets of one reference module (an instructor tool: it reads solutions/, the grader never
 does) and names the checks that must catch it. It is killed when each of those checks fails (a wrong answer, not
@@ -16,9 +16,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .runner import grade, shared_sandboxes
+from ..runner import grade, shared_sandboxes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class StaleMutant(Exception):
@@ -761,7 +761,7 @@ def run(assignments: list[str] | None = None, tier: str = "quick", out=None) -> 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.mutants", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m autograder.tools.mutants", description=__doc__)
     parser.add_argument("--assignment", action="append", help="assignment folder name(s) (default: all)")
     parser.add_argument("--tier", default="quick", choices=["quick", "train"])
     args = parser.parse_args(argv)

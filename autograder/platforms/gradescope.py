@@ -13,11 +13,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-from .assignments import datasets_for, resolve as resolve_assignment
-from .runner import select
+from ..assignments import datasets_for, resolve as resolve_assignment
+from ..runner import select
 from .student_kit import grader_requirements
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("autograder", "data_scripts", "kit")
 FILES = ("requirements.txt", "constraints.txt", "pyproject.toml")
 
@@ -134,7 +134,7 @@ def build(
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.gradescope", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m autograder.platforms.gradescope", description=__doc__)
     parser.add_argument("assignment", help="a1, a2, ... or the folder name")
     parser.add_argument("--out", help="zip path (default: dist/gradescope-<assignment>.zip)")
     parser.add_argument(

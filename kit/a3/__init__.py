@@ -3,18 +3,17 @@
 `from kit import a3` gives every name below, so the notebook, the command line and the autograder train exactly
 the same way; each job lives in its own module:
 
-    kit/a3_training.py        the course's ViT and its recipes, the optimizer and schedule, train_vit
-    kit/a3_baseline.py        the CNN baseline (SmallCNN, train_cnn) and the comparison by training-set size
-    kit/a3_attention_maps.py  attention maps, rollout, per-head maps and their plots
-    kit/a3_study.py           the hyper-parameter study, ranked on a validation split
-    kit/a3_timm.py            large pretrained ViTs (timm): where the weights come from, scratch vs fine-tuning
-    kit/a3_drivers.py         what the grader runs in its sandbox (called as "kit.a3:<name>")
-    kit/a3_commands.py        `python -m kit.a3 train|study|timm|pretrain|transfer` (`--help` lists them)
+    kit/a3/training.py        the course's ViT and its recipes, the optimizer and schedule, train_vit
+    kit/a3/baseline.py        the CNN baseline (SmallCNN, train_cnn) and the comparison by training-set size
+    kit/a3/attention_maps.py  attention maps, rollout, per-head maps and their plots
+    kit/a3/study.py           the hyper-parameter study, ranked on a validation split
+    kit/a3/pretrained.py      large pretrained ViTs (timm): where the weights come from, scratch vs fine-tuning
+    kit/a3/commands.py        `python -m kit.a3 train|study|timm|pretrain|transfer` (`--help` lists them)
 """
 
 from __future__ import annotations
 
-from .a3_attention_maps import (
+from .attention_maps import (
     ATTENTION_NAMES,
     attend,
     attention_maps,
@@ -25,11 +24,10 @@ from .a3_attention_maps import (
     plot_attention,
     plot_attention_heads,
 )
-from .a3_baseline import SmallCNN, comparison_table, data_size_study, data_size_table, train_cnn
-from .a3_commands import main
-from .a3_drivers import attention_call, parameter_of, raised, set_parameters, vit_predictions
-from .a3_study import STUDY_BUDGET, STUDY_VALUES, StudyRows, split_validation, study, study_table, validation_split
-from .a3_timm import (
+from .baseline import SmallCNN, comparison_table, data_size_study, data_size_table, train_cnn
+from .commands import main
+from .study import STUDY_BUDGET, STUDY_VALUES, StudyRows, split_validation, study, study_table, validation_split
+from .pretrained import (
     TIMM_MODELS,
     NoPretrainedWeights,
     make_timm_vit,
@@ -39,7 +37,7 @@ from .a3_timm import (
     train_timm,
     transfer,
 )
-from .a3_training import (
+from .training import (
     COURSE_TRAINING,
     COURSE_VIT,
     FAST_TRAINING,
@@ -101,15 +99,6 @@ __all__ = [
     "train_timm",
     "save_checkpoint",
     "transfer",
-    # the grader's drivers
-    "set_parameters",
-    "parameter_of",
-    "raised",
-    "attention_call",
-    "vit_predictions",
     # the command line
     "main",
 ]
-
-if __name__ == "__main__":
-    main()

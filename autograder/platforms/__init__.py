@@ -1,0 +1,1 @@
+"""Where the grader meets its users: nbgrader, Gradescope, PrairieLearn, GitHub Classroom, the student kit and its hand-in."""

@@ -1,0 +1,1 @@
+"""The maintainers' tools: the docs generator, the mutants, the reference notebooks, the benchmark."""

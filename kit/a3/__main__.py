@@ -1,0 +1,5 @@
+"""`python -m kit.a3 ...`"""
+
+from .commands import main
+
+main()
