@@ -19,6 +19,14 @@ docs/measurements.md is written whole. Other pages hold generated blocks between
 
 markers (NAME one of BLOCKS); everything outside the markers is left as written. Edit this module, not the
 blocks: the next `make docs` would overwrite them, and tests/test_docs.py fails until it has run.
+
+A figure inside a sentence is generated the same way, between inline markers:
+
+    the check asks for <!-- figure: threshold a2.full_vanilla jpeg-q75 -->66 %<!-- end figure --> on the JPEG copy
+
+(the words after `figure:` name it: see FIGURES). Both kinds of markers work in the markdown cells of the
+instructor notebooks (solutions/*/*.ipynb) as in the pages, so a notebook's figures come from kit/recipes.py and
+docs/data/ too; `make release` then carries them to assignments/.
 """
 
 from __future__ import annotations
@@ -682,12 +690,14 @@ def fill_blocks(text: str, rows, records, base: Path, name: str = "") -> str:
         body = BLOCKS[m.group(2)](rows, records, base)
         return f"{m.group(1)}{body}\n{m.group(4)}"
 
-    return MARKER.sub(fill, text)
+    return fill_figures(MARKER.sub(fill, text), records, name)
 
 
 def pages_with_blocks() -> list[Path]:
     candidates = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-    return [p for p in candidates if p != PAGE and OPENING.search(p.read_text())]
+    return [
+        p for p in candidates if p != PAGE and (OPENING.search(p.read_text()) or FIGURE_OPENING.search(p.read_text()))
+    ]
 
 
 def render_all(data: Path = DATA) -> dict[Path, str]:
@@ -696,12 +706,149 @@ def render_all(data: Path = DATA) -> dict[Path, str]:
     out = {PAGE: render_page(rows, records)}
     for path in pages_with_blocks():
         out[path] = fill_blocks(path.read_text(), rows, records, path.parent, str(path.relative_to(ROOT)))
+    for path in notebooks_with_figures():
+        out[path] = fill_notebook(path.read_text(), rows, records, path.parent, str(path.relative_to(ROOT)))
     return out
 
 
 def stale(data: Path = DATA) -> list[Path]:
     """The files whose text differs from what `make docs` would write now."""
     return [p for p, text in render_all(data).items() if not p.is_file() or p.read_text() != text]
+
+
+# ---------------------------------------------------------------- figures inside a sentence
+FIGURE = re.compile(r"<!-- figure: ([^<>]+?) -->(.*?)<!-- end figure -->", re.S)
+FIGURE_OPENING = re.compile(r"<!-- figure: ")
+NOTEBOOKS = ROOT / "solutions"
+
+
+def _recipe(name: str):
+    from kit.recipes import recipe
+
+    try:
+        return recipe(name)
+    except KeyError as err:
+        raise DocsError(str(err).strip("'\"")) from None
+
+
+def _newest(records, kind: str, found):
+    """The first (newest) record of `kind` for which found(record) is not None, and that value."""
+    for record in records:
+        if record["kind"] == kind:
+            value = found(record)
+            if value is not None:
+                return value
+    return None
+
+
+def _measured_plain(check_id: str, records) -> str | None:
+    def found(record):
+        for row in record["results"].get("checks", []):
+            if row["check"] == check_id and row.get("min") is not None:
+                spread = _pct(row["min"]) if row["min"] == row["max"] else f"{_pct(row['min'])}–{_pct(row['max'])}"
+                return f"{spread} over {row['runs']} seed{'s' * (row['runs'] > 1)}"
+        return None
+
+    return _newest(records, "determinism", found)
+
+
+def _bench(model: str, field: str, records) -> str | None:
+    def found(record):
+        for result in record["results"]:
+            for m in result.get("models", []):
+                if m["model"] == model and m.get(field) is not None:
+                    value = m[field]
+                    return _pct(value) if field == "test_acc" else _duration(value)
+        return None
+
+    return _newest(records, "bench", found)
+
+
+def _duration(seconds: float) -> str:
+    """How a time reads in prose: '40 s', 'about 3 min'."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"about {seconds / 60:.0f} min"
+
+
+def _part_time(assignment: str, part: str, records) -> str | None:
+    """The seconds the instructor notebook's part (a heading's start: "Part 3") took, full budget."""
+
+    def found(record):
+        if record.get("budget", "full") != "full":
+            return None
+        parts = (record.get("notebooks", {}).get(assignment) or {}).get("parts") or {}
+        hits = [s for name, s in parts.items() if name == part or name.startswith(part + " ")]
+        return _duration(sum(hits)) if hits else None
+
+    return _newest(records, "notebook-timings", found)
+
+
+def figure(name: str, records) -> str:
+    """The text of the inline figure `name` (its words, separated by spaces):
+
+    threshold RECIPE [SOURCE]   the accuracy the recipe's check asks for (kit/recipes.py)       "66 %"
+    target RECIPE               the target kit/recipes.py gives the recipe                      "85 %"
+    setting RECIPE KEY          one of the recipe's trainer settings                            "15"
+    measured CHECK              the newest determinism record of a check (docs/data)            "67.71 %–69.14 % over 3 seeds"
+    bench "MODEL" FIELD         the newest bench record of a model: test_acc, s_per_epoch, time_to_target_s
+                                                                                                "98.61 %", "29 s"
+    time ASSIGNMENT "PART"      the full-budget time of a notebook part ("Part 3"), docs/data/notebook-timings-full.json
+                                                                                                "about 3 min"
+    """
+    import shlex
+
+    kind, *args = shlex.split(name)
+    try:
+        if kind == "threshold" and len(args) in (1, 2):
+            return _threshold(_recipe(args[0]).threshold_for(*args[1:]))
+        if kind == "target" and len(args) == 1 and _recipe(args[0]).target is not None:
+            return _threshold(_recipe(args[0]).target)
+        if kind == "setting" and len(args) == 2:
+            return _setting(_recipe(args[0]).settings[args[1]])
+        value = None
+        if kind == "measured" and len(args) == 1:
+            value = _measured_plain(args[0], records)
+        elif kind == "bench" and len(args) == 2:
+            value = _bench(args[0], args[1], records)
+        elif kind == "time" and len(args) == 2:
+            value = _part_time(args[0], args[1], records)
+        if value is not None:
+            return value
+    except KeyError as err:
+        raise DocsError(f"figure {name!r}: {err}") from None
+    raise DocsError(f"figure {name!r}: no such figure (kit/recipes.py, docs/data); see autograder.docs.figure")
+
+
+def fill_figures(text: str, records, name: str = "") -> str:
+    """`text` with every inline figure written anew."""
+    if text.count("<!-- figure: ") != len(FIGURE.findall(text)):
+        raise DocsError(f"{name}: a `<!-- figure: NAME -->` marker has no `<!-- end figure -->`")
+    try:
+        return FIGURE.sub(
+            lambda m: f"<!-- figure: {m.group(1)} -->{figure(m.group(1), records)}<!-- end figure -->", text
+        )
+    except DocsError as err:
+        raise DocsError(f"{name}: {err}") from None
+
+
+def notebooks_with_figures() -> list[Path]:
+    """The instructor notebooks whose markdown cells hold generated blocks or figures."""
+    found = []
+    for path in sorted(NOTEBOOKS.glob("*/*.ipynb")):
+        text = path.read_text()
+        if "<!-- generated: " in text or "<!-- figure: " in text:
+            found.append(path)
+    return found
+
+
+def fill_notebook(text: str, rows, records, base: Path, name: str = "") -> str:
+    """A notebook's JSON with the blocks and figures of its markdown cells written anew (code cells as they are)."""
+    import nbformat
+
+    nb = nbformat.reads(text, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            cell.source = fill_blocks(cell.source, rows, records, base, f"{name}, cell {i}")
+    return nbformat.writes(nb) + "\n"
 
 
 def record_main(argv) -> int:
