@@ -707,7 +707,9 @@ def render_all(data: Path = DATA) -> dict[Path, str]:
     for path in pages_with_blocks():
         out[path] = fill_blocks(path.read_text(), rows, records, path.parent, str(path.relative_to(ROOT)))
     for path in notebooks_with_figures():
-        out[path] = fill_notebook(path.read_text(), rows, records, path.parent, str(path.relative_to(ROOT)))
+        out[path] = fill_notebook(
+            path.read_text(), rows, records, path.parent, f"solutions/{path.relative_to(NOTEBOOKS)}"
+        )
     return out
 
 
@@ -770,14 +772,15 @@ def _duration(seconds: float) -> str:
 
 
 def _part_time(assignment: str, part: str, records) -> str | None:
-    """The seconds the instructor notebook's part (a heading's start: "Part 3") took, full budget."""
+    """How long the instructor notebook's part (a heading's start: "Part 3") took, full budget, and where."""
 
     def found(record):
         if record.get("budget", "full") != "full":
             return None
         parts = (record.get("notebooks", {}).get(assignment) or {}).get("parts") or {}
         hits = [s for name, s in parts.items() if name == part or name.startswith(part + " ")]
-        return _duration(sum(hits)) if hits else None
+        where = record["machine"].split(",")[0]  # '2-core AMD EPYC': what a student compares with
+        return f"{_duration(sum(hits))} on a {where}" if hits else None
 
     return _newest(records, "notebook-timings", found)
 
@@ -792,7 +795,7 @@ def figure(name: str, records) -> str:
     bench "MODEL" FIELD         the newest bench record of a model: test_acc, s_per_epoch, time_to_target_s
                                                                                                 "98.61 %", "29 s"
     time ASSIGNMENT "PART"      the full-budget time of a notebook part ("Part 3"), docs/data/notebook-timings-full.json
-                                                                                                "about 3 min"
+                                                                                                "about 6 min on a 2-core AMD EPYC"
     """
     import shlex
 
@@ -849,6 +852,35 @@ def fill_notebook(text: str, rows, records, base: Path, name: str = "") -> str:
         if cell.cell_type == "markdown":
             cell.source = fill_blocks(cell.source, rows, records, base, f"{name}, cell {i}")
     return nbformat.writes(nb) + "\n"
+
+
+# a measured figure typed in a notebook's text: a number with a percent sign or a unit of time (a range counts once)
+TYPED = re.compile(
+    r"(?<![\w.,])\d+(?:[.,]\d+)*(?:\s*[-–]\s*\d+(?:[.,]\d+)*)?\s*(?:%|(?:s|seconds?|min|minutes?|h|hours?)\b)"
+)
+# numbers of that shape that are not measurements, each with why (keep this list short)
+NOT_MEASURED = {
+    "about 10 %": "chance with ten balanced classes (a2's initial accuracy): 1/10, not a measurement",
+}
+
+
+def typed_figures(path: Path) -> list[str]:
+    """'cell 12: 98.61 %': the figures typed in a notebook's markdown cells and code comments, outside generated
+    blocks and figures and other than NOT_MEASURED; tests/test_docs.py asks for none."""
+    import nbformat
+
+    found = []
+    for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        text = cell.source
+        if cell.cell_type == "code":
+            text = "\n".join(line.split("#", 1)[1] for line in text.splitlines() if "#" in line)
+        elif cell.cell_type != "markdown":
+            continue
+        text = FIGURE.sub("", MARKER.sub("", text))
+        for allowed in NOT_MEASURED:
+            text = text.replace(allowed, "")
+        found += [f"cell {i}: {m.group(0)}" for m in TYPED.finditer(text)]
+    return found
 
 
 def record_main(argv) -> int:
