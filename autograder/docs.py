@@ -573,7 +573,7 @@ def _measured(check_ids, records, base: Path) -> str:
 
 
 def render_recipes(rows, records, base: Path) -> str:
-    """Every named recipe of kit/recipes.py: its settings, its threshold by data source, the course's target, the
+    """Every named recipe of kit/recipes.py: its settings, its threshold by data source, its target, the
     checks that grade it and what they measured (the newest determinism record in docs/data/)."""
     from kit.recipes import RECIPES
 
@@ -585,7 +585,7 @@ def render_recipes(rows, records, base: Path) -> str:
             if c.recipe:
                 graded.setdefault(c.recipe, []).append(c)
     lines = [
-        "| recipe | trains | settings | threshold | course's target | graded by | measured |",
+        "| recipe | trains | settings | threshold | target (a student's report) | graded by | measured |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, found in RECIPES.items():
@@ -605,7 +605,8 @@ def render_recipes(rows, records, base: Path) -> str:
     lines += [
         "",
         "Written by `make docs` from `kit/recipes.py` (each recipe's settings, threshold by data source and "
-        "the course's target, one line each), the checks that name it (`@check(..., recipe=NAME)`) and the "
+        "target, one line each; the targets are figures of one student's report of the course, not the course's, "
+        "and `make bench` times the models to them), the checks that name it (`@check(..., recipe=NAME)`) and the "
         "newest `python -m autograder determinism --json` record of each check in `docs/data/`. Data "
         "sources: `original` is CIFAR-10 as torchvision downloads it, `jpeg-q75` the offline mirror's JPEG "
         "export; `data_scripts.cifar10_source()` tells which one a machine has.",
@@ -743,9 +744,13 @@ def _newest(records, kind: str, found):
     return None
 
 
-def _measured_plain(check_id: str, records) -> str | None:
+def _measured_plain(check_id: str, records, passed: bool = False) -> str | None:
+    """'98.16 %–98.35 % over 20 seeds' (the accuracies) or, `passed`, '20 of 20 seeds'."""
+
     def found(record):
         for row in record["results"].get("checks", []):
+            if row["check"] == check_id and passed:
+                return f"{row['passed']} of {row['runs']} seed{'s' * (row['runs'] > 1)}"
             if row["check"] == check_id and row.get("min") is not None:
                 spread = _pct(row["min"]) if row["min"] == row["max"] else f"{_pct(row['min'])}–{_pct(row['max'])}"
                 return f"{spread} over {row['runs']} seed{'s' * (row['runs'] > 1)}"
@@ -771,14 +776,19 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"about {seconds / 60:.0f} min"
 
 
-def _part_time(assignment: str, part: str, records) -> str | None:
-    """How long the instructor notebook's part (a heading's start: "Part 3") took, full budget, and where."""
+def _part_time(assignment: str, part: str | None, records) -> str | None:
+    """How long the instructor notebook's part (a heading's start: "Part 3"; None: the whole notebook) took, full
+    budget, and where."""
 
     def found(record):
         if record.get("budget", "full") != "full":
             return None
-        parts = (record.get("notebooks", {}).get(assignment) or {}).get("parts") or {}
-        hits = [s for name, s in parts.items() if name == part or name.startswith(part + " ")]
+        notebook = record.get("notebooks", {}).get(assignment) or {}
+        parts = notebook.get("parts") or {}
+        if part is None:
+            hits = [notebook["seconds"]] if notebook.get("seconds") is not None else []
+        else:
+            hits = [s for name, s in parts.items() if name == part or name.startswith(part + " ")]
         where = record["machine"].split(",")[0]  # '2-core AMD EPYC': what a student compares with
         return f"{_duration(sum(hits))} on a {where}" if hits else None
 
@@ -792,9 +802,10 @@ def figure(name: str, records) -> str:
     target RECIPE               the target kit/recipes.py gives the recipe                      "85 %"
     setting RECIPE KEY          one of the recipe's trainer settings                            "15"
     measured CHECK              the newest determinism record of a check (docs/data)            "67.71 %–69.14 % over 3 seeds"
+    passed CHECK                the same record's pass count                                    "20 of 20 seeds"
     bench "MODEL" FIELD         the newest bench record of a model: test_acc, s_per_epoch, time_to_target_s
                                                                                                 "98.61 %", "29 s"
-    time ASSIGNMENT "PART"      the full-budget time of a notebook part ("Part 3"), docs/data/notebook-timings-full.json
+    time ASSIGNMENT ["PART"]    the full-budget time of a notebook or of its part ("Part 3"), notebook-timings-full.json
                                                                                                 "about 6 min on a 2-core AMD EPYC"
     """
     import shlex
@@ -808,12 +819,12 @@ def figure(name: str, records) -> str:
         if kind == "setting" and len(args) == 2:
             return _setting(_recipe(args[0]).settings[args[1]])
         value = None
-        if kind == "measured" and len(args) == 1:
-            value = _measured_plain(args[0], records)
+        if kind in ("measured", "passed") and len(args) == 1:
+            value = _measured_plain(args[0], records, passed=kind == "passed")
         elif kind == "bench" and len(args) == 2:
             value = _bench(args[0], args[1], records)
-        elif kind == "time" and len(args) == 2:
-            value = _part_time(args[0], args[1], records)
+        elif kind == "time" and len(args) in (1, 2):
+            value = _part_time(args[0], (args[1:] or [None])[0], records)
         if value is not None:
             return value
     except KeyError as err:
