@@ -720,8 +720,9 @@ def stale(data: Path = DATA) -> list[Path]:
 
 
 # ---------------------------------------------------------------- figures inside a sentence
-FIGURE = re.compile(r"<!-- figure: ([^<>]+?) -->(.*?)<!-- end figure -->", re.S)
-FIGURE_OPENING = re.compile(r"<!-- figure: ")
+# a figure's markers quoted in `code` are text (as the docs that explain them quote them)
+FIGURE = re.compile(r"(?<!`)<!-- figure: ([^<>]+?) -->(.*?)<!-- end figure -->", re.S)
+FIGURE_OPENING = re.compile(r"(?<!`)<!-- figure: ")
 NOTEBOOKS = ROOT / "solutions"
 
 
@@ -834,7 +835,7 @@ def figure(name: str, records) -> str:
 
 def fill_figures(text: str, records, name: str = "") -> str:
     """`text` with every inline figure written anew."""
-    if text.count("<!-- figure: ") != len(FIGURE.findall(text)):
+    if len(FIGURE_OPENING.findall(text)) != len(FIGURE.findall(text)):
         raise DocsError(f"{name}: a `<!-- figure: NAME -->` marker has no `<!-- end figure -->`")
     try:
         return FIGURE.sub(

@@ -201,6 +201,8 @@ def test_the_notebooks_figures_come_from_recipes_and_docs_data(tmp_path, monkeyp
     fresh = docs.fill_notebook(_notebook([cell]), rows, records, ROOT, "x.ipynb")
     assert "-->66 %<!-- end figure --> on the JPEG copy" in fresh
     assert docs.fill_notebook(fresh, rows, records, ROOT, "x.ipynb") == fresh
+    quoted = _notebook(["a marker quoted as code, `<!-- figure: NAME -->` … `<!-- end figure -->`, is text"])
+    assert docs.fill_notebook(quoted, rows, records, ROOT, "x.ipynb") == quoted
     vanilla = recipes.RECIPES["a2.full_vanilla"]
     monkeypatch.setitem(recipes.RECIPES, "a2.full_vanilla", dataclasses.replace(vanilla, threshold={"jpeg-q75": 0.655}))
     assert "-->65.5 %<!-- end figure -->" in docs.fill_notebook(fresh, rows, records, ROOT, "x.ipynb")
