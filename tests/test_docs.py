@@ -183,3 +183,65 @@ def test_grade_many_throughput_is_rendered_from_its_record(tmp_path):
     assert "Grading a class" in docs.render_page(docs.counts(), records)
     with pytest.raises(docs.DocsError, match="with grading_cost"):
         docs.BLOCKS["grading-cost"](docs.counts(), records, ROOT / "docs")
+
+
+def _notebook(cells) -> str:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(c) for c in cells])
+    return nbformat.writes(nb) + "\n"
+
+
+@pytest.mark.quick
+def test_the_notebooks_figures_come_from_recipes_and_docs_data(tmp_path, monkeypatch):
+    """A notebook's inline figure is written from kit/recipes.py or docs/data like a page's; a stale one makes
+    `make docs --check` (and test_checked_in_docs_are_what_make_docs_writes) fail."""
+    from kit import recipes
+
+    rows, records = docs.counts(), docs.load_measurements()
+    cell = "at least <!-- figure: threshold a2.full_vanilla jpeg-q75 -->12 %<!-- end figure --> on the JPEG copy"
+    fresh = docs.fill_notebook(_notebook([cell]), rows, records, ROOT, "x.ipynb")
+    assert "-->66 %<!-- end figure --> on the JPEG copy" in fresh
+    assert docs.fill_notebook(fresh, rows, records, ROOT, "x.ipynb") == fresh
+    quoted = _notebook(["a marker quoted as code, `<!-- figure: NAME -->` … `<!-- end figure -->`, is text"])
+    assert docs.fill_notebook(quoted, rows, records, ROOT, "x.ipynb") == quoted
+    vanilla = recipes.RECIPES["a2.full_vanilla"]
+    monkeypatch.setitem(recipes.RECIPES, "a2.full_vanilla", dataclasses.replace(vanilla, threshold={"jpeg-q75": 0.655}))
+    assert "-->65.5 %<!-- end figure -->" in docs.fill_notebook(fresh, rows, records, ROOT, "x.ipynb")
+    monkeypatch.setitem(recipes.RECIPES, "a2.full_vanilla", vanilla)
+    # a stale copy of an instructor notebook is out of date
+    for path in docs.notebooks_with_figures():
+        copy = tmp_path / path.parent.name / path.name
+        copy.parent.mkdir()
+        copy.write_text(path.read_text().replace("-->66 %<!-- end figure -->", "-->68 %<!-- end figure -->"))
+    monkeypatch.setattr(docs, "NOTEBOOKS", tmp_path)
+    stale = docs.stale()
+    assert stale == [tmp_path / "a2_cnn" / "a2_cnn.ipynb"], stale
+    for text, error in (
+        ("<!-- figure: threshold nope.nope -->1 %<!-- end figure -->", "no recipe 'nope.nope'"),
+        ("<!-- figure: bench nobody test_acc -->1 %<!-- end figure -->", "no such figure"),
+        ("<!-- figure: target a2.full_vanilla -->1 %", "has no `<!-- end figure -->`"),
+    ):
+        with pytest.raises(docs.DocsError, match=error):
+            docs.fill_notebook(_notebook([text]), rows, records, ROOT, "x.ipynb")
+
+
+@pytest.mark.quick
+def test_no_measured_figure_is_typed_in_a_notebook(tmp_path):
+    """Percentages and times in the instructor notebooks' text (keys included) are generated figures: typed, they
+    go stale the day a recipe or a measurement changes."""
+    typed = {p.name: docs.typed_figures(p) for p in sorted(docs.NOTEBOOKS.glob("*/*.ipynb"))}
+    assert typed and not any(typed.values()), (
+        f"typed figures: {typed}; write them as <!-- figure: NAME -->…<!-- end figure --> (autograder.tools.docs.figure) "
+        "or in words"
+    )
+    sample = tmp_path / "x.ipynb"
+    sample.write_text(
+        _notebook(
+            [
+                "reaches 98.61 % in 3 min, 20-27 s per epoch",
+                "the check asks <!-- figure: target a3.fast -->98 %<!-- end figure -->; chance is about 10 %",
+            ]
+        )
+    )
+    assert docs.typed_figures(sample) == ["cell 0: 98.61 %", "cell 0: 3 min", "cell 0: 20-27 s"]

@@ -1350,8 +1350,8 @@ def lr_schedule(sub):
 
 
 # ---------------------------------------------------------------- trainings (recipes and thresholds: kit/recipes.py)
-# Full tier, by CIFAR-10 source: the course's targets on the original pixels; the offline mirror's JPEG export
-# (quality 75) loses detail, and there the thresholds come from the reference's runs.
+# Full tier, by CIFAR-10 source: on the original pixels, the targets of one student's report of the course; the
+# offline mirror's JPEG export (quality 75) loses detail, and there the thresholds come from the reference's runs.
 
 
 def _test_labels(sub, limit_test=None):

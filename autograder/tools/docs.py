@@ -19,6 +19,14 @@ docs/measurements.md is written whole. Other pages hold generated blocks between
 
 markers (NAME one of BLOCKS); everything outside the markers is left as written. Edit this module, not the
 blocks: the next `make docs` would overwrite them, and tests/test_docs.py fails until it has run.
+
+A figure inside a sentence is generated the same way, between inline markers:
+
+    the check asks for <!-- figure: threshold a2.full_vanilla jpeg-q75 -->66 %<!-- end figure --> on the JPEG copy
+
+(the words after `figure:` name it: see FIGURES). Both kinds of markers work in the markdown cells of the
+instructor notebooks (solutions/*/*.ipynb) as in the pages, so a notebook's figures come from kit/recipes.py and
+docs/data/ too; `make release` then carries them to assignments/.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ import sys
 from pathlib import Path
 
 from autograder.tools.bench import describe_decision, speed_decision
-from kit.recipes import RECIPES
+from kit.recipes import RECIPES, recipe
 
 from ..api import TIERS
 from ..assignments import REGISTRY
@@ -567,7 +575,7 @@ def _measured(check_ids, records, base: Path) -> str:
 
 
 def render_recipes(rows, records, base: Path) -> str:
-    """Every named recipe of kit/recipes.py: its settings, its threshold by data source, the course's target, the
+    """Every named recipe of kit/recipes.py: its settings, its threshold by data source, its target, the
     checks that grade it and what they measured (the newest determinism record in docs/data/)."""
 
     graded = {}
@@ -576,7 +584,7 @@ def render_recipes(rows, records, base: Path) -> str:
             if c.recipe:
                 graded.setdefault(c.recipe, []).append(c)
     lines = [
-        "| recipe | trains | settings | threshold | course's target | graded by | measured |",
+        "| recipe | trains | settings | threshold | target (a student's report) | graded by | measured |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, found in RECIPES.items():
@@ -596,7 +604,8 @@ def render_recipes(rows, records, base: Path) -> str:
     lines += [
         "",
         "Written by `make docs` from `kit/recipes.py` (each recipe's settings, threshold by data source and "
-        "the course's target, one line each), the checks that name it (`@check(..., recipe=NAME)`) and the "
+        "target, one line each; the targets are figures of one student's report of the course, not the course's, "
+        "and `make bench` times the models to them), the checks that name it (`@check(..., recipe=NAME)`) and the "
         "newest `python -m autograder determinism --json` record of each check in `docs/data/`. Data "
         "sources: `original` is CIFAR-10 as torchvision downloads it, `jpeg-q75` the offline mirror's JPEG "
         "export; `data_scripts.cifar10_source()` tells which one a machine has.",
@@ -681,12 +690,14 @@ def fill_blocks(text: str, rows, records, base: Path, name: str = "") -> str:
         body = BLOCKS[m.group(2)](rows, records, base)
         return f"{m.group(1)}{body}\n{m.group(4)}"
 
-    return MARKER.sub(fill, text)
+    return fill_figures(MARKER.sub(fill, text), records, name)
 
 
 def pages_with_blocks() -> list[Path]:
     candidates = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-    return [p for p in candidates if p != PAGE and OPENING.search(p.read_text())]
+    return [
+        p for p in candidates if p != PAGE and (OPENING.search(p.read_text()) or FIGURE_OPENING.search(p.read_text()))
+    ]
 
 
 def render_all(data: Path = DATA) -> dict[Path, str]:
@@ -695,12 +706,190 @@ def render_all(data: Path = DATA) -> dict[Path, str]:
     out = {PAGE: render_page(rows, records)}
     for path in pages_with_blocks():
         out[path] = fill_blocks(path.read_text(), rows, records, path.parent, str(path.relative_to(ROOT)))
+    for path in notebooks_with_figures():
+        out[path] = fill_notebook(
+            path.read_text(), rows, records, path.parent, f"solutions/{path.relative_to(NOTEBOOKS)}"
+        )
     return out
 
 
 def stale(data: Path = DATA) -> list[Path]:
     """The files whose text differs from what `make docs` would write now."""
     return [p for p, text in render_all(data).items() if not p.is_file() or p.read_text() != text]
+
+
+# ---------------------------------------------------------------- figures inside a sentence
+# a figure's markers quoted in `code` are text (as the docs that explain them quote them)
+FIGURE = re.compile(r"(?<!`)<!-- figure: ([^<>]+?) -->(.*?)<!-- end figure -->", re.S)
+FIGURE_OPENING = re.compile(r"(?<!`)<!-- figure: ")
+NOTEBOOKS = ROOT / "solutions"
+
+
+def _recipe(name: str):
+    try:
+        return recipe(name)
+    except KeyError as err:
+        raise DocsError(str(err).strip("'\"")) from None
+
+
+def _newest(records, kind: str, found):
+    """The first (newest) record of `kind` for which found(record) is not None, and that value."""
+    for record in records:
+        if record["kind"] == kind:
+            value = found(record)
+            if value is not None:
+                return value
+    return None
+
+
+def _measured_plain(check_id: str, records, passed: bool = False) -> str | None:
+    """'98.16 %–98.35 % over 20 seeds' (the accuracies) or, `passed`, '20 of 20 seeds'."""
+
+    def found(record):
+        for row in record["results"].get("checks", []):
+            if row["check"] == check_id and passed:
+                return f"{row['passed']} of {row['runs']} seed{'s' * (row['runs'] > 1)}"
+            if row["check"] == check_id and row.get("min") is not None:
+                spread = _pct(row["min"]) if row["min"] == row["max"] else f"{_pct(row['min'])}–{_pct(row['max'])}"
+                return f"{spread} over {row['runs']} seed{'s' * (row['runs'] > 1)}"
+        return None
+
+    return _newest(records, "determinism", found)
+
+
+def _bench(model: str, field: str, records) -> str | None:
+    def found(record):
+        for result in record["results"]:
+            for m in result.get("models", []):
+                if m["model"] == model and m.get(field) is not None:
+                    value = m[field]
+                    return _pct(value) if field == "test_acc" else _duration(value)
+        return None
+
+    return _newest(records, "bench", found)
+
+
+def _duration(seconds: float) -> str:
+    """How a time reads in prose: '40 s', 'about 3 min'."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"about {seconds / 60:.0f} min"
+
+
+def _part_time(assignment: str, part: str | None, records) -> str | None:
+    """How long the instructor notebook's part (a heading's start: "Part 3"; None: the whole notebook) took, full
+    budget, and where."""
+
+    def found(record):
+        if record.get("budget", "full") != "full":
+            return None
+        notebook = record.get("notebooks", {}).get(assignment) or {}
+        parts = notebook.get("parts") or {}
+        if part is None:
+            hits = [notebook["seconds"]] if notebook.get("seconds") is not None else []
+        else:
+            hits = [s for name, s in parts.items() if name == part or name.startswith(part + " ")]
+        where = record["machine"].split(",")[0]  # '2-core AMD EPYC': what a student compares with
+        return f"{_duration(sum(hits))} on a {where}" if hits else None
+
+    return _newest(records, "notebook-timings", found)
+
+
+def figure(name: str, records) -> str:
+    """The text of the inline figure `name` (its words, separated by spaces):
+
+    threshold RECIPE [SOURCE]   the accuracy the recipe's check asks for (kit/recipes.py)       "66 %"
+    target RECIPE               the target kit/recipes.py gives the recipe                      "85 %"
+    setting RECIPE KEY          one of the recipe's trainer settings                            "15"
+    measured CHECK              the newest determinism record of a check (docs/data)            "67.71 %–69.14 % over 3 seeds"
+    passed CHECK                the same record's pass count                                    "20 of 20 seeds"
+    bench "MODEL" FIELD         the newest bench record of a model: test_acc, s_per_epoch, time_to_target_s
+                                                                                                "98.61 %", "29 s"
+    time ASSIGNMENT ["PART"]    the full-budget time of a notebook or of its part ("Part 3"), notebook-timings-full.json
+                                                                                                "about 6 min on a 2-core AMD EPYC"
+    """
+    import shlex
+
+    kind, *args = shlex.split(name)
+    try:
+        if kind == "threshold" and len(args) in (1, 2):
+            return _threshold(_recipe(args[0]).threshold_for(*args[1:]))
+        if kind == "target" and len(args) == 1 and _recipe(args[0]).target is not None:
+            return _threshold(_recipe(args[0]).target)
+        if kind == "setting" and len(args) == 2:
+            return _setting(_recipe(args[0]).settings[args[1]])
+        value = None
+        if kind in ("measured", "passed") and len(args) == 1:
+            value = _measured_plain(args[0], records, passed=kind == "passed")
+        elif kind == "bench" and len(args) == 2:
+            value = _bench(args[0], args[1], records)
+        elif kind == "time" and len(args) in (1, 2):
+            value = _part_time(args[0], (args[1:] or [None])[0], records)
+        if value is not None:
+            return value
+    except KeyError as err:
+        raise DocsError(f"figure {name!r}: {err}") from None
+    raise DocsError(f"figure {name!r}: no such figure (kit/recipes.py, docs/data); see autograder.tools.docs.figure")
+
+
+def fill_figures(text: str, records, name: str = "") -> str:
+    """`text` with every inline figure written anew."""
+    if len(FIGURE_OPENING.findall(text)) != len(FIGURE.findall(text)):
+        raise DocsError(f"{name}: a `<!-- figure: NAME -->` marker has no `<!-- end figure -->`")
+    try:
+        return FIGURE.sub(
+            lambda m: f"<!-- figure: {m.group(1)} -->{figure(m.group(1), records)}<!-- end figure -->", text
+        )
+    except DocsError as err:
+        raise DocsError(f"{name}: {err}") from None
+
+
+def notebooks_with_figures() -> list[Path]:
+    """The instructor notebooks whose markdown cells hold generated blocks or figures."""
+    found = []
+    for path in sorted(NOTEBOOKS.glob("*/*.ipynb")):
+        text = path.read_text()
+        if "<!-- generated: " in text or "<!-- figure: " in text:
+            found.append(path)
+    return found
+
+
+def fill_notebook(text: str, rows, records, base: Path, name: str = "") -> str:
+    """A notebook's JSON with the blocks and figures of its markdown cells written anew (code cells as they are)."""
+    import nbformat
+
+    nb = nbformat.reads(text, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            cell.source = fill_blocks(cell.source, rows, records, base, f"{name}, cell {i}")
+    return nbformat.writes(nb) + "\n"
+
+
+# a measured figure typed in a notebook's text: a number with a percent sign or a unit of time (a range counts once)
+TYPED = re.compile(
+    r"(?<![\w.,])\d+(?:[.,]\d+)*(?:\s*[-–]\s*\d+(?:[.,]\d+)*)?\s*(?:%|(?:s|seconds?|min|minutes?|h|hours?)\b)"
+)
+# numbers of that shape that are not measurements, each with why (keep this list short)
+NOT_MEASURED = {
+    "about 10 %": "chance with ten balanced classes (a2's initial accuracy): 1/10, not a measurement",
+}
+
+
+def typed_figures(path: Path) -> list[str]:
+    """'cell 12: 98.61 %': the figures typed in a notebook's markdown cells and code comments, outside generated
+    blocks and figures and other than NOT_MEASURED; tests/test_docs.py asks for none."""
+    import nbformat
+
+    found = []
+    for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        text = cell.source
+        if cell.cell_type == "code":
+            text = "\n".join(line.split("#", 1)[1] for line in text.splitlines() if "#" in line)
+        elif cell.cell_type != "markdown":
+            continue
+        text = FIGURE.sub("", MARKER.sub("", text))
+        for allowed in NOT_MEASURED:
+            text = text.replace(allowed, "")
+        found += [f"cell {i}: {m.group(0)}" for m in TYPED.finditer(text)]
+    return found
 
 
 def record_main(argv) -> int:
