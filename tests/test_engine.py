@@ -3,6 +3,7 @@ a worker killed mid-task costs nothing, and SLURM job scripts sized from the mea
 On a4's quick tier, whose checks take seconds. Skipped where the instructor's extra (dask) is not installed."""
 
 import csv
+import importlib.util
 import os
 import shutil
 import signal
@@ -14,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("distributed", reason="dask.distributed is the instructor's extra: pip install -e '.[instructor]'")
+needs_dask = pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None,
+    reason="dask.distributed is the instructor's extra, not installed: pip install -e '.[instructor]'",
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 A = "a4_gaussian_fit"
@@ -45,6 +49,7 @@ def grade_many(folder: Path, out: Path, *more):
     return proc
 
 
+@needs_dask
 @pytest.mark.quick
 @pytest.mark.heavy
 def test_dask_gives_the_local_gradebook(tmp_path):
@@ -76,6 +81,7 @@ def _kill_a_worker_mid_task(client, killed: dict, stop: threading.Event) -> None
         time.sleep(0.1)
 
 
+@needs_dask
 @pytest.mark.quick
 @pytest.mark.heavy
 def test_a_killed_worker_costs_nothing(tmp_path):
@@ -130,6 +136,7 @@ def test_a_killed_worker_costs_nothing(tmp_path):
         assert not [r for r in per_student[student] if r["status"] == "error"], student
 
 
+@needs_dask
 @pytest.mark.quick
 def test_the_slurm_job_script_is_sized_from_the_measured_cost():
     pytest.importorskip("dask_jobqueue", reason="dask-jobqueue is the instructor's extra")
@@ -155,3 +162,17 @@ def test_the_slurm_job_script_is_sized_from_the_measured_cost():
     with slurm_cluster(gpu, gpu=True) as cluster:
         script = cluster.job_script()
     assert "#SBATCH --gres=gpu:1" in script and "--resources GPU=1" in script
+
+
+@pytest.mark.quick
+def test_without_dask_the_dask_executor_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    from autograder.__main__ import main
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed: its import fails
+    (tmp_path / "class" / "alice" / A).mkdir(parents=True)
+    args = ["grade-many", str(tmp_path / "class"), "--assignment", "a4", "--tier", "quick", "--executor", "dask"]
+    assert main([*args, "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "error: --executor dask needs dask.distributed" in err and "[instructor]" in err and "Traceback" not in err
+    assert main([*args[:-2], "--scheduler", "tcp://localhost:8786", "--output-dir", str(tmp_path / "out")]) == 2
+    assert "--scheduler and --gpu go with --executor dask" in capsys.readouterr().err
