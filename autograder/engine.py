@@ -64,16 +64,19 @@ def connect(jobs: int, scheduler: str | None = None):
         with client:
             yield client
         return
-    cluster = distributed.LocalCluster(
-        n_workers=max(1, jobs),
-        threads_per_worker=1,
-        processes=True,
-        # the sandbox limits each check's memory itself; dask's own limit would kill a worker whose judge holds a
-        # training's oracle
-        memory_limit=0,
-        dashboard_address=None,  # no port to collide with another grader's; a running cluster has its own
-        silence_logs=logging.ERROR,
-    )
+    try:
+        cluster = distributed.LocalCluster(
+            n_workers=max(1, jobs),
+            threads_per_worker=1,
+            processes=True,
+            # the sandbox limits each check's memory itself; dask's own limit would kill a worker whose judge holds
+            # a training's oracle
+            memory_limit=0,
+            dashboard_address=None,  # no port to collide with another grader's; a running cluster has its own
+            silence_logs=logging.ERROR,
+        )
+    except Exception as err:  # no worker process started (no free port, a broken install, ...)
+        raise EngineError(f"the local dask cluster did not start ({type(err).__name__}: {err})") from None
     with cluster, distributed.Client(cluster) as client:
         yield client
 

@@ -176,3 +176,32 @@ def test_without_dask_the_dask_executor_says_how_to_install_it(tmp_path, monkeyp
     assert "error: --executor dask needs dask.distributed" in err and "[instructor]" in err and "Traceback" not in err
     assert main([*args[:-2], "--scheduler", "tcp://localhost:8786", "--output-dir", str(tmp_path / "out")]) == 2
     assert "--scheduler and --gpu go with --executor dask" in capsys.readouterr().err
+
+
+@needs_dask
+@pytest.mark.quick
+def test_the_bench_times_both_executors_on_the_same_class(tmp_path, monkeypatch):
+    from kit import bench
+
+    folder = tmp_path / "solutions"
+    (folder / A).mkdir(parents=True)
+    (folder / A / "gaussian_fit.py").write_text("x = 1\n")
+    calls = []
+
+    def fake_run(cmd, **kw):
+        if "grade-many" in cmd:  # (the other: the untimed warm-up pass)
+            calls.append(
+                (cmd[cmd.index("grade-many") + 1], cmd[cmd.index("--executor") + 1], cmd[cmd.index("--jobs") + 1])
+            )
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    # local, dask, local, dask: each executor keeps its fastest run
+    clock = iter([0.0, 40.0, 0.0, 44.0, 0.0, 42.0, 0.0, 41.0])
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(clock))
+    result = bench.engine_overhead(folder, copies=2)
+    assert [c[1] for c in calls] == ["local", "dask", "local", "dask"]
+    assert len({c[0] for c in calls}) == 1 and {c[2] for c in calls} == {str(os.cpu_count())}
+    assert result["local"]["seconds"] == 40.0 and result["dask"]["seconds"] == 41.0
+    assert result["overhead_pct"] == pytest.approx(2.5)
+    assert "dask's overhead +2.5 %" in bench.render_overhead(result)
