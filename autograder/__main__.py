@@ -281,6 +281,9 @@ def grade_many_main(args, assignments) -> int:
     if args.executor != "dask" and (args.scheduler or args.gpu):
         print("error: --scheduler and --gpu go with --executor dask", file=sys.stderr)
         return 2
+    if args.gpu and not args.scheduler:  # a local cluster's workers offer no GPU resource: the tasks would wait forever
+        print("error: --gpu needs --scheduler: a cluster whose workers offer --resources GPU=1", file=sys.stderr)
+        return 2
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     suffix = ".xml" if args.format == "junit" else ".json"

@@ -176,6 +176,8 @@ def test_without_dask_the_dask_executor_says_how_to_install_it(tmp_path, monkeyp
     assert "error: --executor dask needs dask.distributed" in err and "[instructor]" in err and "Traceback" not in err
     assert main([*args[:-2], "--scheduler", "tcp://localhost:8786", "--output-dir", str(tmp_path / "out")]) == 2
     assert "--scheduler and --gpu go with --executor dask" in capsys.readouterr().err
+    assert main([*args, "--gpu", "--output-dir", str(tmp_path / "out")]) == 2
+    assert "--gpu needs --scheduler" in capsys.readouterr().err
 
 
 @needs_dask
