@@ -23,6 +23,7 @@ import logging
 import math
 import sys
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +60,7 @@ def connect(jobs: int, scheduler: str | None = None):
     if scheduler:
         try:
             client = distributed.Client(scheduler, timeout="30s")
-        except (OSError, TimeoutError) as err:
+        except (OSError, TimeoutError, ValueError) as err:  # (ValueError: not an address)
             raise EngineError(f"no dask scheduler answers at {scheduler} ({err})") from None
         with client:
             yield client
@@ -90,6 +91,8 @@ def grade_on_dask(plan, assignments, tier, jobs, threads, kwargs, scheduler=None
     distributed = _distributed()
     if not plan:  # every submission unchanged since stored: no cluster to start
         return
+    # a running scheduler may serve other graders: keys of this run's own, or dask would share their results
+    run = uuid.uuid4().hex[:12]
     with connect(jobs, scheduler) as client:
         futures = {
             client.submit(
@@ -100,7 +103,7 @@ def grade_on_dask(plan, assignments, tier, jobs, threads, kwargs, scheduler=None
                 threads,
                 kwargs,
                 only,
-                key=f"grade-{path.name}-{i}",
+                key=f"grade-{path.name}-{run}-{i}",
                 resources=resources,
                 pure=False,
             ): (path, only, hashes)
