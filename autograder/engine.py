@@ -37,6 +37,10 @@ TIME_MARGIN = 2.0
 MEMORY_MARGIN = 1.5
 
 
+# What dask's nanny puts in its workers' environment (OMP_NUM_THREADS=1, MALLOC_TRIM_THRESHOLD_, ...)
+NANNY_ENVIRON = "distributed.nanny.pre-spawn-environ"
+
+
 class EngineError(RuntimeError):
     """What a user is told (no traceback): dask missing, a scheduler that does not answer, no measurement."""
 
@@ -72,7 +76,9 @@ def connect(jobs: int, scheduler: str | None = None):
     # the worker processes start as the local pool's judges do (forkserver where there is one): dask's default,
     # spawn, pays a fresh interpreter per worker, twice the cluster's start and stop on 2 cores (make bench)
     method = _judge_context().get_start_method()
-    with dask.config.set({"distributed.worker.multiprocessing-method": method}):
+    # nor do they get the environment dask's nanny gives its workers (NANNY_ENVIRON), which the local pool's judges
+    # do not have either: the kit sets each check's threads itself
+    with dask.config.set({"distributed.worker.multiprocessing-method": method, NANNY_ENVIRON: {}}):
         yield from _local_cluster(distributed, jobs)
 
 
@@ -195,6 +201,7 @@ def slurm_cluster(size: dict, gpu: bool = False, **options):
         memory=size["memory"],
         walltime=size["walltime"],
         # each submission's torch threads: the cores SLURM reserved for its worker
+        # (set in the job's environment, it also wins over the OMP_NUM_THREADS=1 of dask's nanny: NANNY_ENVIRON)
         job_script_prologue=[f"export OMP_NUM_THREADS={size['threads']}", *options.pop("job_script_prologue", [])],
         worker_extra_args=[*(["--resources", "GPU=1"] if gpu else []), *options.pop("worker_extra_args", [])],
         job_extra_directives=[*(["--gres=gpu:1"] if gpu else []), *options.pop("job_extra_directives", [])],
