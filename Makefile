@@ -28,7 +28,7 @@ help:
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --no-build-isolation -e '.[instructor]' -c constraints.txt
 	@touch $@
 
 setup: $(VENV)/.installed

@@ -15,6 +15,7 @@ from .assignments import ASSIGNMENTS
 from .assignments import resolve as resolve_assignment
 from .classview import FORMATS as EXPORTS
 from .classview import export, open_store, page
+from .engine import EngineError
 from .report import csv_cell, render, totals
 from .runner import grade, grade_many, grader_error, select
 from .sandbox.client import LEVELS
@@ -118,6 +119,19 @@ def _parser():
     m.add_argument("--format", default="json", choices=[f for f in FORMATS if f != "table"], help="per-student report")
     m.add_argument("--time-scale", type=float, default=1.0)
     m.add_argument("--sandbox", choices=("auto", *LEVELS), default=None, help="isolation of the student's code")
+    m.add_argument(
+        "--executor",
+        default="local",
+        choices=("local", "dask"),
+        help="local: a process pool of this machine (the default); dask: dask.distributed, a local cluster of --jobs "
+        "workers or the one at --scheduler (the instructor's install: docs/instructors.md)",
+    )
+    m.add_argument("--scheduler", metavar="tcp://HOST:8786", help="--executor dask: the running cluster to grade on")
+    m.add_argument(
+        "--gpu",
+        action="store_true",
+        help="--executor dask: each submission on a worker started with --resources GPU=1 (docs/platforms.md)",
+    )
     e = sub.add_parser("export", help="the class's points from GRADES_DIR/grades.sqlite, as an LMS imports them")
     e.add_argument("grades", metavar="GRADES_DIR", help="grade-many's --output-dir")
     e.add_argument("--format", default="csv", choices=EXPORTS, help="csv, canvas (gradebook import) or moodle")
@@ -262,6 +276,12 @@ def grade_many_main(args, assignments) -> int:
     if not folder.is_dir():
         print(f"error: folder {folder} does not exist", file=sys.stderr)
         return 2
+    if args.executor != "dask" and (args.scheduler or args.gpu):
+        print("error: --scheduler and --gpu go with --executor dask", file=sys.stderr)
+        return 2
+    if args.gpu and not args.scheduler:  # a local cluster's workers offer no GPU resource: the tasks would wait forever
+        print("error: --gpu needs --scheduler: a cluster whose workers offer --resources GPU=1", file=sys.stderr)
+        return 2
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     suffix = ".xml" if args.format == "junit" else ".json"
@@ -287,15 +307,23 @@ def grade_many_main(args, assignments) -> int:
             progress=progress,
             store=store,
             regrade=args.regrade,
+            executor=args.executor,
+            scheduler=args.scheduler,
+            resources={"GPU": 1} if args.gpu else None,
             timeout_scale=args.time_scale,
             level=args.sandbox,
         )
         write_atomically(out / "gradebook.csv", export(store, "csv"))
         write_atomically(out / "report.html", page(store))
+    except EngineError as err:  # what was graded before stays in the store: a rerun continues from there
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     finally:
         store.close()
+    engine = f"--executor dask at {args.scheduler}" if args.scheduler else f"--executor {args.executor}"
     print(
-        f"graded {len(fresh)} of {len(graded)} submissions in {time.monotonic() - start:.1f} s (--jobs {args.jobs}; "
+        f"graded {len(fresh)} of {len(graded)} submissions in {time.monotonic() - start:.1f} s "
+        f"(--jobs {args.jobs}, {engine}; "
         f"the others unchanged since {out / FILE} stored them); gradebook: {out / 'gradebook.csv'}"
     )
     return 0

@@ -37,6 +37,7 @@ from .api import (
 from .assignments import ASSIGNMENTS  # noqa: F401 - the list lives in autograder/assignments.py; kept importable here
 from .assignments import resolve as resolve_assignment  # noqa: F401 - 'a1', 'a1_intro_nn' -> 'a1_intro_nn'
 from .callgraph import callees
+from .engine import grade_on_dask
 from .report import STATUS_OF_KIND, CheckResult, cell_text
 from .sandbox.client import LEVEL_TEXT, JudgeError, Sandbox, SandboxGone
 from .store import check_version, submission_hash
@@ -398,6 +399,9 @@ def grade_many(
     progress=None,
     store=None,
     regrade=(),
+    executor: str = "local",
+    scheduler: str | None = None,
+    resources: dict | None = None,
     **kwargs,
 ) -> dict[str, list[CheckResult]]:
     """Grade every submission folder inside `folder`, `jobs` submissions at a time, each in its own judge process
@@ -405,7 +409,12 @@ def grade_many(
 
     store (autograder.store.Store): each student's results go into it as they arrive; a student whose files and
     checks are unchanged since they were stored is not graded again, and only the checks that need it are (those
-    named in `regrade` too). progress(student, results, graded) is called for every student."""
+    named in `regrade` too). progress(student, results, graded) is called for every student.
+
+    executor "local": a process pool of this machine. "dask": dask.distributed (autograder/engine.py), on a local
+    cluster of `jobs` workers, or on the running cluster at `scheduler`, each task asking its workers for
+    `resources` ({"GPU": 1}); either way this process alone writes the store, as each submission's results
+    arrive."""
 
     students = sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))
     threads = _threads_per_child(jobs)
@@ -438,6 +447,24 @@ def grade_many(
         if progress:
             progress(name, results, True)
 
+    if executor == "dask":
+        # a running cluster's workers share their own machines' cores: each decides its threads (None)
+        arrived = grade_on_dask(
+            _grade_student,
+            grader_error,
+            plan,
+            assignments,
+            tier,
+            jobs,
+            None if scheduler else threads,
+            kwargs,
+            scheduler,
+            resources,
+            _judge_context().get_start_method(),
+        )
+        for (path, only, hashes), results in arrived:
+            finished(path, only, hashes, results)
+        return {name: out[name] for name in sorted(out)}
     if jobs <= 1:
         for path, only, hashes in plan:
             _, results = _grade_student(str(path), assignments, tier, threads, kwargs, only)
@@ -473,6 +500,8 @@ def _take_slot(queue):
 
 
 def _grade_student(path: str, assignments, tier, threads, kwargs, only=None):
+    """One submission, as every executor grades it (a pool's process, a dask worker): its own judge and sandbox;
+    returns (student, results), never raises. threads None: this machine's cores (or OMP_NUM_THREADS)."""
     try:
         results = grade(Path(path), assignments, tier=tier, jobs=1, threads=threads, slot=_SLOT, only=only, **kwargs)
     except Exception as err:  # one student's grading failed: the others and the gradebook still get written

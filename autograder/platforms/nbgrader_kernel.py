@@ -39,6 +39,7 @@ KERNEL_KIT_FILES = (
     "autograder/report.py",
     "autograder/callgraph.py",
     "autograder/store.py",
+    "autograder/engine.py",
     "autograder/sandbox/client.py",
 )
 # Passed on to the kernel when the instructor's environment sets them; nothing else of it (tokens, $HOME).

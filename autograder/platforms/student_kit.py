@@ -53,6 +53,7 @@ GRADER_FILES = (
     "recompute.py",
     "callgraph.py",
     "store.py",
+    "engine.py",
     "classview.py",
     "platforms/__init__.py",
     "platforms/handin.py",
