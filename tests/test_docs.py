@@ -183,6 +183,20 @@ def test_grade_many_throughput_is_rendered_from_its_record(tmp_path):
     assert "Grading a class" in docs.render_page(docs.counts(), records)
     with pytest.raises(docs.DocsError, match="with grading_cost"):
         docs.BLOCKS["grading-cost"](docs.counts(), records, ROOT / "docs")
+    assert "with --jobs 2: 480, **not met**" in block  # the class's target, against the measured rate
+    fast = [dict(r, per_hour=docs.TARGETS["quick_per_hour"]) for r in rows]
+    assert "met." in docs._throughput_table(fast) and "not met" not in docs._throughput_table(fast)
+
+
+@pytest.mark.quick
+def test_the_cost_of_one_submission_is_held_to_the_class_target():
+    def row(seconds, peak_mb):
+        return {"assignment": "a1_intro_nn", "tier": "train", "seconds": seconds, "peak_mb": peak_mb}
+
+    target_s, target_mb = docs.TARGETS["train_s"], docs.TARGETS["train_mb"]
+    assert docs._cost_table([row(target_s, target_mb)]).endswith("met.")
+    assert docs._cost_table([row(target_s + 1, target_mb)]).endswith("**not met**.")
+    assert docs._cost_table([row(target_s, target_mb + 1)]).endswith("**not met**.")
 
 
 def _notebook(cells) -> str:

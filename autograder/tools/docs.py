@@ -55,6 +55,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "docs" / "data"
 PAGE = ROOT / "docs" / "measurements.md"
 CLASS = 300  # submissions: what the grading cost means for a class
+# The cost a class of CLASS asks of one submission (issue "grade a class"): every assignment's train tier in at most
+# TRAIN_S seconds and TRAIN_MB of peak memory on 2 cores, the quick tier at QUICK_PER_HOUR submissions an hour with
+# --jobs 2
+TARGETS = {"train_s": 60, "train_mb": 1536, "quick_per_hour": 1500, "quick_jobs": 2}
 KINDS = ("bench", "grading-cost", "determinism", "notebook-timings")
 # a marker is a line of its own (the same words quoted inside a line are text)
 MARKER = re.compile(r"^(<!-- generated: ([A-Za-z0-9_-]+) -->\n)(.*?)^(<!-- end generated -->)$", re.S | re.M)
@@ -370,6 +374,16 @@ def _cost_table(rows) -> str:
         f"One submission of every assignment above, the rows added up: {every}; a class of {CLASS} "
         f"submissions: {class_} of this machine, one submission after another.",
     ]
+    trained = [r for r in rows if r["tier"] == "train"]
+    if trained:
+        seconds, peak = sum(r["seconds"] for r in trained), max(r["peak_mb"] for r in trained)
+        met = seconds <= TARGETS["train_s"] and peak <= TARGETS["train_mb"]
+        lines += [""]
+        lines.append(
+            f"Target: the train tier of every assignment in at most {TARGETS['train_s']} s and "
+            f"{TARGETS['train_mb']:,} MB: {seconds:.0f} s and at most {peak:,.0f} MB, "
+            + ("met." if met else "**not met**.")
+        )
     return "\n".join(lines)
 
 
@@ -386,6 +400,15 @@ def _throughput_table(rows) -> str:
         f"| {r['jobs']} | {r['seconds']:.0f} | {r['per_hour']:.0f}{'' if r.get('status', 0) == 0 else ' (failed)'} |"
         for r in rows
     ]
+    at = [r for r in rows if r["jobs"] == TARGETS["quick_jobs"] and r["tier"] == "quick"]
+    if at:
+        rate = at[0]["per_hour"]
+        lines += [
+            "",
+            f"Target: {TARGETS['quick_per_hour']:,} submissions an hour at the quick tier with --jobs "
+            f"{TARGETS['quick_jobs']}: {rate:,.0f}, "
+            + ("met." if rate >= TARGETS["quick_per_hour"] else "**not met**."),
+        ]
     return "\n".join(lines)
 
 
