@@ -5,6 +5,8 @@ Each function takes the student's modules, so the notebook and the autograder tr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from data_scripts import make_circles
@@ -277,6 +279,28 @@ def train_mnist(
         progress=progress,
     )
     return model, hist
+
+
+# The student's own hand-written MLP (mlp.py) on MNIST: a width and a step that train it in seconds with plain
+# mini-batch SGD and the mean loss (no momentum, no schedule: only what Part 2 wrote).
+MNIST_BY_HAND = dict(nh=100, eta=0.5, batch_size=100, epochs=5)
+
+
+@dataclass(frozen=True)
+class OneHotImages:
+    """Images flattened to rows and one-hot labels: the data layout of mlp.py (as the circles' CirclesData)."""
+
+    Xtrain: torch.Tensor
+    Ytrain: torch.Tensor
+    Xtest: torch.Tensor
+    Ytest: torch.Tensor
+
+
+def mnist_onehot(limit_train=None) -> OneHotImages:
+    """MNIST for the hand-written MLP: (N, 784) standardized images and (N, 10) one-hot labels."""
+    Xtrain, ytrain, Xtest, ytest = image_tensors("mnist", limit_train=limit_train)
+    onehot = lambda y: torch.nn.functional.one_hot(y, 10).float()  # noqa: E731
+    return OneHotImages(Xtrain.flatten(1), onehot(ytrain), Xtest.flatten(1), onehot(ytest))
 
 
 # ---------------------------------------------------------------- what the grader runs in its sandbox

@@ -54,7 +54,8 @@ def loss(f, image):
 def forward(params, grid, image):
     """The computational graph of g, one elementary step at a time.
 
-    Steps, the nodes of the notebook's graph (given: a4.graph_nodes); the shape of each is yours to work out (Q1):
+    Steps, the nodes of the graph you drew in Q1, under the names the checks read (given: a4.graph_nodes; the
+    returned dict must hold them); the shape of each is yours to work out (Q1):
         d = x - mu                     difference to the mean, at every pixel
         p = sigma^-2                   the diagonal of Sigma (precisions)
         q = sum_k p_k d_k^2            the quadratic form (x - mu)^T Sigma (x - mu)
