@@ -107,7 +107,6 @@ def grade_on_dask(
     that failed (runner.grader_error) and how its pool starts processes (`start`): it imports this module.
     threads None: each worker uses its machine's cores (or its OMP_NUM_THREADS). resources: what each task
     needs of a worker ({"GPU": 1}: only workers started with --resources GPU=1 take it)."""
-    _grade_student, grader_error = grade_one, failed
     distributed = _distributed()
     if not plan:  # every submission unchanged since stored: no cluster to start
         return
@@ -116,7 +115,7 @@ def grade_on_dask(
     with connect(jobs, scheduler, start) as client:
         futures = {
             client.submit(
-                _grade_student,
+                grade_one,
                 str(path),
                 assignments,
                 tier,
@@ -133,7 +132,7 @@ def grade_on_dask(
             try:
                 _, results = future.result()
             except Exception as err:  # its workers died too often (KilledWorker), ...: a result, and the others go on
-                results = [grader_error(a, f"the dask task failed ({type(err).__name__}: {err})") for a in assignments]
+                results = [failed(a, f"the dask task failed ({type(err).__name__}: {err})") for a in assignments]
             yield futures[future], results
 
 

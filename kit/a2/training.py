@@ -1,18 +1,11 @@
-"""Assignment 2 runs: the student's CourseCNN trained on CIFAR-10 by the student's `epoch`, with switches.
+"""Assignment 2's training: the student's CourseCNN trained on CIFAR-10 by the student's `epoch` (`train`, its
+`Settings`), the data, the optimizers and schedules, and the notebook's tools; the protocol: kit/a2/__init__.py.
 
-The notebook, the CLI and the autograder all train through `train`, so they measure exactly the same thing.
 Speed on CPU: the data live in memory as tensors, augmentation is batched on tensors, and the precision
 (float32 or bfloat16 autocast) and the memory layout of the model and its batches (contiguous or channels_last)
 are chosen by timing one training step of each (kit.loops.resolve_switches). channels_last is a candidate only
 when the student's forward accepts it: the course's `x.view(N, -1)` after the convolutions does not (a
 channels_last tensor cannot be viewed flat), so view, reshape, flatten and nn.Flatten all train.
-
-Protocol: whatever is selected or compared (the best epoch, a learning rate, a variant of the ablation) is read
-on a VALIDATION split held out of the training images (`validation=` images, a fixed random draw); the test set is
-read once, at the end, by the model of the epoch with the best validation accuracy.
-
-    python -m kit.a2 train --epochs 30 --standardize --augment --lr-schedule --dropout 0.5 --batch-norm
-    python -m kit.a2 ablation --epochs 30
 """
 
 from __future__ import annotations
