@@ -303,6 +303,69 @@ def mnist_onehot(limit_train=None) -> OneHotImages:
     return OneHotImages(Xtrain.flatten(1), onehot(ytrain), Xtest.flatten(1), onehot(ytest))
 
 
+# ---------------------------------------------------------------- initialization and vanishing gradients
+# The weight scales the lecture compares for a deep tanh MLP, as the standard deviation of N(0, std²) given the
+# layer's fan-in and fan-out: too small, too large, and Xavier/Glorot's sqrt(2 / (fan_in + fan_out)), which keeps
+# the variance of the activations and of the gradients about the same from layer to layer.
+INITS = {
+    "N(0, 0.01²)": lambda fan_in, fan_out: 0.01,
+    "N(0, 1)": lambda fan_in, fan_out: 1.0,
+    "Xavier": lambda fan_in, fan_out: (2.0 / (fan_in + fan_out)) ** 0.5,
+}
+
+
+def deep_tanh_mlp(init: str, depth: int = 8, width: int = 256, n_in: int = 784, n_out: int = 10, seed: int = 0):
+    """A `depth`-hidden-layer tanh MLP whose weights are drawn from N(0, std²) with std = INITS[init](fan_in,
+    fan_out), biases 0; (B, n_in) -> (B, n_out) logits."""
+    if init not in INITS:
+        raise ValueError(f"init {init!r}: the initializations are {', '.join(INITS)}")
+    generator = torch.Generator().manual_seed(seed)
+    sizes = [n_in] + [width] * depth
+    layers = []
+    for fan_in, fan_out in zip(sizes, sizes[1:] + [n_out]):
+        linear = torch.nn.Linear(fan_in, fan_out)
+        with torch.no_grad():
+            linear.weight.normal_(0.0, INITS[init](fan_in, fan_out), generator=generator)
+            linear.bias.zero_()
+        layers += [linear, torch.nn.Tanh()]
+    return torch.nn.Sequential(*layers[:-1])  # no tanh on the logits
+
+
+def layer_statistics(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor) -> dict:
+    """One forward and backward pass of the cross-entropy of `model` on a batch (X, y). For each activation
+    module (nn.Tanh, nn.ReLU, nn.Sigmoid), in order: the standard deviation of its outputs h (B, width), of the
+    loss's gradient with respect to them, and the fraction of its units in saturation (|tanh| > 0.99, sigmoid
+    outside [0.01, 0.99], ReLU at 0). Returns {"activation_std": [L], "gradient_std": [L], "saturated": [L]}."""
+    outputs, hooks = [], []
+
+    def keep(module, inputs, output):
+        output.retain_grad()
+        outputs.append((module, output))
+
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Tanh, torch.nn.ReLU, torch.nn.Sigmoid)):
+            hooks.append(module.register_forward_hook(keep))
+    try:
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(X), y).backward()
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+    def saturated(module, h):
+        if isinstance(module, torch.nn.Tanh):
+            return (h.abs() > 0.99).float().mean()
+        if isinstance(module, torch.nn.Sigmoid):
+            return ((h < 0.01) | (h > 0.99)).float().mean()
+        return (h <= 0).float().mean()
+
+    return {
+        "activation_std": [float(h.detach().std()) for _, h in outputs],
+        "gradient_std": [float(h.grad.std()) for _, h in outputs],
+        "saturated": [float(saturated(m, h.detach())) for m, h in outputs],
+    }
+
+
 # ---------------------------------------------------------------- what the grader runs in its sandbox
 def circles_predictions(variant: str, mlp, mlp_torch=None, eta=ETA, epochs=EPOCHS, seed=0, Xtest=None) -> dict:
     """Train one variant ('manual', 'autograd', 'nn', 'optim') on the circles' training points; its outputs on

@@ -89,6 +89,27 @@ def plot_bars(values: dict, path=None, ylabel: str = "test accuracy", title: str
     return _save(fig, path)
 
 
+def plot_layer_statistics(statistics: dict, path=None, title: str = ""):
+    """Per hidden layer, one line per run {label: kit.a1.layer_statistics(...)}: the standard deviation of the
+    activations and of the loss's gradient with respect to them (log scale), and the fraction of saturated units."""
+    keys = (
+        ("activation_std", "std of the activations"),
+        ("gradient_std", "std of the gradient"),
+        ("saturated", "fraction of saturated units"),
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+    for ax, (key, label) in zip(axes, keys):
+        for name, stats in statistics.items():
+            ax.plot(range(1, len(stats[key]) + 1), stats[key], marker="o", label=name)
+        ax.set(xlabel="hidden layer", ylabel=label)
+        if key != "saturated":
+            ax.set_yscale("log")
+    axes[0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _grid(n, cols):
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.3 * rows + 0.4), squeeze=False)

@@ -70,6 +70,11 @@ _ALL = [
            why="well above chance (10 %) for any working epoch, in 30 s"),
     Recipe("a2.small_standardized", "the same with standardized inputs", {**_A2_SMALL, "standardize": True},
            {"any": 0.42}),
+    Recipe("a2.laptop", "the notebook's short protocol for the results questions (Q7, the ablation)",
+           dict(limit_train=10000, validation=2000, epochs=15, batch_size=32, limit_test=2000),
+           why="no check: each results question within 10 minutes on 2 cores; which effects show at this budget is "
+           "measured over seeds by python -m autograder.tools.protocols a2.laptop (docs/data). Batches of 32: four "
+           "times the course's steps for the same images, so that 8,000 images overfit within 15 epochs"),
     Recipe("a2.full_vanilla", "the course CNN, no improvement, full CIFAR-10",
            dict(epochs=15, validation=5000), {"original": 0.68, "jpeg-q75": 0.66}, target=0.68,
            why="the report's target on the original pixels; on the JPEG mirror the lowest of 3 seeds (docs/data) less a "

@@ -1,10 +1,18 @@
 """Per-cell times of executed reference notebooks (autograder.tools.reference_notebooks), without running one."""
 
+import json
+import re
+from pathlib import Path
+
 import nbformat
 import pytest
 
+from autograder.runner import ASSIGNMENTS
 from autograder.tools.docs import machine
-from autograder.tools.reference_notebooks import cell_timings
+from autograder.tools.reference_notebooks import cell_timings, stale_cells
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "solutions"
 
 
 def _cell(kind, source, start=None, end=None):
@@ -36,3 +44,40 @@ def test_cell_timings_by_part():
 def test_machine_names_cores_and_torch():
     text = machine()
     assert "-core " in text and "torch " in text
+
+
+@pytest.mark.quick
+def test_a_changed_code_cell_makes_the_record_stale():
+    nb = nbformat.v4.new_notebook(cells=[_cell("markdown", "## Part 1 — Sizes"), _cell("code", "# why\nx = 1")])
+    recorded = cell_timings(nb)
+    nb.cells[1].source = "# a comment reworded\n\nx = 1"
+    assert stale_cells(recorded, nb) == []
+    nb.cells[1].source = "x = 2"
+    assert stale_cells(recorded, nb) == ["cell 1 (Part 1 — Sizes: 'x = 2')"]
+    nb.cells.append(_cell("code", "y = 2"))
+    assert stale_cells(recorded, nb) == ["1 code cells recorded, 2 in the notebook"]
+
+
+@pytest.mark.quick
+def test_the_timing_record_measured_todays_notebooks():
+    record = json.loads((ROOT / "docs" / "data" / "notebook-timings-full.json").read_text())
+    assert set(record["notebooks"]) == set(ASSIGNMENTS), "every notebook has its full-budget times"
+    stale = {
+        assignment: stale_cells(entry["cells"], nbformat.read(NOTEBOOKS / assignment / f"{assignment}.ipynb", 4))
+        for assignment, entry in record["notebooks"].items()
+    }
+    stale = {a: cells for a, cells in stale.items() if cells}
+    assert not stale, (
+        f"docs/data/notebook-timings-full.json no longer measures these cells: {stale}; re-run "
+        "python -m autograder.tools.reference_notebooks ASSIGNMENT --budget full --record docs/data, then make docs"
+    )
+
+
+@pytest.mark.quick
+def test_every_part_states_its_measured_time():
+    for assignment in ASSIGNMENTS:
+        nb = nbformat.read(NOTEBOOKS / assignment / f"{assignment}.ipynb", 4)
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        for part in sorted({r["part"] for r in cell_timings(nb)} - {"(before the first part)"}):
+            number = re.match(r"Part \d+", part).group(0)
+            assert f'<!-- figure: time {assignment} "{number}" -->' in text, f"{assignment} {part}: no measured time"

@@ -59,7 +59,7 @@ CLASS = 300  # submissions: what the grading cost means for a class
 # TRAIN_S seconds and TRAIN_MB of peak memory on 2 cores, the quick tier at QUICK_PER_HOUR submissions an hour with
 # --jobs 2
 TARGETS = {"train_s": 60, "train_mb": 1536, "quick_per_hour": 1500, "quick_jobs": 2}
-KINDS = ("bench", "grading-cost", "determinism", "notebook-timings")
+KINDS = ("bench", "grading-cost", "determinism", "notebook-timings", "protocol")
 # a marker is a line of its own (the same words quoted inside a line are text)
 MARKER = re.compile(r"^(<!-- generated: ([A-Za-z0-9_-]+) -->\n)(.*?)^(<!-- end generated -->)$", re.S | re.M)
 OPENING = re.compile(r"^<!-- generated: ([A-Za-z0-9_-]+) -->$", re.M)
@@ -507,11 +507,81 @@ def render_notebook_timings(record: dict, base: Path) -> str:
 LONG_CELL_S = 30  # cells listed one by one on the measurements page
 
 
+def protocol_rows(record: dict) -> list[dict]:
+    """Per variant of a protocol record (python -m autograder.tools.protocols): the seeds' best validation and last
+    training accuracies and wall seconds, and the change of the best validation accuracy from the variant before,
+    seed by seed."""
+    runs = record["results"]["runs"]
+    seeds = sorted({r["seed"] for r in runs})
+    by = {(r["variant"], r["seed"]): r for r in runs}
+    rows, before = [], None
+    for variant in record["results"]["variants"]:
+        mine = [by[(variant, s)] for s in seeds if (variant, s) in by]
+        if not mine:
+            break
+        row = {
+            "variant": variant,
+            "seeds": len(mine),
+            "val": [r["best_val_acc"] for r in mine],
+            "train": [r["train_acc"] for r in mine],
+            "seconds": [r["wall_seconds"] for r in mine],
+        }
+        if before is not None:
+            pairs = [(by[(variant, s)], by[(before, s)]) for s in seeds if (variant, s) in by and (before, s) in by]
+            row["change"] = [a["best_val_acc"] - b["best_val_acc"] for a, b in pairs]
+        rows.append(row)
+        before = variant
+    return rows
+
+
+def _span(values, scale: float = 100, digits: int = 1, unit: str = " %") -> str:
+    lo, hi = min(values), max(values)
+    return f"{scale * lo:.{digits}f}{unit}" if lo == hi else f"{scale * lo:.{digits}f}–{scale * hi:.{digits}f}{unit}"
+
+
+def render_protocol_table(record: dict) -> str:
+    """The table of a protocol record: one row per variant, the spread over the seeds."""
+    out = [
+        "| variant | best validation accuracy | change from the row above (seeds where it rose) | "
+        "training accuracy, last epoch | seconds |",
+        "|---|---|---|---|---|",
+    ]
+    for row in protocol_rows(record):
+        change = row.get("change")
+        moved = (
+            f"{_span(change, digits=1, unit=' points')} ({sum(c > 0 for c in change)} of {len(change)})"
+            if change
+            else "–"
+        )
+        moved = moved.replace("–-", "– −").replace("-", "−") if change else moved
+        out.append(
+            f"| {row['variant']} | {_span(row['val'])} | {moved} | {_span(row['train'])} | "
+            f"{_span(row['seconds'], scale=1, digits=0, unit=' s')} |"
+        )
+    return "\n".join(out)
+
+
+def render_protocol(record: dict, base: Path) -> str:
+    results = record["results"]
+    settings = ", ".join(f"{k} {v}" for k, v in results["settings"].items())
+    seeds = sorted({r["seed"] for r in results["runs"]})
+    return "\n".join(
+        [
+            _heading(record, f"{results['recipe']}: the stacked ablation over {len(seeds)} seeds"),
+            "",
+            _about(record, base, settings),
+            "",
+            render_protocol_table(record),
+        ]
+    )
+
+
 RENDER = {
     "bench": render_bench,
     "grading-cost": render_grading_cost,
     "determinism": render_determinism,
     "notebook-timings": render_notebook_timings,
+    "protocol": render_protocol,
 }
 SECTIONS = {
     "bench": (
@@ -533,6 +603,12 @@ SECTIONS = {
         "`python -m autograder determinism`: the reference graded once per seed offset (`KIT_SEED_OFFSET=k` shifts every seed of the kit's "
         "trainings); each train-tier check's pass count and the accuracy it measured (its worst "
         "training when it has several).",
+    ),
+    "protocol": (
+        "Short protocols",
+        "`python -m autograder.tools.protocols RECIPE`: a notebook's short training protocol, measured over seeds "
+        "with the reference solutions, to show which effects a laptop's budget can show (the ranges are over the "
+        "seeds).",
     ),
     "notebook-timings": (
         "Instructor notebooks",
@@ -682,7 +758,20 @@ def render_nbgrader_points(rows, base: Path) -> str:
     return "\n".join(lines)
 
 
+def _protocol(recipe_name: str, records) -> dict:
+    found = _newest(records, "protocol", lambda r: r if r["results"].get("recipe") == recipe_name else None)
+    if found is None:
+        raise DocsError(f"no protocol record of {recipe_name} in docs/data (python -m autograder.tools.protocols)")
+    return found
+
+
+def render_protocol_block(recipe_name: str, records, base: Path) -> str:
+    record = _protocol(recipe_name, records)
+    return "\n".join([_about(record, base), "", render_protocol_table(record)])
+
+
 BLOCKS = {
+    "a2-laptop-ablation": lambda rows, records, base: render_protocol_block("a2.laptop", records, base),
     "recipes": render_recipes,
     "nbgrader-points": lambda rows, records, base: render_nbgrader_points(rows, base),
     "instructor-only-mutants": lambda rows, records, base: render_instructor_only_mutants(rows, base),
@@ -816,6 +905,15 @@ def _part_time(assignment: str, part: str | None, records) -> str | None:
     return _newest(records, "notebook-timings", found)
 
 
+def _protocol_time(recipe_name: str, records) -> str:
+    """How long one seed's whole protocol took (the slowest seed), and where."""
+    record = _protocol(recipe_name, records)
+    per_seed: dict = {}
+    for run in record["results"]["runs"]:
+        per_seed[run["seed"]] = per_seed.get(run["seed"], 0.0) + run["wall_seconds"]
+    return f"{_duration(max(per_seed.values()))} on a {record['machine'].split(',')[0]}"
+
+
 def figure(name: str, records) -> str:
     """The text of the inline figure `name` (its words, separated by spaces):
 
@@ -828,6 +926,8 @@ def figure(name: str, records) -> str:
                                                                                                 "98.61 %", "29 s"
     time ASSIGNMENT ["PART"]    the full-budget time of a notebook or of its part ("Part 3"), notebook-timings-full.json
                                                                                                 "about 6 min on a 2-core AMD EPYC"
+    protocol RECIPE time        a protocol's training time for one seed (the slowest), from its newest record
+                                                                                                "about 8 min on a 2-core AMD EPYC"
     """
     import shlex
 
@@ -844,6 +944,8 @@ def figure(name: str, records) -> str:
             value = _measured_plain(args[0], records, passed=kind == "passed")
         elif kind == "bench" and len(args) == 2:
             value = _bench(args[0], args[1], records)
+        elif kind == "protocol" and len(args) == 2 and args[1] == "time":
+            value = _protocol_time(args[0], records)
         elif kind == "time" and len(args) in (1, 2):
             value = _part_time(args[0], (args[1:] or [None])[0], records)
         if value is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -39,8 +40,29 @@ def _seconds(cell) -> float | None:
     return (parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))).total_seconds()
 
 
+def code_digest(source: str) -> str:
+    """What a code cell runs, as a short hash: blank and comment-only lines left out, since rewording a comment does
+    not change a cell's time, while any change to its code makes its recorded time stale."""
+    code = [ln.rstrip() for ln in source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    return hashlib.sha256("\n".join(code).encode()).hexdigest()[:12]
+
+
+def stale_cells(recorded: list[dict], nb) -> list[str]:
+    """How a notebook's code cells differ from the cells a timing record measured: [] when they are the same code
+    in the same parts, in the same order."""
+    now = cell_timings(nb)
+    if len(now) != len(recorded):
+        return [f"{len(recorded)} code cells recorded, {len(now)} in the notebook"]
+    return [
+        f"cell {new['cell']} ({new['part']}: {new['first_line']!r})"
+        for old, new in zip(recorded, now)
+        if (old.get("part"), old.get("digest")) != (new["part"], new["digest"])
+    ]
+
+
 def cell_timings(nb) -> list[dict]:
-    """One row per code cell: index, the part it belongs to (last '## ' heading above it), its first line, seconds."""
+    """One row per code cell: index, the part it belongs to (last '## ' heading above it), its first line, the
+    digest of its code, seconds."""
     rows, part = [], "(before the first part)"
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
@@ -49,7 +71,15 @@ def cell_timings(nb) -> list[dict]:
                     part = line[3:].strip()
         elif cell.cell_type == "code":
             first = next((ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")), "")
-            rows.append({"cell": index, "part": part, "first_line": first[:80], "seconds": _seconds(cell)})
+            rows.append(
+                {
+                    "cell": index,
+                    "part": part,
+                    "first_line": first[:80],
+                    "digest": code_digest(cell.source),
+                    "seconds": _seconds(cell),
+                }
+            )
     return rows
 
 
