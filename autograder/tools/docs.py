@@ -548,12 +548,10 @@ def render_protocol_table(record: dict) -> str:
     ]
     for row in protocol_rows(record):
         change = row.get("change")
-        moved = (
-            f"{_span(change, digits=1, unit=' points')} ({sum(c > 0 for c in change)} of {len(change)})"
-            if change
-            else "–"
-        )
-        moved = moved.replace("–-", "– −").replace("-", "−") if change else moved
+        moved = "–"
+        if change:
+            lo, hi = (f"{100 * x:+.1f}".replace("-", "−") for x in (min(change), max(change)))
+            moved = f"{lo if lo == hi else f'{lo} to {hi}'} points ({sum(c > 0 for c in change)} of {len(change)})"
         out.append(
             f"| {row['variant']} | {_span(row['val'])} | {moved} | {_span(row['train'])} | "
             f"{_span(row['seconds'], scale=1, digits=0, unit=' s')} |"

@@ -32,17 +32,18 @@ from .docs import envelope
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def measure(recipe: str, seeds, save) -> dict:
-    """Train the stacked variants with the recipe's settings once per seed; `save(results)` after each training."""
+def measure(recipe: str, seeds, save, data=None, **changes) -> dict:
+    """Train the stacked variants with the recipe's settings (`changes` on top) once per seed; `save(results)`
+    after each training. `data` replaces CIFAR-10 (kit.a2.train's, for tests)."""
     cnn, training = student_modules(str(ROOT / "solutions" / "a2_cnn"))
-    base = recipes.settings(recipe)
+    base = recipes.settings(recipe, **changes)
     results = {"recipe": recipe, "settings": base, "variants": [name for name, _ in ABLATION], "runs": []}
     for seed in seeds:
         stacked: dict = {}
         for name, change in ABLATION:
             stacked.update(change)
             started = time.perf_counter()
-            _, hist = train(cnn, training, **{**base, **stacked, "seed": seed})
+            _, hist = train(cnn, training, data=data, **{**base, **stacked, "seed": seed})
             results["runs"].append(
                 {
                     "seed": seed,
