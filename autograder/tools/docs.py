@@ -912,6 +912,19 @@ def _protocol_time(recipe_name: str, records) -> str:
     return f"{_duration(max(per_seed.values()))} on a {record['machine'].split(',')[0]}"
 
 
+def _protocol_variant(recipe_name: str, field: str, variant: str, records) -> str:
+    """A variant's row of a protocol, over its seeds: "val" / "train" accuracies "55.0–58.3 %", or "change" from
+    the variant before "+3.3 to +6.7 points, in 3 of 3 seeds"."""
+    rows = {row["variant"]: row for row in protocol_rows(_protocol(recipe_name, records))}
+    if variant not in rows or field not in ("val", "train", "change") or not rows[variant].get(field):
+        raise KeyError(f"protocol {recipe_name}: no {field} for variant {variant!r} (variants: {', '.join(rows)})")
+    values = rows[variant][field]
+    if field != "change":
+        return f"{_span(values)} over {len(values)} seed{'s' * (len(values) > 1)}"
+    lo, hi = (f"{100 * x:+.1f}".replace("-", "−") for x in (min(values), max(values)))
+    return f"{lo if lo == hi else f'{lo} to {hi}'} points, in {sum(v > 0 for v in values)} of {len(values)} seeds"
+
+
 def figure(name: str, records) -> str:
     """The text of the inline figure `name` (its words, separated by spaces):
 
@@ -926,6 +939,8 @@ def figure(name: str, records) -> str:
                                                                                                 "about 6 min on a 2-core AMD EPYC"
     protocol RECIPE time        a protocol's training time for one seed (the slowest), from its newest record
                                                                                                 "about 8 min on a 2-core AMD EPYC"
+    protocol RECIPE FIELD "VARIANT"   a variant's best validation ("val") or last training ("train") accuracy over
+                                the seeds, or its "change" from the variant before      "+3.3 to +6.7 points, in 3 of 3 seeds"
     """
     import shlex
 
@@ -944,6 +959,8 @@ def figure(name: str, records) -> str:
             value = _bench(args[0], args[1], records)
         elif kind == "protocol" and len(args) == 2 and args[1] == "time":
             value = _protocol_time(args[0], records)
+        elif kind == "protocol" and len(args) == 3:
+            value = _protocol_variant(args[0], args[1], args[2], records)
         elif kind == "time" and len(args) in (1, 2):
             value = _part_time(args[0], (args[1:] or [None])[0], records)
         if value is not None:
