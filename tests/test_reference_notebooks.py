@@ -81,3 +81,22 @@ def test_every_part_states_its_measured_time():
         for part in sorted({r["part"] for r in cell_timings(nb)} - {"(before the first part)"}):
             number = re.match(r"Part \d+", part).group(0)
             assert f'<!-- figure: time {assignment} "{number}" -->' in text, f"{assignment} {part}: no measured time"
+
+
+@pytest.mark.quick
+def test_a_cell_time_is_read_by_its_nbgrader_id():
+    from autograder.tools import docs
+
+    cell = _cell("code", "x = 1", "2026-11-30T05:00:00Z", "2026-11-30T05:02:00Z")
+    cell.metadata["nbgrader"] = {"grade_id": "ablation"}
+    rows = cell_timings(nbformat.v4.new_notebook(cells=[_cell("markdown", "## Part 4 — Improvements"), cell]))
+    record = {
+        "kind": "notebook-timings",
+        "budget": "full",
+        "machine": "2-core Test CPU, torch 2.14.1",
+        "notebooks": {"a2_cnn": {"seconds": 120, "parts": {"Part 4 — Improvements": 120}, "cells": rows}},
+    }
+    assert rows[0]["id"] == "ablation"
+    assert docs.figure('time a2_cnn "cell ablation"', [record]) == "about 2 min on a 2-core Test CPU"
+    with pytest.raises(docs.DocsError):
+        docs.figure('time a2_cnn "cell nothing"', [record])

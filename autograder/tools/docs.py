@@ -646,6 +646,10 @@ def render_page(rows, records, base: Path = PAGE.parent) -> str:
 def _setting(value) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k} {v}" for k, v in value.items()) + "}"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"  # 10,000 images, as the pages write counts
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -895,6 +899,8 @@ def _part_time(assignment: str, part: str | None, records) -> str | None:
         parts = notebook.get("parts") or {}
         if part is None:
             hits = [notebook["seconds"]] if notebook.get("seconds") is not None else []
+        elif part.startswith("cell "):  # one cell, by its nbgrader id: "cell bonus_zca"
+            hits = [c["seconds"] for c in notebook.get("cells", []) if c.get("id") == part[5:] and c.get("seconds")]
         else:
             hits = [s for name, s in parts.items() if name == part or name.startswith(part + " ")]
         where = record["machine"].split(",")[0]  # '2-core AMD EPYC': what a student compares with
@@ -935,7 +941,8 @@ def figure(name: str, records) -> str:
     passed CHECK                the same record's pass count                                    "20 of 20 seeds"
     bench "MODEL" FIELD         the newest bench record of a model: test_acc, s_per_epoch, time_to_target_s
                                                                                                 "98.61 %", "29 s"
-    time ASSIGNMENT ["PART"]    the full-budget time of a notebook or of its part ("Part 3"), notebook-timings-full.json
+    time ASSIGNMENT ["PART"]    the full-budget time of a notebook, of its part ("Part 3") or of one cell by its
+                                nbgrader id ("cell ablation"), notebook-timings-full.json
                                                                                                 "about 6 min on a 2-core AMD EPYC"
     protocol RECIPE time        a protocol's training time for one seed (the slowest), from its newest record
                                                                                                 "about 8 min on a 2-core AMD EPYC"

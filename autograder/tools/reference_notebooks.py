@@ -61,8 +61,8 @@ def stale_cells(recorded: list[dict], nb) -> list[str]:
 
 
 def cell_timings(nb) -> list[dict]:
-    """One row per code cell: index, the part it belongs to (last '## ' heading above it), its first line, the
-    digest of its code, seconds."""
+    """One row per code cell: index, nbgrader id, the part it belongs to (last '## ' heading above it), its first
+    line, the digest of its code, seconds."""
     rows, part = [], "(before the first part)"
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
@@ -74,6 +74,7 @@ def cell_timings(nb) -> list[dict]:
             rows.append(
                 {
                     "cell": index,
+                    "id": cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"),
                     "part": part,
                     "first_line": first[:80],
                     "digest": code_digest(cell.source),
