@@ -9,7 +9,8 @@ Counts (checks per assignment and tier, points, hidden checks, mutants) come fro
 registry (autograder/assignments.py), the checks' `@check` declarations and autograder/tools/mutants.py. Measured
 figures come from the JSON files in docs/data/, each naming its machine and the command that measured it:
 `make bench` (`python -m autograder.tools.bench`), `python -m autograder.tools.bench --grading-cost`,
-`python -m autograder determinism --json FILE` and `python -m autograder.tools.reference_notebooks --record docs/data`.
+`python -m autograder determinism --json FILE` and `python -m autograder.tools.reference_notebooks --record docs/data`;
+runs measured before the kit kept JSON were transcribed once from the course pages into reference-runs records.
 
 docs/measurements.md is written whole. Other pages hold generated blocks between
 
