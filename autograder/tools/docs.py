@@ -9,7 +9,8 @@ Counts (checks per assignment and tier, points, hidden checks, mutants) come fro
 registry (autograder/assignments.py), the checks' `@check` declarations and autograder/tools/mutants.py. Measured
 figures come from the JSON files in docs/data/, each naming its machine and the command that measured it:
 `make bench` (`python -m autograder.tools.bench`), `python -m autograder.tools.bench --grading-cost`,
-`python -m autograder determinism --json FILE` and `python -m autograder.tools.reference_notebooks --record docs/data`.
+`python -m autograder determinism --json FILE` and `python -m autograder.tools.reference_notebooks --record docs/data`;
+runs measured before the kit kept JSON were transcribed once from the course pages into reference-runs records.
 
 docs/measurements.md is written whole. Other pages hold generated blocks between
 
@@ -60,7 +61,7 @@ CLASS = 300  # submissions: what the grading cost means for a class
 # TRAIN_S seconds and TRAIN_MB of peak memory on 2 cores, the quick tier at QUICK_PER_HOUR submissions an hour with
 # --jobs 2
 TARGETS = {"train_s": 60, "train_mb": 1536, "quick_per_hour": 1500, "quick_jobs": 2}
-KINDS = ("bench", "grading-cost", "determinism", "notebook-timings", "protocol")
+KINDS = ("bench", "grading-cost", "determinism", "notebook-timings", "protocol", "reference-runs")
 # a marker is a line of its own (the same words quoted inside a line are text)
 MARKER = re.compile(r"^(<!-- generated: ([A-Za-z0-9_-]+) -->\n)(.*?)^(<!-- end generated -->)$", re.S | re.M)
 OPENING = re.compile(r"^<!-- generated: ([A-Za-z0-9_-]+) -->$", re.M)
@@ -575,12 +576,38 @@ def render_protocol(record: dict, base: Path) -> str:
     )
 
 
+def render_reference_runs(record: dict, base: Path, heading: bool = True) -> str:
+    """A reference-runs record: runs measured before the kit kept their JSON, transcribed once from the page that
+    typed them (its machine, command, date and the page's commit in the record), as one table."""
+    results = record["results"]
+    out = [_heading(record, results["title"]), ""] if heading else []
+    out += [
+        _about(record, base),
+        "",
+        "| " + " | ".join(results["columns"]) + " |",
+        "|" + "---|" * len(results["columns"]),
+    ]
+    for row in results["rows"]:
+        if len(row) != len(results["columns"]):
+            raise DocsError(f"{record['file']}: row {row} has not {len(results['columns'])} cells")
+        out.append("| " + " | ".join(row) + " |")
+    return "\n".join(out)
+
+
+def _reference_runs(name: str, records) -> dict:
+    found = _newest(records, "reference-runs", lambda r: r if r["results"].get("name") == name else None)
+    if found is None:
+        raise DocsError(f"no reference-runs record named {name!r} in docs/data")
+    return found
+
+
 RENDER = {
     "bench": render_bench,
     "grading-cost": render_grading_cost,
     "determinism": render_determinism,
     "notebook-timings": render_notebook_timings,
     "protocol": render_protocol,
+    "reference-runs": render_reference_runs,
 }
 SECTIONS = {
     "bench": (
@@ -608,6 +635,12 @@ SECTIONS = {
         "`python -m autograder.tools.protocols RECIPE`: a notebook's short training protocol, measured over seeds "
         "with the reference solutions, to show which effects a laptop's budget can show (the ranges are over the "
         "seeds).",
+    ),
+    "reference-runs": (
+        "Reference runs transcribed from the course pages",
+        "Runs of the reference measured before the kit kept their output as JSON: their figures were typed in the "
+        "course pages, and were transcribed once, as the pages gave them, into docs/data (each record names the page "
+        "and commit it came from); the pages now show them from here (`<!-- generated: runs-NAME -->`).",
     ),
     "notebook-timings": (
         "Instructor notebooks",
@@ -790,6 +823,8 @@ BLOCKS = {
     ),
 }
 
+RUNS = "runs-"  # `<!-- generated: runs-NAME -->`: the reference-runs record of docs/data named NAME
+
 
 def fill_blocks(text: str, rows, records, base: Path, name: str = "") -> str:
     """`text` with every generated block written anew."""
@@ -798,11 +833,15 @@ def fill_blocks(text: str, rows, records, base: Path, name: str = "") -> str:
     if len(opened) != len(matches):
         raise DocsError(f"{name}: a `<!-- generated: NAME -->` marker has no `<!-- end generated -->`")
     for m in matches:
-        if m.group(2) not in BLOCKS:
-            raise DocsError(f"{name}: unknown generated block {m.group(2)!r}; known: {', '.join(BLOCKS)}")
+        if m.group(2) not in BLOCKS and not m.group(2).startswith(RUNS):
+            raise DocsError(f"{name}: unknown generated block {m.group(2)!r}; known: {', '.join(BLOCKS)}, {RUNS}NAME")
 
     def fill(m):
-        body = BLOCKS[m.group(2)](rows, records, base)
+        block = m.group(2)
+        if block.startswith(RUNS):  # a reference-runs record of docs/data, by its name
+            body = render_reference_runs(_reference_runs(block[len(RUNS) :], records), base, heading=False)
+        else:
+            body = BLOCKS[block](rows, records, base)
         return f"{m.group(1)}{body}\n{m.group(4)}"
 
     return fill_figures(MARKER.sub(fill, text), records, name)
@@ -1019,7 +1058,13 @@ TYPED = re.compile(
 # numbers of that shape that are not measurements, each with why (keep this list short)
 NOT_MEASURED = {
     "about 10 %": "chance with ten balanced classes (a2's initial accuracy): 1/10, not a measurement",
+    "≈ log 10, 10 %": "the same chance level, as a2.md's coverage table states the course's question 17",
+    "allows 1 % more": "a4's check tolerance over L-BFGS's optimum, set in autograder/checks/a4_gaussian_fit.py",
 }
+COURSE = ROOT / "docs" / "course"
+# the one table column of the course pages that types times on purpose: each page's "Parts" table gives a student's
+# hours per part under "estimate", written for planning and labelled "not measured" above the table
+ESTIMATE = "estimate"
 
 
 def typed_figures(path: Path) -> list[str]:
@@ -1038,6 +1083,35 @@ def typed_figures(path: Path) -> list[str]:
         for allowed in NOT_MEASURED:
             text = text.replace(allowed, "")
         found += [f"cell {i}: {m.group(0)}" for m in TYPED.finditer(text)]
+    return found
+
+
+def _blank(m: re.Match) -> str:
+    return "\n" * m.group(0).count("\n")  # keeps the page's line numbers
+
+
+def typed_in_page(path: Path, skip=()) -> list[str]:
+    """'line 308: 80.98 %': the figures typed in a page's text, outside generated blocks and figures, the ESTIMATE
+    column of its tables and NOT_MEASURED; the sections (`## ` headings) named in `skip` are left out.
+    tests/test_docs.py asks for none in the course pages."""
+    text = FIGURE.sub(_blank, MARKER.sub(_blank, path.read_text()))
+    found, section, column, in_table = [], "", None, False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("## "):
+            section = line[3:].strip()
+        if section in skip:
+            continue
+        if line.startswith("|"):
+            cells = line.split("|")
+            if not in_table:  # a table's header row names its columns
+                names = [c.strip() for c in cells]
+                column = names.index(ESTIMATE) if ESTIMATE in names else None
+            elif column is not None and len(cells) > column:
+                line = "|".join(cells[:column] + cells[column + 1 :])
+        in_table = line.startswith("|")
+        for allowed in NOT_MEASURED:
+            line = line.replace(allowed, "")
+        found += [f"line {number}: {m.group(0)}" for m in TYPED.finditer(line)]
     return found
 
 
