@@ -261,27 +261,17 @@ def test_no_measured_figure_is_typed_in_a_notebook(tmp_path):
     assert docs.typed_figures(sample) == ["cell 0: 98.61 %", "cell 0: 3 min", "cell 0: 20-27 s"]
 
 
-# a2.md's sections being rewritten by issue 33 item 2's lead: their typed figures are not failed yet. Take a section
-# out once it types none (the test says when)
-BEING_REWRITTEN = {"a2.md": ("Parts: learning objectives and time", "Rubrics for the written questions")}
-
-
 @pytest.mark.quick
 def test_no_measured_figure_is_typed_in_a_course_page(tmp_path):
     """The course pages (docs/course/*.md) show measured figures the way the notebooks do: from docs/data or
     kit/recipes.py through `make docs`; only the planning estimates of each "Parts" table and NOT_MEASURED are typed."""
     pages = sorted(docs.COURSE.glob("*.md"))
-    typed = {p.name: docs.typed_in_page(p, BEING_REWRITTEN.get(p.name, ())) for p in pages}
+    typed = {p.name: docs.typed_in_page(p) for p in pages}
     assert pages and not any(typed.values()), (
         f"typed figures: { {k: v for k, v in typed.items() if v} }; write them as <!-- figure: NAME -->…"
         "<!-- end figure --> or a generated block (autograder.tools.docs: a reference-runs record in docs/data "
         "for runs that have no other record), or in words"
     )
-    for name, sections in BEING_REWRITTEN.items():
-        for section in sections:
-            rest = tuple(s for s in sections if s != section)
-            if docs.typed_in_page(docs.COURSE / name, rest) == typed[name]:
-                pytest.fail(f"{name} '## {section}' types no measured figure now: take it out of BEING_REWRITTEN")
     sample = tmp_path / "x.md"
     sample.write_text(
         "## Parts\n"
