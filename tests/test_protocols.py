@@ -60,7 +60,9 @@ def test_the_table_gives_the_spread_over_seeds_and_how_often_each_step_helped():
     assert "| vanilla | 55.0–56.0 % | – | 85.0–86.0 % | 90–93 s |" in table
     assert "| +standardize | 55.0–58.0 % | −1.0 to +3.0 points (1 of 2) | 93.0–94.0 % | 76–80 s |" in table
     # the notebook's figure: one seed's whole protocol, the slowest seed
-    assert docs.figure("protocol a2.laptop time", [record]) == "about 3 min on a 2-core Test CPU"  # median of 169 and 170 s
+    assert (
+        docs.figure("protocol a2.laptop time", [record]) == "about 3 min on a 2-core Test CPU"
+    )  # median of 169 and 170 s
     assert docs.figure('protocol a2.laptop change "+standardize"', [record]) == "−1.0 to +3.0 points, in 1 of 2 seeds"
     assert docs.figure("protocol a2.laptop val vanilla", [record]) == "55.0–56.0 % over 2 seeds"
     with pytest.raises(docs.DocsError, match="no change for variant 'vanilla'"):
