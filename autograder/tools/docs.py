@@ -541,6 +541,12 @@ def _span(values, scale: float = 100, digits: int = 1, unit: str = " %") -> str:
     return f"{scale * lo:.{digits}f}{unit}" if lo == hi else f"{scale * lo:.{digits}f}–{scale * hi:.{digits}f}{unit}"
 
 
+def _signed_points(change: list) -> str:
+    """'+1.5 to +3.2 points': the spread of a change in accuracy over the seeds, signed."""
+    lo, hi = (f"{100 * x:+.1f}".replace("-", "−") for x in (min(change), max(change)))
+    return f"{lo if lo == hi else f'{lo} to {hi}'} points"
+
+
 def render_protocol_table(record: dict) -> str:
     """The table of a protocol record: one row per variant, the spread over the seeds."""
     out = [
@@ -550,10 +556,7 @@ def render_protocol_table(record: dict) -> str:
     ]
     for row in protocol_rows(record):
         change = row.get("change")
-        moved = "–"
-        if change:
-            lo, hi = (f"{100 * x:+.1f}".replace("-", "−") for x in (min(change), max(change)))
-            moved = f"{lo if lo == hi else f'{lo} to {hi}'} points ({sum(c > 0 for c in change)} of {len(change)})"
+        moved = f"{_signed_points(change)} ({sum(c > 0 for c in change)} of {len(change)})" if change else "–"
         out.append(
             f"| {row['variant']} | {_span(row['val'])} | {moved} | {_span(row['train'])} | "
             f"{_span(row['seconds'], scale=1, digits=0, unit=' s')} |"
@@ -968,8 +971,7 @@ def _protocol_variant(recipe_name: str, field: str, variant: str, records) -> st
     values = rows[variant][field]
     if field != "change":
         return f"{_span(values)} over {len(values)} seed{'s' * (len(values) > 1)}"
-    lo, hi = (f"{100 * x:+.1f}".replace("-", "−") for x in (min(values), max(values)))
-    return f"{lo if lo == hi else f'{lo} to {hi}'} points, in {sum(v > 0 for v in values)} of {len(values)} seeds"
+    return f"{_signed_points(values)}, in {sum(v > 0 for v in values)} of {len(values)} seeds"
 
 
 def figure(name: str, records) -> str:
