@@ -597,10 +597,11 @@ def render_reference_runs(record: dict, base: Path, heading: bool = True) -> str
     return "\n".join(out)
 
 
-def _reference_runs(name: str, records) -> dict:
-    found = _newest(records, "reference-runs", lambda r: r if r["results"].get("name") == name else None)
+def _named_record(records, kind: str, key: str, value: str, how: str = "") -> dict:
+    """The newest record of `kind` whose results[key] is `value` (a protocol's recipe, a reference-runs' name)."""
+    found = _newest(records, kind, lambda r: r if r["results"].get(key) == value else None)
     if found is None:
-        raise DocsError(f"no reference-runs record named {name!r} in docs/data")
+        raise DocsError(f"no {kind} record of {value} in docs/data{how}")
     return found
 
 
@@ -798,10 +799,7 @@ def render_nbgrader_points(rows, base: Path) -> str:
 
 
 def _protocol(recipe_name: str, records) -> dict:
-    found = _newest(records, "protocol", lambda r: r if r["results"].get("recipe") == recipe_name else None)
-    if found is None:
-        raise DocsError(f"no protocol record of {recipe_name} in docs/data (python -m autograder.tools.protocols)")
-    return found
+    return _named_record(records, "protocol", "recipe", recipe_name, " (python -m autograder.tools.protocols)")
 
 
 def render_protocol_block(recipe_name: str, records, base: Path) -> str:
@@ -842,7 +840,9 @@ def fill_blocks(text: str, rows, records, base: Path, name: str = "") -> str:
     def fill(m):
         block = m.group(2)
         if block.startswith(RUNS):  # a reference-runs record of docs/data, by its name
-            body = render_reference_runs(_reference_runs(block[len(RUNS) :], records), base, heading=False)
+            body = render_reference_runs(
+                _named_record(records, "reference-runs", "name", block[len(RUNS) :]), base, heading=False
+            )
         else:
             body = BLOCKS[block](rows, records, base)
         return f"{m.group(1)}{body}\n{m.group(4)}"
