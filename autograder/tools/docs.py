@@ -1069,6 +1069,13 @@ COURSE = ROOT / "docs" / "course"
 ESTIMATE = "estimate"
 
 
+def _typed(text: str) -> list[str]:
+    """The figures TYPED in `text`, other than NOT_MEASURED."""
+    for allowed in NOT_MEASURED:
+        text = text.replace(allowed, "")
+    return [m.group(0) for m in TYPED.finditer(text)]
+
+
 def typed_figures(path: Path) -> list[str]:
     """'cell 12: 98.61 %': the figures typed in a notebook's markdown cells and code comments, outside generated
     blocks and figures and other than NOT_MEASURED; tests/test_docs.py asks for none."""
@@ -1081,10 +1088,7 @@ def typed_figures(path: Path) -> list[str]:
             text = "\n".join(line.split("#", 1)[1] for line in text.splitlines() if "#" in line)
         elif cell.cell_type != "markdown":
             continue
-        text = FIGURE.sub("", MARKER.sub("", text))
-        for allowed in NOT_MEASURED:
-            text = text.replace(allowed, "")
-        found += [f"cell {i}: {m.group(0)}" for m in TYPED.finditer(text)]
+        found += [f"cell {i}: {figure}" for figure in _typed(FIGURE.sub("", MARKER.sub("", text)))]
     return found
 
 
@@ -1092,17 +1096,12 @@ def _blank(m: re.Match) -> str:
     return "\n" * m.group(0).count("\n")  # keeps the page's line numbers
 
 
-def typed_in_page(path: Path, skip=()) -> list[str]:
+def typed_in_page(path: Path) -> list[str]:
     """'line 308: 80.98 %': the figures typed in a page's text, outside generated blocks and figures, the ESTIMATE
-    column of its tables and NOT_MEASURED; the sections (`## ` headings) named in `skip` are left out.
-    tests/test_docs.py asks for none in the course pages."""
+    column of its tables and NOT_MEASURED. tests/test_docs.py asks for none in the course pages."""
     text = FIGURE.sub(_blank, MARKER.sub(_blank, path.read_text()))
-    found, section, column, in_table = [], "", None, False
+    found, column, in_table = [], None, False
     for number, line in enumerate(text.splitlines(), 1):
-        if line.startswith("## "):
-            section = line[3:].strip()
-        if section in skip:
-            continue
         if line.startswith("|"):
             cells = line.split("|")
             if not in_table:  # a table's header row names its columns
@@ -1111,9 +1110,7 @@ def typed_in_page(path: Path, skip=()) -> list[str]:
             elif column is not None and len(cells) > column:
                 line = "|".join(cells[:column] + cells[column + 1 :])
         in_table = line.startswith("|")
-        for allowed in NOT_MEASURED:
-            line = line.replace(allowed, "")
-        found += [f"line {number}: {m.group(0)}" for m in TYPED.finditer(line)]
+        found += [f"line {number}: {figure}" for figure in _typed(line)]
     return found
 
 
