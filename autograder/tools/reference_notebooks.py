@@ -40,11 +40,15 @@ def _seconds(cell) -> float | None:
     return (parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))).total_seconds()
 
 
+def _code_lines(source: str) -> list[str]:
+    """A code cell's lines without the blank and comment-only ones."""
+    return [ln.rstrip() for ln in source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
 def code_digest(source: str) -> str:
     """What a code cell runs, as a short hash: blank and comment-only lines left out, since rewording a comment does
     not change a cell's time, while any change to its code makes its recorded time stale."""
-    code = [ln.rstrip() for ln in source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    return hashlib.sha256("\n".join(code).encode()).hexdigest()[:12]
+    return hashlib.sha256("\n".join(_code_lines(source)).encode()).hexdigest()[:12]
 
 
 def stale_cells(recorded: list[dict], nb) -> list[str]:
@@ -70,7 +74,7 @@ def cell_timings(nb) -> list[dict]:
                 if line.startswith("## "):
                     part = line[3:].strip()
         elif cell.cell_type == "code":
-            first = next((ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")), "")
+            first = next(iter(_code_lines(cell.source)), "")
             rows.append(
                 {
                     "cell": index,
