@@ -470,14 +470,17 @@ def predict(model, batches, device, precision: str = "fp32", flip: bool = False)
         model.train(was)
 
 
-def ablation(cnn, training, epochs: int = 10, progress: bool = False, **kw) -> dict:
-    """Train the stacked variants of ABLATION; returns {variant: History}."""
+def ablation(cnn, training, epochs: int = 10, progress: bool = False, each=None, **kw) -> dict:
+    """Train the stacked variants of ABLATION; returns {variant: History}. `each(variant, history)` is called after
+    every training (autograder.tools.protocols keeps each one as it comes)."""
     settings, results = {}, {}
     for name, change in ABLATION:
         settings.update(change)
         if progress:
             print(f"== {name}", file=sys.stderr)
         results[name] = train(cnn, training, epochs=epochs, progress=progress, **settings, **kw)[1]
+        if each is not None:
+            each(name, results[name])
     return results
 
 
